@@ -1,0 +1,151 @@
+"""``ncctl config …``: show, validate, change and create configuration files."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ncctl.cli import output
+from ncctl.cli.context import STATE
+from ncctl.cli.options import DryRunOpt, JsonOpt
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+app = typer.Typer(
+    help="Show, validate, change and create configuration files.", no_args_is_help=True
+)
+
+
+@app.command("show")
+def show(json: JsonOpt = False) -> None:
+    """Show the resolved configuration, with its source; secrets are masked."""
+    from ncctl import config
+
+    output.begin("config show", json)
+    loaded = STATE.config()
+    shown = config.masked(loaded.config)
+    data = {"path": str(loaded.path), "source": loaded.source, "config": shown}
+
+    def draw(console: Console) -> None:
+        from rich.syntax import Syntax
+
+        console.print(f"# {loaded.path} ({loaded.source})", markup=False)
+        console.print(Syntax(config.dumps(_drop_none(shown)), "toml", theme="ansi_dark"))
+
+    output.emit(data, draw)
+
+
+def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
+    """TOML has no null: leave unset optional keys out of the text view."""
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, dict):
+            out[key] = _drop_none(item)
+        elif item is not None:
+            out[key] = item
+    return out
+
+
+@app.command("validate")
+def validate(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The file to validate (default: the resolved configuration).",
+            show_default=False,
+        ),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Validate a configuration file and the schedule files it names (exit 78 if bad)."""
+    from ncctl import config
+    from ncctl.schedule.check import check_files
+
+    output.begin("config validate", json)
+    if file is None:
+        loaded = STATE.config()
+        path, cfg = loaded.path, loaded.config
+    else:
+        path = file
+        cfg, _ = config.load_file(file)
+    checked = check_files([cfg.schedule.template_path(), *cfg.schedule.holiday_paths()])
+    data = {"file": str(path), "valid": True, "schedule_files": [c["file"] for c in checked]}
+
+    def draw(console: Console) -> None:
+        console.print(f"[green]ok[/green] {path}: valid")
+        for c in checked:
+            console.print(f"  [green]ok[/green] {c['summary']}")
+
+    output.emit(data, draw)
+
+
+@app.command("set")
+def set_(
+    key: Annotated[str, typer.Argument(help="Dotted key path, like schedule.display_tz.")],
+    value: Annotated[
+        str,
+        typer.Argument(help='A TOML value (5, true, ["a", "b"], "text"); bare words are text.'),
+    ],
+    dry_run: DryRunOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Set one key in the configuration file; the whole file is validated before writing."""
+    from ncctl import config
+    from ncctl.errors import ConfigError
+
+    output.begin("config set", json)
+    loaded = STATE.config()
+    if loaded.embedded:
+        raise ConfigError(
+            "the embedded default configuration cannot be changed",
+            hint="run `ncctl config init --env dev` to get configs/dev.toml, then set keys there",
+            code="config.read_only",
+        )
+    path = loaded.path
+    old, new_value = config.set_value(path, key, value, dry_run=dry_run)
+    data = {
+        "file": str(path),
+        "key": key,
+        "old": old,
+        "new": new_value,
+        "dry_run": dry_run,
+        "written": not dry_run,
+    }
+
+    def draw(console: Console) -> None:
+        verb = "would set" if dry_run else "set"
+        console.print(
+            f"{verb} {key} = {jsonlib.dumps(new_value, default=str)} in {path} "
+            f"(was {jsonlib.dumps(old, default=str)})",
+            markup=False,
+        )
+
+    output.emit(data, draw)
+
+
+@app.command("init")
+def init(
+    env: Annotated[str, typer.Option("--env", help="Environment to create: dev, staging or prod.")],
+    directory: Annotated[
+        Path,
+        typer.Option("--dir", help="Project directory; the file goes to DIR/configs/ENV.toml."),
+    ] = Path(),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Create configs/ENV.toml from the configuration shipped with ncctl."""
+    from ncctl import config
+
+    output.begin("config init", json)
+    target = config.init_file(env, directory, force=force)
+    data = {"file": str(target), "env": env}
+
+    def draw(console: Console) -> None:
+        console.print(f"wrote {target}", markup=False)
+        console.print(f"edit it, then check it with `ncctl config validate {target}`", markup=False)
+
+    output.emit(data, draw)

@@ -1,0 +1,90 @@
+"""Entry point: run the Typer app and map every outcome to one exit code and one output."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ncctl.errors import EXIT_PARSE, EXIT_SOFTWARE, NcctlError
+
+
+def _command_from_argv(argv: Sequence[str]) -> str:
+    """Best guess of the command path from the arguments, for errors before a command ran."""
+    words: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--config":
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        if len(words) >= 2:
+            break
+        words.append(arg)
+    return " ".join(words)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ncctl with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    import typer
+    import typer.main
+    from typer._click import exceptions as click_exc
+
+    from ncctl.cli import output
+    from ncctl.cli.app import app
+    from ncctl.cli.context import STATE
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="ncctl", standalone_mode=False)
+    except NcctlError as err:
+        output.emit_error(err, output.current_command.get() or _command_from_argv(args), as_json)
+        return err.exit_code
+    except click_exc.NoArgsIsHelpError as exc:
+        exc.show()
+        return EXIT_PARSE
+    except click_exc.UsageError as exc:
+        if as_json:
+            parse_err = NcctlError(
+                exc.format_message(), hint="see `ncctl --help`", code="usage.parse"
+            )
+            output.emit_error(parse_err, _command_from_argv(args), True)
+        else:
+            exc.show()
+        return EXIT_PARSE
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        sys.stderr.write("ncctl: aborted\n")
+        return 130
+    except click_exc.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("ncctl: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if debug or STATE.debug:
+            raise
+        internal = NcctlError(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="run again with --debug for a traceback, and report it",
+            code="internal",
+        )
+        output.emit_error(
+            internal, output.current_command.get() or _command_from_argv(args), as_json
+        )
+        return EXIT_SOFTWARE
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""The one place that prints results and errors.
+
+``--json`` is a contract: exactly one JSON document on stdout,
+``{"ok", "command", "data", "error"}``, even on failure. Text goes to stdout for results and
+to stderr for errors, warnings and progress.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ncctl.errors import NcctlError
+
+current_command: ContextVar[str] = ContextVar("current_command", default="")
+json_mode: ContextVar[bool] = ContextVar("json_mode", default=False)
+
+Renderer = Callable[["Console"], None]
+
+
+def begin(command: str, as_json: bool) -> None:
+    """Record which command runs and how it answers, for errors raised later."""
+    current_command.set(command)
+    json_mode.set(as_json)
+
+
+def stdout_console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def stderr_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def envelope(
+    command: str, data: Any, error: NcctlError | None = None, ok: bool | None = None
+) -> dict[str, Any]:
+    return {
+        "ok": (error is None) if ok is None else ok,
+        "command": command,
+        "data": data,
+        "error": error.as_dict() if error is not None else None,
+    }
+
+
+def write_json(doc: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def emit(
+    data: dict[str, Any],
+    render: Renderer,
+    *,
+    warnings: list[str] | None = None,
+    ok: bool = True,
+) -> None:
+    """Print a command's result: the JSON envelope, or text through ``render``."""
+    warnings = warnings or []
+    if json_mode.get():
+        if warnings:
+            data = {**data, "warnings": warnings}
+        write_json(envelope(current_command.get(), data, ok=ok))
+        return
+    if warnings:
+        err = stderr_console()
+        for w in warnings:
+            err.print(f"[yellow]warning:[/yellow] {w}", markup=True)
+    render(stdout_console())
+
+
+def emit_error(err: NcctlError, command: str, as_json: bool) -> None:
+    """Print an error: the JSON envelope on stdout, or two lines on stderr."""
+    if as_json:
+        write_json(envelope(command, None, err))
+        return
+    sys.stderr.write(f"ncctl: error: {err.message}\n")
+    if err.hint:
+        sys.stderr.write(f"hint: {err.hint}\n")

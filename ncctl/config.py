@@ -1,0 +1,449 @@
+"""Configuration: pydantic models of the whole file, TOML loading and atomic writing.
+
+Resolution order (first found wins): ``--config PATH`` > ``$NCCTL_CONFIG`` >
+``configs/$NCCTL_ENV.toml`` in the current directory (``NCCTL_ENV`` defaults to ``dev``) >
+``/etc/ncctl/config.toml`` > the ``dev`` configuration shipped with ncctl (the embedded
+default: simulators, local directories, state under ``./.ncctl/``).
+
+Relative paths inside a configuration are taken from the current directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import stat
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+from ncctl.errors import CantCreateError, ConfigError, UsageError
+from ncctl.resources import builtin_config, builtin_envs, builtin_holidays, builtin_schedule
+from ncctl.validation import describe_validation_error, read_toml
+
+ETC_CONFIG = Path("/etc/ncctl/config.toml")
+MASK = "********"
+
+
+def _check_tz(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_tz)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Section(BaseModel):
+    """Every section rejects unknown keys so that a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ScheduleConfig(Section):
+    """Which weekly template and holiday tables drive the schedule, and the display zone.
+
+    A value ending in ``.toml`` is a path; any other value names a file shipped with ncctl
+    (``cme-globex`` is ``schedules/cme-globex.toml``, ``cme-2026`` is
+    ``schedules/holidays/cme-2026.toml``).
+    """
+
+    template: NonEmpty = "cme-globex"
+    holidays: list[NonEmpty] = Field(default_factory=lambda: ["cme-2026", "cme-2027"])
+    display_tz: TimeZoneName = "America/Chicago"
+
+    def template_path(self) -> Path:
+        return _resolve_data(self.template, builtin_schedule)
+
+    def holiday_paths(self) -> list[Path]:
+        return [_resolve_data(h, builtin_holidays) for h in self.holidays]
+
+
+def _resolve_data(value: str, builtin: Any) -> Path:
+    if value.endswith(".toml"):
+        return Path(value)
+    path: Path = builtin(value)
+    return path
+
+
+class ReadyCheck(Section):
+    """How ncctl knows a started component is ready."""
+
+    kind: Literal["status_file", "tcp_port", "file"]
+    path: Path | None = None
+    port: Port | None = None
+    timeout_s: float = Field(default=10.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _target(self) -> ReadyCheck:
+        if self.kind == "tcp_port" and self.port is None:
+            raise ValueError("a tcp_port check needs port")
+        if self.kind in ("status_file", "file") and self.path is None:
+            raise ValueError(f"a {self.kind} check needs path")
+        return self
+
+
+class ComponentConfig(Section):
+    """A component run as a child process (containers) or as a systemd unit (hosts)."""
+
+    backend: Literal["process", "systemd"] = "process"
+    command: list[NonEmpty] = Field(default_factory=list)
+    cwd: Path | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    log_file: Path | None = None
+    stop_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    ready: ReadyCheck | None = None
+    unit: NonEmpty | None = None
+
+    @model_validator(mode="after")
+    def _backend_fields(self) -> ComponentConfig:
+        if self.backend == "process" and not self.command:
+            raise ValueError("the process backend needs command (an argv list)")
+        if self.backend == "systemd" and not self.unit:
+            raise ValueError("the systemd backend needs unit")
+        return self
+
+
+def _default_feed() -> ComponentConfig:
+    return ComponentConfig(command=["python3", "-m", "ncctl.sim.feed_handler"])
+
+
+def _default_order() -> ComponentConfig:
+    return ComponentConfig(command=["python3", "-m", "ncctl.sim.order_session"])
+
+
+class ComponentsConfig(Section):
+    feed_handler: ComponentConfig = Field(default_factory=_default_feed)
+    order_session: ComponentConfig = Field(default_factory=_default_order)
+
+
+class LogCategory(Section):
+    """A kind of file rotated daily and uploaded: audit trail, trade log, ION."""
+
+    source_dir: Path
+    pattern: NonEmpty = "*"
+    destinations: list[NonEmpty] = Field(default_factory=list)
+    retention_days: int = Field(default=1830, ge=1)
+    compress: bool = True
+
+
+class LocalDestination(Section):
+    """A directory on this host (development, or a mounted share)."""
+
+    kind: Literal["local"]
+    path: Path
+
+
+class SftpDestination(Section):
+    """An SFTP server of the FCM or of the client."""
+
+    kind: Literal["sftp"]
+    host: NonEmpty
+    port: Port = 22
+    username: NonEmpty
+    key_file: Path | None = None
+    password: SecretStr | None = None
+    known_hosts: Path | None = None
+    remote_dir: NonEmpty = "."
+    timeout_s: float = Field(default=30.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> SftpDestination:
+        if self.key_file is None and self.password is None:
+            raise ValueError("an sftp destination needs key_file or password")
+        return self
+
+
+Destination = Annotated[LocalDestination | SftpDestination, Field(discriminator="kind")]
+
+
+class LogsConfig(Section):
+    categories: dict[str, LogCategory] = Field(default_factory=dict)
+    destinations: dict[str, Destination] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_destinations(self) -> LogsConfig:
+        for name, cat in self.categories.items():
+            for dest in cat.destinations:
+                if dest not in self.destinations:
+                    raise ValueError(
+                        f"category {name!r} sends to {dest!r}, which is not in logs.destinations"
+                    )
+        return self
+
+
+class TuningConfig(Section):
+    """Host tuning: which profile, and the root under which /proc, /sys and /etc live."""
+
+    profile: NonEmpty = "dev"
+    root: Path = Path("/")
+
+
+class IlinkConfig(Section):
+    """The iLink 3 order-entry session (the gateway is a simulator in dev)."""
+
+    host: NonEmpty = "127.0.0.1"
+    port: Port = 29000
+    session: NonEmpty = "NCS"
+    firm: NonEmpty = "NCF"
+    access_key_id: NonEmpty = "dev-access-key"
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
+    trading_system_name: NonEmpty = "ncctl"
+    trading_system_version: NonEmpty = "0.1"
+    trading_system_vendor: NonEmpty = "ncctl"
+    keepalive_ms: int = Field(default=30000, ge=1000, le=60000)
+
+
+class NcctlConfig(Section):
+    """The whole configuration file."""
+
+    environment: NonEmpty = "dev"
+    state_dir: Path = Path(".ncctl")
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    components: ComponentsConfig = Field(default_factory=ComponentsConfig)
+    logs: LogsConfig = Field(default_factory=LogsConfig)
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
+    ilink: IlinkConfig = Field(default_factory=IlinkConfig)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated configuration, where it came from, and the raw document."""
+
+    config: NcctlConfig
+    path: Path
+    source: str
+    document: dict[str, Any]
+
+    @property
+    def embedded(self) -> bool:
+        return self.source == "embedded"
+
+
+def validate_document(doc: Mapping[str, Any], source: str) -> NcctlConfig:
+    """Validate a parsed document; a failure names ``source`` and the key path (exit 78)."""
+    try:
+        return NcctlConfig.model_validate(doc)
+    except ValidationError as exc:
+        raise ConfigError(
+            describe_validation_error(source, exc),
+            hint="fix the key named, then run `ncctl config validate`",
+        ) from None
+
+
+def load_file(path: Path) -> tuple[NcctlConfig, dict[str, Any]]:
+    """Read and validate one configuration file."""
+    doc = read_toml(path, ConfigError, "configuration file")
+    return validate_document(doc, str(path)), doc
+
+
+def resolve_path(
+    explicit: Path | None, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> tuple[Path, str]:
+    """Which configuration file to use and why (``--config``, ``$NCCTL_CONFIG``, ...)."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    if explicit is not None:
+        return explicit, "--config"
+    if env.get("NCCTL_CONFIG"):
+        return Path(env["NCCTL_CONFIG"]), "$NCCTL_CONFIG"
+    name = env.get("NCCTL_ENV") or "dev"
+    if not _valid_env_name(name):
+        raise ConfigError(
+            f"$NCCTL_ENV: {name!r} is not an environment name",
+            hint="use letters, digits, '-' or '_', such as dev, staging or prod",
+        )
+    local = cwd / "configs" / f"{name}.toml"
+    if local.is_file():
+        return local, f"configs/{name}.toml"
+    if env.get("NCCTL_ENV"):
+        raise ConfigError(
+            f"{local}: configuration file not found for NCCTL_ENV={name}",
+            hint=f"run `ncctl config init --env {name}` or unset NCCTL_ENV",
+        )
+    if ETC_CONFIG.is_file():
+        return ETC_CONFIG, str(ETC_CONFIG)
+    return builtin_config("dev"), "embedded"
+
+
+def _valid_env_name(name: str) -> bool:
+    return bool(name) and all(c.isalnum() or c in "-_" for c in name) and len(name) <= 64
+
+
+def load(explicit: Path | None = None) -> LoadedConfig:
+    """Resolve, read and validate the configuration."""
+    path, source = resolve_path(explicit)
+    config, doc = load_file(path)
+    return LoadedConfig(config, path, source, doc)
+
+
+# -- showing ----------------------------------------------------------------------------
+
+
+def masked(config: NcctlConfig) -> dict[str, Any]:
+    """The resolved configuration as plain data, every secret replaced by a mask."""
+    data = config.model_dump(mode="json")
+    _mask_secrets(config, data)
+    return data
+
+
+def _mask_secrets(model: BaseModel, data: dict[str, Any]) -> None:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            data[name] = MASK
+        elif isinstance(value, BaseModel):
+            _mask_secrets(value, data[name])
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, BaseModel):
+                    _mask_secrets(item, data[name][key])
+
+
+# -- editing ----------------------------------------------------------------------------
+
+
+def parse_key(key: str) -> list[str]:
+    """Split a dotted key path, rejecting empty parts."""
+    parts = key.split(".")
+    if not key or any(not p for p in parts):
+        raise UsageError(
+            f"KEY {key!r} is not a dotted key path",
+            hint="use a path such as schedule.display_tz or components.feed_handler.cwd",
+        )
+    return parts
+
+
+def parse_value(text: str) -> Any:
+    """A TOML value (``5``, ``true``, ``["a", "b"]``, ``"x"``); anything else is a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def with_value(doc: Mapping[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A copy of ``doc`` with ``key`` (dotted) set to ``value``; tables are created."""
+    parts = parse_key(key)
+    new = copy.deepcopy(dict(doc))
+    node: dict[str, Any] = new
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            raise UsageError(
+                f"KEY {key!r}: {'.'.join(parts[: i + 1])} is a value, not a table",
+                hint="set the value itself, or pick another key",
+            )
+        node = child
+    node[parts[-1]] = value
+    return new
+
+
+def set_value(path: Path, key: str, text: str, dry_run: bool = False) -> tuple[Any, Any]:
+    """Set ``key`` to ``text`` in the file at ``path``, validating first; return (old, new).
+
+    The file is replaced atomically: the new text is written beside it, flushed to disk and
+    renamed over it, keeping its mode. Nothing is written when validation fails or when
+    ``dry_run`` is set.
+    """
+    doc = read_toml(path, ConfigError, "configuration file")
+    value = parse_value(text)
+    new_doc = with_value(doc, key, value)
+    validate_document(new_doc, f"{path} (after setting {key})")
+    old = lookup(doc, key)
+    if not dry_run:
+        write_atomic(path, dumps(new_doc))
+    return old, value
+
+
+def lookup(doc: Mapping[str, Any], key: str) -> Any:
+    """The value at a dotted key path, or None when it is not set."""
+    node: Any = doc
+    for part in parse_key(key):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def dumps(doc: Mapping[str, Any]) -> str:
+    import tomli_w
+
+    return tomli_w.dumps(dict(doc))
+
+
+def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename, fsync dir)."""
+    directory = path.parent if str(path.parent) else Path()
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o644
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise CantCreateError(
+            f"{path}: cannot write: {exc.strerror}",
+            hint="check that the directory exists and is writable",
+        ) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).chmod(mode)
+        Path(tmp).replace(path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise CantCreateError(
+            f"{path}: cannot write: {exc.strerror}", hint="check free space and permissions"
+        ) from None
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def init_file(env: str, directory: Path, force: bool = False) -> Path:
+    """Write ``configs/ENV.toml`` under ``directory`` from the shipped configuration."""
+    if env not in builtin_envs():
+        raise UsageError(
+            f"--env {env!r} is not a shipped environment",
+            hint=f"choose one of: {', '.join(builtin_envs())}",
+        )
+    target = directory / "configs" / f"{env}.toml"
+    if target.exists() and not force:
+        raise CantCreateError(
+            f"{target}: already exists", hint="pass --force to overwrite it, or edit it in place"
+        )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CantCreateError(
+            f"{target.parent}: cannot create: {exc.strerror}", hint="check permissions"
+        ) from None
+    write_atomic(target, builtin_config(env).read_text(encoding="utf-8"), mode=0o640)
+    return target

@@ -1,0 +1,76 @@
+"""Turn pydantic validation failures into one-line errors naming the file and the key path."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ncctl.errors import NcctlError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """Render a pydantic location as a dotted TOML key path: ``components.feed_handler.cwd``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(document)"
+
+
+def describe_validation_error(source: str, exc: ValidationError) -> str:
+    """One line: ``FILE: KEY: problem`` for the first error, and how many more there are."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(p for p in first["loc"] if not _is_union_tag(p))
+    msg = str(first["msg"])
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif first["type"] == "missing":
+        msg = "required key is missing"
+    line = f"{source}: {key_path(loc)}: {msg}"
+    if len(errors) > 1:
+        line += f" (and {len(errors) - 1} more)"
+    return line
+
+
+def _is_union_tag(part: int | str) -> bool:
+    # pydantic adds the chosen union member (e.g. "function-after[...]") to locations
+    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def read_toml(path: Path, error: type[NcctlError], what: str) -> dict[str, Any]:
+    """Read a TOML file, raising ``error`` with the file, line and a hint on any failure."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise error(
+            f"{path}: {what} not found", hint="check the path, or run `ncctl config show`"
+        ) from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, not a {what}", hint="pass a TOML file") from None
+    except PermissionError:
+        raise error(
+            f"{path}: {what} is not readable (permission denied)",
+            hint="check the file's owner and mode",
+        ) from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc.strerror}", hint="check the path") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path}: {what} is not UTF-8 text (byte {exc.start})",
+            hint="save the file as UTF-8",
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(
+            f"{path}: malformed TOML: {exc}", hint="fix the TOML syntax at the line shown"
+        ) from None
