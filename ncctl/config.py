@@ -250,9 +250,12 @@ def validate_document(doc: Mapping[str, Any], source: str) -> NcctlConfig:
         ) from None
 
 
-def load_file(path: Path) -> tuple[NcctlConfig, dict[str, Any]]:
-    """Read and validate one configuration file."""
-    doc = read_toml(path, ConfigError, "configuration file")
+def load_file(path: Path, source: str = "") -> tuple[NcctlConfig, dict[str, Any]]:
+    """Read and validate one configuration file (``source`` says where its name came from)."""
+    missing = "pass an existing file with --config, or run `ncctl config init --env dev`"
+    if source == "$NCCTL_CONFIG":
+        missing = "fix or unset $NCCTL_CONFIG"
+    doc = read_toml(path, ConfigError, "configuration file", missing)
     return validate_document(doc, str(path)), doc
 
 
@@ -292,7 +295,7 @@ def _valid_env_name(name: str) -> bool:
 def load(explicit: Path | None = None) -> LoadedConfig:
     """Resolve, read and validate the configuration."""
     path, source = resolve_path(explicit)
-    config, doc = load_file(path)
+    config, doc = load_file(path, source)
     return LoadedConfig(config, path, source, doc)
 
 

@@ -44,14 +44,14 @@ def _is_union_tag(part: int | str) -> bool:
     return isinstance(part, str) and ("[" in part or part.startswith("function-"))
 
 
-def read_toml(path: Path, error: type[NcctlError], what: str) -> dict[str, Any]:
+def read_toml(
+    path: Path, error: type[NcctlError], what: str, missing_hint: str = "check the path"
+) -> dict[str, Any]:
     """Read a TOML file, raising ``error`` with the file, line and a hint on any failure."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise error(
-            f"{path}: {what} not found", hint="check the path, or run `ncctl config show`"
-        ) from None
+        raise error(f"{path}: {what} not found", hint=missing_hint) from None
     except IsADirectoryError:
         raise error(f"{path}: is a directory, not a {what}", hint="pass a TOML file") from None
     except PermissionError:

@@ -9,14 +9,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from ncctl.clock import Clock
     from ncctl.config import LoadedConfig
     from ncctl.schedule import ScheduleEngine
+
+
+def _system_clock() -> Clock:
+    from ncctl.clock import SystemClock
+
+    return SystemClock()
 
 
 @dataclass
 class AppState:
     config_path: Path | None = None
     debug: bool = False
+    clock: Clock = field(default_factory=_system_clock)
     _loaded: LoadedConfig | None = field(default=None, repr=False)
     _engine: ScheduleEngine | None = field(default=None, repr=False)
 
@@ -26,6 +34,14 @@ class AppState:
 
             self._loaded = config.load(self.config_path)
         return self._loaded
+
+    def reset(self) -> None:
+        """Forget everything from a previous run (``main`` may run many times in-process)."""
+        self.config_path = None
+        self.debug = False
+        self._loaded = None
+        self._engine = None
+        self.clock = _system_clock()
 
     def engine(self) -> ScheduleEngine:
         if self._engine is None:

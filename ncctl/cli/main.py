@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ncctl.cli.context import STATE
 
     args = list(sys.argv[1:] if argv is None else argv)
+    STATE.reset()
+    output.begin("", False)
     as_json = "--json" in args
     debug = "--debug" in args
     command = typer.main.get_command(app)

@@ -36,7 +36,7 @@ AtOpt = Annotated[
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return STATE.clock.now()
 
 
 def instant(engine: ScheduleEngine, text: str | None, option: str = "--at") -> dt.datetime:

@@ -140,14 +140,16 @@ def test_state_one_second_before_transition(
     engine: ScheduleEngine, sunday: dt.date, row: Row
 ) -> None:
     # subtract the second in UTC: exact elapsed time, whatever the zone does
-    before = (_local(sunday, row.day, row.clock).astimezone(UTC) - dt.timedelta(seconds=1)).astimezone(
-        CHICAGO
-    )
+    before = (
+        _local(sunday, row.day, row.clock).astimezone(UTC) - dt.timedelta(seconds=1)
+    ).astimezone(CHICAGO)
     assert _observed(engine, before) == row.before
 
 
 @pytest.mark.parametrize("sunday", WEEKS.values(), ids=WEEKS.keys())
-@pytest.mark.parametrize(("day", "clock", "expected"), PROBES, ids=[f"{d}-{c}" for d, c, _ in PROBES])
+@pytest.mark.parametrize(
+    ("day", "clock", "expected"), PROBES, ids=[f"{d}-{c}" for d, c, _ in PROBES]
+)
 def test_state_between_transitions(
     engine: ScheduleEngine, sunday: dt.date, day: str, clock: str, expected: Expect
 ) -> None:
@@ -163,7 +165,10 @@ def test_exact_events_of_the_week(engine: ScheduleEngine, sunday: dt.date) -> No
         for row in ROWS
         for event in row.events
     ]
-    got = [(f"{tr.at.astimezone(CHICAGO):%a %Y-%m-%d %H:%M}", tr.event) for tr in engine.transitions(start, end)]
+    got = [
+        (f"{tr.at.astimezone(CHICAGO):%a %Y-%m-%d %H:%M}", tr.event)
+        for tr in engine.transitions(start, end)
+    ]
     assert got == expected
     # and the instants themselves are the Chicago wall-clock ones
     instants = [tr.at for tr in engine.transitions(start, end)]
