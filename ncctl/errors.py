@@ -7,6 +7,8 @@ sysexits(3): 0 ok, 1 failed or drift, 2 usage (command-line parsing), 64-78 as s
 
 from __future__ import annotations
 
+from typing import Any
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_PARSE = 2
@@ -32,8 +34,12 @@ class NcctlError(Exception):
         self.hint = hint
         self.code = code or self.default_code
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "hint": self.hint}
+
+    def detail_lines(self) -> list[str]:
+        """Further lines shown under the error in text mode (a log tail, for example)."""
+        return []
 
 
 class UsageError(NcctlError):

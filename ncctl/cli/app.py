@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ncctl import __version__
-from ncctl.cli import config_cmd, schedule_cmd, status_cmd
+from ncctl.cli import audit_cmd, component_cmd, config_cmd, schedule_cmd, status_cmd
 from ncctl.cli.context import STATE
 
 app = typer.Typer(
@@ -38,6 +38,19 @@ def root(
             metavar="PATH",
         ),
     ] = None,
+    clock: Annotated[
+        str | None,
+        typer.Option(
+            "--clock",
+            help="Run on a simulated clock starting at this ISO 8601 time (Chicago wall-clock "
+            "without an offset) instead of the machine's clock.",
+            metavar="TIME",
+        ),
+    ] = None,
+    speed: Annotated[
+        float,
+        typer.Option("--speed", help="With --clock: simulated seconds per real second.", min=0.001),
+    ] = 1.0,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show a traceback for unexpected errors.")
     ] = False,
@@ -57,8 +70,13 @@ def root(
     """
     STATE.config_path = config
     STATE.debug = debug
+    STATE.clock_at = clock
+    STATE.clock_speed = speed
 
 
-app.add_typer(schedule_cmd.app, name="schedule")
-app.add_typer(config_cmd.app, name="config")
 app.command("status")(status_cmd.status)
+app.add_typer(schedule_cmd.app, name="schedule")
+app.add_typer(component_cmd.feed_app, name="feed")
+app.add_typer(component_cmd.session_app, name="session")
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(config_cmd.app, name="config")

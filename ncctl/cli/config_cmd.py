@@ -107,6 +107,15 @@ def set_(
         )
     path = loaded.path
     old, new_value = config.set_value(path, key, value, dry_run=dry_run)
+    if not dry_run:
+        from ncctl.journal import Journal, journal_path
+
+        Journal(journal_path(loaded.config.state_dir)).append(
+            "config set",
+            [key, value],
+            "ok",
+            details={"file": str(path), "old": old, "new": new_value},
+        )
     data = {
         "file": str(path),
         "key": key,

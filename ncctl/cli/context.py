@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +25,9 @@ def _system_clock() -> Clock:
 class AppState:
     config_path: Path | None = None
     debug: bool = False
-    clock: Clock = field(default_factory=_system_clock)
+    clock_at: str | None = None
+    clock_speed: float = 1.0
+    _clock: Clock | None = field(default=None, repr=False)
     _loaded: LoadedConfig | None = field(default=None, repr=False)
     _engine: ScheduleEngine | None = field(default=None, repr=False)
 
@@ -41,7 +44,22 @@ class AppState:
         self.debug = False
         self._loaded = None
         self._engine = None
-        self.clock = _system_clock()
+        self.clock_at = None
+        self.clock_speed = 1.0
+        self._clock = None
+
+    def now(self) -> dt.datetime:
+        """The current time: the machine's, or the simulated clock of ``--clock``."""
+        if self._clock is None:
+            if self.clock_at is None:
+                self._clock = _system_clock()
+            else:
+                from ncctl.clock import SimulatedClock
+                from ncctl.schedule.timeparse import parse_instant
+
+                start = parse_instant(self.clock_at, self.engine().zone, "--clock")
+                self._clock = SimulatedClock(start, self.clock_speed)
+        return self._clock.now()
 
     def engine(self) -> ScheduleEngine:
         if self._engine is None:

@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in args
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="ncctl", standalone_mode=False)
+        rv = command.main(args=args, prog_name="ncctl", standalone_mode=False)
     except NcctlError as err:
         output.emit_error(err, output.current_command.get() or _command_from_argv(args), as_json)
         return err.exit_code
@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             internal, output.current_command.get() or _command_from_argv(args), as_json
         )
         return EXIT_SOFTWARE
-    return 0
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

@@ -85,5 +85,7 @@ def emit_error(err: NcctlError, command: str, as_json: bool) -> None:
         write_json(envelope(command, None, err))
         return
     sys.stderr.write(f"ncctl: error: {err.message}\n")
+    for line in err.detail_lines():
+        sys.stderr.write(f"{line}\n")
     if err.hint:
         sys.stderr.write(f"hint: {err.hint}\n")

@@ -36,7 +36,7 @@ AtOpt = Annotated[
 
 
 def utc_now() -> dt.datetime:
-    return STATE.clock.now()
+    return STATE.now()
 
 
 def instant(engine: ScheduleEngine, text: str | None, option: str = "--at") -> dt.datetime:

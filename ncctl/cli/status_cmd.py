@@ -1,4 +1,4 @@
-"""``ncctl status``: the desired state of everything, from the schedule."""
+"""``ncctl status``: per component, desired state (schedule) against actual (backend)."""
 
 from __future__ import annotations
 
@@ -22,24 +22,29 @@ def status(
     tz: TzOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Show what should be running now according to the schedule."""
-    from ncctl.cli.schedule_cmd import render_events, render_state, state_data, utc_now
+    """Show what should be running (schedule) and what is (backends); exit 1 on drift."""
+    from ncctl.cli.component_cmd import lifecycle, render_status
+    from ncctl.cli.schedule_cmd import render_events, render_state, state_data
+    from ncctl.components.base import COMPONENTS
+    from ncctl.errors import EXIT_FAILED
     from ncctl.schedule.views import events_view
 
     output.begin("status", json)
     loaded = STATE.config()
     engine = STATE.engine()
     zone = STATE.display_zone(tz)
-    now = utc_now()
+    life = lifecycle()
+    now = life.now
     sched = state_data(engine, now, zone)
+    rows = [life.status(name) for name in COMPONENTS]
+    drift = any(r["drift"] for r in rows)
     data: dict[str, Any] = {
-        "config": {"path": str(loaded.path), "source": loaded.source},
+        "at": sched["at"],
         "environment": loaded.config.environment,
+        "config": {"path": str(loaded.path), "source": loaded.source},
         "schedule": sched,
-        "components": {
-            "feed_handler": {"desired": sched["feed_handler"]},
-            "order_session": {"desired": sched["order_entry"]},
-        },
+        "components": rows,
+        "drift": drift,
     }
     events: list[dict[str, str]] = []
     if week:
@@ -54,9 +59,13 @@ def status(
             f"({loaded.source})"
         )
         render_state(sched)(console)
+        console.print()
+        render_status(rows)(console)
         if week:
             console.print()
             console.print("[bold]this week[/bold]")
             render_events(events, zone)(console)
 
-    output.emit(data, draw, warnings=engine.coverage_warnings(now, now))
+    output.emit(data, draw, warnings=engine.coverage_warnings(now, now), ok=not drift)
+    if drift:
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,102 @@
+"""``ncctl audit …``: read and verify the journal of state-changing actions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ncctl.cli import output
+from ncctl.cli.context import STATE
+from ncctl.cli.options import JsonOpt
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+app = typer.Typer(
+    help="The journal: every state-changing action, hash-chained.", no_args_is_help=True
+)
+
+
+@app.command("log")
+def log(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Only actions at or after this time, ISO 8601 (Chicago time without offset).",
+            metavar="TIME",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="At most this many, the latest.", min=1)
+    ] = 50,
+    json: JsonOpt = False,
+) -> None:
+    """List journaled actions, oldest first."""
+    from ncctl.journal import Journal, journal_path
+    from ncctl.schedule.timeparse import parse_instant
+
+    output.begin("audit log", json)
+    cfg = STATE.config().config
+    since_ns = None
+    if since is not None:
+        since_ns = int(parse_instant(since, STATE.engine().zone, "--since").timestamp() * 1e9)
+    entries = [
+        e.record
+        for e in Journal(journal_path(cfg.state_dir)).entries()
+        if since_ns is None or e.ts_ns >= since_ns
+    ][-limit:]
+
+    def draw(console: Console) -> None:
+        from rich.table import Table
+
+        if not entries:
+            console.print("no journaled actions")
+            return
+        table = Table(box=None, pad_edge=False)
+        for col in ("time (UTC)", "user", "command", "outcome", "reason"):
+            table.add_column(col)
+        for rec in entries:
+            table.add_row(
+                str(rec.get("time", ""))[:23],
+                str(rec.get("user", "")),
+                str(rec.get("command", "")),
+                str(rec.get("outcome", "")),
+                str(rec.get("reason") or ""),
+            )
+        console.print(table)
+
+    data: dict[str, Any] = {"journal": str(journal_path(cfg.state_dir)), "entries": entries}
+    output.emit(data, draw)
+
+
+@app.command("verify")
+def verify(json: JsonOpt = False) -> None:
+    """Check the hash chain; exit 1 naming the first broken line."""
+    from ncctl.errors import EXIT_FAILED
+    from ncctl.journal import journal_path
+    from ncctl.journal import verify as verify_chain
+
+    output.begin("audit verify", json)
+    path = journal_path(STATE.config().config.state_dir)
+    result = verify_chain(path)
+    data = {
+        "journal": str(path),
+        "lines": result.lines,
+        "intact": result.ok,
+        "broken_line": result.broken_line,
+        "problem": result.problem or None,
+    }
+
+    def draw(console: Console) -> None:
+        if result.ok:
+            console.print(f"[green]ok[/green] {path}: {result.lines} lines, chain intact")
+        else:
+            console.print(
+                f"[red]BROKEN[/red] {path}:{result.broken_line}: {result.problem}", markup=True
+            )
+
+    output.emit(data, draw, ok=result.ok)
+    if not result.ok:
+        raise typer.Exit(EXIT_FAILED)

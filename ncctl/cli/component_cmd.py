@@ -1,0 +1,123 @@
+"""``ncctl feed …`` and ``ncctl session …``: start, stop, restart and status of a component."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ncctl.cli import output
+from ncctl.cli.context import STATE
+from ncctl.cli.options import JsonOpt
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ncctl.components.base import ActionResult
+    from ncctl.components.lifecycle import Lifecycle
+
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Override the schedule's guard (needs --reason)."),
+]
+ReasonOpt = Annotated[
+    str | None,
+    typer.Option("--reason", help="Why, recorded in the journal.", metavar="TEXT"),
+]
+
+
+def lifecycle() -> Lifecycle:
+    from ncctl.components.lifecycle import Lifecycle
+
+    loaded = STATE.config()
+    return Lifecycle(loaded.config, STATE.engine(), STATE.now())
+
+
+def render_action(result: ActionResult) -> output.Renderer:
+    def draw(console: Console) -> None:
+        mark = "[green]ok[/green]" if result.changed else "[dim]no-op[/dim]"
+        console.print(f"{mark} {result.name}: {result.message}")
+
+    return draw
+
+
+def render_status(rows: list[dict[str, Any]]) -> output.Renderer:
+    def draw(console: Console) -> None:
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for col in ("component", "backend", "desired", "actual", "pid", "since", ""):
+            table.add_column(col)
+        for row in rows:
+            flag = "[red]DRIFT[/red]" if row["drift"] else "[green]in sync[/green]"
+            actual = row["actual"]
+            if row.get("exit_code") is not None:
+                actual += f" (exit {row['exit_code']})"
+            table.add_row(
+                row["name"],
+                row["backend"],
+                row["desired"],
+                actual,
+                str(row["pid"] or ""),
+                row["since"] or "",
+                flag,
+            )
+        console.print(table)
+        for row in rows:
+            if row["actual"] == "crashed" and row.get("log_tail"):
+                console.print(f"[bold]{row['name']}[/bold] log tail:")
+                for line in row["log_tail"]:
+                    console.print(f"  {line}", markup=False, highlight=False)
+
+    return draw
+
+
+def component_app(name: str, group: str, what: str) -> typer.Typer:
+    """The start/stop/restart/status commands of one component."""
+    app = typer.Typer(help=f"Start, stop and observe the {what}.", no_args_is_help=True)
+
+    @app.command("start")
+    def start(
+        force: ForceOpt = False,
+        reason: ReasonOpt = None,
+        json: JsonOpt = False,
+    ) -> None:
+        """Start it; refused outside its scheduled hours unless --force --reason."""
+        output.begin(f"{group} start", json)
+        result = lifecycle().start(name, force=force, reason=reason)
+        output.emit(result.as_dict(), render_action(result))
+
+    @app.command("stop")
+    def stop(reason: ReasonOpt = None, json: JsonOpt = False) -> None:
+        """Stop it: SIGTERM, then SIGKILL after stop_timeout_s (process backend)."""
+        output.begin(f"{group} stop", json)
+        result = lifecycle().stop(name, reason=reason)
+        output.emit(result.as_dict(), render_action(result))
+
+    @app.command("restart")
+    def restart(
+        force: ForceOpt = False,
+        reason: ReasonOpt = None,
+        json: JsonOpt = False,
+    ) -> None:
+        """Stop then start it; refused outside its scheduled hours unless --force --reason."""
+        output.begin(f"{group} restart", json)
+        result = lifecycle().restart(name, force=force, reason=reason)
+        output.emit(result.as_dict(), render_action(result))
+
+    @app.command("status")
+    def status(json: JsonOpt = False) -> None:
+        """Show desired (schedule) against actual state; exit 1 on drift."""
+        from ncctl.errors import EXIT_FAILED
+
+        output.begin(f"{group} status", json)
+        row = lifecycle().status(name)
+        output.emit(row, render_status([row]), ok=not row["drift"])
+        if row["drift"]:
+            raise typer.Exit(EXIT_FAILED)
+
+    return app
+
+
+feed_app = component_app("feed_handler", "feed", "market-data feed handler")
+session_app = component_app("order_session", "session", "iLink 3 order-entry session")

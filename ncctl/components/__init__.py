@@ -1,0 +1,1 @@
+"""Lifecycle of the feed handler and the order session: process and systemd backends."""

@@ -1,0 +1,154 @@
+"""`ncctl feed|session …`, `ncctl status` and `ncctl audit …` through the CLI, in-process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ncctl.cli.main import main
+
+SLEEP = '["{python}", "-c", "import time; time.sleep(120)"]'
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        "[components.feed_handler]\n"
+        f"command = {SLEEP}\n"
+        "stop_timeout_s = 2.0\n"
+        "[components.order_session]\n"
+        f"command = {SLEEP}\n"
+        "stop_timeout_s = 2.0\n"
+    )
+    yield path
+    for group in ("feed", "session"):
+        main(["--config", str(path), group, "stop"])
+
+
+def run(
+    capsys: pytest.CaptureFixture[str], config: Path, clock: str, *args: str
+) -> tuple[int, dict[str, Any]]:
+    code = main(["--config", str(config), "--clock", clock, *args, "--json"])
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert isinstance(doc, dict)
+    return code, doc
+
+
+def journal(config: Path) -> list[dict[str, Any]]:
+    path = config.parent / "state" / "journal.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("group", "clock", "why", "next_allowed"),
+    [
+        ("session", "2026-11-25T16:10", "maintenance window", "2026-11-25T16:30:00-06:00"),
+        ("session", "2026-11-21T12:00", "outside order-entry hours", "2026-11-22T15:29:00-06:00"),
+        ("feed", "2026-11-27T16:30", "outside feed-handler hours", "2026-11-29T15:00:00-06:00"),
+        ("session", "2026-12-24T16:30", "outside order-entry hours", "2026-12-27T15:29:00-06:00"),
+    ],
+)
+def test_guard_refuses_with_reason_and_next_allowed_time(
+    capsys: pytest.CaptureFixture[str],
+    config: Path,
+    group: str,
+    clock: str,
+    why: str,
+    next_allowed: str,
+) -> None:
+    code, doc = run(capsys, config, clock, group, "start")
+    assert code == 1
+    assert doc["ok"] is False and doc["error"]["code"] == "schedule.refused"
+    assert why in doc["error"]["message"] and next_allowed in doc["error"]["message"]
+    assert "--force --reason" in doc["error"]["hint"]
+    last = journal(config)[-1]
+    assert (last["command"], last["outcome"]) == (f"{group} start", "refused")
+    assert last["details"]["next_allowed"] == next_allowed
+    status_code, status = run(capsys, config, clock, group, "status")
+    assert status["data"]["actual"] == "stopped" and status_code == 0
+
+
+def test_force_with_reason_overrides_and_is_journaled(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    clock = "2026-11-25T16:10"
+    code, doc = run(capsys, config, clock, "session", "start", "--force")
+    assert code == 64 and "--reason" in doc["error"]["message"]
+    code, doc = run(
+        capsys, config, clock, "session", "start", "--force", "--reason", "FCM asked for a test"
+    )
+    assert code == 0 and doc["data"]["changed"] is True
+    last = journal(config)[-1]
+    assert last["command"] == "session start" and last["outcome"] == "ok"
+    assert last["reason"] == "FCM asked for a test"
+    assert "maintenance" in last["details"]["overrides"]
+    # inside maintenance the session should be down: status shows the drift, exit 1
+    code, doc = run(capsys, config, clock, "status")
+    assert code == 1 and doc["ok"] is False and doc["data"]["drift"] is True
+    rows = {r["name"]: r for r in doc["data"]["components"]}
+    assert rows["order_session"]["desired"] == "stopped"
+    assert rows["order_session"]["actual"] == "running"
+    assert rows["order_session"]["drift"] is True
+    assert rows["feed_handler"]["drift"] is True  # desired running, actually stopped
+
+
+def test_round_trip_in_hours_and_status_in_sync(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    clock = "2026-11-25T10:00"
+    for group in ("feed", "session"):
+        code, doc = run(capsys, config, clock, group, "start")
+        assert code == 0 and doc["data"]["status"]["state"] == "running"
+    code, doc = run(capsys, config, clock, "status")
+    assert code == 0 and doc["data"]["drift"] is False
+    assert {r["actual"] for r in doc["data"]["components"]} == {"running"}
+    code, doc = run(capsys, config, clock, "session", "restart")
+    assert code == 0 and doc["data"]["action"] == "restart"
+    first_pid = doc["data"]["status"]["pid"]
+    code, doc = run(capsys, config, clock, "session", "status")
+    assert doc["data"]["pid"] == first_pid
+    for group in ("session", "feed"):
+        code, doc = run(capsys, config, clock, group, "stop")
+        assert code == 0 and doc["data"]["changed"] is True
+    commands = [(e["command"], e["outcome"]) for e in journal(config)]
+    assert commands == [
+        ("feed start", "ok"),
+        ("session start", "ok"),
+        ("session restart", "ok"),
+        ("session stop", "ok"),
+        ("feed stop", "ok"),
+    ]
+
+
+def test_audit_verify_names_a_hand_edited_line(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    clock = "2026-11-21T12:00"
+    for _ in range(3):
+        run(capsys, config, clock, "feed", "start")  # refused, journaled
+    code, doc = run(capsys, config, clock, "audit", "verify")
+    assert code == 0 and doc["data"]["intact"] is True and doc["data"]["lines"] == 3
+    code, doc = run(capsys, config, clock, "audit", "log")
+    assert [e["outcome"] for e in doc["data"]["entries"]] == ["refused"] * 3
+    path = config.parent / "state" / "journal.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[1] = lines[1].replace('"refused"', '"ok"')
+    path.write_text("".join(lines))
+    code, doc = run(capsys, config, clock, "audit", "verify")
+    assert code == 1 and doc["ok"] is False
+    assert doc["data"]["broken_line"] == 2
+
+
+def test_audit_log_since_filters(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    run(capsys, config, "2026-11-21T12:00", "feed", "start")
+    code, doc = run(capsys, config, "2026-11-21T12:00", "audit", "log", "--since", "2099-01-01")
+    assert code == 0 and doc["data"]["entries"] == []
+    code, doc = run(capsys, config, "2026-11-21T12:00", "audit", "log", "--since", "2000-01-01")
+    assert len(doc["data"]["entries"]) == 1

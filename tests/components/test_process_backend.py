@@ -1,0 +1,240 @@
+"""The process backend with real child processes: start, stop, crash, stale pids, races."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ncctl.components.process import ComponentFailed, ProcessBackend, wait_until
+from ncctl.components.procfs import read_stat
+from ncctl.config import ComponentConfig, ReadyCheck
+
+SLEEPER = ["{python}", "-c", "import time; print('up', flush=True); time.sleep(120)"]
+
+
+@pytest.fixture
+def backends() -> Iterator[list[ProcessBackend]]:
+    """Backends created by a test; anything still running afterwards is killed."""
+    made: list[ProcessBackend] = []
+    yield made
+    for b in made:
+        rec = b._read_pidfile()
+        if rec is not None and b._is_ours(rec.pid, rec.start_ticks):
+            os.kill(rec.pid, signal.SIGKILL)
+
+
+def make(
+    backends: list[ProcessBackend], tmp_path: Path, name: str = "feed_handler", **kw: object
+) -> ProcessBackend:
+    cfg = ComponentConfig.model_validate({"command": SLEEPER, "stop_timeout_s": 2.0, **kw})
+    backend = ProcessBackend(name, cfg, tmp_path / "state")
+    backends.append(backend)
+    return backend
+
+
+def test_start_status_stop_round_trip(backends: list[ProcessBackend], tmp_path: Path) -> None:
+    b = make(backends, tmp_path)
+    assert b.status().state == "stopped"
+    started = b.start()
+    assert started.changed and started.status.state == "running"
+    pid = started.status.pid
+    assert pid is not None
+    stat = read_stat(pid)
+    assert stat is not None and stat.alive
+    pidfile = json.loads(b.pidfile.read_text())
+    assert pidfile["pid"] == pid and pidfile["start_ticks"] == stat.start_ticks
+    again = b.start()
+    assert not again.changed and "already running" in again.message
+    stopped = b.stop()
+    assert stopped.changed and "SIGTERM" in stopped.message
+    assert wait_until(lambda: (s := read_stat(pid)) is None or not s.alive, 5)
+    assert b.status().state == "stopped"
+    noop = b.stop()
+    assert not noop.changed and noop.message == "already stopped"
+
+
+def test_output_goes_to_the_log_file(backends: list[ProcessBackend], tmp_path: Path) -> None:
+    b = make(backends, tmp_path, log_file=str(tmp_path / "logs" / "fh.log"))
+    b.start()
+    assert wait_until(lambda: "up" in (tmp_path / "logs" / "fh.log").read_text(), 5)
+    b.stop()
+
+
+def test_sigterm_ignored_means_sigkill_after_timeout(
+    backends: list[ProcessBackend], tmp_path: Path
+) -> None:
+    stubborn = [
+        "{python}",
+        "-c",
+        "import signal, time, pathlib, sys\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "pathlib.Path(sys.argv[1]).write_text('x')\n"
+        "time.sleep(120)",
+        str(tmp_path / "armed"),
+    ]
+    b = make(
+        backends,
+        tmp_path,
+        command=stubborn,
+        stop_timeout_s=0.5,
+        ready={"kind": "file", "path": str(tmp_path / "armed"), "timeout_s": 10},
+    )
+    pid = b.start().status.pid
+    result = b.stop()
+    assert result.changed
+    assert "SIGKILL" in result.message and "exit status -9" in result.message
+    assert pid is not None
+    assert wait_until(lambda: (s := read_stat(pid)) is None or not s.alive, 5)
+
+
+def test_crash_before_ready_fails_with_log_tail(
+    backends: list[ProcessBackend], tmp_path: Path
+) -> None:
+    crashing = ["{python}", "-c", "import sys; print('licence expired'); sys.exit(3)"]
+    b = make(
+        backends,
+        tmp_path,
+        command=crashing,
+        ready={"kind": "file", "path": str(tmp_path / "never"), "timeout_s": 10},
+    )
+    with pytest.raises(ComponentFailed) as info:
+        b.start()
+    assert info.value.exit_code == 69
+    assert "exit status 3" in info.value.message
+    assert "licence expired" in info.value.log_tail
+    assert b.status().state == "stopped"
+
+
+def test_not_ready_in_time_is_stopped_and_failed(
+    backends: list[ProcessBackend], tmp_path: Path
+) -> None:
+    b = make(
+        backends,
+        tmp_path,
+        ready={"kind": "tcp_port", "port": 1, "timeout_s": 0.5},
+    )
+    with pytest.raises(ComponentFailed, match=r"not ready after 0\.5 s"):
+        b.start()
+    assert b.status().state == "stopped"
+
+
+def test_crash_after_start_is_reported_with_exit_code(
+    backends: list[ProcessBackend], tmp_path: Path
+) -> None:
+    crash_on_signal = [
+        "{python}",
+        "-c",
+        "import sys, signal, time\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: sys.exit(7))\n"
+        "print('will crash', flush=True)\n"
+        "time.sleep(120)",
+    ]
+    b = make(backends, tmp_path, command=crash_on_signal)
+    pid = b.start().status.pid
+    assert pid is not None
+    assert wait_until(lambda: "will crash" in b.log_file.read_text(), 5)
+    os.kill(pid, signal.SIGUSR1)
+    assert wait_until(lambda: b.status().state == "crashed" and b.status().exit_code == 7, 5)
+    status = b.status()
+    assert status.log_tail[-1] == "will crash"
+    result = b.stop()
+    assert not result.changed and "exit status 7" in result.message
+    assert b.status().state == "stopped"
+
+
+def test_pidfile_of_a_live_unrelated_process_is_never_signalled(
+    backends: list[ProcessBackend], tmp_path: Path
+) -> None:
+    b = make(backends, tmp_path)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        stat = read_stat(bystander.pid)
+        assert stat is not None
+        b.run_dir.mkdir(parents=True)
+        b.pidfile.write_text(
+            json.dumps({"pid": bystander.pid, "start_ticks": stat.start_ticks + 1})
+        )
+        status = b.status()
+        assert status.state == "crashed" and "another process" in status.detail
+        result = b.stop()
+        assert not result.changed
+        assert bystander.poll() is None  # still alive: it was not signalled
+        started = b.start()
+        assert started.changed and started.status.pid != bystander.pid
+        b.stop()
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait(timeout=10)
+
+
+def test_two_concurrent_starts_start_exactly_one(
+    backends: list[ProcessBackend], tmp_path: Path
+) -> None:
+    first = make(backends, tmp_path)
+    second = make(backends, tmp_path)
+    results: list[bool] = []
+    errors: list[BaseException] = []
+
+    def run(b: ProcessBackend) -> None:
+        try:
+            results.append(b.start().changed)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    assert sorted(results) == [False, True]
+    pid = first.status().pid
+    assert pid is not None and second.status().pid == pid
+    first.stop()
+
+
+def test_two_concurrent_cli_starts_start_exactly_one(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        "[components.feed_handler]\n"
+        'command = ["{python}", "-c", "import time; time.sleep(120)"]\n'
+        "stop_timeout_s = 2.0\n"
+    )
+    ncctl = str(Path(sys.executable).parent / "ncctl")
+    argv = [ncctl, "--config", str(config), "--clock", "2026-11-25T10:00", "feed", "start"]
+    procs = [subprocess.Popen([*argv, "--json"], stdout=subprocess.PIPE) for _ in range(2)]
+    outs = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    try:
+        assert sorted(o["data"]["changed"] for o in outs) == [False, True]
+        pids = {o["data"]["status"]["pid"] for o in outs}
+        assert len(pids) == 1
+    finally:
+        stop = subprocess.run(
+            [ncctl, "--config", str(config), "feed", "stop", "--json"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert json.loads(stop.stdout)["data"]["changed"] is True
+
+
+def test_missing_executable_is_unavailable(backends: list[ProcessBackend], tmp_path: Path) -> None:
+    b = make(backends, tmp_path, command=["/nonexistent/feed-handler"])
+    with pytest.raises(Exception, match="is not an executable") as info:
+        b.start()
+    assert getattr(info.value, "exit_code", None) == 69
+
+
+def test_ready_check_config_needs_its_target() -> None:
+    with pytest.raises(ValueError, match="needs port"):
+        ReadyCheck.model_validate({"kind": "tcp_port"})
