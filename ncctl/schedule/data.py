@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -200,33 +201,54 @@ class WeeklyTemplate(_Strict):
     events: list[EventSpec] = Field(default_factory=list)
     windows: list[WindowSpec] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> WeeklyTemplate:
-        days = [s.trade_day for s in self.sessions]
+    @staticmethod
+    def _week_span(info: ValidationInfo) -> tuple[int, int] | None:
+        week = info.data.get("week")
+        if not isinstance(week, WeekSpec):
+            return None  # week itself is invalid: reported there
+        return week_minute(week.start), week_minute(week.end)
+
+    @field_validator("sessions")
+    @classmethod
+    def _sessions(cls, sessions: list[SessionSpec], info: ValidationInfo) -> list[SessionSpec]:
+        days = [s.trade_day for s in sessions]
         if len(set(days)) != len(days):
-            raise ValueError("sessions: two sessions share a trade_day")
+            raise ValueError("two sessions share a trade_day")
         spans = sorted(
-            ((week_minute(s.pre_open), week_minute(s.close), s) for s in self.sessions),
+            ((week_minute(s.pre_open), week_minute(s.close), s) for s in sessions),
             key=lambda span: (span[0], span[1]),
         )
         for (_, end_a, a), (start_b, _, b) in itertools.pairwise(spans):
             if start_b < end_a:
                 raise ValueError(f"sessions {a.trade_day} and {b.trade_day} overlap")
-        start, end = week_minute(self.week.start), week_minute(self.week.end)
-        for s in self.sessions:
-            if not (start <= week_minute(s.pre_open) and week_minute(s.close) <= end):
-                raise ValueError(f"session {s.trade_day} falls outside week.start-week.end")
-        for e in self.events:
-            if not start <= week_minute(e.at) <= end + 60 * 24:
-                raise ValueError(f"event {e.event} at {e.at} falls outside the week")
+        span = cls._week_span(info)
+        if span is not None:
+            for s in sessions:
+                if not (span[0] <= week_minute(s.pre_open) and week_minute(s.close) <= span[1]):
+                    raise ValueError(f"session {s.trade_day} falls outside week.start-week.end")
+        return sessions
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, events: list[EventSpec], info: ValidationInfo) -> list[EventSpec]:
+        span = cls._week_span(info)
+        if span is not None:
+            for e in events:
+                if not span[0] <= week_minute(e.at) <= span[1] + 60 * 24:
+                    raise ValueError(f"event {e.event} at {e.at} falls outside the week")
+        return events
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, windows: list[WindowSpec]) -> list[WindowSpec]:
         by_day: dict[str, list[WindowSpec]] = {}
-        for w in self.windows:
+        for w in windows:
             for d in w.days:
                 for other in by_day.get(d, []):
                     if w.start < other.end and other.start < w.end:
                         raise ValueError(f"windows {other.name!r} and {w.name!r} overlap on {d}")
                 by_day.setdefault(d, []).append(w)
-        return self
+        return windows
 
     @property
     def zone(self) -> ZoneInfo:
@@ -270,16 +292,18 @@ class HolidayTable(_Strict):
     source: str = Field(min_length=1)
     holidays: list[HolidaySpec] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _in_year(self) -> HolidayTable:
+    @field_validator("holidays")
+    @classmethod
+    def _in_year(cls, holidays: list[HolidaySpec], info: ValidationInfo) -> list[HolidaySpec]:
+        year = info.data.get("year")
         seen: set[dt.date] = set()
-        for h in self.holidays:
-            if h.date.year != self.year:
-                raise ValueError(f"holiday {h.date} is not in year {self.year}")
+        for h in holidays:
+            if isinstance(year, int) and h.date.year != year:
+                raise ValueError(f"holiday {h.date} is not in year {year}")
             if h.date in seen:
                 raise ValueError(f"holiday {h.date} is listed twice")
             seen.add(h.date)
-        return self
+        return holidays
 
 
 def _validate(model: type[_M], path: Path, doc: dict[str, Any]) -> _M:

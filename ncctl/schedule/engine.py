@@ -305,6 +305,8 @@ class ScheduleEngine:
         local = self._check(t)
         stamp = t.timestamp()
         out: list[Transition] = []
+        if n <= 0:
+            return out
         sunday = _sunday_of(local.date())
         for _ in range(horizon_weeks):
             plan = self.week(sunday)
