@@ -31,11 +31,13 @@ from pydantic import (
     model_validator,
 )
 
+from ncctl.config_files import ETC_CONFIG, resolve_path
 from ncctl.errors import CantCreateError, ConfigError, UsageError
 from ncctl.resources import builtin_config, builtin_envs, builtin_holidays, builtin_schedule
+
+__all__ = ["ETC_CONFIG", "resolve_path"]
 from ncctl.validation import describe_validation_error, read_toml
 
-ETC_CONFIG = Path("/etc/ncctl/config.toml")
 MASK = "********"
 
 
@@ -55,7 +57,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 class Section(BaseModel):
     """Every section rejects unknown keys so that a typo never passes silently."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, defer_build=True)
 
 
 class ScheduleConfig(Section):
@@ -257,39 +259,6 @@ def load_file(path: Path, source: str = "") -> tuple[NcctlConfig, dict[str, Any]
         missing = "fix or unset $NCCTL_CONFIG"
     doc = read_toml(path, ConfigError, "configuration file", missing)
     return validate_document(doc, str(path)), doc
-
-
-def resolve_path(
-    explicit: Path | None, env: Mapping[str, str] | None = None, cwd: Path | None = None
-) -> tuple[Path, str]:
-    """Which configuration file to use and why (``--config``, ``$NCCTL_CONFIG``, ...)."""
-    env = os.environ if env is None else env
-    cwd = Path.cwd() if cwd is None else cwd
-    if explicit is not None:
-        return explicit, "--config"
-    if env.get("NCCTL_CONFIG"):
-        return Path(env["NCCTL_CONFIG"]), "$NCCTL_CONFIG"
-    name = env.get("NCCTL_ENV") or "dev"
-    if not _valid_env_name(name):
-        raise ConfigError(
-            f"$NCCTL_ENV: {name!r} is not an environment name",
-            hint="use letters, digits, '-' or '_', such as dev, staging or prod",
-        )
-    local = cwd / "configs" / f"{name}.toml"
-    if local.is_file():
-        return local, f"configs/{name}.toml"
-    if env.get("NCCTL_ENV"):
-        raise ConfigError(
-            f"{local}: configuration file not found for NCCTL_ENV={name}",
-            hint=f"run `ncctl config init --env {name}` or unset NCCTL_ENV",
-        )
-    if ETC_CONFIG.is_file():
-        return ETC_CONFIG, str(ETC_CONFIG)
-    return builtin_config("dev"), "embedded"
-
-
-def _valid_env_name(name: str) -> bool:
-    return bool(name) and all(c.isalnum() or c in "-_" for c in name) and len(name) <= 64
 
 
 def load(explicit: Path | None = None) -> LoadedConfig:

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
+from functools import cache
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ncctl import __version__
-from ncctl.cli import audit_cmd, component_cmd, config_cmd, schedule_cmd, status_cmd
 from ncctl.cli.context import STATE
 
-app = typer.Typer(
-    name="ncctl",
-    help="Operations CLI for a managed, colocated CME Globex trading environment.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+ENTRIES: dict[str, tuple[str, str]] = {
+    "status": ("ncctl.cli.status_cmd", "status"),
+    "schedule": ("ncctl.cli.schedule_cmd", "app"),
+    "feed": ("ncctl.cli.component_cmd", "feed_app"),
+    "session": ("ncctl.cli.component_cmd", "session_app"),
+    "audit": ("ncctl.cli.audit_cmd", "app"),
+    "config": ("ncctl.cli.config_cmd", "app"),
+    "systemd": ("ncctl.cli.systemd_cmd", "app"),
+}
+"""Every top-level command or group: the module and attribute that define it, in help order."""
+
+GLOBAL_OPTIONS_WITH_VALUES = frozenset({"--config", "--clock", "--speed"})
 
 
 def _version(value: bool) -> None:
@@ -27,7 +32,15 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+ROOT_HELP = (
+    "Operations CLI for a managed, colocated CME Globex trading environment.\n\n"
+    "Times are America/Chicago wall-clock unless a command says otherwise. "
+    "Exit codes: 0 ok, 1 failed, refused or drift, 2 bad command line, 64 bad argument value, "
+    "65 bad data, 69 unavailable, 70 internal error, 73 cannot create, 75 retry later, "
+    "77 permission denied, 78 configuration error."
+)
+
+
 def root(
     config: Annotated[
         Path | None,
@@ -61,22 +74,52 @@ def root(
         ),
     ] = False,
 ) -> None:
-    """Operations CLI for a managed, colocated CME Globex trading environment.
-
-    Times are America/Chicago wall-clock unless a command says otherwise. Exit codes: 0 ok,
-    1 failed or refused, 2 bad command line, 64 bad argument value, 65 bad data,
-    69 unavailable, 70 internal error, 73 cannot create, 75 retry later, 77 permission,
-    78 configuration.
-    """
+    """Global options, then one command."""
     STATE.config_path = config
     STATE.debug = debug
     STATE.clock_at = clock
     STATE.clock_speed = speed
 
 
-app.command("status")(status_cmd.status)
-app.add_typer(schedule_cmd.app, name="schedule")
-app.add_typer(component_cmd.feed_app, name="feed")
-app.add_typer(component_cmd.session_app, name="session")
-app.add_typer(audit_cmd.app, name="audit")
-app.add_typer(config_cmd.app, name="config")
+@cache
+def build_app(only: str | None = None) -> typer.Typer:
+    """The application; with ``only``, just that top-level entry (faster to start)."""
+    application = typer.Typer(
+        name="ncctl",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    application.callback(help=ROOT_HELP)(root)
+    for name, (module, attribute) in ENTRIES.items():
+        if only is not None and name != only:
+            continue
+        obj = getattr(importlib.import_module(module), attribute)
+        if isinstance(obj, typer.Typer):
+            application.add_typer(obj, name=name)
+        else:
+            application.command(name)(obj)
+    return application
+
+
+def entry_named(argv: list[str]) -> str | None:
+    """The top-level command an argument vector names, if it names a known one."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in GLOBAL_OPTIONS_WITH_VALUES:
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg if arg in ENTRIES else None
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)

@@ -76,38 +76,47 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
     """The start/stop/restart/status commands of one component."""
     app = typer.Typer(help=f"Start, stop and observe the {what}.", no_args_is_help=True)
 
-    @app.command("start")
+    @app.command(
+        "start",
+        help=f"Start the {what}; refused outside its scheduled hours unless --force --reason.",
+    )
     def start(
         force: ForceOpt = False,
         reason: ReasonOpt = None,
         json: JsonOpt = False,
     ) -> None:
-        """Start it; refused outside its scheduled hours unless --force --reason."""
         output.begin(f"{group} start", json)
         result = lifecycle().start(name, force=force, reason=reason)
         output.emit(result.as_dict(), render_action(result))
 
-    @app.command("stop")
+    @app.command(
+        "stop",
+        help=f"Stop the {what}: SIGTERM, then SIGKILL after stop_timeout_s (process backend).",
+    )
     def stop(reason: ReasonOpt = None, json: JsonOpt = False) -> None:
-        """Stop it: SIGTERM, then SIGKILL after stop_timeout_s (process backend)."""
         output.begin(f"{group} stop", json)
         result = lifecycle().stop(name, reason=reason)
         output.emit(result.as_dict(), render_action(result))
 
-    @app.command("restart")
+    @app.command(
+        "restart",
+        help=f"Stop, then start the {what}; refused outside its scheduled hours unless "
+        "--force --reason.",
+    )
     def restart(
         force: ForceOpt = False,
         reason: ReasonOpt = None,
         json: JsonOpt = False,
     ) -> None:
-        """Stop then start it; refused outside its scheduled hours unless --force --reason."""
         output.begin(f"{group} restart", json)
         result = lifecycle().restart(name, force=force, reason=reason)
         output.emit(result.as_dict(), render_action(result))
 
-    @app.command("status")
+    @app.command(
+        "status",
+        help=f"Show the {what}: desired state (schedule) against actual; exit 1 on drift.",
+    )
     def status(json: JsonOpt = False) -> None:
-        """Show desired (schedule) against actual state; exit 1 on drift."""
         from ncctl.errors import EXIT_FAILED
 
         output.begin(f"{group} status", json)

@@ -57,6 +57,7 @@ def validate(
         typer.Argument(
             help="The file to validate (default: the resolved configuration).",
             show_default=False,
+            metavar="FILE",
         ),
     ] = None,
     json: JsonOpt = False,
@@ -85,10 +86,16 @@ def validate(
 
 @app.command("set")
 def set_(
-    key: Annotated[str, typer.Argument(help="Dotted key path, like schedule.display_tz.")],
+    key: Annotated[
+        str,
+        typer.Argument(help="Dotted key path, like schedule.display_tz.", metavar="KEY"),
+    ],
     value: Annotated[
         str,
-        typer.Argument(help='A TOML value (5, true, ["a", "b"], "text"); bare words are text.'),
+        typer.Argument(
+            help='A TOML value (5, true, ["a", "b"], "text"); bare words are text.',
+            metavar="VALUE",
+        ),
     ],
     dry_run: DryRunOpt = False,
     json: JsonOpt = False,

@@ -30,6 +30,7 @@ class AppState:
     _clock: Clock | None = field(default=None, repr=False)
     _loaded: LoadedConfig | None = field(default=None, repr=False)
     _engine: ScheduleEngine | None = field(default=None, repr=False)
+    _display_tz: str | None = field(default=None, repr=False)
 
     def config(self) -> LoadedConfig:
         if self._loaded is None:
@@ -44,6 +45,7 @@ class AppState:
         self.debug = False
         self._loaded = None
         self._engine = None
+        self._display_tz = None
         self.clock_at = None
         self.clock_speed = 1.0
         self._clock = None
@@ -62,11 +64,27 @@ class AppState:
         return self._clock.now()
 
     def engine(self) -> ScheduleEngine:
+        """The schedule engine of the configuration; from the validated-schedule cache when
+        the configuration and its schedule files are unchanged since they were validated."""
         if self._engine is None:
+            from ncctl.schedule import cache
+
+            if self._loaded is None:
+                from ncctl.config_files import resolve_path
+
+                path, _ = resolve_path(self.config_path)
+                hit = cache.load(path)
+                if hit is not None:
+                    self._engine, self._display_tz = hit.engine, hit.display_tz
+                    return self._engine
             from ncctl.schedule import load_engine
 
-            sched = self.config().config.schedule
-            self._engine = load_engine(sched.template_path(), sched.holiday_paths())
+            loaded = self.config()
+            sched = loaded.config.schedule
+            files = [sched.template_path(), *sched.holiday_paths()]
+            self._engine = load_engine(files[0], files[1:])
+            self._display_tz = sched.display_tz
+            cache.store(loaded.path, sched.display_tz, files, self._engine)
         return self._engine
 
     def display_zone(self, tz: str | None) -> ZoneInfo:
@@ -74,7 +92,9 @@ class AppState:
 
         if tz is not None:
             return parse_zone(tz)
-        return parse_zone(self.config().config.schedule.display_tz, "schedule.display_tz")
+        if self._display_tz is None:
+            self._display_tz = self.config().config.schedule.display_tz
+        return parse_zone(self._display_tz, "schedule.display_tz")
 
 
 STATE = AppState()

@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from typer._click import exceptions as click_exc
 
     from ncctl.cli import output
-    from ncctl.cli.app import app
+    from ncctl.cli.app import build_app, entry_named
     from ncctl.cli.context import STATE
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output.begin("", False)
     as_json = "--json" in args
     debug = "--debug" in args
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(build_app(entry_named(args)))
     try:
         rv = command.main(args=args, prog_name="ncctl", standalone_mode=False)
     except NcctlError as err:

@@ -223,7 +223,7 @@ def check(
         list[Path] | None,
         typer.Argument(
             help="Schedule or holiday files to check (default: those the configuration uses).",
-            metavar="[FILE]...",
+            metavar="FILE",
             show_default=False,
         ),
     ] = None,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ncctl.schedule.data import load_holiday_table, load_template
 from ncctl.schedule.engine import (
+    CompiledTemplate,
+    Holiday,
     HolidayCalendar,
     ScheduleEngine,
     ScheduleState,
@@ -15,6 +16,8 @@ from ncctl.schedule.engine import (
 )
 
 __all__ = [
+    "CompiledTemplate",
+    "Holiday",
     "HolidayCalendar",
     "ScheduleEngine",
     "ScheduleState",
@@ -25,8 +28,9 @@ __all__ = [
 
 
 def load_engine(template: Path, holidays: Sequence[Path] = ()) -> ScheduleEngine:
-    """Build an engine from a template file and holiday table files."""
+    """Build an engine from a template file and holiday table files (validated)."""
     from ncctl.errors import ConfigError
+    from ncctl.schedule.data import load_holiday_table, load_template
 
     tables = [load_holiday_table(p) for p in holidays]
     try:

@@ -21,17 +21,13 @@ import bisect
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from ncctl.schedule.data import (
-    EVENT_RANK,
-    HolidaySpec,
-    HolidayTable,
-    WeeklyTemplate,
-    parse_clock,
-    split_week_time,
-)
+from ncctl.schedule.weektime import EVENT_RANK, parse_clock, split_week_time
+
+if TYPE_CHECKING:
+    from ncctl.schedule.data import HolidayTable, WeeklyTemplate
 
 MarketState = Literal["CLOSED", "PRE_OPEN", "OPEN"]
 
@@ -89,12 +85,101 @@ ALL_OFF = Switches()
 
 
 @dataclass(frozen=True, slots=True)
+class Holiday:
+    """A full closure or an early close of one trade date."""
+
+    date: dt.date
+    kind: Literal["closed", "early_close"]
+    close: str | None
+    name: str
+    note: str
+
+    @property
+    def close_time(self) -> dt.time | None:
+        return parse_clock(self.close) if self.close else None
+
+
+Session = tuple[int, dt.time, int, dt.time, int, dt.time]
+"""(pre-open day offset, time, open day offset, time, close day offset, time)."""
+Event = tuple[int, dt.time, str, str]
+"""(day offset, time, anchor, event name)."""
+Window = tuple[list[int], dt.time, dt.time, list[str], list[str]]
+"""(day offsets, start, end, events at start, events at end)."""
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    """A weekly template reduced to day offsets and times: what the engine works from."""
+
+    name: str
+    tz: str
+    sessions: list[Session]
+    week_end: tuple[int, dt.time]
+    events: list[Event]
+    windows: list[Window]
+
+    @classmethod
+    def from_template(cls, template: WeeklyTemplate) -> CompiledTemplate:
+        return cls(
+            name=template.name,
+            tz=template.tz,
+            sessions=[
+                (
+                    *split_week_time(s.pre_open),
+                    *split_week_time(s.open),
+                    *split_week_time(s.close),
+                )
+                for s in template.sessions
+            ],
+            week_end=split_week_time(template.week.end),
+            events=[(*split_week_time(e.at), e.anchor, e.event) for e in template.events],
+            windows=[
+                (
+                    [split_week_time(f"{d} 00:00")[0] for d in w.days],
+                    parse_clock(w.start),
+                    parse_clock(w.end),
+                    list(w.on_start),
+                    list(w.on_end),
+                )
+                for w in template.windows
+            ],
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain JSON-able data, read back by :meth:`from_data`."""
+
+        def hm(t: dt.time) -> str:
+            return t.strftime("%H:%M")
+
+        return {
+            "name": self.name,
+            "tz": self.tz,
+            "sessions": [[a, hm(b), c, hm(d), e, hm(f)] for a, b, c, d, e, f in self.sessions],
+            "week_end": [self.week_end[0], hm(self.week_end[1])],
+            "events": [[o, hm(t), anchor, name] for o, t, anchor, name in self.events],
+            "windows": [[o, hm(a), hm(b), s, e] for o, a, b, s, e in self.windows],
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> CompiledTemplate:
+        p = parse_clock
+        return cls(
+            name=str(data["name"]),
+            tz=str(data["tz"]),
+            sessions=[(a, p(b), c, p(d), e, p(f)) for a, b, c, d, e, f in data["sessions"]],
+            week_end=(int(data["week_end"][0]), p(data["week_end"][1])),
+            events=[(int(o), p(t), str(a), str(n)) for o, t, a, n in data["events"]],
+            windows=[(list(o), p(a), p(b), list(s), list(e)) for o, a, b, s, e in data["windows"]],
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleState:
     """The scheduled state at one instant, with the holiday of its trade date if any."""
 
     at: dt.datetime
     switches: Switches
-    holiday: HolidaySpec | None
+    holiday: Holiday | None
     trade_date: dt.date
 
     @property
@@ -143,20 +228,46 @@ class HolidayCalendar:
     """Holidays by date, and the years the tables cover."""
 
     def __init__(self, tables: Iterable[HolidayTable] = ()) -> None:
-        self.by_date: dict[dt.date, HolidaySpec] = {}
+        self.by_date: dict[dt.date, Holiday] = {}
         self.years: set[int] = set()
         for table in tables:
-            if table.year in self.years:
-                raise ValueError(f"two holiday tables cover {table.year}")
-            self.years.add(table.year)
-            for h in table.holidays:
-                self.by_date[h.date] = h
+            self.add_year(
+                table.year,
+                (Holiday(h.date, h.kind, h.close, h.name, h.note) for h in table.holidays),
+            )
 
-    def get(self, day: dt.date) -> HolidaySpec | None:
+    def add_year(self, year: int, holidays: Iterable[Holiday]) -> None:
+        if year in self.years:
+            raise ValueError(f"two holiday tables cover {year}")
+        self.years.add(year)
+        for h in holidays:
+            self.by_date[h.date] = h
+
+    def get(self, day: dt.date) -> Holiday | None:
         return self.by_date.get(day)
 
     def covers(self, year: int) -> bool:
         return year in self.years
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain JSON-able data, read back by :meth:`from_data`."""
+        return {
+            "years": sorted(self.years),
+            "days": [
+                [h.date.isoformat(), h.kind, h.close, h.name, h.note]
+                for h in sorted(self.by_date.values(), key=lambda h: h.date)
+            ],
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> HolidayCalendar:
+        cal = cls()
+        cal.years = {int(y) for y in data["years"]}
+        for day, kind, close, name, note in data["days"]:
+            cal.by_date[dt.date.fromisoformat(day)] = Holiday(
+                dt.date.fromisoformat(day), kind, close, name, note
+            )
+        return cal
 
 
 def _sunday_of(day: dt.date) -> dt.date:
@@ -167,29 +278,22 @@ def _sunday_of(day: dt.date) -> dt.date:
 class ScheduleEngine:
     """Answers what the schedule says at an instant and what happens between two instants."""
 
-    def __init__(self, template: WeeklyTemplate, holidays: HolidayCalendar | None = None) -> None:
+    def __init__(
+        self,
+        template: WeeklyTemplate | CompiledTemplate,
+        holidays: HolidayCalendar | None = None,
+    ) -> None:
+        if not isinstance(template, CompiledTemplate):
+            template = CompiledTemplate.from_template(template)
         self.template = template
         self.holidays = holidays or HolidayCalendar()
         self.zone = ZoneInfo(template.tz)
         self._weeks: dict[dt.date, WeekPlan] = {}
-        # the template compiled once into (day offset from Sunday, time of day) pairs
-        self._sessions = [
-            (*split_week_time(s.pre_open), *split_week_time(s.open), *split_week_time(s.close))
-            for s in template.sessions
-        ]
+        self._sessions = template.sessions
         self._last_trade_offset = max(s[4] for s in self._sessions)
-        self._week_end = split_week_time(template.week.end)
-        self._events = [(*split_week_time(e.at), e.anchor, e.event) for e in template.events]
-        self._windows = [
-            (
-                [split_week_time(f"{d} 00:00")[0] for d in w.days],
-                parse_clock(w.start),
-                parse_clock(w.end),
-                list(w.on_start),
-                list(w.on_end),
-            )
-            for w in template.windows
-        ]
+        self._week_end = template.week_end
+        self._events = template.events
+        self._windows = template.windows
 
     # -- planning -------------------------------------------------------------------------
 

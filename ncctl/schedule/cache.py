@@ -1,0 +1,102 @@
+"""A cache of validated schedules, so that ``ncctl schedule now`` starts fast.
+
+Validating the configuration and the schedule files with pydantic costs more than answering
+the question. Once a configuration file and the schedule files it names have been validated,
+the compiled engine input is stored under ``$XDG_CACHE_HOME/ncctl`` (or ``~/.cache/ncctl``;
+``NCCTL_CACHE_DIR`` overrides, ``NCCTL_CACHE_DIR=off`` disables), keyed by the SHA-256 of the
+configuration's bytes, its path and the current directory. A hit also checks the SHA-256 of
+every schedule file, so any edit is seen at once and falls back to full validation. The cache
+only ever remembers that identical bytes were valid; a failure to read or write it is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ncctl import __version__
+from ncctl.schedule.engine import CompiledTemplate, HolidayCalendar, ScheduleEngine
+
+FORMAT = 1
+KEEP = 32
+
+
+@dataclass(frozen=True)
+class CachedSchedule:
+    engine: ScheduleEngine
+    display_tz: str
+
+
+def cache_dir() -> Path | None:
+    value = os.environ.get("NCCTL_CACHE_DIR")
+    if value is not None:
+        return None if value in ("", "off", "0") else Path(value)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ncctl"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _entry(config_path: Path, config_bytes: bytes) -> Path | None:
+    directory = cache_dir()
+    if directory is None:
+        return None
+    key = _sha(
+        f"{FORMAT}\0{__version__}\0{config_path.absolute()}\0{Path.cwd()}\0".encode() + config_bytes
+    )
+    return directory / f"schedule-{key[:40]}.json"
+
+
+def load(config_path: Path) -> CachedSchedule | None:
+    """The engine for this configuration, if validated before with identical files."""
+    try:
+        config_bytes = config_path.read_bytes()
+        entry = _entry(config_path, config_bytes)
+        if entry is None:
+            return None
+        doc: dict[str, Any] = json.loads(entry.read_bytes())
+        for dep in doc["files"]:
+            if _sha(Path(dep["path"]).read_bytes()) != dep["sha256"]:
+                return None
+        engine = ScheduleEngine(
+            CompiledTemplate.from_data(doc["template"]),
+            HolidayCalendar.from_data(doc["holidays"]),
+        )
+        return CachedSchedule(engine, str(doc["display_tz"]))
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def store(config_path: Path, display_tz: str, files: list[Path], engine: ScheduleEngine) -> None:
+    """Remember a validated configuration's schedule (best effort)."""
+    try:
+        entry = _entry(config_path, config_path.read_bytes())
+        if entry is None:
+            return
+        doc = {
+            "format": FORMAT,
+            "config": str(config_path.absolute()),
+            "files": [{"path": str(p.absolute()), "sha256": _sha(p.read_bytes())} for p in files],
+            "display_tz": display_tz,
+            "template": engine.template.to_data(),
+            "holidays": engine.holidays.to_data(),
+        }
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
+        tmp.replace(entry)
+        _prune(entry.parent)
+    except OSError:
+        return
+
+
+def _prune(directory: Path) -> None:
+    entries = sorted(directory.glob("schedule-*.json"), key=lambda p: p.stat().st_mtime)
+    for old in entries[:-KEEP]:
+        old.unlink(missing_ok=True)
