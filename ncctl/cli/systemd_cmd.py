@@ -1,0 +1,84 @@
+"""``ncctl systemd …``: systemd unit files for ncctl and its components."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ncctl.cli import output
+from ncctl.cli.context import STATE
+from ncctl.cli.options import DryRunOpt, JsonOpt
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+app = typer.Typer(
+    help="Generate the systemd units that run ncctl and its components on a host.",
+    no_args_is_help=True,
+)
+
+
+@app.command("units")
+def units(
+    directory: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            help="Directory to write the unit files to (created if missing).",
+            metavar="DIR",
+        ),
+    ] = Path("systemd-units"),
+    dry_run: DryRunOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Write unit files: the components, ncctl-scheduler and the ncctl-maintenance timer.
+
+    The units run in the current directory with the resolved configuration file (--config).
+
+    Files whose content is unchanged are not rewritten.
+
+    Install: `cp DIR/* /etc/systemd/system/ && systemctl daemon-reload`.
+    """
+    from ncctl.components import units as unitfiles
+
+    output.begin("systemd units", json)
+    loaded = STATE.config()
+    texts = unitfiles.generate_units(
+        loaded.config,
+        ncctl=unitfiles.ncctl_executable(),
+        workdir=Path.cwd(),
+        config_path=loaded.path.absolute(),
+    )
+    notes = unitfiles.generation_notes(loaded.config)
+    target = directory.absolute()
+    results = unitfiles.write_units(texts, target, dry_run)
+    data: dict[str, Any] = {
+        "directory": str(target),
+        "dry_run": dry_run,
+        "files": [r.as_dict() for r in results],
+    }
+
+    def draw(console: Console) -> None:
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        table.add_column("file")
+        table.add_column("status")
+        for r in results:
+            if not r.changed:
+                status = "[dim]unchanged[/dim]"
+            elif dry_run:
+                status = "[yellow]would write[/yellow]"
+            else:
+                status = "[green]written[/green]"
+            table.add_row(str(r.path), status)
+        console.print(table)
+        if any(r.changed for r in results) and not dry_run:
+            console.print(
+                f"install: cp {target}/* /etc/systemd/system/ && systemctl daemon-reload",
+                markup=False,
+            )
+
+    output.emit(data, draw, warnings=notes)
