@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -54,6 +55,15 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
+def _check_file_ref(value: str) -> str:
+    if any(ord(c) < 32 for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+FileRef = Annotated[str, Field(min_length=1), AfterValidator(_check_file_ref)]
+
+
 class Section(BaseModel):
     """Every section rejects unknown keys so that a typo never passes silently."""
 
@@ -68,9 +78,16 @@ class ScheduleConfig(Section):
     ``schedules/holidays/cme-2026.toml``).
     """
 
-    template: NonEmpty = "cme-globex"
-    holidays: list[NonEmpty] = Field(default_factory=lambda: ["cme-2026", "cme-2027"])
+    template: FileRef = "cme-globex"
+    holidays: list[FileRef] = Field(default_factory=lambda: ["cme-2026", "cme-2027"])
     display_tz: TimeZoneName = "America/Chicago"
+
+    @field_validator("holidays")
+    @classmethod
+    def _once_each(cls, holidays: list[str]) -> list[str]:
+        if len(set(holidays)) != len(holidays):
+            raise ValueError("a holiday table is listed twice")
+        return holidays
 
     def template_path(self) -> Path:
         return _resolve_data(self.template, builtin_schedule)
@@ -257,6 +274,8 @@ def load_file(path: Path, source: str = "") -> tuple[NcctlConfig, dict[str, Any]
     missing = "pass an existing file with --config, or run `ncctl config init --env dev`"
     if source == "$NCCTL_CONFIG":
         missing = "fix or unset $NCCTL_CONFIG"
+    elif source == "FILE argument":
+        missing = "check the FILE argument"
     doc = read_toml(path, ConfigError, "configuration file", missing)
     return validate_document(doc, str(path)), doc
 
@@ -289,6 +308,47 @@ def _mask_secrets(model: BaseModel, data: dict[str, Any]) -> None:
             for key, item in value.items():
                 if isinstance(item, BaseModel):
                     _mask_secrets(item, data[name][key])
+
+
+def _secret_field_names() -> frozenset[str]:
+    """Names of every secret field of the configuration models (password, secret_key)."""
+    names: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    todo: list[type[BaseModel]] = [NcctlConfig]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            text = repr(info.annotation)
+            if "SecretStr" in text:
+                names.add(name)
+            todo.extend(_models_in(info.annotation))
+    return frozenset(names)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    found: list[type[BaseModel]] = []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        found.append(annotation)
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(_models_in(arg))
+    for meta in getattr(annotation, "__metadata__", ()) or ():
+        found.extend(_models_in(meta))
+    return found
+
+
+def mask_value(key: str, value: Any) -> Any:
+    """``value`` as it may be shown for ``key``: secrets (and secrets inside tables) masked."""
+    secret = _secret_field_names()
+    if value is not None and key.rsplit(".", 1)[-1] in secret:
+        return MASK
+    if isinstance(value, dict):
+        return {k: mask_value(f"{key}.{k}", v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_value(key, v) for v in value]
+    return value
 
 
 # -- editing ----------------------------------------------------------------------------
@@ -342,7 +402,11 @@ def set_value(path: Path, key: str, text: str, dry_run: bool = False) -> tuple[A
     doc = read_toml(path, ConfigError, "configuration file")
     value = parse_value(text)
     new_doc = with_value(doc, key, value)
-    validate_document(new_doc, f"{path} (after setting {key})")
+    try:
+        validate_document(new_doc, f"{path} (after setting {key})")
+    except ConfigError as err:
+        err.hint = "nothing was written; give a value the key accepts (see docs/cli.md)"
+        raise
     old = lookup(doc, key)
     if not dry_run:
         write_atomic(path, dumps(new_doc))

@@ -61,6 +61,8 @@ def read_toml(
         ) from None
     except OSError as exc:
         raise error(f"{path}: cannot read {what}: {exc.strerror}", hint="check the path") from None
+    except ValueError:  # a NUL byte in the name
+        raise error(f"{path!r}: not a usable file name", hint="check the path") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -73,4 +75,9 @@ def read_toml(
     except tomllib.TOMLDecodeError as exc:
         raise error(
             f"{path}: malformed TOML: {exc}", hint="fix the TOML syntax at the line shown"
+        ) from None
+    except RecursionError:
+        raise error(
+            f"{path}: malformed TOML: arrays or tables nested too deeply",
+            hint="flatten the nesting",
         ) from None

@@ -97,6 +97,15 @@ def verify(json: JsonOpt = False) -> None:
                 f"[red]BROKEN[/red] {path}:{result.broken_line}: {result.problem}", markup=True
             )
 
-    output.emit(data, draw, ok=result.ok)
+    failure = None
+    if not result.ok:
+        from ncctl.errors import RefusedError
+
+        failure = RefusedError(
+            f"journal {path} is broken at line {result.broken_line}: {result.problem}",
+            hint="the journal was changed by hand; keep this copy as evidence and investigate",
+            code="journal.broken",
+        )
+    output.emit(data, draw, failure=failure)
     if not result.ok:
         raise typer.Exit(EXIT_FAILED)

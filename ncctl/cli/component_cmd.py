@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from ncctl.components.base import ActionResult
     from ncctl.components.lifecycle import Lifecycle
+    from ncctl.errors import NcctlError
 
 ForceOpt = Annotated[
     bool,
@@ -72,6 +73,21 @@ def render_status(rows: list[dict[str, Any]]) -> output.Renderer:
     return draw
 
 
+def drift_error(rows: list[dict[str, Any]]) -> NcctlError | None:
+    """The failure that a drift between schedule and reality is (exit 1), or None."""
+    from ncctl.errors import RefusedError
+
+    drifting = [r for r in rows if r["drift"]]
+    if not drifting:
+        return None
+    what = ", ".join(f"{r['name']} is {r['actual']} but should be {r['desired']}" for r in drifting)
+    return RefusedError(
+        f"drift: {what}",
+        hint="`ncctl feed|session start|stop` converges by hand",
+        code="drift",
+    )
+
+
 def component_app(name: str, group: str, what: str) -> typer.Typer:
     """The start/stop/restart/status commands of one component."""
     app = typer.Typer(help=f"Start, stop and observe the {what}.", no_args_is_help=True)
@@ -121,7 +137,7 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
 
         output.begin(f"{group} status", json)
         row = lifecycle().status(name)
-        output.emit(row, render_status([row]), ok=not row["drift"])
+        output.emit(row, render_status([row]), failure=drift_error([row]))
         if row["drift"]:
             raise typer.Exit(EXIT_FAILED)
 

@@ -72,8 +72,11 @@ def validate(
         path, cfg = loaded.path, loaded.config
     else:
         path = file
-        cfg, _ = config.load_file(file)
+        cfg, _ = config.load_file(file, "FILE argument")
+    from ncctl.schedule import load_engine
+
     checked = check_files([cfg.schedule.template_path(), *cfg.schedule.holiday_paths()])
+    load_engine(cfg.schedule.template_path(), cfg.schedule.holiday_paths())
     data = {"file": str(path), "valid": True, "schedule_files": [c["file"] for c in checked]}
 
     def draw(console: Console) -> None:
@@ -84,7 +87,7 @@ def validate(
     output.emit(data, draw)
 
 
-@app.command("set")
+@app.command("set", context_settings={"ignore_unknown_options": True})
 def set_(
     key: Annotated[
         str,
@@ -100,26 +103,33 @@ def set_(
     dry_run: DryRunOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    """Set one key in the configuration file; the whole file is validated before writing."""
+    """Set one key in the configuration file; the whole file is validated before writing.
+
+    The file is rewritten from its data, so comments are not kept.
+    """
     from ncctl import config
     from ncctl.errors import ConfigError
 
     output.begin("config set", json)
     loaded = STATE.config()
-    if loaded.embedded:
+    from ncctl.resources import builtin_config
+
+    if loaded.embedded or loaded.path.resolve() == builtin_config("dev").resolve():
         raise ConfigError(
             "the embedded default configuration cannot be changed",
-            hint="run `ncctl config init --env dev` to get configs/dev.toml, then set keys there",
+            hint="make your own copy with `ncctl config init --env dev --dir DIR`, then "
+            "pass --config DIR/configs/dev.toml",
             code="config.read_only",
         )
     path = loaded.path
-    old, new_value = config.set_value(path, key, value, dry_run=dry_run)
+    old_raw, new_raw = config.set_value(path, key, value, dry_run=dry_run)
+    old, new_value = config.mask_value(key, old_raw), config.mask_value(key, new_raw)
     if not dry_run:
         from ncctl.journal import Journal, journal_path
 
         Journal(journal_path(loaded.config.state_dir)).append(
             "config set",
-            [key, value],
+            [key, value if new_value == new_raw else config.MASK],
             "ok",
             details={"file": str(path), "old": old, "new": new_value},
         )

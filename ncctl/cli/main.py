@@ -16,7 +16,7 @@ def _command_from_argv(argv: Sequence[str]) -> str:
         if skip:
             skip = False
             continue
-        if arg == "--config":
+        if arg in ("--config", "--clock", "--speed"):
             skip = True
             continue
         if arg.startswith("-"):
@@ -56,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parse_err = NcctlError(
                 exc.format_message(), hint="see `ncctl --help`", code="usage.parse"
             )
-            output.emit_error(parse_err, _command_from_argv(args), True)
+            path = exc.ctx.command_path if exc.ctx is not None else ""
+            name = path.removeprefix("ncctl").strip() or _command_from_argv(args)
+            output.emit_error(parse_err, name, True)
         else:
             exc.show()
         return EXIT_PARSE

@@ -42,11 +42,9 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def envelope(
-    command: str, data: Any, error: NcctlError | None = None, ok: bool | None = None
-) -> dict[str, Any]:
+def envelope(command: str, data: Any, error: NcctlError | None = None) -> dict[str, Any]:
     return {
-        "ok": (error is None) if ok is None else ok,
+        "ok": error is None,
         "command": command,
         "data": data,
         "error": error.as_dict() if error is not None else None,
@@ -54,7 +52,8 @@ def envelope(
 
 
 def write_json(doc: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
+    # ASCII only: a file name that is not UTF-8 must not make the document invalid
+    sys.stdout.write(json.dumps(doc, ensure_ascii=True, default=str) + "\n")
     sys.stdout.flush()
 
 
@@ -63,20 +62,30 @@ def emit(
     render: Renderer,
     *,
     warnings: list[str] | None = None,
-    ok: bool = True,
+    failure: NcctlError | None = None,
 ) -> None:
-    """Print a command's result: the JSON envelope, or text through ``render``."""
+    """Print a command's result: the JSON envelope, or text through ``render``.
+
+    ``failure`` marks a result that is also a failure (drift, a broken journal): the envelope
+    then has ``ok: false`` with both ``data`` and ``error``, and text mode prints the error
+    under the result.
+    """
     warnings = warnings or []
     if json_mode.get():
         if warnings:
             data = {**data, "warnings": warnings}
-        write_json(envelope(current_command.get(), data, ok=ok))
+        write_json(envelope(current_command.get(), data, failure))
         return
     if warnings:
         err = stderr_console()
         for w in warnings:
             err.print(f"[yellow]warning:[/yellow] {w}", markup=True)
     render(stdout_console())
+    if failure is not None:
+        sys.stdout.flush()
+        sys.stderr.write(f"ncctl: {failure.message}\n")
+        if failure.hint:
+            sys.stderr.write(f"hint: {failure.hint}\n")
 
 
 def emit_error(err: NcctlError, command: str, as_json: bool) -> None:

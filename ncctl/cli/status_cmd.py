@@ -23,7 +23,7 @@ def status(
     json: JsonOpt = False,
 ) -> None:
     """Show what should be running (schedule) and what is (backends); exit 1 on drift."""
-    from ncctl.cli.component_cmd import lifecycle, render_status
+    from ncctl.cli.component_cmd import drift_error, lifecycle, render_status
     from ncctl.cli.schedule_cmd import render_events, render_state, state_data
     from ncctl.components.base import COMPONENTS
     from ncctl.errors import EXIT_FAILED
@@ -66,6 +66,6 @@ def status(
             console.print("[bold]this week[/bold]")
             render_events(events, zone)(console)
 
-    output.emit(data, draw, warnings=engine.coverage_warnings(now, now), ok=not drift)
+    output.emit(data, draw, warnings=engine.coverage_warnings(now, now), failure=drift_error(rows))
     if drift:
         raise typer.Exit(EXIT_FAILED)

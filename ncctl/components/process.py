@@ -272,8 +272,10 @@ class ProcessBackend:
             if exit_code is not None or (
                 rec is not None and not self._is_ours(rec.pid, rec.start_ticks)
             ):
-                self._clean(self.pidfile)
+                # the supervisor records the exit status right after the component ends
+                wait_until(lambda: self._read_exit() is not None, 5.0)
                 code = self._read_exit()
+                self._clean(self.pidfile)
                 raise ComponentFailed(
                     f"{self.name} died before it was ready"
                     + (f" (exit status {code})" if code is not None else ""),

@@ -32,9 +32,19 @@ def load_engine(template: Path, holidays: Sequence[Path] = ()) -> ScheduleEngine
     from ncctl.errors import ConfigError
     from ncctl.schedule.data import load_holiday_table, load_template
 
-    tables = [load_holiday_table(p) for p in holidays]
-    try:
-        calendar = HolidayCalendar(tables)
-    except ValueError as exc:
-        raise ConfigError(str(exc), hint="list each year's holiday table once") from None
+    calendar = HolidayCalendar()
+    covered: dict[int, Path] = {}
+    for path in holidays:
+        table = load_holiday_table(path)
+        if table.year in covered:
+            raise ConfigError(
+                f"schedule.holidays: {path} covers {table.year}, "
+                f"which {covered[table.year]} already covers",
+                hint="list each year's holiday table once",
+            )
+        covered[table.year] = path
+        calendar.add_year(
+            table.year,
+            (Holiday(h.date, h.kind, h.close, h.name, h.note) for h in table.holidays),
+        )
     return ScheduleEngine(load_template(template), calendar)

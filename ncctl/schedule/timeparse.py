@@ -7,6 +7,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ncctl.errors import UsageError
 
+FIRST_YEAR = 1970
+LAST_YEAR = 2199
+"""Years ncctl answers for: the schedule engine has no meaning outside them."""
+
+
+def _check_year(year: int, text: str, option: str) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise UsageError(
+            f"{option} {text!r} is outside the years ncctl handles ({FIRST_YEAR}-{LAST_YEAR})",
+            hint="give a time in that range",
+        )
+
 
 def parse_zone(name: str, option: str = "--tz") -> ZoneInfo:
     """An IANA zone by name, or a usage error naming the option."""
@@ -32,6 +44,7 @@ def parse_instant(text: str, zone: ZoneInfo, option: str = "--at") -> dt.datetim
             f"{option} {text!r} is not an ISO 8601 time",
             hint="write it like 2026-11-26T15:25, 2026-11-26T21:25Z or 2026-11-26T15:25-06:00",
         ) from None
+    _check_year(parsed.year, text, option)
     if parsed.tzinfo is not None:
         if parsed.utcoffset() is None:
             raise UsageError(f"{option} {text!r} has no usable offset", hint="add one, like -06:00")
@@ -55,8 +68,10 @@ def parse_instant(text: str, zone: ZoneInfo, option: str = "--at") -> dt.datetim
 def parse_date(text: str, option: str = "--week") -> dt.date:
     """A calendar date ``YYYY-MM-DD``."""
     try:
-        return dt.date.fromisoformat(text.strip())
+        day = dt.date.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(
             f"{option} {text!r} is not a date", hint="write it as YYYY-MM-DD, like 2026-11-22"
         ) from None
+    _check_year(day.year, text, option)
+    return day

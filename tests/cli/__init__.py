@@ -1,0 +1,1 @@
+"""CLI tests: ncctl in-process (main(argv)) and as a real process."""

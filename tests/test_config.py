@@ -1,0 +1,398 @@
+"""ncctl.config: resolution order, validation messages, masking, atomic edits and init.
+
+Resolution (DESIGN.md section 4): ``--config PATH`` > ``$NCCTL_CONFIG`` >
+``configs/$NCCTL_ENV.toml`` in the current directory (default env ``dev``) >
+``/etc/ncctl/config.toml`` > the embedded dev configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from ncctl import config
+from ncctl.config import ETC_CONFIG, MASK
+from ncctl.errors import (
+    EXIT_CANTCREAT,
+    EXIT_CONFIG,
+    EXIT_USAGE,
+    CantCreateError,
+    ConfigError,
+    UsageError,
+)
+from ncctl.resources import builtin_config
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEV_TOML = REPO_ROOT / "configs" / "dev.toml"
+DEV_SECRET = "ZGV2LW9ubHktc2VjcmV0LWZvci10aGUtc2ltdWxhdG9y"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NCCTL_CONFIG", raising=False)
+    monkeypatch.delenv("NCCTL_ENV", raising=False)
+
+
+def marked_config(path: Path, environment: str) -> Path:
+    """A valid configuration whose ``environment`` says which file it is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'environment = "{environment}"\n', encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """One candidate file for every resolution step; the working directory is ``cwd``."""
+    cwd = tmp_path / "cwd"
+    files = {
+        "cwd": cwd,
+        "explicit": marked_config(tmp_path / "explicit.toml", "explicit"),
+        "env_config": marked_config(tmp_path / "from-env.toml", "env-config"),
+        "local_dev": marked_config(cwd / "configs" / "dev.toml", "local-dev"),
+        "local_staging": marked_config(cwd / "configs" / "staging.toml", "local-staging"),
+    }
+    monkeypatch.chdir(cwd)
+    return files
+
+
+# -- resolution order ----------------------------------------------------------------------
+
+
+def test_explicit_path_beats_environment_and_local_file(
+    layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NCCTL_CONFIG", str(layout["env_config"]))
+    monkeypatch.setenv("NCCTL_ENV", "staging")
+    loaded = config.load(layout["explicit"])
+    assert (loaded.path, loaded.source) == (layout["explicit"], "--config")
+    assert loaded.config.environment == "explicit"
+    assert not loaded.embedded
+
+
+def test_ncctl_config_beats_local_file(
+    layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NCCTL_CONFIG", str(layout["env_config"]))
+    monkeypatch.setenv("NCCTL_ENV", "staging")
+    loaded = config.load()
+    assert (loaded.path, loaded.source) == (layout["env_config"], "$NCCTL_CONFIG")
+    assert loaded.config.environment == "env-config"
+
+
+def test_empty_ncctl_config_counts_as_unset(
+    layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NCCTL_CONFIG", "")
+    loaded = config.load()
+    assert loaded.config.environment == "local-dev"
+
+
+def test_ncctl_env_picks_configs_env_toml_in_cwd(
+    layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NCCTL_ENV", "staging")
+    loaded = config.load()
+    assert loaded.path.resolve() == layout["local_staging"].resolve()
+    assert loaded.source == "configs/staging.toml"
+    assert loaded.config.environment == "local-staging"
+
+
+def test_default_env_is_dev_from_cwd(layout: dict[str, Path]) -> None:
+    loaded = config.load()
+    assert loaded.path.resolve() == layout["local_dev"].resolve()
+    assert loaded.source == "configs/dev.toml"
+    assert loaded.config.environment == "local-dev"
+
+
+def test_local_file_is_looked_up_from_the_current_directory(
+    layout: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    marked_config(elsewhere / "configs" / "dev.toml", "elsewhere")
+    monkeypatch.chdir(elsewhere)
+    assert config.load().config.environment == "elsewhere"
+
+
+def test_named_env_without_its_file_is_a_config_error(
+    layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asking for prod must never silently fall back to /etc or to the embedded dev config
+    monkeypatch.setenv("NCCTL_ENV", "prod")
+    with pytest.raises(ConfigError) as info:
+        config.load()
+    assert info.value.exit_code == EXIT_CONFIG
+    assert str(layout["cwd"] / "configs" / "prod.toml") in info.value.message
+    assert "config init --env prod" in info.value.hint
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", "x y", "dev.toml"])
+def test_ncctl_env_must_be_a_plain_name(
+    layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv("NCCTL_ENV", name)
+    with pytest.raises(ConfigError) as info:
+        config.load()
+    assert "$NCCTL_ENV" in info.value.message
+    assert info.value.hint
+
+
+def test_without_local_file_etc_then_embedded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    path, source = config.resolve_path(None)
+    if ETC_CONFIG.exists():
+        # this host has an /etc configuration: it must win over the embedded default
+        assert (path, source) == (ETC_CONFIG, str(ETC_CONFIG))
+        return
+    assert (path, source) == (builtin_config("dev"), "embedded")
+    loaded = config.load()
+    assert loaded.embedded
+    assert loaded.config.environment == "dev"
+
+
+def test_resolve_path_takes_env_and_cwd_as_parameters(tmp_path: Path) -> None:
+    marked_config(tmp_path / "configs" / "staging.toml", "x")
+    path, source = config.resolve_path(None, env={"NCCTL_ENV": "staging"}, cwd=tmp_path)
+    assert (path, source) == (tmp_path / "configs" / "staging.toml", "configs/staging.toml")
+    explicit = tmp_path / "a.toml"
+    assert config.resolve_path(explicit, env={"NCCTL_CONFIG": "b.toml"}, cwd=tmp_path) == (
+        explicit,
+        "--config",
+    )
+
+
+# -- validation messages -------------------------------------------------------------------
+
+
+def test_shipped_configurations_validate() -> None:
+    for env in ("dev", "staging", "prod"):
+        cfg, _ = config.load_file(builtin_config(env))
+        assert cfg.environment == env
+
+
+def test_bad_value_names_file_and_key_path(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        DEV_TOML.read_text(encoding="utf-8").replace("stop_timeout_s = 5.0", "stop_timeout_s = 0"),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        config.load_file(bad)
+    assert info.value.exit_code == EXIT_CONFIG
+    assert info.value.message.startswith(f"{bad}: components.feed_handler.stop_timeout_s: ")
+    assert info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('enviroment = "dev"\n', "enviroment"),
+        ("[ilink]\nport = 70000\n", "ilink.port"),
+        ('[schedule]\ndisplay_tz = "Mars/Olympus"\n', "schedule.display_tz"),
+        ('[logs.destinations.x]\nkind = "ftp"\npath = "/x"\n', "logs.destinations.x"),
+        (
+            '[logs.destinations.s]\nkind = "sftp"\nhost = "h"\nusername = "u"\n',
+            "logs.destinations.s",
+        ),
+        ('[components.feed_handler]\nbackend = "systemd"\n', "components.feed_handler"),
+        ("[schedule]\nholidays = [1]\n", "schedule.holidays[0]"),
+    ],
+)
+def test_invalid_documents_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        config.load_file(path)
+    assert info.value.message.startswith(f"{path}: {key}"), info.value.message
+
+
+def test_missing_and_malformed_files_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as missing:
+        config.load_file(tmp_path / "nope.toml")
+    assert str(tmp_path / "nope.toml") in missing.value.message
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[ilink\nport = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as malformed:
+        config.load_file(broken)
+    assert malformed.value.message.startswith(f"{broken}: malformed TOML")
+    assert "line 1" in malformed.value.message
+
+
+# -- masking -------------------------------------------------------------------------------
+
+
+def test_masked_hides_every_secret(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        DEV_TOML.read_text(encoding="utf-8")
+        + '\n[logs.destinations.backup]\nkind = "sftp"\nhost = "h"\nusername = "u"\n'
+        'password = "hunter2-sftp-password"\n',
+        encoding="utf-8",
+    )
+    cfg, _ = config.load_file(path)
+    shown = config.masked(cfg)
+    text = json.dumps(shown)
+    assert DEV_SECRET not in text
+    assert "hunter2-sftp-password" not in text
+    assert shown["ilink"]["secret_key"] == MASK
+    assert shown["logs"]["destinations"]["backup"]["password"] == MASK
+    # what is not secret is shown as is
+    assert shown["ilink"]["access_key_id"] == "dev-access-key"
+    assert shown["logs"]["destinations"]["backup"]["host"] == "h"
+
+
+def test_masked_leaves_unset_secrets_unset() -> None:
+    cfg, _ = config.load_file(builtin_config("prod"))
+    assert config.masked(cfg)["ilink"]["secret_key"] is None
+
+
+# -- editing -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dev_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "edit" / "dev.toml"
+    target.parent.mkdir()
+    shutil.copyfile(DEV_TOML, target)
+    target.chmod(0o600)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("5", 5),
+        ("2.5", 2.5),
+        ("true", True),
+        ('["a", "b"]', ["a", "b"]),
+        ('"quoted"', "quoted"),
+        ("UTC", "UTC"),
+        ("America/Chicago", "America/Chicago"),
+        ('{kind = "local", path = "/x"}', {"kind": "local", "path": "/x"}),
+    ],
+)
+def test_parse_value_reads_toml_or_falls_back_to_text(text: str, value: object) -> None:
+    assert config.parse_value(text) == value
+
+
+@pytest.mark.parametrize("key", ["", ".", "a..b", "a.", ".a"])
+def test_parse_key_rejects_empty_parts(key: str) -> None:
+    with pytest.raises(UsageError) as info:
+        config.parse_key(key)
+    assert info.value.exit_code == EXIT_USAGE
+
+
+def test_set_value_writes_atomically_keeping_the_mode(dev_copy: Path) -> None:
+    inode = dev_copy.stat().st_ino
+    old, new = config.set_value(dev_copy, "components.feed_handler.stop_timeout_s", "7.5")
+    assert (old, new) == (5.0, 7.5)
+    cfg, doc = config.load_file(dev_copy)
+    assert cfg.components.feed_handler.stop_timeout_s == 7.5
+    assert doc["ilink"]["secret_key"] == DEV_SECRET  # the rest of the file is kept
+    assert stat.S_IMODE(dev_copy.stat().st_mode) == 0o600
+    assert dev_copy.stat().st_ino != inode  # renamed over, not rewritten in place
+    assert sorted(p.name for p in dev_copy.parent.iterdir()) == ["dev.toml"]
+
+
+def test_set_value_creates_missing_tables(dev_copy: Path) -> None:
+    config.set_value(dev_copy, "components.feed_handler.env.TZ", "UTC")
+    cfg, _ = config.load_file(dev_copy)
+    assert cfg.components.feed_handler.env == {"TZ": "UTC"}
+
+
+def file_state(path: Path) -> tuple[bytes, int, int, int]:
+    st = path.stat()
+    return path.read_bytes(), st.st_mode, st.st_mtime_ns, st.st_ino
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "named"),
+    [
+        ("components.feed_handler.stop_timeout_s", "0", "components.feed_handler.stop_timeout_s"),
+        ("ilink.port", "70000", "ilink.port"),
+        ("schedule.display_tz", "Nowhere/Town", "schedule.display_tz"),
+        ("ilink.no_such_key", "1", "ilink.no_such_key"),
+        ("logs.categories.audit.destinations", '["nowhere"]', "logs"),
+    ],
+)
+def test_set_value_validates_before_writing(
+    dev_copy: Path, key: str, text: str, named: str
+) -> None:
+    before = file_state(dev_copy)
+    with pytest.raises(ConfigError) as info:
+        config.set_value(dev_copy, key, text)
+    assert info.value.exit_code == EXIT_CONFIG
+    assert str(dev_copy) in info.value.message
+    assert f": {named}" in info.value.message
+    assert file_state(dev_copy) == before
+    assert sorted(p.name for p in dev_copy.parent.iterdir()) == ["dev.toml"]
+
+
+def test_set_value_dry_run_writes_nothing(dev_copy: Path) -> None:
+    before = file_state(dev_copy)
+    old, new = config.set_value(dev_copy, "ilink.port", "29001", dry_run=True)
+    assert (old, new) == (29000, 29001)
+    assert file_state(dev_copy) == before
+
+
+def test_set_value_under_a_plain_value_is_a_usage_error(dev_copy: Path) -> None:
+    before = file_state(dev_copy)
+    with pytest.raises(UsageError) as info:
+        config.set_value(dev_copy, "ilink.port.number", "1")
+    assert info.value.exit_code == EXIT_USAGE
+    assert "ilink.port" in info.value.message
+    assert file_state(dev_copy) == before
+
+
+def test_write_atomic_uses_the_given_mode_for_new_files(tmp_path: Path) -> None:
+    target = tmp_path / "new.toml"
+    config.write_atomic(target, 'environment = "x"\n', mode=0o640)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert target.read_text(encoding="utf-8") == 'environment = "x"\n'
+
+
+def test_write_atomic_into_a_missing_directory_is_cant_create(tmp_path: Path) -> None:
+    with pytest.raises(CantCreateError) as info:
+        config.write_atomic(tmp_path / "no" / "such" / "dir.toml", "x = 1\n")
+    assert info.value.exit_code == EXIT_CANTCREAT
+    assert str(tmp_path / "no" / "such" / "dir.toml") in info.value.message
+
+
+# -- init ----------------------------------------------------------------------------------
+
+
+def test_init_file_writes_a_valid_copy_of_the_shipped_env(tmp_path: Path) -> None:
+    target = config.init_file("staging", tmp_path)
+    assert target == tmp_path / "configs" / "staging.toml"
+    assert target.read_bytes() == builtin_config("staging").read_bytes()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    cfg, _ = config.load_file(target)
+    assert cfg.environment == "staging"
+
+
+def test_init_file_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    target = config.init_file("prod", tmp_path)
+    target.write_text("# edited by the operator\n", encoding="utf-8")
+    with pytest.raises(CantCreateError) as info:
+        config.init_file("prod", tmp_path)
+    assert info.value.exit_code == EXIT_CANTCREAT
+    assert str(target) in info.value.message
+    assert "--force" in info.value.hint
+    assert target.read_text(encoding="utf-8") == "# edited by the operator\n"
+    config.init_file("prod", tmp_path, force=True)
+    assert target.read_bytes() == builtin_config("prod").read_bytes()
+
+
+def test_init_file_rejects_unknown_env(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as info:
+        config.init_file("qa", tmp_path)
+    assert info.value.exit_code == EXIT_USAGE
+    assert "dev, prod, staging" in info.value.hint
+    assert not (tmp_path / "configs").exists()
