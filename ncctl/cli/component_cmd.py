@@ -31,7 +31,7 @@ def lifecycle() -> Lifecycle:
     from ncctl.components.lifecycle import Lifecycle
 
     loaded = STATE.config()
-    return Lifecycle(loaded.config, STATE.engine(), STATE.now())
+    return Lifecycle(loaded.config, STATE.engine(), STATE.now(), config_path=loaded.path)
 
 
 def render_action(result: ActionResult) -> output.Renderer:

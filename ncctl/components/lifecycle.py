@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ncctl.components.base import COMPONENTS, ActionResult, Backend, ComponentStatus
@@ -21,8 +22,9 @@ COMMAND_GROUP = {"feed_handler": "feed", "order_session": "session"}
 UP_EVENT = {"feed_handler": "feed_handler.on", "order_session": "order_entry.up"}
 
 
-def backend_for(name: str, config: NcctlConfig) -> Backend:
-    """The backend configured for component ``name``."""
+def backend_for(name: str, config: NcctlConfig, config_path: Path | None = None) -> Backend:
+    """The backend configured for component ``name``. A process component inherits
+    ``NCCTL_CONFIG`` pointing at ``config_path`` so that a simulator reads the same file."""
     if name not in COMPONENTS:
         raise UsageError(f"unknown component {name!r}", hint=f"one of {', '.join(COMPONENTS)}")
     comp = getattr(config.components, name)
@@ -32,7 +34,8 @@ def backend_for(name: str, config: NcctlConfig) -> Backend:
         return SystemdBackend(name, comp)
     from ncctl.components.process import ProcessBackend
 
-    return ProcessBackend(name, comp, config.state_dir)
+    env = {"NCCTL_CONFIG": str(config_path.absolute())} if config_path else {}
+    return ProcessBackend(name, comp, config.state_dir, base_env=env)
 
 
 def desired_running(name: str, state: ScheduleState) -> bool:
@@ -80,14 +83,16 @@ class Lifecycle:
         engine: ScheduleEngine,
         now: dt.datetime,
         journal: Journal | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.config = config
+        self.config_path = config_path
         self.engine = engine
         self.now = now
         self.journal = journal or Journal(journal_path(config.state_dir))
 
     def backend(self, name: str) -> Backend:
-        return backend_for(name, self.config)
+        return backend_for(name, self.config, self.config_path)
 
     def _record(
         self,

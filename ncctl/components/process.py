@@ -94,10 +94,16 @@ class ProcessBackend:
     kind = "process"
 
     def __init__(
-        self, name: str, config: ComponentConfig, state_dir: Path, proc: Path = Path("/proc")
+        self,
+        name: str,
+        config: ComponentConfig,
+        state_dir: Path,
+        proc: Path = Path("/proc"),
+        base_env: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self.config = config
+        self.base_env = base_env or {}
         self.run_dir = state_dir / "run"
         self.proc = proc
         self.pidfile = self.run_dir / f"{name}.pid"
@@ -228,7 +234,7 @@ class ProcessBackend:
                     f"{self.log_file}: cannot open the log file: {exc.strerror}",
                     hint=f"check components.{self.name}.log_file and its directory",
                 ) from None
-            env = {**os.environ, **self.config.env}
+            env = {**os.environ, **self.base_env, **self.config.env}
             supervisor = [
                 sys.executable,
                 "-m",

@@ -152,3 +152,26 @@ def test_audit_log_since_filters(capsys: pytest.CaptureFixture[str], config: Pat
     assert code == 0 and doc["data"]["entries"] == []
     code, doc = run(capsys, config, "2026-11-21T12:00", "audit", "log", "--since", "2000-01-01")
     assert len(doc["data"]["entries"]) == 1
+
+
+def test_a_component_dying_before_ready_is_exit_69_with_its_log_tail(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "crash.toml"
+    path.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        "[components.feed_handler]\n"
+        'command = ["{python}", "-c", "import sys; print(\'no licence file\'); sys.exit(4)"]\n'
+        "[components.feed_handler.ready]\n"
+        'kind = "file"\n'
+        f'path = "{tmp_path / "ready"}"\n'
+    )
+    code, doc = run(capsys, path, "2026-11-25T10:00", "feed", "start")
+    assert code == 69
+    assert doc["error"]["code"] == "component.failed"
+    assert "exit status 4" in doc["error"]["message"]
+    assert doc["error"]["log_tail"] == ["no licence file"]
+    assert journal(path)[-1]["outcome"] == "failed"
+    code = main(["--config", str(path), "--clock", "2026-11-25T10:00", "feed", "start"])
+    err = capsys.readouterr().err
+    assert code == 69 and "no licence file" in err and "hint:" in err

@@ -1,0 +1,97 @@
+"""The dev configuration end to end: both simulators started, checked and stopped by ncctl.
+
+Real processes: `ncctl` runs as a child process on configs/dev.toml, in an empty working
+directory (state under ./.ncctl/), with the clock pinned through `--clock`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ncctl.components.process import wait_until
+from ncctl.logs.audit_trail import AUDIT_COLUMNS
+
+REPO = Path(__file__).resolve().parents[2]
+DEV = REPO / "configs" / "dev.toml"
+NCCTL = str(Path(sys.executable).parent / "ncctl")
+TRADING = "2026-11-25T10:00"  # Wednesday, market OPEN, order entry up
+WEEKEND = "2026-11-28T12:00"  # Saturday: everything off
+
+
+def ncctl(cwd: Path, clock: str, *args: str) -> tuple[int, dict[str, Any]]:
+    proc = subprocess.run(
+        [NCCTL, "--config", str(DEV), "--clock", clock, *args, "--json"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert isinstance(doc, dict)
+    return proc.returncode, doc
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    for group in ("session", "feed"):
+        subprocess.run(
+            [NCCTL, "--config", str(DEV), group, "stop"],
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+
+def test_both_simulators_round_trip_and_status_in_sync(workdir: Path) -> None:
+    for group in ("feed", "session"):
+        code, doc = ncctl(workdir, TRADING, group, "start")
+        assert code == 0, doc
+        assert doc["data"]["status"]["state"] == "running"
+
+    code, doc = ncctl(workdir, TRADING, "status")
+    assert code == 0 and doc["data"]["drift"] is False, doc
+    assert {c["actual"] for c in doc["data"]["components"]} == {"running"}
+
+    # the feed handler publishes its state; the order session writes iLink 3 audit rows
+    status_file = workdir / ".ncctl" / "run" / "feed_handler.status"
+    published = json.loads(status_file.read_text())
+    assert published["market_state"] in ("OPEN", "PRE_OPEN", "CLOSED")
+    audit = workdir / ".ncctl" / "data" / "audit" / "audit.csv"
+    assert wait_until(lambda: audit.is_file() and len(audit.read_text().splitlines()) > 2, 10)
+    with audit.open(newline="") as fh:
+        header = next(csv.reader(fh))
+    assert tuple(header) == AUDIT_COLUMNS
+
+    code, doc = ncctl(workdir, TRADING, "session", "restart")
+    assert code == 0 and doc["data"]["status"]["state"] == "running"
+    code, doc = ncctl(workdir, TRADING, "feed", "restart")
+    assert code == 0 and doc["data"]["status"]["state"] == "running"
+
+    # the same processes on a Saturday are drift: exit 1, both named
+    code, doc = ncctl(workdir, WEEKEND, "status")
+    assert code == 1 and doc["error"]["code"] == "drift"
+    assert "feed_handler" in doc["error"]["message"]
+    assert "order_session" in doc["error"]["message"]
+
+    for group in ("session", "feed"):
+        code, doc = ncctl(workdir, WEEKEND, group, "stop")
+        assert code == 0 and doc["data"]["changed"] is True
+        assert "SIGTERM" in doc["data"]["message"]
+        assert "exit status 0" in doc["data"]["message"]  # clean exit on SIGTERM
+    code, doc = ncctl(workdir, WEEKEND, "status")
+    assert code == 0 and doc["data"]["drift"] is False
+
+    code, doc = ncctl(workdir, WEEKEND, "audit", "verify")
+    assert code == 0 and doc["data"]["lines"] == 6  # start x2, restart x2, stop x2
