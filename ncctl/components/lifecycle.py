@@ -111,50 +111,34 @@ class Lifecycle:
                 "--force needs --reason TEXT", hint="say why the schedule is overridden"
             )
 
-    def start(self, name: str, *, force: bool = False, reason: str | None = None) -> ActionResult:
+    def _allowed(self, name: str, action: str, force: bool, reason: str | None) -> dict[str, Any]:
+        """Pass the schedule's guard or raise (journaled); the journal details of an override."""
         self.check_force(force, reason)
         refusal = guard(self.engine, name, self.now)
-        if refusal is not None and not force:
-            when = _iso(refusal.next_allowed, self.engine.zone)
-            self._record(
-                name,
-                "start",
-                "refused",
-                None,
-                {"schedule": refusal.reason, "next_allowed": when},
-            )
-            raise RefusedError(
-                f"{COMMAND_GROUP[name]} start refused: {refusal.reason}; next allowed at {when}",
-                hint="wait for the schedule, or override with --force --reason TEXT",
-                code="schedule.refused",
-            )
-        details: dict[str, Any] = {}
-        if refusal is not None:
-            details["overrides"] = refusal.reason
+        if refusal is None:
+            return {}
+        if force:
+            return {"overrides": refusal.reason}
+        when = _iso(refusal.next_allowed, self.engine.zone)
+        self._record(
+            name, action, "refused", None, {"schedule": refusal.reason, "next_allowed": when}
+        )
+        raise RefusedError(
+            f"{COMMAND_GROUP[name]} {action} refused: {refusal.reason}; next allowed at {when}",
+            hint="wait for the schedule, or override with --force --reason TEXT",
+            code="schedule.refused",
+        )
+
+    def start(self, name: str, *, force: bool = False, reason: str | None = None) -> ActionResult:
+        details = self._allowed(name, "start", force, reason)
         return self._act(name, "start", reason, details)
 
     def stop(self, name: str, *, reason: str | None = None) -> ActionResult:
         return self._act(name, "stop", reason, {})
 
     def restart(self, name: str, *, force: bool = False, reason: str | None = None) -> ActionResult:
-        self.check_force(force, reason)
-        refusal = guard(self.engine, name, self.now)
-        if refusal is not None and not force:
-            when = _iso(refusal.next_allowed, self.engine.zone)
-            self._record(
-                name,
-                "restart",
-                "refused",
-                None,
-                {"schedule": refusal.reason, "next_allowed": when},
-            )
-            raise RefusedError(
-                f"{COMMAND_GROUP[name]} restart refused: {refusal.reason}; next allowed at {when}",
-                hint="wait for the schedule, or override with --force --reason TEXT",
-                code="schedule.refused",
-            )
+        details = self._allowed(name, "restart", force, reason)
         backend = self.backend(name)
-        details: dict[str, Any] = {"overrides": refusal.reason} if refusal else {}
         try:
             stopped = backend.stop()
             started = backend.start()
