@@ -154,58 +154,79 @@ class ComponentsConfig(Section):
     order_session: ComponentConfig = Field(default_factory=_default_order)
 
 
+COMPONENT_NAMES = ("feed_handler", "order_session")
+
+
 class LogCategory(Section):
-    """A kind of file rotated daily and uploaded: audit trail, trade log, ION."""
+    """A kind of file rotated every trading day and uploaded: audit trail, trade log, ION.
 
-    source_dir: Path
-    pattern: NonEmpty = "*"
+    ``mode = "rename"`` renames the live file and has the owner reopen it: nothing is lost.
+    ``mode = "copytruncate"`` copies then truncates it in place, for writers that cannot
+    reopen: whatever the writer appends between the copy and the truncation is lost.
+    """
+
+    path: FileRef
+    owner: Literal["feed_handler", "order_session"] | None = None
+    mode: Literal["rename", "copytruncate"] = "rename"
+    compress: Literal["none", "gzip", "zstd"] = "gzip"
     destinations: list[NonEmpty] = Field(default_factory=list)
-    retention_days: int = Field(default=1830, ge=1)
-    compress: bool = True
-
-
-class LocalDestination(Section):
-    """A directory on this host (development, or a mounted share)."""
-
-    kind: Literal["local"]
-    path: Path
-
-
-class SftpDestination(Section):
-    """An SFTP server of the FCM or of the client."""
-
-    kind: Literal["sftp"]
-    host: NonEmpty
-    port: Port = 22
-    username: NonEmpty
-    key_file: Path | None = None
-    password: SecretStr | None = None
-    known_hosts: Path | None = None
-    remote_dir: NonEmpty = "."
-    timeout_s: float = Field(default=30.0, gt=0, le=3600)
-
-    @model_validator(mode="after")
-    def _credentials(self) -> SftpDestination:
-        if self.key_file is None and self.password is None:
-            raise ValueError("an sftp destination needs key_file or password")
-        return self
-
-
-Destination = Annotated[LocalDestination | SftpDestination, Field(discriminator="kind")]
+    retain_days: int = Field(default=1830, ge=1, le=36500)
+    archive_dir: Path | None = None
+    reopen_timeout_s: float = Field(default=10.0, gt=0, le=600)
 
 
 class LogsConfig(Section):
-    categories: dict[str, LogCategory] = Field(default_factory=dict)
-    destinations: dict[str, Destination] = Field(default_factory=dict)
+    """The three categories; archives go to ``archive_dir/CATEGORY`` unless a category says."""
+
+    audit: LogCategory | None = None
+    trade: LogCategory | None = None
+    ion: LogCategory | None = None
+    archive_dir: Path = Path(".ncctl/archive")
+    lock_timeout_s: float = Field(default=30.0, ge=0, le=3600)
+
+    def categories(self) -> dict[str, LogCategory]:
+        """The configured categories by name, in a fixed order."""
+        found = {"audit": self.audit, "trade": self.trade, "ion": self.ion}
+        return {name: cat for name, cat in found.items() if cat is not None}
+
+    def archive_for(self, name: str) -> Path:
+        cat = self.categories()[name]
+        return cat.archive_dir or self.archive_dir / name
+
+
+def _check_url(value: str) -> str:
+    from ncctl.logs.url import parse_destination_url
+
+    parse_destination_url(value)  # raises ValueError naming the problem
+    return value
+
+
+DestinationUrl = Annotated[str, AfterValidator(_check_url)]
+
+
+class DestinationConfig(Section):
+    """Where archives are uploaded: ``sftp://user@host:port/dir`` or ``file:///dir``.
+
+    SFTP uses key authentication only (``key_file``; no agent, no key search) and strict host
+    keys from ``known_hosts``. ``verify`` says how an upload is confirmed: ``size`` (remote
+    size), ``readback`` (read the file back and hash it; the default) or ``exec`` (run
+    ``sha256sum`` on the server, where the account has a shell).
+    """
+
+    url: DestinationUrl
+    key_file: Path | None = None
+    known_hosts: Path | None = None
+    timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    retries: int = Field(default=5, ge=0, le=100)
+    verify: Literal["size", "readback", "exec"] = "readback"
 
     @model_validator(mode="after")
-    def _known_destinations(self) -> LogsConfig:
-        for name, cat in self.categories.items():
-            for dest in cat.destinations:
-                if dest not in self.destinations:
-                    raise ValueError(
-                        f"category {name!r} sends to {dest!r}, which is not in logs.destinations"
-                    )
+    def _sftp_needs_keys(self) -> DestinationConfig:
+        if self.url.startswith("sftp://"):
+            if self.key_file is None:
+                raise ValueError("an sftp destination needs key_file")
+            if self.known_hosts is None:
+                raise ValueError("an sftp destination needs known_hosts (host keys are strict)")
         return self
 
 
@@ -240,8 +261,20 @@ class NcctlConfig(Section):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     components: ComponentsConfig = Field(default_factory=ComponentsConfig)
     logs: LogsConfig = Field(default_factory=LogsConfig)
+    destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     tuning: TuningConfig = Field(default_factory=TuningConfig)
     ilink: IlinkConfig = Field(default_factory=IlinkConfig)
+
+    def cross_reference_problem(self) -> tuple[str, str] | None:
+        """A key path and a problem where one part names another that does not exist."""
+        for name, cat in self.logs.categories().items():
+            for i, dest in enumerate(cat.destinations):
+                if dest not in self.destinations:
+                    return (
+                        f"logs.{name}.destinations[{i}]",
+                        f"{dest!r} is not a [destinations.{dest}] table",
+                    )
+        return None
 
 
 @dataclass(frozen=True)
@@ -261,12 +294,19 @@ class LoadedConfig:
 def validate_document(doc: Mapping[str, Any], source: str) -> NcctlConfig:
     """Validate a parsed document; a failure names ``source`` and the key path (exit 78)."""
     try:
-        return NcctlConfig.model_validate(doc)
+        config = NcctlConfig.model_validate(doc)
     except ValidationError as exc:
         raise ConfigError(
             describe_validation_error(source, exc),
             hint="fix the key named, then run `ncctl config validate`",
         ) from None
+    problem = config.cross_reference_problem()
+    if problem is not None:
+        raise ConfigError(
+            f"{source}: {problem[0]}: {problem[1]}",
+            hint="add the destination or fix the name, then run `ncctl config validate`",
+        )
+    return config
 
 
 def load_file(path: Path, source: str = "") -> tuple[NcctlConfig, dict[str, Any]]:

@@ -196,11 +196,9 @@ def test_bad_value_names_file_and_key_path(tmp_path: Path) -> None:
         ('enviroment = "dev"\n', "enviroment"),
         ("[ilink]\nport = 70000\n", "ilink.port"),
         ('[schedule]\ndisplay_tz = "Mars/Olympus"\n', "schedule.display_tz"),
-        ('[logs.destinations.x]\nkind = "ftp"\npath = "/x"\n', "logs.destinations.x"),
-        (
-            '[logs.destinations.s]\nkind = "sftp"\nhost = "h"\nusername = "u"\n',
-            "logs.destinations.s",
-        ),
+        ('[destinations.x]\nurl = "ftp://h/x"\n', "destinations.x.url"),
+        ('[destinations.s]\nurl = "sftp://u@h/in"\n', "destinations.s"),
+        ('[logs.audit]\npath = "a.csv"\ncompress = "lz4"\n', "logs.audit.compress"),
         ('[components.feed_handler]\nbackend = "systemd"\n', "components.feed_handler"),
         ("[schedule]\nholidays = [1]\n", "schedule.holidays[0]"),
     ],
@@ -231,21 +229,21 @@ def test_missing_and_malformed_files_are_config_errors(tmp_path: Path) -> None:
 def test_masked_hides_every_secret(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text(
-        DEV_TOML.read_text(encoding="utf-8")
-        + '\n[logs.destinations.backup]\nkind = "sftp"\nhost = "h"\nusername = "u"\n'
-        'password = "hunter2-sftp-password"\n',
+        DEV_TOML.read_text(encoding="utf-8").replace(
+            'secret_key = "ZGV2LW9ubHktc2VjcmV0LWZvci10aGUtc2ltdWxhdG9y"',
+            'secret_key = "hunter2-secret"',
+        ),
         encoding="utf-8",
     )
     cfg, _ = config.load_file(path)
     shown = config.masked(cfg)
     text = json.dumps(shown)
     assert DEV_SECRET not in text
-    assert "hunter2-sftp-password" not in text
+    assert "hunter2-secret" not in text
     assert shown["ilink"]["secret_key"] == MASK
-    assert shown["logs"]["destinations"]["backup"]["password"] == MASK
     # what is not secret is shown as is
     assert shown["ilink"]["access_key_id"] == "dev-access-key"
-    assert shown["logs"]["destinations"]["backup"]["host"] == "h"
+    assert shown["destinations"]["fcm"]["url"] == "file:.ncctl/outbox/fcm"
 
 
 def test_masked_leaves_unset_secrets_unset() -> None:
@@ -275,7 +273,7 @@ def dev_copy(tmp_path: Path) -> Path:
         ('"quoted"', "quoted"),
         ("UTC", "UTC"),
         ("America/Chicago", "America/Chicago"),
-        ('{kind = "local", path = "/x"}', {"kind": "local", "path": "/x"}),
+        ('{url = "file:///x"}', {"url": "file:///x"}),
     ],
 )
 def test_parse_value_reads_toml_or_falls_back_to_text(text: str, value: object) -> None:
@@ -319,7 +317,7 @@ def file_state(path: Path) -> tuple[bytes, int, int, int]:
         ("ilink.port", "70000", "ilink.port"),
         ("schedule.display_tz", "Nowhere/Town", "schedule.display_tz"),
         ("ilink.no_such_key", "1", "ilink.no_such_key"),
-        ("logs.categories.audit.destinations", '["nowhere"]', "logs"),
+        ("logs.audit.destinations", '["nowhere"]', "logs.audit.destinations"),
     ],
 )
 def test_set_value_validates_before_writing(

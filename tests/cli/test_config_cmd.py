@@ -74,11 +74,10 @@ def test_show_text_masks_secrets(ncctl: Runner, dev_copy: Path) -> None:
     assert str(dev_copy) in result.out
 
 
-def test_show_masks_sftp_passwords(ncctl: Runner, tmp_path: Path) -> None:
+def test_show_masks_secrets_of_any_file(ncctl: Runner, tmp_path: Path) -> None:
     path = write_config(
         tmp_path / "sftp.toml",
-        '[logs.destinations.fcm]\nkind = "sftp"\nhost = "h.invalid"\nusername = "u"\n'
-        'password = "pw-7f3a9c"\n',
+        '[ilink]\nhost = "h.invalid"\nsecret_key = "pw-7f3a9c"\n',
     )
     for extra in ((), ("--json",)):
         result = ncctl("--config", path, "config", "show", *extra)
@@ -100,11 +99,9 @@ def test_set_never_prints_the_secret_it_replaces_or_sets(ncctl: Runner, dev_copy
         assert new_secret not in printed, printed
 
 
-def test_set_never_prints_a_password_inside_a_table(ncctl: Runner, dev_copy: Path) -> None:
-    value = '{kind = "sftp", host = "h", username = "u", password = "pw-c0ffee"}'
-    result = ncctl(
-        "--config", dev_copy, "config", "set", "logs.destinations.fcm", value, "--dry-run", "--json"
-    )
+def test_set_never_prints_a_secret_inside_a_table(ncctl: Runner, dev_copy: Path) -> None:
+    value = '{host = "h", secret_key = "pw-c0ffee"}'
+    result = ncctl("--config", dev_copy, "config", "set", "ilink", value, "--dry-run", "--json")
     assert result.code == 0, result.out
     assert "pw-c0ffee" not in result.out + result.err
 
