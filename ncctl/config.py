@@ -218,6 +218,7 @@ class DestinationConfig(Section):
     known_hosts: Path | None = None
     timeout_s: float = Field(default=30.0, gt=0, le=3600)
     retries: int = Field(default=5, ge=0, le=100)
+    backoff_s: float = Field(default=2.0, ge=0, le=300)
     verify: Literal["size", "readback", "exec"] = "readback"
 
     @model_validator(mode="after")

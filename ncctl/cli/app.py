@@ -17,6 +17,7 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "schedule": ("ncctl.cli.schedule_cmd", "app"),
     "feed": ("ncctl.cli.component_cmd", "feed_app"),
     "session": ("ncctl.cli.component_cmd", "session_app"),
+    "logs": ("ncctl.cli.logs_cmd", "app"),
     "audit": ("ncctl.cli.audit_cmd", "app"),
     "config": ("ncctl.cli.config_cmd", "app"),
     "systemd": ("ncctl.cli.systemd_cmd", "app"),

@@ -133,13 +133,10 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
         help=f"Show the {what}: desired state (schedule) against actual; exit 1 on drift.",
     )
     def status(json: JsonOpt = False) -> None:
-        from ncctl.errors import EXIT_FAILED
 
         output.begin(f"{group} status", json)
         row = lifecycle().status(name)
         output.emit(row, render_status([row]), failure=drift_error([row]))
-        if row["drift"]:
-            raise typer.Exit(EXIT_FAILED)
 
     return app
 

@@ -75,6 +75,7 @@ def emit(
         if warnings:
             data = {**data, "warnings": warnings}
         write_json(envelope(current_command.get(), data, failure))
+        _exit_for(failure)
         return
     if warnings:
         err = stderr_console()
@@ -86,6 +87,15 @@ def emit(
         sys.stderr.write(f"ncctl: {failure.message}\n")
         if failure.hint:
             sys.stderr.write(f"hint: {failure.hint}\n")
+    _exit_for(failure)
+
+
+def _exit_for(failure: NcctlError | None) -> None:
+    """A result that is also a failure ends the command with the failure's exit code."""
+    if failure is not None:
+        import typer
+
+        raise typer.Exit(failure.exit_code)
 
 
 def emit_error(err: NcctlError, command: str, as_json: bool) -> None:

@@ -26,7 +26,6 @@ def status(
     from ncctl.cli.component_cmd import drift_error, lifecycle, render_status
     from ncctl.cli.schedule_cmd import render_events, render_state, state_data
     from ncctl.components.base import COMPONENTS
-    from ncctl.errors import EXIT_FAILED
     from ncctl.schedule.views import events_view
 
     output.begin("status", json)
@@ -67,5 +66,3 @@ def status(
             render_events(events, zone)(console)
 
     output.emit(data, draw, warnings=engine.coverage_warnings(now, now), failure=drift_error(rows))
-    if drift:
-        raise typer.Exit(EXIT_FAILED)

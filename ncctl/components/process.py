@@ -365,3 +365,16 @@ class ProcessBackend:
             return ActionResult(
                 self.name, "stop", True, message, ComponentStatus(self.name, self.kind, "stopped")
             )
+
+    # -- reopen ---------------------------------------------------------------------------
+
+    def reopen(self) -> bool:
+        """Send SIGHUP to the component (it reopens its files); False when it is not running."""
+        rec = self._read_pidfile()
+        if rec is None or not self._is_ours(rec.pid, rec.start_ticks):
+            return False
+        try:
+            os.kill(rec.pid, signal.SIGHUP)
+        except ProcessLookupError:
+            return False
+        return True

@@ -280,3 +280,14 @@ class SystemdBackend:
         if after.state != "stopped":
             message += f"; it is now {after.state}" + (f": {after.detail}" if after.detail else "")
         return ActionResult(self.name, "stop", True, message, after)
+
+    # -- reopen ---------------------------------------------------------------------------
+
+    def reopen(self) -> bool:
+        """Send SIGHUP to the unit's main process (it reopens its files); False if inactive."""
+        if self._is_active() != "active":
+            return False
+        done = self._run("kill", "--signal=SIGHUP", "--kill-whom=main")
+        if done.returncode != 0:
+            raise self._failed("kill", done)
+        return True

@@ -1,0 +1,291 @@
+"""``ncctl logs …``: rotate, upload, status and prune of audit, trade and ION files."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ncctl.cli import output
+from ncctl.cli.context import STATE
+from ncctl.cli.options import DryRunOpt, JsonOpt
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ncctl.logs.manifest import Manifest
+    from ncctl.logs.upload import Pending, UploadOutcome
+
+from ncctl.logs.upload import ProgressSink
+
+app = typer.Typer(
+    help="Audit trail, trade log and ION files: rotation, upload, status, pruning.",
+    no_args_is_help=True,
+)
+
+
+@contextmanager
+def _locked_manifest(command: str) -> Iterator[Manifest]:
+    from ncctl.locks import hold
+    from ncctl.logs.manifest import Manifest, manifest_path
+
+    cfg = STATE.config().config
+    with hold(cfg.state_dir, "logs", cfg.logs.lock_timeout_s, command):
+        manifest = Manifest(manifest_path(cfg.state_dir))
+        try:
+            yield manifest
+        finally:
+            manifest.close()
+
+
+@app.command("rotate")
+def rotate(
+    category: Annotated[
+        str | None,
+        typer.Option("--category", help="Only this category: audit, trade or ion.", metavar="C"),
+    ] = None,
+    dry_run: DryRunOpt = False,
+    json: JsonOpt = False,
+) -> None:
+    """Rotate the live files of the trade date that closed last (once per trade date)."""
+    from ncctl.journal import Journal, journal_path
+    from ncctl.logs.rotation import Rotator
+
+    output.begin("logs rotate", json)
+    loaded = STATE.config()
+    with _locked_manifest("logs rotate") as manifest:
+        rotator = Rotator(loaded.config, STATE.engine(), manifest, STATE.now(), loaded.path)
+        resumed = [] if dry_run else rotator.resume()
+        results = rotator.rotate(category, dry_run=dry_run)
+    data: dict[str, Any] = {
+        "dry_run": dry_run,
+        "resumed": resumed,
+        "categories": [r.as_dict() for r in results],
+    }
+    if not dry_run and (resumed or any(r.action == "rotated" for r in results)):
+        Journal(journal_path(loaded.config.state_dir)).append(
+            "logs rotate",
+            [f"--category={category}"] if category else [],
+            "ok",
+            details={"rotated": [r.as_dict() for r in results if r.action == "rotated"]},
+        )
+
+    def draw(console: Console) -> None:
+        for item in resumed:
+            console.print(f"[yellow]finished[/yellow] interrupted rotation: {item['archive']}")
+        for r in results:
+            mark = {"rotated": "[green]ok[/green]", "planned": "[cyan]plan[/cyan]"}.get(
+                r.action, "[dim]no-op[/dim]"
+            )
+            console.print(f"{mark} {r.category}: {r.message}")
+            for f in r.files:
+                size = f" {f['size']} bytes, sha256 {f['sha256'][:16]}…" if "sha256" in f else ""
+                empty = " (empty day)" if f.get("empty") else ""
+                console.print(f"    {f.get('archive')}{size}{empty}", markup=False)
+
+    output.emit(data, draw)
+
+
+class _Progress(ProgressSink):
+    """A Rich progress bar on a TTY (stderr), plain lines otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.tty = enabled and sys.stderr.isatty()
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+
+    def start(self, total_bytes: int, files: int) -> None:
+        if not self.enabled or not files:
+            return
+        if self.tty:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TransferSpeedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=output.stderr_console(),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("upload", total=total_bytes)
+        else:
+            sys.stderr.write(f"uploading {files} file(s), {total_bytes} bytes\n")
+
+    def file(self, pending: Pending) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"{pending.destination}: {pending.item.name}")
+
+    def advance(self, nbytes: int) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, nbytes)
+
+    def done(self, outcome: UploadOutcome) -> None:
+        if not self.enabled:
+            return
+        line = f"{outcome.destination}: {outcome.file}: {outcome.state}"
+        if outcome.error:
+            line += f" ({outcome.error['message']})"
+        if self._bar is not None:
+            self._bar.console.print(line, markup=False, highlight=False)
+        else:
+            sys.stderr.write(line + "\n")
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@app.command("upload")
+def upload(
+    destination: Annotated[
+        str | None,
+        typer.Option("--destination", help="Only this destination.", metavar="D"),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Upload every rotated file to its destinations, resuming and verifying each one."""
+    from ncctl.errors import RefusedError, TemporaryError, UsageError
+    from ncctl.journal import Journal, journal_path
+    from ncctl.logs.upload import Uploader
+
+    output.begin("logs upload", json)
+    loaded = STATE.config()
+    cfg = loaded.config
+    if destination is not None and destination not in cfg.destinations:
+        raise UsageError(
+            f"--destination {destination!r} is not configured",
+            hint=f"configured: {', '.join(cfg.destinations) or 'none'}",
+        )
+    with _locked_manifest("logs upload") as manifest:
+        uploader = Uploader(cfg, manifest, destination, progress=_Progress(not json))
+        outcomes = uploader.run()
+    failed = [o for o in outcomes if o.state != "verified"]
+    data = {
+        "uploads": [o.as_dict() for o in outcomes],
+        "verified": len(outcomes) - len(failed),
+        "failed": len(failed),
+    }
+    if outcomes:
+        Journal(journal_path(cfg.state_dir)).append(
+            "logs upload",
+            [f"--destination={destination}"] if destination else [],
+            "ok" if not failed else "failed",
+            details={"verified": data["verified"], "failed": data["failed"]},
+        )
+    failure = None
+    if failed:
+        temporary = all(
+            o.error
+            and o.error["code"].startswith("upload.")
+            and o.error["code"] in ("upload.network", "upload.no_space", "temporary")
+            for o in failed
+        )
+        first = failed[0].error or {}
+        cls = TemporaryError if temporary else RefusedError
+        failure = cls(
+            f"{len(failed)} upload(s) not verified; first: {first.get('message', '')}",
+            hint=first.get("hint") or "see `ncctl logs status`; the next run retries",
+            code="upload.retry" if temporary else "upload.failed",
+        )
+
+    def draw(console: Console) -> None:
+        if not outcomes:
+            console.print("nothing to upload: every archive is verified at every destination")
+        for o in outcomes:
+            mark = "[green]verified[/green]" if o.state == "verified" else "[red]failed[/red]"
+            how = f" by {o.verified_by}" if o.verified_by else ""
+            resumed = (
+                f", resumed at {o.resumed_from}" if o.resumed_from and not o.already_present else ""
+            )
+            present = " (already there)" if o.already_present else ""
+            console.print(f"{mark}{how} {o.destination}: {o.file}{present}{resumed}")
+
+    output.emit(data, draw, failure=failure)
+
+
+@app.command("status")
+def status(json: JsonOpt = False) -> None:
+    """Every archive with size, sha256 and state per destination; exit 1 when anything older
+    than one trading day is not verified everywhere."""
+    from ncctl.errors import RefusedError
+    from ncctl.logs.inventory import inventory
+    from ncctl.logs.manifest import Manifest, manifest_path
+
+    output.begin("logs status", json)
+    cfg = STATE.config().config
+    manifest = Manifest(manifest_path(cfg.state_dir))
+    try:
+        inv = inventory(cfg, manifest, STATE.engine(), STATE.now())
+    finally:
+        manifest.close()
+    data = {"last_trade_date": inv.last_trade_date, "files": inv.files, "overdue": inv.overdue}
+    failure = None
+    if inv.overdue:
+        failure = RefusedError(
+            f"{len(inv.overdue)} archive(s) older than {inv.last_trade_date} are not verified "
+            "at every destination",
+            hint="run `ncctl logs upload`; `last_error` says what went wrong",
+            code="logs.overdue",
+        )
+
+    def draw(console: Console) -> None:
+        from rich.table import Table
+
+        if not inv.files:
+            console.print("no archives yet (`ncctl logs rotate` makes them)")
+            return
+        table = Table(box=None, pad_edge=False)
+        for col in ("trade date", "file", "size", "sha256", "destinations"):
+            table.add_column(col)
+        for f in inv.files:
+            dests = ", ".join(
+                f"{name}={'[green]verified[/green]' if d['state'] == 'verified' else d['state']}"
+                for name, d in f["destinations"].items()
+            )
+            table.add_row(
+                f["trade_date"],
+                f["file"].rsplit("/", 1)[-1],
+                str(f["size"] if f["size"] is not None else ""),
+                (f["sha256"] or "")[:12],
+                dests,
+            )
+        console.print(table)
+
+    output.emit(data, draw, failure=failure)
+
+
+@app.command("prune")
+def prune(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
+    """Delete local archives older than retain_days that every destination verified."""
+    from ncctl.journal import Journal, journal_path
+    from ncctl.logs.inventory import prune as prune_archives
+
+    output.begin("logs prune", json)
+    cfg = STATE.config().config
+    with _locked_manifest("logs prune") as manifest:
+        removed = prune_archives(cfg, manifest, STATE.now(), dry_run=dry_run)
+    if removed and not dry_run:
+        Journal(journal_path(cfg.state_dir)).append(
+            "logs prune", [], "ok", details={"removed": [r["file"] for r in removed]}
+        )
+
+    def draw(console: Console) -> None:
+        verb = "would delete" if dry_run else "deleted"
+        if not removed:
+            console.print("nothing to prune")
+        for r in removed:
+            console.print(f"{verb} {r['file']}", markup=False)
+
+    output.emit({"dry_run": dry_run, "removed": removed}, draw)

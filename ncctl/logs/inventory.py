@@ -1,0 +1,95 @@
+"""Where every archived file stands (``ncctl logs status``) and pruning what is safe to delete.
+
+An archive is overdue when its trade date is older than the last closed trade date and some
+destination has not verified it. Pruning deletes local archives older than their category's
+``retain_days`` only when every destination has verified them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ncctl.config import NcctlConfig
+from ncctl.logs.manifest import Manifest
+from ncctl.logs.rotation import last_closed_trade_date
+from ncctl.schedule import ScheduleEngine
+
+
+@dataclass(frozen=True)
+class Inventory:
+    files: list[dict[str, Any]]
+    overdue: list[dict[str, Any]]
+    last_trade_date: str | None
+
+
+def inventory(
+    config: NcctlConfig, manifest: Manifest, engine: ScheduleEngine, now: dt.datetime
+) -> Inventory:
+    last = last_closed_trade_date(engine, now)
+    uploads: dict[int, dict[str, dict[str, Any]]] = {}
+    for up in manifest.uploads():
+        uploads.setdefault(up.file_id, {})[up.destination] = {
+            "state": up.state,
+            "attempts": up.attempts,
+            "last_error": up.last_error,
+            "verified_by": up.verified_by,
+        }
+    files: list[dict[str, Any]] = []
+    overdue: list[dict[str, Any]] = []
+    for row in manifest.files("state != 'pruned'"):
+        cat = config.logs.categories().get(row.category)
+        wanted = list(cat.destinations) if cat else list(uploads.get(row.id, {}))
+        per_dest: dict[str, Any] = {}
+        for dest in wanted:
+            # before it is ready, every destination shows the file's own state
+            per_dest[dest] = uploads.get(row.id, {}).get(dest) or {
+                "state": row.state,
+                "attempts": 0,
+                "last_error": None,
+                "verified_by": None,
+            }
+        entry = {
+            "category": row.category,
+            "trade_date": row.trade_date,
+            "file": row.final_path,
+            "state": row.state,
+            "empty": row.empty,
+            "size": row.size,
+            "sha256": row.sha256,
+            "destinations": per_dest,
+        }
+        files.append(entry)
+        complete = all(d["state"] == "verified" for d in per_dest.values())
+        if last is not None and row.trade_date < last.isoformat() and not complete:
+            overdue.append(entry)
+    return Inventory(files, overdue, last.isoformat() if last else None)
+
+
+def prune(
+    config: NcctlConfig, manifest: Manifest, now: dt.datetime, dry_run: bool = False
+) -> list[dict[str, Any]]:
+    """Delete archives past ``retain_days`` that every destination verified."""
+    today = now.date()
+    verified: dict[int, list[str]] = {}
+    for up in manifest.uploads():
+        verified.setdefault(up.file_id, []).append(up.state)
+    removed: list[dict[str, Any]] = []
+    for row in manifest.files("state = 'compressed'"):
+        cat = config.logs.categories().get(row.category)
+        if cat is None:
+            continue
+        age = (today - dt.date.fromisoformat(row.trade_date)).days
+        states = verified.get(row.id, [])
+        if age <= cat.retain_days or not states or any(s != "verified" for s in states):
+            continue
+        final = Path(row.final_path)
+        removed.append({"category": row.category, "trade_date": row.trade_date, "file": str(final)})
+        if dry_run:
+            continue
+        final.unlink(missing_ok=True)
+        final.with_name(final.name + ".sha256").unlink(missing_ok=True)
+        manifest.set_file_state(row.id, "pruned")
+    return removed

@@ -1,0 +1,256 @@
+"""The upload manifest: SQLite in the state directory, one row per archived file and one per
+(file, destination), so that every step is idempotent and survives a crash.
+
+A file moves ``rotating`` (rename intended) → ``rotated`` (renamed, owner reopened) →
+``compressed`` (final archive, sidecar written: ready to upload) → ``pruned``. For each
+destination it then moves ``pending`` → ``uploading`` → ``uploaded`` → ``verified``, or to
+``failed`` with the last error (retried by the next run). A rotation record per (category,
+trade date) makes a second rotation of the same trade date a no-op.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ncctl.errors import CantCreateError, DataError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    category TEXT NOT NULL,
+    trade_date TEXT NOT NULL,
+    live_path TEXT NOT NULL,
+    archive_path TEXT NOT NULL,
+    final_path TEXT NOT NULL,
+    state TEXT NOT NULL,
+    empty INTEGER NOT NULL DEFAULT 0,
+    size INTEGER,
+    sha256 TEXT,
+    created_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL,
+    UNIQUE (category, trade_date, live_path)
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    file_id INTEGER NOT NULL REFERENCES files (id),
+    destination TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    remote_path TEXT,
+    verified_by TEXT,
+    updated_ns INTEGER NOT NULL,
+    PRIMARY KEY (file_id, destination)
+);
+CREATE TABLE IF NOT EXISTS rotations (
+    category TEXT NOT NULL,
+    trade_date TEXT NOT NULL,
+    files INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL,
+    PRIMARY KEY (category, trade_date)
+);
+"""
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: int
+    category: str
+    trade_date: str
+    live_path: str
+    archive_path: str
+    final_path: str
+    state: str
+    empty: bool
+    size: int | None
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class UploadRow:
+    file_id: int
+    destination: str
+    state: str
+    attempts: int
+    last_error: str | None
+    remote_path: str | None
+    verified_by: str | None
+
+
+class Manifest:
+    """The manifest database of one state directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise CantCreateError(
+                f"{path}: cannot open the upload manifest: {exc}",
+                hint="check state_dir in the configuration and its permissions",
+            ) from None
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise DataError(
+                f"{path}: the upload manifest is not a usable SQLite database: {exc}",
+                hint="move it aside and rebuild it from the archive's .sha256 sidecars",
+            ) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- files ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _file(row: tuple[object, ...]) -> FileRow:
+        return FileRow(
+            id=int(row[0]),  # type: ignore[call-overload]
+            category=str(row[1]),
+            trade_date=str(row[2]),
+            live_path=str(row[3]),
+            archive_path=str(row[4]),
+            final_path=str(row[5]),
+            state=str(row[6]),
+            empty=bool(row[7]),
+            size=row[8] if isinstance(row[8], int) else None,
+            sha256=row[9] if isinstance(row[9], str) else None,
+        )
+
+    _FILE_COLUMNS = (
+        "id, category, trade_date, live_path, archive_path, final_path, state, empty, size, sha256"
+    )
+
+    def files(self, where: str = "1", args: tuple[object, ...] = ()) -> list[FileRow]:
+        cur = self.db.execute(
+            f"SELECT {self._FILE_COLUMNS} FROM files WHERE {where} ORDER BY trade_date, id",  # noqa: S608
+            args,
+        )
+        return [self._file(r) for r in cur.fetchall()]
+
+    def add_file(
+        self,
+        category: str,
+        *,
+        trade_date: str,
+        live_path: str,
+        archive_path: str,
+        final_path: str,
+        empty: bool,
+    ) -> FileRow:
+        now = time.time_ns()
+        self.db.execute(
+            "INSERT INTO files (category, trade_date, live_path, archive_path, final_path, "
+            "state, empty, created_ns, updated_ns) VALUES (?, ?, ?, ?, ?, 'rotating', ?, ?, ?)",
+            (category, trade_date, live_path, archive_path, final_path, int(empty), now, now),
+        )
+        return self.files(
+            "category = ? AND trade_date = ? AND live_path = ?", (category, trade_date, live_path)
+        )[0]
+
+    def set_file_state(
+        self, file_id: int, state: str, size: int | None = None, sha256: str | None = None
+    ) -> None:
+        self.db.execute(
+            "UPDATE files SET state = ?, size = COALESCE(?, size), sha256 = COALESCE(?, sha256), "
+            "updated_ns = ? WHERE id = ?",
+            (state, size, sha256, time.time_ns(), file_id),
+        )
+
+    def archive_names(self) -> set[str]:
+        cur = self.db.execute("SELECT archive_path, final_path FROM files")
+        names: set[str] = set()
+        for archive, final in cur.fetchall():
+            names.add(str(archive))
+            names.add(str(final))
+        return names
+
+    # -- rotations ------------------------------------------------------------------------
+
+    def rotated(self, category: str, trade_date: str) -> bool:
+        cur = self.db.execute(
+            "SELECT 1 FROM rotations WHERE category = ? AND trade_date = ?",
+            (category, trade_date),
+        )
+        return cur.fetchone() is not None
+
+    def mark_rotated(self, category: str, trade_date: str, files: int) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO rotations (category, trade_date, files, created_ns) "
+            "VALUES (?, ?, ?, ?)",
+            (category, trade_date, files, time.time_ns()),
+        )
+
+    # -- uploads --------------------------------------------------------------------------
+
+    def ensure_uploads(self, file_id: int, destinations: list[str]) -> None:
+        now = time.time_ns()
+        for dest in destinations:
+            self.db.execute(
+                "INSERT OR IGNORE INTO uploads (file_id, destination, state, updated_ns) "
+                "VALUES (?, ?, 'pending', ?)",
+                (file_id, dest, now),
+            )
+
+    def uploads(self, file_id: int | None = None) -> list[UploadRow]:
+        sql = (
+            "SELECT file_id, destination, state, attempts, last_error, remote_path, verified_by "
+            "FROM uploads"
+        )
+        args: tuple[object, ...] = ()
+        if file_id is not None:
+            sql += " WHERE file_id = ?"
+            args = (file_id,)
+        cur = self.db.execute(sql + " ORDER BY file_id, destination", args)
+        return [
+            UploadRow(int(r[0]), str(r[1]), str(r[2]), int(r[3]), r[4], r[5], r[6])
+            for r in cur.fetchall()
+        ]
+
+    def set_upload(
+        self,
+        file_id: int,
+        destination: str,
+        state: str,
+        *,
+        attempt: bool = False,
+        error: str | None = None,
+        remote_path: str | None = None,
+        verified_by: str | None = None,
+    ) -> None:
+        self.db.execute(
+            "UPDATE uploads SET state = ?, attempts = attempts + ?, last_error = ?, "
+            "remote_path = COALESCE(?, remote_path), verified_by = COALESCE(?, verified_by), "
+            "updated_ns = ? WHERE file_id = ? AND destination = ?",
+            (
+                state,
+                int(attempt),
+                error,
+                remote_path,
+                verified_by,
+                time.time_ns(),
+                file_id,
+                destination,
+            ),
+        )
+
+
+def manifest_path(state_dir: Path) -> Path:
+    return state_dir / "manifest.sqlite"

@@ -1,0 +1,93 @@
+"""Shared pieces of the logs tests: a configuration in a temporary directory, runners."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+NCCTL = str(Path(sys.executable).parent / "ncctl")
+AFTER_WEDNESDAY_CLOSE = "2026-11-25T16:05"
+TRADE_DATE = "20261125"
+NO_DAC_OVERRIDE = (
+    "setpriv",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--",
+)
+"""Run as root without the capabilities that let root ignore file modes."""
+
+
+def write_config(
+    root: Path,
+    *,
+    mode: str = "rename",
+    compress: str = "gzip",
+    owner: str | None = None,
+    destinations: Mapping[str, str] | None = None,
+    extra: str = "",
+    retain_days: int = 1830,
+) -> Path:
+    """A config under ``root``: one `audit` category, local destinations fcm and client."""
+    dests = dict(destinations or {"fcm": "outbox/fcm", "client": "outbox/client"})
+    owner_line = f'owner = "{owner}"\n' if owner else ""
+    text = (
+        f'state_dir = "{root / "state"}"\n'
+        "[logs]\n"
+        f'archive_dir = "{root / "archive"}"\n'
+        "lock_timeout_s = 0.5\n"
+        "[logs.audit]\n"
+        f'path = "{root / "live" / "audit.csv"}"\n'
+        f'mode = "{mode}"\n'
+        f'compress = "{compress}"\n'
+        f"{owner_line}"
+        f"destinations = {json.dumps(list(dests))}\n"
+        f"retain_days = {retain_days}\n"
+    )
+    for name, rel in dests.items():
+        text += f'[destinations.{name}]\nurl = "file://{root / rel}"\nbackoff_s = 0.0\n'
+    path = root / "ncctl.toml"
+    path.write_text(text + extra)
+    (root / "live").mkdir(exist_ok=True)
+    return path
+
+
+def run(
+    config: Path,
+    *args: str,
+    clock: str = AFTER_WEDNESDAY_CLOSE,
+    env: Mapping[str, str] | None = None,
+    preexec: Callable[[], None] | None = None,
+    wrapper: tuple[str, ...] = (),
+) -> tuple[int, dict[str, Any], str]:
+    """`ncctl --config CONFIG --clock CLOCK ARGS --json` as a real process."""
+    proc = subprocess.run(
+        [*wrapper, NCCTL, "--config", str(config), "--clock", clock, *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+        preexec_fn=preexec,  # noqa: PLW1509 - only resource limits, set before exec
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    doc: dict[str, Any] = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    return proc.returncode, doc, proc.stderr
+
+
+def gunzip(path: Path) -> bytes:
+    return gzip.decompress(path.read_bytes())
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every regular file under ``root`` (relative name -> bytes)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.endswith((".sqlite-wal", ".sqlite-shm"))
+    }
