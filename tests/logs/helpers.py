@@ -73,7 +73,7 @@ def run(
         timeout=120,
         check=False,
         env={**os.environ, **(env or {})},
-        preexec_fn=preexec,  # noqa: PLW1509 - only resource limits, set before exec
+        preexec_fn=preexec,
     )
     assert "Traceback" not in proc.stderr, proc.stderr
     doc: dict[str, Any] = json.loads(proc.stdout) if proc.stdout.strip() else {}

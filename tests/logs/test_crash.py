@@ -61,9 +61,7 @@ def test_killed_between_copy_and_truncate(tmp_path: Path) -> None:
     converged(tmp_path)
 
 
-@pytest.mark.parametrize(
-    "point", ["upload.before_send", "upload.mid_send", "upload.after_send"]
-)
+@pytest.mark.parametrize("point", ["upload.before_send", "upload.mid_send", "upload.after_send"])
 def test_killed_during_upload(tmp_path: Path, point: str) -> None:
     config = write_config(tmp_path)
     (tmp_path / "live" / "audit.csv").write_bytes(os.urandom(1024) + CONTENT)

@@ -141,7 +141,7 @@ def test_local_disk_full_is_a_clear_error_and_loses_nothing(tmp_path: Path, mode
     assert doc["error"]["code"] == "rotate.no_space"
     assert "File too large" in doc["error"]["message"] or "space" in doc["error"]["message"]
     archive_dir = tmp_path / "archive" / "audit"
-    assert not [p for p in archive_dir.glob(".*tmp")]  # no half-written file left behind
+    assert not list(archive_dir.glob(".*tmp"))  # no half-written file left behind
     if mode == "copytruncate":
         assert live.read_bytes() == content  # the live log is untouched
     else:
