@@ -18,6 +18,8 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "feed": ("ncctl.cli.component_cmd", "feed_app"),
     "session": ("ncctl.cli.component_cmd", "session_app"),
     "logs": ("ncctl.cli.logs_cmd", "app"),
+    "maintenance": ("ncctl.cli.runner_cmd", "maintenance_app"),
+    "cron": ("ncctl.cli.runner_cmd", "cron_app"),
     "audit": ("ncctl.cli.audit_cmd", "app"),
     "config": ("ncctl.cli.config_cmd", "app"),
     "systemd": ("ncctl.cli.systemd_cmd", "app"),

@@ -1,0 +1,172 @@
+"""One-shot jobs of the schedule and their done-records.
+
+A job instance is a job name and the scheduled instant of the event that calls it (for
+example ``rotate`` at ``2026-11-25T16:01:00-06:00``). Its record in ``state_dir/runner.sqlite``
+is claimed before any side effect and marked ``done`` after it, so that an instance runs exactly
+once whoever runs the pass (the daemon, cron, an operator) and whatever crashed in between. A
+failed instance keeps its error and the earliest time of its next try (exponential backoff);
+when its window closes unfulfilled an alert is recorded once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ncctl.errors import CantCreateError, DataError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS job_runs (
+    job TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_try_ns INTEGER NOT NULL DEFAULT 0,
+    started_ns INTEGER,
+    finished_ns INTEGER,
+    lateness_s REAL,
+    alerted INTEGER NOT NULL DEFAULT 0,
+    updated_ns INTEGER NOT NULL,
+    PRIMARY KEY (job, instance)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A one-shot job: the events that call it and how long its window stays open."""
+
+    name: str
+    events: tuple[str, ...]
+    window: dt.timedelta
+
+
+JOBS: tuple[Job, ...] = (
+    # registration at 15:25 must be done before order entry comes up at 15:29
+    Job("party_registration", ("party_registration",), dt.timedelta(minutes=4)),
+    # rotation and upload at 16:01 must be done before the window ends at 16:29
+    Job("rotate", ("rotation.daily", "rotation.weekly"), dt.timedelta(minutes=28)),
+    Job("upload", ("rotation.daily", "rotation.weekly"), dt.timedelta(minutes=28)),
+)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    job: str
+    instance: str
+    state: str
+    attempts: int
+    last_error: str | None
+    next_try_ns: int
+    lateness_s: float | None
+    alerted: bool
+
+
+class JobStore:
+    """The done-records of one state directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise DataError(
+                f"{path}: the job records are not a usable SQLite database: {exc}",
+                hint="move it aside; the next pass recreates it (jobs due now run again)",
+            ) from None
+        except OSError as exc:
+            raise CantCreateError(
+                f"{path}: cannot open the job records: {exc.strerror}",
+                hint="check state_dir in the configuration",
+            ) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def get(self, job: str, instance: str) -> JobRun | None:
+        row = self.db.execute(
+            "SELECT job, instance, state, attempts, last_error, next_try_ns, lateness_s, alerted "
+            "FROM job_runs WHERE job = ? AND instance = ?",
+            (job, instance),
+        ).fetchone()
+        if row is None:
+            return None
+        return JobRun(
+            str(row[0]),
+            str(row[1]),
+            str(row[2]),
+            int(row[3]),
+            row[4],
+            int(row[5]),
+            row[6],
+            bool(row[7]),
+        )
+
+    def claim(self, job: str, instance: str, lateness_s: float) -> bool:
+        """Mark an instance running before its side effects; False if it is already done."""
+        now = time.time_ns()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            current = self.get(job, instance)
+            if current is not None and current.state == "done":
+                self.db.execute("ROLLBACK")
+                return False
+            if current is None:
+                self.db.execute(
+                    "INSERT INTO job_runs (job, instance, state, attempts, started_ns, "
+                    "lateness_s, updated_ns) VALUES (?, ?, 'running', 1, ?, ?, ?)",
+                    (job, instance, now, lateness_s, now),
+                )
+            else:
+                self.db.execute(
+                    "UPDATE job_runs SET state = 'running', attempts = attempts + 1, "
+                    "started_ns = ?, updated_ns = ? WHERE job = ? AND instance = ?",
+                    (now, now, job, instance),
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return True
+
+    def done(self, job: str, instance: str, note: str | None = None) -> None:
+        """Mark an instance done (``note``: why, when it was not run itself)."""
+        now = time.time_ns()
+        self.db.execute(
+            "UPDATE job_runs SET state = 'done', last_error = ?, finished_ns = ?, "
+            "updated_ns = ? WHERE job = ? AND instance = ?",
+            (note, now, now, job, instance),
+        )
+
+    def failed(self, job: str, instance: str, error: str, retry_in_s: float) -> None:
+        now = time.time_ns()
+        self.db.execute(
+            "UPDATE job_runs SET state = 'failed', last_error = ?, next_try_ns = ?, "
+            "updated_ns = ? WHERE job = ? AND instance = ?",
+            (error, now + int(retry_in_s * 1e9), now, job, instance),
+        )
+
+    def mark_alerted(self, job: str, instance: str) -> None:
+        self.db.execute(
+            "UPDATE job_runs SET alerted = 1, updated_ns = ? WHERE job = ? AND instance = ?",
+            (time.time_ns(), job, instance),
+        )
+
+    def runs(self) -> list[JobRun]:
+        rows = self.db.execute(
+            "SELECT job, instance FROM job_runs ORDER BY instance, job"
+        ).fetchall()
+        out = [self.get(str(j), str(i)) for j, i in rows]
+        return [r for r in out if r is not None]
+
+
+def job_store_path(state_dir: Path) -> Path:
+    return state_dir / "runner.sqlite"

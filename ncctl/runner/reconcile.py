@@ -1,0 +1,265 @@
+"""One reconcile pass: make reality match the schedule at ``now``, then run what is due.
+
+1. Components: the desired state of the feed handler and the order session comes from the
+   schedule; a component that should run and does not is started (feed handler first), one
+   that should not run and does is stopped (order session first). A crashed component that
+   should run is started again. Every action goes through the lifecycle and its journal.
+2. One-shot jobs: every instance due since a look-back horizon (catch-up after downtime) whose
+   done-record is missing runs once: party registration, rotation, upload. A failure is kept
+   with a backoff; when a job's window closes unfulfilled, an alert is journaled once.
+
+A pass is idempotent: running it twice in a row does nothing the second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ncctl.components.base import COMPONENTS
+from ncctl.components.lifecycle import Lifecycle, desired_running
+from ncctl.config import NcctlConfig
+from ncctl.errors import NcctlError
+from ncctl.journal import Journal, journal_path
+from ncctl.runner.jobs import JOBS, Job, JobStore, job_store_path
+from ncctl.schedule import ScheduleEngine
+
+LOOKBACK = dt.timedelta(days=7)
+RETRY_BASE_S = 10.0
+RETRY_MAX_S = 300.0
+
+JobAction = Callable[["Reconciler", dt.datetime], dict[str, Any]]
+
+
+@dataclass
+class PassReport:
+    at: str
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "actions": self.actions,
+            "jobs": self.jobs,
+            "alerts": self.alerts,
+            "errors": self.errors,
+        }
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _rotate(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
+    from ncctl.locks import hold
+    from ncctl.logs.manifest import Manifest, manifest_path
+    from ncctl.logs.rotation import Rotator
+
+    cfg = rec.config
+    with hold(cfg.state_dir, "logs", cfg.logs.lock_timeout_s, "maintenance run: rotate"):
+        manifest = Manifest(manifest_path(cfg.state_dir))
+        try:
+            rotator = Rotator(cfg, rec.engine, manifest, rec.now, rec.config_path)
+            resumed = rotator.resume()
+            results = rotator.rotate()
+        finally:
+            manifest.close()
+    return {
+        "resumed": len(resumed),
+        "categories": {r.category: r.action for r in results},
+    }
+
+
+def _upload(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
+    from ncctl.errors import TemporaryError
+    from ncctl.locks import hold
+    from ncctl.logs.manifest import Manifest, manifest_path
+    from ncctl.logs.upload import Uploader
+
+    cfg = rec.config
+    with hold(cfg.state_dir, "logs", cfg.logs.lock_timeout_s, "maintenance run: upload"):
+        manifest = Manifest(manifest_path(cfg.state_dir))
+        try:
+            outcomes = Uploader(cfg, manifest).run()
+        finally:
+            manifest.close()
+    failed = [o for o in outcomes if o.state != "verified"]
+    if failed:
+        first = failed[0].error or {}
+        raise TemporaryError(
+            f"{len(failed)} upload(s) not verified: {first.get('message', '')}",
+            hint="see `ncctl logs status`",
+            code="upload.retry",
+        )
+    return {"verified": len(outcomes)}
+
+
+def _party_registration(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
+    hook = rec.registration_hook
+    if hook is None:
+        return {"registered": 0, "note": "no party registration configured"}
+    return hook(rec, instant)
+
+
+ACTIONS: dict[str, JobAction] = {
+    "party_registration": _party_registration,
+    "rotate": _rotate,
+    "upload": _upload,
+}
+
+
+@dataclass
+class Reconciler:
+    config: NcctlConfig
+    engine: ScheduleEngine
+    now: dt.datetime
+    config_path: Path | None = None
+    registration_hook: JobAction | None = None
+    jobs: tuple[Job, ...] = JOBS
+    jitter: Callable[[], float] = random.random
+
+    def __post_init__(self) -> None:
+        self.journal = Journal(journal_path(self.config.state_dir))
+        self.lifecycle = Lifecycle(
+            self.config, self.engine, self.now, self.journal, config_path=self.config_path
+        )
+
+    # -- components -----------------------------------------------------------------------
+
+    def converge(self, report: PassReport) -> None:
+        state = self.engine.state_at(self.now)
+        wanted = {name: desired_running(name, state) for name in COMPONENTS}
+        # stop the order session before the feed handler; start them the other way round
+        for name in reversed(COMPONENTS):
+            self._converge_one(name, wanted[name], stop_phase=True, report=report)
+        for name in COMPONENTS:
+            self._converge_one(name, wanted[name], stop_phase=False, report=report)
+
+    def _converge_one(self, name: str, want: bool, *, stop_phase: bool, report: PassReport) -> None:
+        try:
+            actual = self.lifecycle.backend(name).status()
+            if stop_phase and not want and actual.running:
+                result = self.lifecycle.stop(name, reason="schedule")
+                report.actions.append({"component": name, **result.as_dict()})
+            elif not stop_phase and want and not actual.running:
+                result = self.lifecycle.start(name, reason="schedule")
+                action = result.as_dict()
+                if actual.state == "crashed":
+                    action["after_crash"] = {"exit_code": actual.exit_code}
+                report.actions.append({"component": name, **action})
+        except NcctlError as err:
+            report.errors.append({"component": name, **err.as_dict()})
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def due(self) -> list[tuple[Job, dt.datetime, list[dt.datetime]]]:
+        """For each job, its latest instance in the look-back horizon, with the older ones it
+        supersedes (each pass works on the newest: the last closed trade date, the whole
+        upload queue, this week's registration), in schedule order."""
+        events = self.engine.transitions(
+            self.now - LOOKBACK, self.now + dt.timedelta(microseconds=1)
+        )
+        latest: dict[str, list[dt.datetime]] = {}
+        for tr in events:
+            for job in self.jobs:
+                if tr.event in job.events:
+                    latest.setdefault(job.name, []).append(tr.at)
+        out = [
+            (job, latest[job.name][-1], latest[job.name][:-1])
+            for job in self.jobs
+            if job.name in latest
+        ]
+        return sorted(out, key=lambda item: item[1])
+
+    def run_jobs(self, report: PassReport) -> None:
+        import time
+
+        store = JobStore(job_store_path(self.config.state_dir))
+        try:
+            for job, instant, older in self.due():
+                for past in older:
+                    if store.claim(job.name, past.isoformat(), 0.0):
+                        store.done(job.name, past.isoformat(), note="superseded")
+                key = instant.isoformat()
+                record = store.get(job.name, key)
+                closes = instant + job.window
+                if record is not None and record.state == "done":
+                    continue
+                if (
+                    record is not None
+                    and record.state == "failed"
+                    and record.next_try_ns > time.time_ns()
+                ):
+                    self._maybe_alert(
+                        store, job, key, closes=closes, error=record.last_error, report=report
+                    )
+                    continue
+                lateness = (self.now - instant).total_seconds()
+                if not store.claim(job.name, key, lateness):
+                    continue
+                try:
+                    result = ACTIONS[job.name](self, instant)
+                except NcctlError as err:
+                    attempts = (record.attempts if record else 0) + 1
+                    backoff = min(RETRY_MAX_S, RETRY_BASE_S * 2 ** (attempts - 1))
+                    store.failed(job.name, key, err.message, backoff * (0.5 + self.jitter()))
+                    report.jobs.append(
+                        {"job": job.name, "instance": key, "state": "failed", **err.as_dict()}
+                    )
+                    self._maybe_alert(
+                        store, job, key, closes=closes, error=err.message, report=report
+                    )
+                    continue
+                store.done(job.name, key)
+                self.journal.append(
+                    f"job {job.name}", [key], "ok", details={"lateness_s": lateness, **result}
+                )
+                report.jobs.append(
+                    {
+                        "job": job.name,
+                        "instance": key,
+                        "state": "done",
+                        "lateness_s": lateness,
+                        "result": result,
+                    }
+                )
+        finally:
+            store.close()
+
+    def _maybe_alert(
+        self,
+        store: JobStore,
+        job: Job,
+        key: str,
+        *,
+        closes: dt.datetime,
+        error: str | None,
+        report: PassReport,
+    ) -> None:
+        record = store.get(job.name, key)
+        if self.now < closes or record is None or record.alerted:
+            return
+        store.mark_alerted(job.name, key)
+        alert = {
+            "job": job.name,
+            "instance": key,
+            "window_closed": closes.isoformat(),
+            "error": error,
+        }
+        self.journal.append(f"alert {job.name}", [key], "alert", details=alert)
+        report.alerts.append(alert)
+
+    # -- the pass -------------------------------------------------------------------------
+
+    def run(self) -> PassReport:
+        report = PassReport(at=self.now.astimezone(self.engine.zone).isoformat(timespec="seconds"))
+        self.converge(report)
+        self.run_jobs(report)
+        return report
