@@ -254,6 +254,20 @@ class IlinkConfig(Section):
     keepalive_ms: int = Field(default=30000, ge=1000, le=60000)
 
 
+class MetricsConfig(Section):
+    """Prometheus metrics: the daemon serves them on a loopback port; cron setups write a
+    node_exporter textfile with `ncctl metrics --textfile PATH`."""
+
+    listen: NonEmpty = "127.0.0.1"
+    port: Port = 9464
+
+
+class RunnerConfig(Section):
+    """The daemon: how often the safety-net reconcile pass runs, and the watchdog."""
+
+    reconcile_interval_s: float = Field(default=15.0, ge=1, le=3600)
+
+
 class NcctlConfig(Section):
     """The whole configuration file."""
 
@@ -265,6 +279,8 @@ class NcctlConfig(Section):
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     tuning: TuningConfig = Field(default_factory=TuningConfig)
     ilink: IlinkConfig = Field(default_factory=IlinkConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
 
     def cross_reference_problem(self) -> tuple[str, str] | None:
         """A key path and a problem where one part names another that does not exist."""

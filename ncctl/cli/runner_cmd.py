@@ -109,3 +109,41 @@ def show(json: JsonOpt = False) -> None:
         console.print(line, markup=False, soft_wrap=True)
 
     output.emit({"lines": [line], "notes": notes}, draw)
+
+
+scheduler_app = typer.Typer(
+    help="The schedule engine as a daemon (systemd Type=notify).", no_args_is_help=True
+)
+
+
+@scheduler_app.command("run")
+def scheduler_run() -> None:
+    """Run until SIGTERM: a reconcile pass at every scheduled event and every 15 s."""
+    from ncctl.errors import UsageError
+    from ncctl.runner.daemon import Daemon
+
+    output.begin("scheduler run", False)
+    if STATE.clock_at is not None:
+        raise UsageError(
+            "the daemon runs on the machine's clock; --clock does not apply",
+            hint="use `ncctl demo` to watch a simulated week",
+        )
+    loaded = STATE.config()
+    daemon = Daemon(loaded.config, STATE.engine(), loaded.path, serve_metrics=metrics_server())
+    daemon.install_signal_handlers()
+    raise typer.Exit(daemon.run())
+
+
+def metrics_server() -> Any:
+    """A starter of the metrics endpoint for the daemon, or None when metrics are absent."""
+    import importlib
+
+    try:
+        metrics = importlib.import_module("ncctl.metrics")
+    except ImportError:
+        return None
+    loaded = STATE.config()
+    starter = getattr(metrics, "daemon_server", None)
+    if starter is None:
+        return None
+    return starter(loaded.config, STATE.engine(), loaded.path)

@@ -1,0 +1,206 @@
+"""``ncctl scheduler run``: the schedule engine as a long-running daemon (APScheduler 3.11).
+
+APScheduler lives here only. The scheduler and every trigger get the schedule's zone
+(America/Chicago). One date trigger per upcoming transition (the next eight days, rebuilt every
+night at 00:05 local time and at start), plus an interval trigger every
+``runner.reconcile_interval_s`` as the safety net, all calling the same idempotent reconcile
+pass on a single worker thread (coalesced, one instance). Missed runs are not APScheduler's
+business: the pass catches up from its own done-records, so misfire grace is unlimited.
+
+The main thread only waits: the SIGTERM handler sets a flag, the main thread then sends
+``STOPPING=1`` and shuts the scheduler down waiting for a running pass. With ``$NOTIFY_SOCKET``
+set (systemd ``Type=notify``) it sends ``READY=1`` once started and ``WATCHDOG=1`` at half the
+watchdog interval. Log lines on stderr are JSON objects, one per line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ncctl.config import NcctlConfig
+from ncctl.schedule import ScheduleEngine
+
+HORIZON = dt.timedelta(days=8)
+
+
+def log(event: str, **fields: Any) -> None:
+    """One structured log line on stderr."""
+    line = {"ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), "event": event}
+    line.update(fields)
+    sys.stderr.write(json.dumps(line, default=str) + "\n")
+    sys.stderr.flush()
+
+
+class Notifier:
+    """sd_notify(3) over ``$NOTIFY_SOCKET``; silent when it is not set."""
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
+
+    def __call__(self, message: str) -> bool:
+        if not self.address:
+            return False
+        target = self.address
+        if target.startswith("@"):
+            target = "\0" + target[1:]
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.connect(target)
+                sock.sendall(message.encode())
+        except OSError as exc:
+            log("notify_failed", message=message, error=str(exc))
+            return False
+        return True
+
+
+def watchdog_interval() -> float | None:
+    """Half of ``$WATCHDOG_USEC`` in seconds, when systemd asks for a watchdog."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        return max(0.5, int(usec) / 2_000_000)
+    except ValueError:
+        return None
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: NcctlConfig,
+        engine: ScheduleEngine,
+        config_path: Path | None,
+        notify: Notifier | None = None,
+        serve_metrics: Callable[[], Callable[[], None]] | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.config_path = config_path
+        self.notify = notify or Notifier()
+        self.serve_metrics = serve_metrics
+        self.stop = threading.Event()
+        self.passes = 0
+
+    # -- the work -------------------------------------------------------------------------
+
+    def reconcile(self, reason: str) -> None:
+        from ncctl.errors import NcctlError
+        from ncctl.locks import hold
+        from ncctl.runner.reconcile import Reconciler
+        from ncctl.runner.registration import registration_hook
+
+        started = time.monotonic()
+        now = dt.datetime.now(dt.UTC)
+        try:
+            with hold(self.config.state_dir, "runner", 60.0, f"scheduler: {reason}"):
+                report = Reconciler(
+                    self.config,
+                    self.engine,
+                    now,
+                    config_path=self.config_path,
+                    registration_hook=registration_hook(self.config),
+                ).run()
+        except NcctlError as err:
+            log("pass_failed", reason=reason, **err.as_dict())
+            return
+        except Exception as exc:  # a daemon must outlive one bad pass
+            log("pass_crashed", reason=reason, error=f"{type(exc).__name__}: {exc}")
+            return
+        self.passes += 1
+        if report.actions or report.jobs or report.alerts or report.errors or reason != "interval":
+            log(
+                "pass",
+                reason=reason,
+                at=report.at,
+                seconds=round(time.monotonic() - started, 3),
+                actions=[f"{a['component']} {a['action']}: {a['message']}" for a in report.actions],
+                jobs=[f"{j['job']} {j['instance']} {j['state']}" for j in report.jobs],
+                alerts=report.alerts,
+                errors=report.errors,
+            )
+
+    def schedule_transitions(self, scheduler: Any) -> int:
+        """One date trigger per transition of the coming days (idempotent by job id)."""
+        from apscheduler.triggers.date import DateTrigger
+
+        now = dt.datetime.now(dt.UTC)
+        added = 0
+        for tr in self.engine.transitions(now, now + HORIZON):
+            job_id = f"event {tr.at.isoformat()}"
+            if scheduler.get_job(job_id) is not None:
+                continue
+            scheduler.add_job(
+                self.reconcile,
+                DateTrigger(run_date=tr.at, timezone=self.engine.zone),
+                args=[f"event {tr.event} at {tr.at.isoformat()}"],
+                id=job_id,
+                misfire_grace_time=None,
+                coalesce=True,
+                max_instances=1,
+            )
+            added += 1
+        return added
+
+    # -- running --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        zone = self.engine.zone
+        scheduler = BackgroundScheduler(
+            timezone=zone,
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        interval = self.config.runner.reconcile_interval_s
+        scheduler.add_job(
+            self.reconcile,
+            IntervalTrigger(seconds=interval, timezone=zone),
+            args=["interval"],
+            id="reconcile",
+            next_run_time=dt.datetime.now(zone),  # catch up at once
+        )
+        scheduler.add_job(
+            self.schedule_transitions,
+            CronTrigger(hour=0, minute=5, timezone=zone),
+            args=[scheduler],
+            id="rebuild",
+        )
+        added = self.schedule_transitions(scheduler)
+        stop_metrics = self.serve_metrics() if self.serve_metrics else None
+        scheduler.start()
+        log("started", pid=os.getpid(), transitions=added, interval_s=interval)
+        self.notify("READY=1")
+        watchdog = watchdog_interval()
+        try:
+            while not self.stop.wait(watchdog or 3600.0):
+                self.notify("WATCHDOG=1")
+        finally:
+            log("stopping")
+            self.notify("STOPPING=1")
+            scheduler.shutdown(wait=True)
+            if stop_metrics is not None:
+                stop_metrics()
+            log("stopped", passes=self.passes)
+        return 0
+
+    def install_signal_handlers(self) -> None:
+        def on_signal(signum: int, _frame: object) -> None:
+            self.stop.set()  # only a flag: the main thread does the rest
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
