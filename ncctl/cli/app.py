@@ -21,6 +21,7 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "maintenance": ("ncctl.cli.runner_cmd", "maintenance_app"),
     "cron": ("ncctl.cli.runner_cmd", "cron_app"),
     "scheduler": ("ncctl.cli.runner_cmd", "scheduler_app"),
+    "demo": ("ncctl.cli.runner_cmd", "demo"),
     "audit": ("ncctl.cli.audit_cmd", "app"),
     "config": ("ncctl.cli.config_cmd", "app"),
     "systemd": ("ncctl.cli.systemd_cmd", "app"),

@@ -53,7 +53,12 @@ class AppState:
     def now(self) -> dt.datetime:
         """The current time: the machine's, or the simulated clock of ``--clock``."""
         if self._clock is None:
-            if self.clock_at is None:
+            from ncctl.clock import clock_from_env
+
+            shared = clock_from_env() if self.clock_at is None else None
+            if shared is not None:
+                self._clock = shared
+            elif self.clock_at is None:
                 self._clock = _system_clock()
             else:
                 from ncctl.clock import SimulatedClock

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -147,3 +147,151 @@ def metrics_server() -> Any:
     if starter is None:
         return None
     return starter(loaded.config, STATE.engine(), loaded.path)
+
+
+def demo(
+    week: Annotated[
+        str | None,
+        typer.Option(
+            "--week",
+            help="Simulate the week holding this date (default: the coming week).",
+            metavar="DATE",
+        ),
+    ] = None,
+    minutes: Annotated[
+        float,
+        typer.Option("--minutes", help="Real minutes the simulated week takes.", min=0.1, max=600),
+    ] = 2.5,
+    json: JsonOpt = False,
+) -> None:
+    """Live a whole simulated CME week on the dev configuration in a few minutes.
+
+    Sunday 14:55 CT to Friday 16:05 CT on a simulated clock shared with the simulators, in a
+    fresh directory `.ncctl/demo`; exit 0 only if every scheduled action happened.
+    """
+    import datetime as dt
+
+    from ncctl.errors import RefusedError
+    from ncctl.runner.demo import Demo
+    from ncctl.schedule.timeparse import parse_date
+
+    output.begin("demo", json)
+    loaded = STATE.config()
+    engine = STATE.engine()
+    if week is not None:
+        day = parse_date(week)
+    else:
+        today = dt.datetime.now(engine.zone).date()
+        day = today + dt.timedelta(days=(6 - today.weekday()) % 7 or 7)
+    sunday = engine.week_start(dt.datetime.combine(day, dt.time(12), tzinfo=engine.zone)).date()
+    view = _DemoView(enabled=not json)
+    runner = Demo(
+        loaded.config,
+        config_path=loaded.path,
+        engine=engine,
+        workdir=Path(".ncctl") / "demo",
+        sunday=sunday,
+        minutes=minutes,
+        listener=view.on,
+    )
+    with view:
+        result = runner.run()
+    data = result.as_dict()
+    failure = None
+    if not result.ok:
+        problems = (
+            result.problems
+            + [f"{e.at}: {p}" for e in result.events for p in e.problems]
+            + result.uploads_missing
+        )
+        failure = RefusedError(
+            f"the simulated week was not as scheduled: {len(problems)} problem(s); first: "
+            f"{problems[0] if problems else 'journal'}",
+            hint="read the summary above; logs are under .ncctl/demo/.ncctl/log/",
+            code="demo.failed",
+        )
+
+    def draw(console: Console) -> None:
+        from rich.table import Table
+
+        table = Table(title=f"week of {result.week}", box=None, pad_edge=False)
+        for col in ("at (CT)", "events", "late (sim s)", "actions and jobs", ""):
+            table.add_column(col)
+        for e in result.events:
+            at = dt.datetime.fromisoformat(e.at).strftime("%a %H:%M")
+            mark = (
+                "[green]ok[/green]"
+                if not e.problems
+                else "[red]" + "; ".join(e.problems) + "[/red]"
+            )
+            table.add_row(
+                at, ", ".join(e.events), f"{e.lateness_s:.3f}", "; ".join(e.actions + e.jobs), mark
+            )
+        console.print(table)
+        console.print(
+            f"{len(result.events)} event instants in {result.real_seconds:.1f} s real "
+            f"(x{result.speed:g}); uploads verified: {result.uploads_verified}; journal "
+            f"{'intact' if result.journal_intact else 'BROKEN'} ({result.journal_lines} lines)"
+        )
+
+    output.emit(data, draw, failure=failure)
+
+
+class _DemoView:
+    """A Rich live view on a TTY, plain progress lines otherwise, nothing with --json."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = enabled and sys.stdout.isatty()
+        self.live: Any = None
+        self.now = ""
+        self.recent: list[str] = []
+        self.done = 0
+
+    def __enter__(self) -> _DemoView:
+        if self.tty:
+            from rich.live import Live
+
+            self.live = Live(self._render(), refresh_per_second=8, transient=False)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def _render(self) -> Any:
+        from rich.panel import Panel
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 1))
+        table.add_row("[bold]simulated time[/bold]", self.now)
+        table.add_row("[bold]event instants done[/bold]", str(self.done))
+        for line in self.recent[-8:]:
+            table.add_row("", line)
+        return Panel(table, title="ncctl demo")
+
+    def on(self, kind: str, data: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        if kind == "tick":
+            self.now = data["now"]
+        elif kind == "start":
+            self.now = data["start"]
+            if not self.tty:
+                print(
+                    f"demo: simulated week from {data['start']}, {data['events']} events",
+                    flush=True,
+                )
+        elif kind == "event":
+            self.done += 1
+            self.now = data["at"]
+            what = ", ".join(data["events"])
+            extra = "; ".join(data["actions"] + data["jobs"])
+            flag = " PROBLEM: " + "; ".join(data["problems"]) if data["problems"] else ""
+            line = f"{data['at']} {what}" + (f" -> {extra}" if extra else "") + flag
+            self.recent.append(line)
+            if not self.tty:
+                print(line, flush=True)
+        if self.live is not None:
+            self.live.update(self._render())

@@ -155,12 +155,19 @@ def main(argv: list[str] | None = None) -> int:
     watch = SignalWatch((signal.SIGTERM, signal.SIGINT))
     try:
         from ncctl import config
-        from ncctl.clock import SimulatedClock, SystemClock
+        from ncctl.clock import CLOCK_FILE_ENV, SimulatedClock, SystemClock, clock_from_env
         from ncctl.errors import NcctlError
         from ncctl.schedule import load_engine
 
         clock: Clock
-        if args.clock is not None:
+        shared = clock_from_env()
+        if shared is not None:
+            # a shared simulated clock may pause and jump: look at it often
+            speed = 1.0
+            clock = shared
+            args.interval = min(args.interval, 0.05)
+            described = f"shared simulated clock {os.environ.get(CLOCK_FILE_ENV)}"
+        elif args.clock is not None:
             speed = args.speed or 1.0
             clock = SimulatedClock(args.clock, speed)
             described = f"simulated from {args.clock.isoformat()} at {speed:g}x"

@@ -1,0 +1,286 @@
+"""``ncctl demo``: a simulated CME week on the dev configuration, in a few minutes.
+
+The week runs from Sunday 14:55 CT to Friday 16:05 CT on a shared simulated clock
+(``$NCCTL_CLOCK_FILE``) that the simulators read too. The clock runs at the speed that fits
+the week into the requested minutes; at each scheduled event it stands still while ncctl
+reconciles (as in any discrete-event simulation), so each event is handled at its own
+simulated instant, and every effect is checked: components started and stopped, the market
+state published by the feed handler, registrations, rotations and uploads. Everything happens
+in a fresh working directory (``.ncctl/demo``) so that the real dev state is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ncctl.clock import CLOCK_FILE_ENV, SharedClock
+from ncctl.components.base import COMPONENTS
+from ncctl.config import NcctlConfig
+from ncctl.schedule import ScheduleEngine, Transition
+
+WEEK_START = dt.time(14, 55)  # Sunday
+WEEK_END = dt.time(16, 5)  # Friday
+STATE_WAIT_S = 5.0
+"""Real seconds allowed for the feed handler to publish a new market state."""
+
+
+@dataclass
+class EventCheck:
+    at: str
+    events: list[str]
+    lateness_s: float
+    pass_seconds: float
+    actions: list[str] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "events": self.events,
+            "lateness_s": self.lateness_s,
+            "pass_seconds": self.pass_seconds,
+            "actions": self.actions,
+            "jobs": self.jobs,
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class DemoResult:
+    week: str
+    speed: float
+    real_seconds: float = 0.0
+    events: list[EventCheck] = field(default_factory=list)
+    uploads_verified: int = 0
+    uploads_missing: list[str] = field(default_factory=list)
+    journal_lines: int = 0
+    journal_intact: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.problems
+            and all(not e.problems for e in self.events)
+            and not self.uploads_missing
+            and self.journal_intact
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "week": self.week,
+            "speed": self.speed,
+            "real_seconds": round(self.real_seconds, 2),
+            "events": [e.as_dict() for e in self.events],
+            "uploads_verified": self.uploads_verified,
+            "uploads_missing": self.uploads_missing,
+            "journal_lines": self.journal_lines,
+            "journal_intact": self.journal_intact,
+            "problems": self.problems,
+            "ok": self.ok,
+        }
+
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class Demo:
+    def __init__(
+        self,
+        config: NcctlConfig,
+        *,
+        config_path: Path,
+        engine: ScheduleEngine,
+        workdir: Path,
+        sunday: dt.date,
+        minutes: float,
+        listener: Listener | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path.absolute()
+        self.engine = engine
+        self.workdir = workdir.absolute()
+        self.sunday = sunday
+        self.minutes = minutes
+        self.listener = listener or (lambda _kind, _data: None)
+        zone = engine.zone
+        self.start = dt.datetime.combine(sunday, WEEK_START, tzinfo=zone)
+        self.end = dt.datetime.combine(sunday + dt.timedelta(days=5), WEEK_END, tzinfo=zone)
+        self.speed = (self.end - self.start).total_seconds() / (minutes * 60)
+        self.clock = SharedClock(self.workdir / "clock.json")
+
+    # -- set-up and tear-down -------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        from ncctl.components.lifecycle import backend_for
+
+        if self.workdir.exists():
+            cwd = Path.cwd()
+            os.chdir(self.workdir)
+            try:
+                for name in COMPONENTS:  # a previous demo interrupted: stop what it left
+                    backend_for(name, self.config, self.config_path).stop()
+            finally:
+                os.chdir(cwd)
+            shutil.rmtree(self.workdir)
+        self.workdir.mkdir(parents=True)
+        os.chdir(self.workdir)
+        os.environ[CLOCK_FILE_ENV] = str(self.clock.path)
+        self.clock.set(self.start, speed=self.speed, paused=False)
+
+    def _teardown(self) -> None:
+        from ncctl.components.lifecycle import backend_for
+
+        for name in reversed(COMPONENTS):
+            with contextlib.suppress(Exception):  # best effort at the end of a demo
+                backend_for(name, self.config, self.config_path).stop()
+        os.environ.pop(CLOCK_FILE_ENV, None)
+
+    # -- the week -------------------------------------------------------------------------
+
+    def _wait_until(self, instant: dt.datetime) -> None:
+        """Let simulated time run up to just before ``instant``, then jump to it, paused."""
+        while True:
+            remaining = (instant - self.clock.now()).total_seconds() / self.speed
+            if remaining <= 0.002:
+                break
+            time.sleep(min(remaining - 0.001, 0.1))
+            self.listener("tick", {"now": self.clock.now().isoformat(timespec="seconds")})
+        self.clock.set(instant, speed=self.speed, paused=True)
+
+    def _feed_state(self) -> dict[str, Any] | None:
+        path = self.feed_status_file()
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8")) if path else None
+        except (OSError, ValueError):
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def feed_status_file(self) -> Path | None:
+        ready = self.config.components.feed_handler.ready
+        if ready is not None and ready.kind == "status_file" and ready.path is not None:
+            return ready.path
+        return None
+
+    def _check(self, group: list[Transition], check: EventCheck) -> None:
+        from ncctl.components.lifecycle import Lifecycle
+        from ncctl.components.process import wait_until
+
+        instant = group[0].at
+        life = Lifecycle(self.config, self.engine, instant, config_path=self.config_path)
+        for name in COMPONENTS:
+            row = life.status(name)
+            if row["drift"]:
+                check.problems.append(f"{name} is {row['actual']}, should be {row['desired']}")
+        state = self.engine.state_at(instant)
+        if state.feed_handler and self.feed_status_file() is not None:
+            want = state.market_state
+
+            def published() -> bool:
+                doc = self._feed_state()
+                return doc is not None and doc.get("market_state") == want
+
+            if not wait_until(published, STATE_WAIT_S):
+                doc = self._feed_state() or {}
+                check.problems.append(
+                    f"feed handler publishes {doc.get('market_state')}, schedule says {want}"
+                )
+
+    def run(self) -> DemoResult:
+        from ncctl.runner.reconcile import Reconciler
+        from ncctl.runner.registration import registration_hook
+
+        result = DemoResult(self.sunday.isoformat(), round(self.speed, 1))
+        began = time.monotonic()
+        cwd = Path.cwd()
+        self._prepare()
+        try:
+            transitions = self.engine.transitions(self.start, self.end)
+            groups: list[list[Transition]] = []
+            for tr in transitions:
+                if groups and groups[-1][0].at == tr.at:
+                    groups[-1].append(tr)
+                else:
+                    groups.append([tr])
+            self.listener("start", {"start": self.start.isoformat(), "events": len(transitions)})
+            for group in groups:
+                instant = group[0].at
+                self._wait_until(instant)
+                now = self.clock.now()
+                t0 = time.monotonic()
+                report = Reconciler(
+                    self.config,
+                    self.engine,
+                    now,
+                    config_path=self.config_path,
+                    registration_hook=registration_hook(self.config),
+                ).run()
+                check = EventCheck(
+                    at=instant.isoformat(),
+                    events=[t.event for t in group],
+                    lateness_s=(now - instant).total_seconds(),
+                    pass_seconds=round(time.monotonic() - t0, 3),
+                    actions=[f"{a['component']}: {a['message']}" for a in report.actions],
+                    jobs=[
+                        f"{j['job']}: {j['state']}"
+                        for j in report.jobs
+                        if j["instance"] == instant.isoformat()
+                    ],
+                )
+                check.problems += [f"{e.get('component')}: {e['message']}" for e in report.errors]
+                for j in report.jobs:
+                    if j["state"] != "done":
+                        check.problems.append(f"job {j['job']}: {j.get('message', j['state'])}")
+                expected_jobs = {
+                    "party_registration": ["party_registration"],
+                    "rotation.daily": ["rotate", "upload"],
+                    "rotation.weekly": ["rotate", "upload"],
+                }
+                for t in group:
+                    for job in expected_jobs.get(t.event, []):
+                        if f"{job}: done" not in check.jobs:
+                            check.problems.append(f"job {job} did not run at {t.event}")
+                self._check(group, check)
+                result.events.append(check)
+                self.listener("event", check.as_dict())
+                self.clock.set(instant, speed=self.speed, paused=False)
+            self._wait_until(self.end)
+            self._summarise(result)
+        finally:
+            self._teardown()
+            os.chdir(cwd)
+            result.real_seconds = time.monotonic() - began
+        return result
+
+    def _summarise(self, result: DemoResult) -> None:
+        from ncctl.journal import journal_path, verify
+        from ncctl.logs.inventory import inventory
+        from ncctl.logs.manifest import Manifest, manifest_path
+
+        manifest = Manifest(manifest_path(self.config.state_dir))
+        try:
+            inv = inventory(self.config, manifest, self.engine, self.end)
+        finally:
+            manifest.close()
+        for f in inv.files:
+            for dest, d in f["destinations"].items():
+                if d["state"] == "verified":
+                    result.uploads_verified += 1
+                else:
+                    result.uploads_missing.append(f"{f['file']} -> {dest}: {d['state']}")
+        if not inv.files:
+            result.problems.append("no file was rotated")
+        check = verify(journal_path(self.config.state_dir))
+        result.journal_lines, result.journal_intact = check.lines, check.ok
+        if not check.ok:
+            result.problems.append(f"journal broken at line {check.broken_line}: {check.problem}")
