@@ -262,6 +262,13 @@ class MetricsConfig(Section):
     port: Port = 9464
 
 
+class ClockConfig(Section):
+    """A simulated clock for development: a file shared by ncctl and the simulators
+    (see `ncctl clock set`). Unset, everything runs on the machine's clock."""
+
+    file: Path | None = None
+
+
 class RunnerConfig(Section):
     """The daemon: how often the safety-net reconcile pass runs, and the watchdog."""
 
@@ -281,6 +288,7 @@ class NcctlConfig(Section):
     ilink: IlinkConfig = Field(default_factory=IlinkConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
+    clock: ClockConfig = Field(default_factory=ClockConfig)
 
     def cross_reference_problem(self) -> tuple[str, str] | None:
         """A key path and a problem where one part names another that does not exist."""

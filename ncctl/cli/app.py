@@ -22,6 +22,7 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "cron": ("ncctl.cli.runner_cmd", "cron_app"),
     "scheduler": ("ncctl.cli.runner_cmd", "scheduler_app"),
     "demo": ("ncctl.cli.runner_cmd", "demo"),
+    "clock": ("ncctl.cli.runner_cmd", "clock_app"),
     "audit": ("ncctl.cli.audit_cmd", "app"),
     "config": ("ncctl.cli.config_cmd", "app"),
     "systemd": ("ncctl.cli.systemd_cmd", "app"),

@@ -31,6 +31,7 @@ def lifecycle() -> Lifecycle:
     from ncctl.components.lifecycle import Lifecycle
 
     loaded = STATE.config()
+    STATE.clock_for_components()
     return Lifecycle(loaded.config, STATE.engine(), STATE.now(), config_path=loaded.path)
 
 

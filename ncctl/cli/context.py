@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,8 @@ class AppState:
     debug: bool = False
     clock_at: str | None = None
     clock_speed: float = 1.0
+    share_clock: tuple[dt.datetime, float] | None = None
+    """The start and speed of ``--clock``, shared with components this command starts."""
     _clock: Clock | None = field(default=None, repr=False)
     _loaded: LoadedConfig | None = field(default=None, repr=False)
     _engine: ScheduleEngine | None = field(default=None, repr=False)
@@ -48,7 +51,21 @@ class AppState:
         self._display_tz = None
         self.clock_at = None
         self.clock_speed = 1.0
+        self.share_clock = None
         self._clock = None
+
+    def clock_for_components(self) -> None:
+        """Let the components this command starts see its simulated clock (``--clock``):
+        it is written to ``state_dir/run/clock.json`` and named in ``$NCCTL_CLOCK_FILE``."""
+        self.now()
+        if self.share_clock is None:
+            return
+        from ncctl.clock import CLOCK_FILE_ENV, SharedClock
+
+        path = (self.config().config.state_dir / "run" / "clock.json").absolute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        SharedClock(path).set(self.now(), speed=self.share_clock[1], paused=False)
+        os.environ[CLOCK_FILE_ENV] = str(path)
 
     def now(self) -> dt.datetime:
         """The current time: the machine's, or the simulated clock of ``--clock``."""
@@ -56,8 +73,24 @@ class AppState:
             from ncctl.clock import clock_from_env
 
             shared = clock_from_env() if self.clock_at is None else None
+            configured = None
+            if shared is None and self.clock_at is None:
+                configured = self.config().config.clock.file
             if shared is not None:
                 self._clock = shared
+            elif configured is not None:
+                from ncctl.clock import CLOCK_FILE_ENV, SharedClock
+
+                if not configured.is_file():
+                    from ncctl.errors import ConfigError
+
+                    raise ConfigError(
+                        f"clock.file: {configured} does not exist",
+                        hint="start the simulated clock with `ncctl clock set TIME --speed N`, "
+                        "or remove [clock] from the configuration",
+                    )
+                self._clock = SharedClock(configured)
+                os.environ[CLOCK_FILE_ENV] = str(configured.absolute())  # for the components
             elif self.clock_at is None:
                 self._clock = _system_clock()
             else:
@@ -66,6 +99,7 @@ class AppState:
 
                 start = parse_instant(self.clock_at, self.engine().zone, "--clock")
                 self._clock = SimulatedClock(start, self.clock_speed)
+                self.share_clock = (start, self.clock_speed)
         return self._clock.now()
 
     def engine(self) -> ScheduleEngine:

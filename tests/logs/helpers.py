@@ -64,10 +64,15 @@ def run(
     env: Mapping[str, str] | None = None,
     preexec: Callable[[], None] | None = None,
     wrapper: tuple[str, ...] = (),
+    clock_free: bool = False,
+    json_flag: bool = True,
 ) -> tuple[int, dict[str, Any], str]:
-    """`ncctl --config CONFIG --clock CLOCK ARGS --json` as a real process."""
+    """`ncctl --config CONFIG --clock CLOCK ARGS --json` as a real process (without --clock
+    when ``clock_free``; without --json when not ``json_flag``)."""
+    pinned = [] if clock_free else ["--clock", clock]
+    tail = ["--json"] if json_flag else []
     proc = subprocess.run(
-        [*wrapper, NCCTL, "--config", str(config), "--clock", clock, *args, "--json"],
+        [*wrapper, NCCTL, "--config", str(config), *pinned, *args, *tail],
         capture_output=True,
         text=True,
         timeout=120,
@@ -76,7 +81,7 @@ def run(
         preexec_fn=preexec,
     )
     assert "Traceback" not in proc.stderr, proc.stderr
-    doc: dict[str, Any] = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    doc: dict[str, Any] = json.loads(proc.stdout) if json_flag and proc.stdout.strip() else {}
     return proc.returncode, doc, proc.stderr
 
 
