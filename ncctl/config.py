@@ -259,7 +259,7 @@ class MetricsConfig(Section):
     node_exporter textfile with `ncctl metrics --textfile PATH`."""
 
     listen: NonEmpty = "127.0.0.1"
-    port: Port = 9464
+    port: int = Field(default=9464, ge=0, le=65535, description="0: any free port")
 
 
 class ClockConfig(Section):

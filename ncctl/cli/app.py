@@ -23,6 +23,7 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "scheduler": ("ncctl.cli.runner_cmd", "scheduler_app"),
     "demo": ("ncctl.cli.runner_cmd", "demo"),
     "clock": ("ncctl.cli.runner_cmd", "clock_app"),
+    "metrics": ("ncctl.cli.metrics_cmd", "metrics"),
     "audit": ("ncctl.cli.audit_cmd", "app"),
     "config": ("ncctl.cli.config_cmd", "app"),
     "systemd": ("ncctl.cli.systemd_cmd", "app"),

@@ -31,8 +31,13 @@ def lifecycle() -> Lifecycle:
     from ncctl.components.lifecycle import Lifecycle
 
     loaded = STATE.config()
-    STATE.clock_for_components()
-    return Lifecycle(loaded.config, STATE.engine(), STATE.now(), config_path=loaded.path)
+    return Lifecycle(
+        loaded.config,
+        STATE.engine(),
+        STATE.now(),
+        config_path=loaded.path,
+        component_env=STATE.clock_env(),
+    )
 
 
 def render_action(result: ActionResult) -> output.Renderer:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,18 +53,21 @@ class AppState:
         self.share_clock = None
         self._clock = None
 
-    def clock_for_components(self) -> None:
-        """Let the components this command starts see its simulated clock (``--clock``):
-        it is written to ``state_dir/run/clock.json`` and named in ``$NCCTL_CLOCK_FILE``."""
+    def clock_env(self) -> dict[str, str]:
+        """The environment that lets components started by this command share its simulated
+        clock: with ``--clock`` the clock is written to ``state_dir/run/clock.json``; with
+        ``[clock] file`` that file is named. Empty on the machine's clock."""
         self.now()
-        if self.share_clock is None:
-            return
         from ncctl.clock import CLOCK_FILE_ENV, SharedClock
 
-        path = (self.config().config.state_dir / "run" / "clock.json").absolute()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        SharedClock(path).set(self.now(), speed=self.share_clock[1], paused=False)
-        os.environ[CLOCK_FILE_ENV] = str(path)
+        if self.share_clock is not None:
+            path = (self.config().config.state_dir / "run" / "clock.json").absolute()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            SharedClock(path).set(self.now(), speed=self.share_clock[1], paused=False)
+            return {CLOCK_FILE_ENV: str(path)}
+        if isinstance(self._clock, SharedClock):
+            return {CLOCK_FILE_ENV: str(self._clock.path.absolute())}
+        return {}
 
     def now(self) -> dt.datetime:
         """The current time: the machine's, or the simulated clock of ``--clock``."""
@@ -79,7 +81,7 @@ class AppState:
             if shared is not None:
                 self._clock = shared
             elif configured is not None:
-                from ncctl.clock import CLOCK_FILE_ENV, SharedClock
+                from ncctl.clock import SharedClock
 
                 if not configured.is_file():
                     from ncctl.errors import ConfigError
@@ -90,7 +92,6 @@ class AppState:
                         "or remove [clock] from the configuration",
                     )
                 self._clock = SharedClock(configured)
-                os.environ[CLOCK_FILE_ENV] = str(configured.absolute())  # for the components
             elif self.clock_at is None:
                 self._clock = _system_clock()
             else:

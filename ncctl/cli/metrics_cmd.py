@@ -31,8 +31,7 @@ def metrics(
 ) -> None:
     """Print the Prometheus metrics (text exposition format), or write them with --textfile.
 
-    With --json the samples come as data. A source that fails (an unreadable database) is
-    left out and reported as ncctl_collector_errors{source}; the command still succeeds.
+    A source that fails is left out and reported in ncctl_collector_errors; exit 0 still.
     """
     from ncctl.metrics import NcctlCollector, write_textfile
 

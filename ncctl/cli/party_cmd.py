@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Register and check the iLink 3 party details (PartyDetailsListReqID, tag 1505) "
     "that orders refer to. Every message exchanged with the gateway is appended to the "
-    "audit trail ([logs.audit]).",
+    "audit trail (logs.audit.path).",
     no_args_is_help=True,
 )
 
@@ -142,7 +142,7 @@ def render_verify(result: VerifyResult) -> output.Renderer:
 
 @app.command(
     "register",
-    help="Register every [[party_details]] entry with the iLink gateway: one "
+    help="Register every party_details entry of the configuration with the iLink gateway: one "
     "PartyDetailsDefinitionRequest (518) each, waiting for every acknowledgement (519), and "
     "record the week's result in the state database and the journal. Entries the gateway "
     "already holds unchanged are not sent again; lost connections are retried "
@@ -179,8 +179,8 @@ def list_(json: JsonOpt = False) -> None:
 
 @app.command(
     "verify",
-    help="Compare the party details the iLink gateway holds with the [[party_details]] "
-    "entries: missing, different and extra ids. Exit 1 on any difference.",
+    help="Compare the party details the iLink gateway holds with the configuration's "
+    "party_details entries: missing, different and extra ids. Exit 1 on any difference.",
 )
 def verify(json: JsonOpt = False) -> None:
     from ncctl.errors import EXIT_FAILED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,7 +33,7 @@ def run_pass() -> dict[str, Any]:
 
     loaded = STATE.config()
     cfg = loaded.config
-    STATE.clock_for_components()
+    env = STATE.clock_env()
     try:
         with hold(cfg.state_dir, "runner", 0.0, "maintenance run"):
             report = Reconciler(
@@ -41,6 +42,7 @@ def run_pass() -> dict[str, Any]:
                 STATE.now(),
                 config_path=loaded.path,
                 registration_hook=registration_hook(cfg),
+                component_env=env,
             ).run()
     except TemporaryError as err:
         if err.code != "lock.busy":
@@ -135,19 +137,32 @@ def scheduler_run() -> None:
     raise typer.Exit(daemon.run())
 
 
-def metrics_server() -> Any:
-    """A starter of the metrics endpoint for the daemon, or None when metrics are absent."""
-    import importlib
-
-    try:
-        metrics = importlib.import_module("ncctl.metrics")
-    except ImportError:
-        return None
+def metrics_server() -> Callable[[], Callable[[], None]]:
+    """For the daemon: start the metrics endpoint on [metrics] listen:port, return its stop."""
     loaded = STATE.config()
-    starter = getattr(metrics, "daemon_server", None)
-    if starter is None:
-        return None
-    return starter(loaded.config, STATE.engine(), loaded.path)
+    engine = STATE.engine()
+
+    def start() -> Callable[[], None]:
+        import datetime as dt
+
+        from ncctl.metrics import collect, serve
+        from ncctl.runner.daemon import log
+
+        cfg = loaded.config
+        registry = collect(
+            cfg,
+            engine,
+            lambda: dt.datetime.now(dt.UTC),
+            loaded.path,
+            on_error=lambda source, message: log(
+                "metrics_source_failed", source=source, error=message
+            ),
+        )
+        server = serve(registry, cfg.metrics.listen, cfg.metrics.port)
+        log("metrics", url=server.url)
+        return server.stop
+
+    return start
 
 
 def demo(

@@ -22,7 +22,12 @@ COMMAND_GROUP = {"feed_handler": "feed", "order_session": "session"}
 UP_EVENT = {"feed_handler": "feed_handler.on", "order_session": "order_entry.up"}
 
 
-def backend_for(name: str, config: NcctlConfig, config_path: Path | None = None) -> Backend:
+def backend_for(
+    name: str,
+    config: NcctlConfig,
+    config_path: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Backend:
     """The backend configured for component ``name``. A process component inherits
     ``NCCTL_CONFIG`` pointing at ``config_path`` so that a simulator reads the same file."""
     if name not in COMPONENTS:
@@ -35,6 +40,7 @@ def backend_for(name: str, config: NcctlConfig, config_path: Path | None = None)
     from ncctl.components.process import ProcessBackend
 
     env = {"NCCTL_CONFIG": str(config_path.absolute())} if config_path else {}
+    env.update(extra_env or {})
     return ProcessBackend(name, comp, config.state_dir, base_env=env)
 
 
@@ -83,16 +89,19 @@ class Lifecycle:
         engine: ScheduleEngine,
         now: dt.datetime,
         journal: Journal | None = None,
+        *,
         config_path: Path | None = None,
+        component_env: dict[str, str] | None = None,
     ) -> None:
         self.config = config
         self.config_path = config_path
+        self.component_env = component_env or {}
         self.engine = engine
         self.now = now
         self.journal = journal or Journal(journal_path(config.state_dir))
 
     def backend(self, name: str) -> Backend:
-        return backend_for(name, self.config, self.config_path)
+        return backend_for(name, self.config, self.config_path, self.component_env)
 
     def _record(
         self,

@@ -124,11 +124,17 @@ class Reconciler:
     registration_hook: JobAction | None = None
     jobs: tuple[Job, ...] = JOBS
     jitter: Callable[[], float] = random.random
+    component_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.journal = Journal(journal_path(self.config.state_dir))
         self.lifecycle = Lifecycle(
-            self.config, self.engine, self.now, self.journal, config_path=self.config_path
+            self.config,
+            self.engine,
+            self.now,
+            self.journal,
+            config_path=self.config_path,
+            component_env=self.component_env,
         )
 
     # -- components -----------------------------------------------------------------------

@@ -57,7 +57,21 @@ CASES: dict[str, Case] = {
     "config set": Case(args=("schedule.display_tz", "UTC")),
     "config init": Case(args=("--env", "dev", "--dir", "{tmp}/init")),
     "systemd units": Case(args=("--output", "{tmp}/units")),
+    "logs rotate": Case(pre=WEEKEND, args=("--dry-run",)),
+    "logs upload": Case(pre=WEEKEND),
+    "logs status": Case(pre=WEEKEND),
+    "logs prune": Case(pre=WEEKEND, args=("--dry-run",)),
+    "maintenance run": Case(pre=WEEKEND),
+    "cron show": Case(),
+    "metrics": Case(pre=WEEKEND),
+    "clock set": Case(args=("2026-11-25T10:00",), code=78, note="dev has no [clock] file"),
 }
+
+NOT_JSON = {
+    "scheduler run": "a daemon: it logs JSON lines on stderr until SIGTERM (tests/runner)",
+    "demo": "a simulated week of minutes; its --json is checked in tests/runner/test_demo.py",
+}
+"""Commands the contract cases do not run, and why."""
 
 NO_CONFIG_NEEDED = {"config init"}
 """Commands that do not read the configuration, so a bad --config cannot make them fail."""
@@ -82,8 +96,8 @@ def command_paths() -> set[str]:
 def test_every_command_has_a_case() -> None:
     paths = command_paths()
     assert "schedule now" in paths  # the walk itself works
-    missing = sorted(paths - set(CASES))
-    stale = sorted(set(CASES) - paths)
+    missing = sorted(paths - set(CASES) - set(NOT_JSON))
+    stale = sorted((set(CASES) | set(NOT_JSON)) - paths)
     assert not missing, f"commands without a JSON contract case: {missing}"
     assert not stale, f"cases for commands that no longer exist: {stale}"
 

@@ -7,10 +7,13 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.logs.helpers import NCCTL, write_config
 
@@ -46,7 +49,7 @@ def test_ready_watchdog_stopping_and_a_clean_exit(
         f"[components.feed_handler]\ncommand = {SLEEP}\nstop_timeout_s = 2.0\n"
         f"[components.order_session]\ncommand = {SLEEP}\nstop_timeout_s = 2.0\n"
         "[runner]\nreconcile_interval_s = 1.0\n"
-        "[metrics]\nport = 1\n"  # not served unless metrics are wired; never bound here
+        "[metrics]\nport = 0\n"  # any free loopback port
     )
     config = write_config(tmp_path, extra=extra)
     env = {
@@ -61,12 +64,26 @@ def test_ready_watchdog_stopping_and_a_clean_exit(
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: list[str] = []
+    stderr = proc.stderr
+    assert stderr is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(stderr.readline, "")))
+    reader.start()
     try:
         assert receive(notify_socket, "READY=1", 30)[-1] == "READY=1"
         assert receive(notify_socket, "WATCHDOG=1", 5)[-1] == "WATCHDOG=1"
+        # the daemon serves /metrics on loopback: scrape and parse it
+        [url] = [json.loads(x)["url"] for x in list(lines) if '"event": "metrics"' in x]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        names = {f.name for f in text_string_to_metric_families(text)}
+        assert {"ncctl_component_desired", "ncctl_schedule_feed_handler"} <= names
         proc.send_signal(signal.SIGTERM)
         receive(notify_socket, "STOPPING=1", 30)
-        _, err = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+        err = "".join(lines)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -77,7 +94,7 @@ def test_ready_watchdog_stopping_and_a_clean_exit(
             )
     assert proc.returncode == 0, err
     events = [json.loads(line)["event"] for line in err.splitlines() if line.startswith("{")]
-    assert events[0] == "started" and events[-2:] == ["stopping", "stopped"]
+    assert events[:2] == ["metrics", "started"] and events[-2:] == ["stopping", "stopped"]
     assert "pass" in events  # the catch-up pass at start is logged
 
 

@@ -1,0 +1,637 @@
+"""Prometheus metrics of one ncctl, computed when they are scraped.
+
+The only module that imports ``prometheus_client``; everything else imports this one lazily,
+so that ``ncctl --help`` and ``ncctl schedule now`` never load it.
+
+Two ways out:
+
+* the daemon serves ``/metrics`` over HTTP: ``serve(collect(config, engine, clock.now,
+  config_path), config.metrics.listen, config.metrics.port)`` returns a :class:`MetricsServer`
+  whose ``stop()`` shuts it down; every scrape computes the values afresh at ``clock.now()``;
+* cron setups write node_exporter's textfile format with ``ncctl metrics --textfile PATH``
+  (:func:`write_textfile`, atomic).
+
+What is measured comes from *sources*, each a function of a :class:`ScrapeContext` returning
+metric families: ``info``, ``schedule``, one ``component.NAME`` per component, ``uploads``
+(the upload manifest), ``jobs`` (the runner's done-records), ``registration`` and ``tuning``.
+A source that raises is skipped and reported as ``ncctl_collector_errors{source} 1``: nothing
+fails the whole scrape. Sources only read: a state database that does not exist yet is not
+created by a scrape.
+
+Registration and tuning are pluggable (:class:`MetricSources`): :func:`registration_status`
+and :func:`tuning_status` return None until the iLink and tuning parts provide them, and a
+None leaves their metrics out of the exposition (absent, not 0).
+
+Label names never use ``job`` or ``instance``: Prometheus sets those on every scraped series
+(and renames a scraped ``job`` label to ``exported_job``), so ncctl's jobs are ``job_name``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ncctl.errors import NcctlError, UnavailableError
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from ncctl.config import NcctlConfig
+    from ncctl.schedule import ScheduleEngine
+
+MARKET_STATES: tuple[str, ...] = ("CLOSED", "PRE_OPEN", "OPEN")
+COMPONENT_STATES: tuple[str, ...] = ("running", "stopped", "crashed", "failed", "unknown")
+TUNING_STATES: tuple[str, ...] = ("compliant", "drift", "reboot-pending", "unsupported")
+
+TuningState = Literal["compliant", "drift", "reboot-pending", "unsupported"]
+
+
+# -- pluggable sources ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistrationStatus:
+    """The outcome of the latest weekly party-ID registration run."""
+
+    ok: bool
+    last_run: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class TuningStatus:
+    """How the host compares with its tuning profile (the labels of ``ncctl tune verify``)."""
+
+    profile: str
+    state: TuningState
+
+    @property
+    def compliant(self) -> bool:
+        return self.state == "compliant"
+
+
+RegistrationSource = Callable[["NcctlConfig", dt.datetime], RegistrationStatus | None]
+TuningSource = Callable[["NcctlConfig", dt.datetime], TuningStatus | None]
+
+
+def registration_status(config: NcctlConfig, now: dt.datetime) -> RegistrationStatus | None:
+    """The latest party-ID registration, or None when there is nothing to report.
+
+    A placeholder until ``ncctl.ilink`` provides it: it returns None, which leaves
+    ``ncctl_registration_*`` out of the exposition. To fill it, read the registration state
+    database in ``config.state_dir`` (``ncctl.ilink.party`` keeps ``party.sqlite``, whose
+    ``runs`` table has ``ok`` and ``finished_at`` per run) without creating it when it is
+    absent, and return ``RegistrationStatus(ok=<latest run ok>, last_run=<its finish time>)``;
+    return None when the file does not exist or no run is recorded.
+    """
+    return None
+
+
+def tuning_status(config: NcctlConfig, now: dt.datetime) -> TuningStatus | None:
+    """The host's tuning compliance, or None when there is nothing to report.
+
+    A placeholder until ``ncctl.tuning`` provides it: it returns None, which leaves
+    ``ncctl_tuning_*`` out of the exposition. To fill it, verify ``config.tuning.profile``
+    under ``config.tuning.root`` (what ``ncctl tune verify`` does, read-only) and return
+    ``TuningStatus(profile, state)`` with the compliance label (``compliant``, ``drift``,
+    ``reboot-pending`` or ``unsupported``).
+    """
+    return None
+
+
+@dataclass(frozen=True)
+class MetricSources:
+    """The sources that other parts of ncctl provide; replace one to test or to plug it in."""
+
+    registration: RegistrationSource = field(default=registration_status)
+    tuning: TuningSource = field(default=tuning_status)
+
+
+@dataclass(frozen=True)
+class ScrapeContext:
+    """What every source sees during one scrape."""
+
+    config: NcctlConfig
+    engine: ScheduleEngine
+    now: dt.datetime
+    config_path: Path | None
+    sources: MetricSources
+
+
+Source = Callable[[ScrapeContext], list[Metric]]
+
+
+# -- the sources ------------------------------------------------------------------------
+
+
+def _gauge(name: str, doc: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, labels=list(labels))
+
+
+def _counter(name: str, doc: str, labels: Sequence[str] = ()) -> CounterMetricFamily:
+    return CounterMetricFamily(name, doc, labels=list(labels))
+
+
+def _flag(value: bool) -> float:
+    return 1.0 if value else 0.0
+
+
+def info_source(ctx: ScrapeContext) -> list[Metric]:
+    from ncctl import __version__
+
+    info = _gauge(
+        "ncctl_info", "ncctl's version and environment (always 1).", ["version", "environment"]
+    )
+    info.add_metric([__version__, ctx.config.environment], 1.0)
+    stamp = _gauge(
+        "ncctl_collect_timestamp_seconds",
+        "When these values were computed (POSIX seconds, on ncctl's clock); a textfile that "
+        "stops being rewritten shows as a growing time() - this.",
+    )
+    stamp.add_metric([], ctx.now.timestamp())
+    return [info, stamp]
+
+
+def schedule_source(ctx: ScrapeContext) -> list[Metric]:
+    state = ctx.engine.state_at(ctx.now)
+    market = _gauge(
+        "ncctl_schedule_market_state",
+        "Scheduled market state: 1 for the current state, 0 for the others.",
+        ["state"],
+    )
+    names = MARKET_STATES
+    if state.market_state not in names:
+        names = (*names, state.market_state)
+    for name in names:
+        market.add_metric([name], _flag(state.market_state == name))
+    out: list[Metric] = [market]
+    for name, value, doc in (
+        ("feed_handler", state.feed_handler, "1 when the schedule wants the feed handler on."),
+        ("order_entry", state.order_entry, "1 when the schedule wants order entry up."),
+        ("maintenance", state.maintenance, "1 inside the daily maintenance window."),
+        ("l3_loop", state.l3_loop, "1 when the L3 snapshot loop runs (feed on, market closed)."),
+    ):
+        gauge = _gauge(f"ncctl_schedule_{name}", doc)
+        gauge.add_metric([], _flag(value))
+        out.append(gauge)
+    upcoming = ctx.engine.next_transitions(ctx.now, 1)
+    if upcoming:
+        nxt = _gauge(
+            "ncctl_schedule_next_transition_timestamp_seconds",
+            "When the next scheduled transition happens (POSIX seconds), by event.",
+            ["event"],
+        )
+        nxt.add_metric([upcoming[0].event], upcoming[0].at.timestamp())
+        out.append(nxt)
+    return out
+
+
+def component_source(name: str) -> Source:
+    """The source of one component: desired (schedule) against actual (its backend)."""
+
+    def source(ctx: ScrapeContext) -> list[Metric]:
+        from ncctl.components.lifecycle import backend_for, desired_running
+
+        desired = desired_running(name, ctx.engine.state_at(ctx.now))
+        status = backend_for(name, ctx.config, ctx.config_path).status()
+        want = _gauge(
+            "ncctl_component_desired",
+            "1 when the schedule wants the component running, 0 when stopped.",
+            ["component"],
+        )
+        want.add_metric([name], _flag(desired))
+        up = _gauge("ncctl_component_up", "1 when the component is running.", ["component"])
+        up.add_metric([name], _flag(status.running))
+        drift = _gauge(
+            "ncctl_component_drift",
+            "1 when the component is not in the state the schedule wants.",
+            ["component"],
+        )
+        drift.add_metric([name], _flag(desired != status.running))
+        states = _gauge(
+            "ncctl_component_state",
+            "The component's state as its backend sees it: 1 for the current state.",
+            ["component", "state"],
+        )
+        known = COMPONENT_STATES
+        if status.state not in known:
+            known = (*known, status.state)
+        for st in known:
+            states.add_metric([name, st], _flag(status.state == st))
+        return [want, up, drift, states]
+
+    return source
+
+
+@dataclass
+class _Destination:
+    pending_files: int = 0
+    pending_bytes: int = 0
+    failed: int = 0
+    verified_files: int = 0
+    verified_bytes: int = 0
+    attempts: int = 0
+    last_verified_ns: int | None = None
+
+
+def uploads_source(ctx: ScrapeContext) -> list[Metric]:
+    from ncctl.logs.manifest import Manifest, manifest_path
+
+    dests: dict[str, _Destination] = {name: _Destination() for name in ctx.config.destinations}
+    path = manifest_path(ctx.config.state_dir)
+    if path.exists():
+        manifest = Manifest(path)
+        try:
+            rows = manifest.db.execute(
+                "SELECT u.destination, u.state, COUNT(*), COALESCE(SUM(f.size), 0), "
+                "COALESCE(SUM(u.attempts), 0), MAX(u.updated_ns) "
+                "FROM uploads AS u JOIN files AS f ON f.id = u.file_id "
+                "GROUP BY u.destination, u.state"
+            ).fetchall()
+        finally:
+            manifest.close()
+        for dest, state, count, size, attempts, updated in rows:
+            d = dests.setdefault(str(dest), _Destination())
+            d.attempts += int(attempts)
+            if state == "verified":
+                d.verified_files += int(count)
+                d.verified_bytes += int(size)
+                d.last_verified_ns = max(d.last_verified_ns or 0, int(updated))
+            else:
+                d.pending_files += int(count)
+                d.pending_bytes += int(size)
+                if state == "failed":
+                    d.failed += int(count)
+    label = ["destination"]
+    last = _gauge(
+        "ncctl_upload_last_verified_timestamp_seconds",
+        "When the latest upload to the destination was verified (POSIX seconds); absent "
+        "before the first.",
+        label,
+    )
+    pending = _gauge(
+        "ncctl_upload_pending_files",
+        "Archives not yet verified at the destination (pending, uploading, uploaded, failed).",
+        label,
+    )
+    pending_bytes = _gauge(
+        "ncctl_upload_pending_bytes", "Size of the archives not yet verified there.", label
+    )
+    failures = _gauge(
+        "ncctl_upload_failures",
+        "Uploads to the destination whose last attempt failed (retried by the next run).",
+        label,
+    )
+    verified = _counter(
+        "ncctl_upload_verified_files", "Archives verified at the destination.", label
+    )
+    verified_bytes = _counter(
+        "ncctl_upload_verified_bytes", "Size of the archives verified at the destination.", label
+    )
+    attempts = _counter(
+        "ncctl_upload_attempts", "Upload attempts to the destination, retries included.", label
+    )
+    for name in sorted(dests):
+        d = dests[name]
+        if d.last_verified_ns is not None:
+            last.add_metric([name], d.last_verified_ns / 1e9)
+        pending.add_metric([name], d.pending_files)
+        pending_bytes.add_metric([name], d.pending_bytes)
+        failures.add_metric([name], d.failed)
+        verified.add_metric([name], d.verified_files)
+        verified_bytes.add_metric([name], d.verified_bytes)
+        attempts.add_metric([name], d.attempts)
+    return [last, pending, pending_bytes, failures, verified, verified_bytes, attempts]
+
+
+def latest_instants(engine: ScheduleEngine, now: dt.datetime) -> dict[str, dt.datetime]:
+    """Each one-shot job's latest scheduled instance at or before ``now``, within the
+    reconciler's look-back horizon (the instance a pass at ``now`` works on)."""
+    from ncctl.runner.jobs import JOBS
+    from ncctl.runner.reconcile import LOOKBACK
+
+    latest: dict[str, dt.datetime] = {}
+    for tr in engine.transitions(now - LOOKBACK, now + dt.timedelta(microseconds=1)):
+        for job in JOBS:
+            if tr.event in job.events:
+                latest[job.name] = tr.at
+    return latest
+
+
+def jobs_source(ctx: ScrapeContext) -> list[Metric]:
+    from ncctl.runner.jobs import JOBS, JobRun, JobStore, job_store_path
+
+    runs: list[JobRun] = []
+    path = job_store_path(ctx.config.state_dir)
+    if path.exists():
+        store = JobStore(path)
+        try:
+            runs = store.runs()
+        finally:
+            store.close()
+    latest = latest_instants(ctx.engine, ctx.now)
+    label = ["job_name"]
+    lateness = _gauge(
+        "ncctl_job_lateness_seconds",
+        "How late the job's latest instance started after its scheduled instant.",
+        label,
+    )
+    alerts = _counter(
+        "ncctl_job_alerts",
+        "Instances of the job whose window closed unfulfilled (alerted once each).",
+        label,
+    )
+    failing = _gauge(
+        "ncctl_job_failing",
+        "1 when the job's latest instance failed and is being retried with backoff.",
+        label,
+    )
+    overdue = _gauge(
+        "ncctl_job_overdue",
+        "1 when the job's latest scheduled instance is not done and its window has closed.",
+        label,
+    )
+    for job in JOBS:
+        mine = [r for r in runs if r.job == job.name]
+        alerts.add_metric([job.name], sum(1 for r in mine if r.alerted))
+        newest = max(mine, key=lambda r: dt.datetime.fromisoformat(r.instance), default=None)
+        if newest is not None:
+            if newest.lateness_s is not None:
+                lateness.add_metric([job.name], newest.lateness_s)
+            failing.add_metric([job.name], _flag(newest.state == "failed"))
+        else:
+            failing.add_metric([job.name], 0.0)
+        instant = latest.get(job.name)
+        late = False
+        if instant is not None and ctx.now >= instant + job.window:
+            record = next((r for r in mine if r.instance == instant.isoformat()), None)
+            late = record is None or record.state != "done"
+        overdue.add_metric([job.name], _flag(late))
+    return [lateness, alerts, failing, overdue]
+
+
+def registration_source(ctx: ScrapeContext) -> list[Metric]:
+    status = ctx.sources.registration(ctx.config, ctx.now)
+    if status is None:
+        return []
+    ok = _gauge("ncctl_registration_ok", "1 when the latest party-ID registration run succeeded.")
+    ok.add_metric([], _flag(status.ok))
+    out: list[Metric] = [ok]
+    if status.last_run is not None:
+        last = _gauge(
+            "ncctl_registration_last_timestamp_seconds",
+            "When the latest party-ID registration run finished (POSIX seconds).",
+        )
+        last.add_metric([], status.last_run.timestamp())
+        out.append(last)
+    return out
+
+
+def tuning_source(ctx: ScrapeContext) -> list[Metric]:
+    status = ctx.sources.tuning(ctx.config, ctx.now)
+    if status is None:
+        return []
+    compliant = _gauge(
+        "ncctl_tuning_compliant", "1 when the host matches its tuning profile.", ["profile"]
+    )
+    compliant.add_metric([status.profile], _flag(status.compliant))
+    state = _gauge(
+        "ncctl_tuning_state",
+        "The host's tuning compliance: 1 for the current state (as `ncctl tune verify`).",
+        ["profile", "state"],
+    )
+    for name in TUNING_STATES:
+        state.add_metric([status.profile, name], _flag(status.state == name))
+    return [compliant, state]
+
+
+def default_sources() -> list[tuple[str, Source]]:
+    """Every source, by the name ``ncctl_collector_errors`` reports it under."""
+    from ncctl.components.base import COMPONENTS
+
+    return [
+        ("info", info_source),
+        ("schedule", schedule_source),
+        *((f"component.{name}", component_source(name)) for name in COMPONENTS),
+        ("uploads", uploads_source),
+        ("jobs", jobs_source),
+        ("registration", registration_source),
+        ("tuning", tuning_source),
+    ]
+
+
+# -- collecting -------------------------------------------------------------------------
+
+
+class _Fixed:
+    """A collector of families computed once."""
+
+    def __init__(self, families: Sequence[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self.families)
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """The families of one collection, and each failed source with its error."""
+
+    at: dt.datetime
+    families: list[Metric]
+    errors: dict[str, str]
+
+    def text(self) -> str:
+        """The Prometheus text exposition format (what node_exporter's textfile reads)."""
+        return generate_latest(_Fixed(self.families)).decode("utf-8")
+
+    def samples(self) -> list[dict[str, Any]]:
+        """Every sample as plain data: name, labels, value (None if not finite), type."""
+        return [
+            {
+                "name": s.name,
+                "labels": dict(s.labels),
+                "value": s.value if math.isfinite(s.value) else None,
+                "type": fam.type,
+            }
+            for fam in self.families
+            for s in fam.samples
+        ]
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, NcctlError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+class NcctlCollector:
+    """A prometheus_client collector that computes every family at each scrape."""
+
+    def __init__(
+        self,
+        config: NcctlConfig,
+        engine: ScheduleEngine,
+        now: dt.datetime | Callable[[], dt.datetime],
+        config_path: Path | None = None,
+        *,
+        sources: MetricSources | None = None,
+        source_list: Sequence[tuple[str, Source]] | None = None,
+        on_error: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self._now = now
+        self.config_path = config_path
+        self.sources = sources or MetricSources()
+        self.source_list = list(source_list) if source_list is not None else default_sources()
+        self.on_error = on_error
+
+    def now(self) -> dt.datetime:
+        return self._now() if callable(self._now) else self._now
+
+    def scrape(self) -> Scrape:
+        ctx = ScrapeContext(self.config, self.engine, self.now(), self.config_path, self.sources)
+        merged: dict[str, Metric] = {}
+        errors: dict[str, str] = {}
+        seconds: dict[str, float] = {}
+        for name, source in self.source_list:
+            started = time.perf_counter()
+            try:
+                families = source(ctx)
+                _merge(merged, families)
+            except Exception as exc:  # a broken source never fails the scrape
+                errors[name] = _error_text(exc)
+                if self.on_error is not None:
+                    self.on_error(name, errors[name])
+            seconds[name] = time.perf_counter() - started
+        failed = _gauge(
+            "ncctl_collector_errors",
+            "1 when the source failed during this collection (its metrics are left out).",
+            ["source"],
+        )
+        took = _gauge(
+            "ncctl_collector_duration_seconds", "How long the source took to collect.", ["source"]
+        )
+        for name, _ in self.source_list:
+            failed.add_metric([name], _flag(name in errors))
+            took.add_metric([name], seconds[name])
+        return Scrape(ctx.now, [*merged.values(), failed, took], errors)
+
+    def collect(self) -> Iterable[Metric]:
+        return self.scrape().families
+
+
+def _merge(merged: dict[str, Metric], families: Sequence[Metric]) -> None:
+    """Add a source's families; one whose name another source used with another type is
+    a defect of that source (nothing of it is added)."""
+    for fam in families:
+        other = merged.get(fam.name)
+        if other is not None and other.type != fam.type:
+            raise ValueError(f"{fam.name} is a {other.type} elsewhere, here a {fam.type}")
+    for fam in families:
+        other = merged.get(fam.name)
+        if other is None:
+            merged[fam.name] = fam
+        else:
+            other.samples.extend(fam.samples)
+
+
+def collect(
+    config: NcctlConfig,
+    engine: ScheduleEngine,
+    now: dt.datetime | Callable[[], dt.datetime],
+    config_path: Path | None = None,
+    *,
+    sources: MetricSources | None = None,
+    on_error: Callable[[str, str], None] | None = None,
+) -> CollectorRegistry:
+    """A registry holding ncctl's collector; ``now`` is a time, or a clock read at every
+    scrape (the daemon passes ``clock.now``)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(
+        NcctlCollector(config, engine, now, config_path, sources=sources, on_error=on_error)
+    )
+    return registry
+
+
+def write_textfile(path: Path, scrape: Scrape) -> None:
+    """Write node_exporter's textfile format atomically: a temporary file in the same
+    directory (not named ``*.prom``, so never read half-written), fsync, rename."""
+    from ncctl.config import write_atomic
+
+    write_atomic(path, scrape.text())
+
+
+# -- serving ----------------------------------------------------------------------------
+
+
+class _Deferred:
+    """A collector built anew for every scrape by a factory."""
+
+    def __init__(self, factory: Callable[[], Collector]) -> None:
+        self.factory = factory
+
+    def collect(self) -> Iterable[Metric]:
+        return self.factory().collect()
+
+
+@dataclass
+class MetricsServer:
+    """A running ``/metrics`` HTTP server; ``stop()`` shuts it down and waits for it."""
+
+    server: WSGIServer
+    thread: threading.Thread
+
+    @property
+    def host(self) -> str:
+        return str(self.server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if self.thread.is_alive():
+            self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout_s)
+
+    def __enter__(self) -> MetricsServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(target: Collector | Callable[[], Collector], listen: str, port: int) -> MetricsServer:
+    """Serve ``target`` (a registry, or a factory called at every scrape) on
+    ``listen:port`` in a daemon thread (port 0: any free port, see ``MetricsServer.port``)."""
+    collector: Collector
+    if callable(getattr(target, "collect", None)):
+        collector = cast("Collector", target)
+    else:
+        collector = _Deferred(cast("Callable[[], Collector]", target))
+    try:
+        server, thread = start_http_server(port, addr=listen, registry=collector)
+    except OSError as exc:
+        raise UnavailableError(
+            f"cannot serve metrics on {listen}:{port}: {exc.strerror or exc}",
+            hint="another process may hold the port: change metrics.port or metrics.listen",
+            code="metrics.listen",
+        ) from None
+    return MetricsServer(server, thread)
