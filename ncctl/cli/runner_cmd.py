@@ -261,8 +261,11 @@ class _DemoView:
         self.tty = enabled and sys.stdout.isatty()
         self.live: Any = None
         self.now = ""
-        self.recent: list[str] = []
+        self.total = 0
         self.done = 0
+        self.seen: dict[str, Any] = {}
+        self.recent: list[str] = []
+        self.counts = {"rotate": 0, "upload": 0, "party_registration": 0}
 
     def __enter__(self) -> _DemoView:
         if self.tty:
@@ -277,15 +280,40 @@ class _DemoView:
             self.live.__exit__(None, None, None)
 
     def _render(self) -> Any:
+        import datetime as dt
+
         from rich.panel import Panel
+        from rich.progress_bar import ProgressBar
         from rich.table import Table
 
-        table = Table.grid(padding=(0, 1))
-        table.add_row("[bold]simulated time[/bold]", self.now)
-        table.add_row("[bold]event instants done[/bold]", str(self.done))
-        for line in self.recent[-8:]:
-            table.add_row("", line)
-        return Panel(table, title="ncctl demo")
+        clock = ""
+        if self.now:
+            from zoneinfo import ZoneInfo
+
+            local = dt.datetime.fromisoformat(self.now).astimezone(ZoneInfo("America/Chicago"))
+            clock = local.strftime("%a %Y-%m-%d %H:%M:%S %Z")
+        grid = Table.grid(padding=(0, 2))
+        grid.add_row("[bold]simulated time[/bold]", clock)
+        grid.add_row(
+            "[bold]week[/bold]",
+            ProgressBar(total=max(self.total, 1), completed=self.done, width=40),
+        )
+        for name in ("feed_handler", "order_session"):
+            state = self.seen.get(name, "stopped")
+            colour = "green" if state == "running" else "dim"
+            grid.add_row(f"[bold]{name}[/bold]", f"[{colour}]{state}[/{colour}]")
+        grid.add_row(
+            "[bold]market / L3 loop[/bold]",
+            f"{self.seen.get('market_state', 'CLOSED')} / {self.seen.get('l3_loop', 'off')}",
+        )
+        grid.add_row(
+            "[bold]jobs done[/bold]",
+            f"registrations {self.counts['party_registration']}, rotations "
+            f"{self.counts['rotate']}, uploads {self.counts['upload']}",
+        )
+        for line in self.recent[-6:]:
+            grid.add_row("", line)
+        return Panel(grid, title="ncctl demo: a simulated CME week")
 
     def on(self, kind: str, data: dict[str, Any]) -> None:
         if not self.enabled:
@@ -294,6 +322,7 @@ class _DemoView:
             self.now = data["now"]
         elif kind == "start":
             self.now = data["start"]
+            self.total = data["instants"]
             if not self.tty:
                 print(
                     f"demo: simulated week from {data['start']}, {data['events']} events",
@@ -302,6 +331,11 @@ class _DemoView:
         elif kind == "event":
             self.done += 1
             self.now = data["at"]
+            self.seen = data["seen"]
+            for job in data["jobs"]:
+                name, _, state = job.partition(": ")
+                if state == "done" and name in self.counts:
+                    self.counts[name] += 1
             what = ", ".join(data["events"])
             extra = "; ".join(data["actions"] + data["jobs"])
             flag = " PROBLEM: " + "; ".join(data["problems"]) if data["problems"] else ""
@@ -311,48 +345,3 @@ class _DemoView:
                 print(line, flush=True)
         if self.live is not None:
             self.live.update(self._render())
-
-
-clock_app = typer.Typer(
-    help="The simulated clock of a development setup ([clock] file).", no_args_is_help=True
-)
-
-
-@clock_app.command("set")
-def clock_set(
-    at: Annotated[
-        str, typer.Argument(help="Simulated time, ISO 8601 (Chicago time without offset).")
-    ],
-    speed: Annotated[
-        float, typer.Option("--speed", help="Simulated seconds per real second.", min=0.001)
-    ] = 1.0,
-    paused: Annotated[bool, typer.Option("--paused", help="Stop the clock at that time.")] = False,
-    json: JsonOpt = False,
-) -> None:
-    """Start (or move) the simulated clock named by [clock] file in the configuration."""
-    from ncctl.clock import SharedClock
-    from ncctl.errors import ConfigError
-    from ncctl.schedule.timeparse import parse_instant
-
-    output.begin("clock set", json)
-    cfg = STATE.config().config
-    if cfg.clock.file is None:
-        raise ConfigError(
-            "clock.file is not set: this configuration runs on the machine's clock",
-            hint='add [clock] file = ".ncctl/clock.json" to the configuration',
-        )
-    instant = parse_instant(at, STATE.engine().zone, "AT")
-    cfg.clock.file.parent.mkdir(parents=True, exist_ok=True)
-    SharedClock(cfg.clock.file).set(instant, speed=speed, paused=paused)
-    data = {
-        "file": str(cfg.clock.file),
-        "at": instant.isoformat(),
-        "speed": speed,
-        "paused": paused,
-    }
-
-    def draw(console: Console) -> None:
-        state = "paused" if paused else f"running at x{speed:g}"
-        console.print(f"simulated clock {cfg.clock.file}: {instant.isoformat()}, {state}")
-
-    output.emit(data, draw)

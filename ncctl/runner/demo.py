@@ -42,10 +42,12 @@ class EventCheck:
     actions: list[str] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    seen: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "at": self.at,
+            "seen": self.seen,
             "events": self.events,
             "lateness_s": self.lateness_s,
             "pass_seconds": self.pass_seconds,
@@ -180,6 +182,7 @@ class Demo:
         life = Lifecycle(self.config, self.engine, instant, config_path=self.config_path)
         for name in COMPONENTS:
             row = life.status(name)
+            check.seen[name] = row["actual"]
             if row["drift"]:
                 check.problems.append(f"{name} is {row['actual']}, should be {row['desired']}")
         state = self.engine.state_at(instant)
@@ -191,10 +194,11 @@ class Demo:
                 return doc is not None and doc.get("market_state") == want
 
             if not wait_until(published, STATE_WAIT_S):
-                doc = self._feed_state() or {}
-                check.problems.append(
-                    f"feed handler publishes {doc.get('market_state')}, schedule says {want}"
-                )
+                shown = (self._feed_state() or {}).get("market_state")
+                check.problems.append(f"feed handler publishes {shown}, schedule says {want}")
+        feed = self._feed_state() if state.feed_handler else None
+        check.seen["market_state"] = feed.get("market_state") if feed else state.market_state
+        check.seen["l3_loop"] = feed.get("l3_loop") if feed else "off"
 
     def run(self) -> DemoResult:
         from ncctl.runner.reconcile import Reconciler
@@ -212,7 +216,14 @@ class Demo:
                     groups[-1].append(tr)
                 else:
                     groups.append([tr])
-            self.listener("start", {"start": self.start.isoformat(), "events": len(transitions)})
+            self.listener(
+                "start",
+                {
+                    "start": self.start.isoformat(),
+                    "events": len(transitions),
+                    "instants": len(groups),
+                },
+            )
             for group in groups:
                 instant = group[0].at
                 self._wait_until(instant)
