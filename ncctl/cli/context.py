@@ -33,6 +33,7 @@ class AppState:
     _loaded: LoadedConfig | None = field(default=None, repr=False)
     _engine: ScheduleEngine | None = field(default=None, repr=False)
     _display_tz: str | None = field(default=None, repr=False)
+    _clock_file: Path | None = field(default=None, repr=False)
 
     def config(self) -> LoadedConfig:
         if self._loaded is None:
@@ -48,6 +49,7 @@ class AppState:
         self._loaded = None
         self._engine = None
         self._display_tz = None
+        self._clock_file = None
         self.clock_at = None
         self.clock_speed = 1.0
         self.share_clock = None
@@ -77,7 +79,8 @@ class AppState:
             shared = clock_from_env() if self.clock_at is None else None
             configured = None
             if shared is None and self.clock_at is None:
-                configured = self.config().config.clock.file
+                self.engine()  # the configured clock comes with the (cached) schedule
+                configured = self._clock_file
             if shared is not None:
                 self._clock = shared
             elif configured is not None:
@@ -116,6 +119,7 @@ class AppState:
                 hit = cache.load(path)
                 if hit is not None:
                     self._engine, self._display_tz = hit.engine, hit.display_tz
+                    self._clock_file = Path(hit.clock_file) if hit.clock_file else None
                     return self._engine
             from ncctl.schedule import load_engine
 
@@ -124,7 +128,8 @@ class AppState:
             files = [sched.template_path(), *sched.holiday_paths()]
             self._engine = load_engine(files[0], files[1:])
             self._display_tz = sched.display_tz
-            cache.store(loaded.path, sched.display_tz, files, self._engine)
+            self._clock_file = loaded.config.clock.file
+            cache.store(loaded.path, sched.display_tz, files, self._engine, self._clock_file)
         return self._engine
 
     def display_zone(self, tz: str | None) -> ZoneInfo:

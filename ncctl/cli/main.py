@@ -42,8 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     output.begin("", False)
     as_json = "--json" in args
     debug = "--debug" in args
-    command = typer.main.get_command(build_app(entry_named(args)))
     try:
+        command = typer.main.get_command(build_app(entry_named(args)))
         rv = command.main(args=args, prog_name="ncctl", standalone_mode=False)
     except NcctlError as err:
         output.emit_error(err, output.current_command.get() or _command_from_argv(args), as_json)

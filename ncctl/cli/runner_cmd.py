@@ -345,3 +345,48 @@ class _DemoView:
                 print(line, flush=True)
         if self.live is not None:
             self.live.update(self._render())
+
+
+clock_app = typer.Typer(
+    help="The simulated clock of a development setup ([clock] file).", no_args_is_help=True
+)
+
+
+@clock_app.command("set")
+def clock_set(
+    at: Annotated[
+        str, typer.Argument(help="Simulated time, ISO 8601 (Chicago time without offset).")
+    ],
+    speed: Annotated[
+        float, typer.Option("--speed", help="Simulated seconds per real second.", min=0.001)
+    ] = 1.0,
+    paused: Annotated[bool, typer.Option("--paused", help="Stop the clock at that time.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Start (or move) the simulated clock named by [clock] file in the configuration."""
+    from ncctl.clock import SharedClock
+    from ncctl.errors import ConfigError
+    from ncctl.schedule.timeparse import parse_instant
+
+    output.begin("clock set", json)
+    cfg = STATE.config().config
+    if cfg.clock.file is None:
+        raise ConfigError(
+            "clock.file is not set: this configuration runs on the machine's clock",
+            hint='add [clock] file = ".ncctl/clock.json" to the configuration',
+        )
+    instant = parse_instant(at, STATE.engine().zone, "AT")
+    cfg.clock.file.parent.mkdir(parents=True, exist_ok=True)
+    SharedClock(cfg.clock.file).set(instant, speed=speed, paused=paused)
+    data = {
+        "file": str(cfg.clock.file),
+        "at": instant.isoformat(),
+        "speed": speed,
+        "paused": paused,
+    }
+
+    def draw(console: Console) -> None:
+        state = "paused" if paused else f"running at x{speed:g}"
+        console.print(f"simulated clock {cfg.clock.file}: {instant.isoformat()}, {state}")
+
+    output.emit(data, draw)

@@ -21,7 +21,7 @@ from typing import Any
 from ncctl import __version__
 from ncctl.schedule.engine import CompiledTemplate, HolidayCalendar, ScheduleEngine
 
-FORMAT = 1
+FORMAT = 2
 KEEP = 32
 
 
@@ -29,6 +29,7 @@ KEEP = 32
 class CachedSchedule:
     engine: ScheduleEngine
     display_tz: str
+    clock_file: str | None
 
 
 def cache_dir() -> Path | None:
@@ -68,12 +69,19 @@ def load(config_path: Path) -> CachedSchedule | None:
             CompiledTemplate.from_data(doc["template"]),
             HolidayCalendar.from_data(doc["holidays"]),
         )
-        return CachedSchedule(engine, str(doc["display_tz"]))
+        clock = doc.get("clock_file")
+        return CachedSchedule(engine, str(doc["display_tz"]), str(clock) if clock else None)
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None
 
 
-def store(config_path: Path, display_tz: str, files: list[Path], engine: ScheduleEngine) -> None:
+def store(
+    config_path: Path,
+    display_tz: str,
+    files: list[Path],
+    engine: ScheduleEngine,
+    clock_file: Path | None = None,
+) -> None:
     """Remember a validated configuration's schedule (best effort)."""
     try:
         entry = _entry(config_path, config_path.read_bytes())
@@ -84,6 +92,7 @@ def store(config_path: Path, display_tz: str, files: list[Path], engine: Schedul
             "config": str(config_path.absolute()),
             "files": [{"path": str(p.absolute()), "sha256": _sha(p.read_bytes())} for p in files],
             "display_tz": display_tz,
+            "clock_file": str(clock_file) if clock_file else None,
             "template": engine.template.to_data(),
             "holidays": engine.holidays.to_data(),
         }

@@ -1,0 +1,13 @@
+"""iLink 3: CME's binary order entry, as far as ncctl needs it.
+
+* :mod:`ncctl.ilink.sbe` - the SBE codec of the FIXP session messages (500-507), the
+  BusinessReject (521) and the party-details messages (518, 519, 537, 538), with framing.
+* :mod:`ncctl.ilink.fixp` - a FIXP client session over TCP (Negotiate, Establish, sequenced
+  application messages, Terminate) and the HMAC signatures.
+* :mod:`ncctl.ilink.credentials` - the access key id and secret, from a key file.
+* :mod:`ncctl.ilink.settings` - the configuration models (``[ilink]``, ``[[party_details]]``).
+* :mod:`ncctl.ilink.party` - weekly party-details registration, listing and verification.
+* :mod:`ncctl.ilink.errors` - the errors of all of the above.
+
+Nothing is imported here, so that importing one module stays cheap.
+"""
