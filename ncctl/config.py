@@ -34,6 +34,7 @@ from pydantic import (
 
 from ncctl.config_files import ETC_CONFIG, resolve_path
 from ncctl.errors import CantCreateError, ConfigError, UsageError
+from ncctl.ilink.settings import IlinkConfig, PartyDetailsList
 from ncctl.resources import builtin_config, builtin_envs, builtin_holidays, builtin_schedule
 
 __all__ = ["ETC_CONFIG", "resolve_path"]
@@ -238,22 +239,6 @@ class TuningConfig(Section):
     root: Path = Path("/")
 
 
-class IlinkConfig(Section):
-    """The iLink 3 order-entry session (the gateway is a simulator in dev)."""
-
-    host: NonEmpty = "127.0.0.1"
-    port: Port = 29000
-    session: NonEmpty = "NCS"
-    firm: NonEmpty = "NCF"
-    access_key_id: NonEmpty = "dev-access-key"
-    secret_key: SecretStr | None = None
-    secret_key_file: Path | None = None
-    trading_system_name: NonEmpty = "ncctl"
-    trading_system_version: NonEmpty = "0.1"
-    trading_system_vendor: NonEmpty = "ncctl"
-    keepalive_ms: int = Field(default=30000, ge=1000, le=60000)
-
-
 class MetricsConfig(Section):
     """Prometheus metrics: the daemon serves them on a loopback port; cron setups write a
     node_exporter textfile with `ncctl metrics --textfile PATH`."""
@@ -286,6 +271,7 @@ class NcctlConfig(Section):
     destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
     tuning: TuningConfig = Field(default_factory=TuningConfig)
     ilink: IlinkConfig = Field(default_factory=IlinkConfig)
+    party_details: PartyDetailsList = Field(default_factory=list)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)

@@ -24,6 +24,7 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "demo": ("ncctl.cli.runner_cmd", "demo"),
     "clock": ("ncctl.cli.runner_cmd", "clock_app"),
     "metrics": ("ncctl.cli.metrics_cmd", "metrics"),
+    "party": ("ncctl.cli.party_cmd", "app"),
     "audit": ("ncctl.cli.audit_cmd", "app"),
     "config": ("ncctl.cli.config_cmd", "app"),
     "systemd": ("ncctl.cli.systemd_cmd", "app"),

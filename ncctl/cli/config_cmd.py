@@ -45,6 +45,8 @@ def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
     for key, item in value.items():
         if isinstance(item, dict):
             out[key] = _drop_none(item)
+        elif isinstance(item, list):
+            out[key] = [_drop_none(i) if isinstance(i, dict) else i for i in item]
         elif item is not None:
             out[key] = item
     return out

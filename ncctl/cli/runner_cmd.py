@@ -29,7 +29,7 @@ def run_pass() -> dict[str, Any]:
     from ncctl.errors import TemporaryError
     from ncctl.locks import hold
     from ncctl.runner.reconcile import Reconciler
-    from ncctl.runner.registration import registration_hook
+    from ncctl.runner.registration import registration_hook, session_gate
 
     loaded = STATE.config()
     cfg = loaded.config
@@ -42,6 +42,7 @@ def run_pass() -> dict[str, Any]:
                 STATE.now(),
                 config_path=loaded.path,
                 registration_hook=registration_hook(cfg),
+                session_gate=session_gate(cfg),
                 component_env=env,
             ).run()
     except TemporaryError as err:

@@ -10,11 +10,12 @@ Life of a session::
     gateway is a heartbeat
     Terminate 507              -> Terminate 507, then the connection closes
 
-Negotiate happens once per UUID. After a lost connection, :meth:`FixpClient.connect` again
-re-establishes the same UUID with the next sequence number (FIXP's recoverable flow); the
-gateway's EstablishmentAck says which sequence number it sends next, so a message it sent
-while we were away shows as a gap (counted in :attr:`FixpClient.gaps`; ncctl does not ask
-for retransmission: the party layer reconciles with a list request instead).
+Negotiate happens once per UUID (microseconds since the epoch, from the machine's clock).
+After a lost connection, :meth:`FixpClient.connect` again re-establishes the same UUID with
+the next sequence number (FIXP's recoverable flow); the gateway's EstablishmentAck says which
+sequence number it sends next, so a message it sent while we were away shows as a gap
+(counted in :attr:`FixpClient.gaps`; ncctl does not ask for retransmission: the party layer
+reconciles with a list request instead).
 
 Signatures (DESIGN.md §5, CME-1-SHA-256): HMAC-SHA256 keyed with the base64url-decoded
 secret over the field values as UTF-8 text (integers in decimal, strings without their NUL
@@ -272,6 +273,15 @@ def _no_observer(direction: str, message: sbe.Message, at: dt.datetime) -> None:
     return None
 
 
+def _machine_microseconds() -> int:
+    """CME's recommended UUID: microseconds since the epoch, from the machine's clock.
+
+    Not from the session's :class:`Clock`: a UUID must grow from one run to the next, and a
+    simulated clock (paused while ncctl acts, in ``ncctl demo``) would repeat itself.
+    """
+    return time.time_ns() // 1000
+
+
 class FixpClient:
     """One FIXP client session (a UUID) over one TCP connection at a time."""
 
@@ -282,11 +292,13 @@ class FixpClient:
         *,
         clock: Clock,
         observer: Observer | None = None,
+        uuid_source: Callable[[], int] | None = None,
     ) -> None:
         self.params = params
         self.credentials = credentials
         self.clock = clock
         self.observer = observer or _no_observer
+        self._uuid_source = uuid_source or _machine_microseconds
         self.uuid: int | None = None
         self.next_seq_no = 1
         """The SeqNum of our next application message."""
@@ -341,8 +353,7 @@ class FixpClient:
         )
 
     def _new_uuid(self) -> int:
-        uuid = epoch_ns(self.clock.now()) // 1000
-        uuid = max(uuid, self._last_uuid + 1)
+        uuid = max(self._uuid_source(), self._last_uuid + 1)
         self._last_uuid = uuid
         return uuid
 

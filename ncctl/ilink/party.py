@@ -286,9 +286,10 @@ class AuditRecorder:
             cells["party_details_list_request_id"] = msg.party_details_list_req_id
         elif isinstance(msg, sbe.BusinessReject521):
             cells["party_details_list_request_id"] = msg.party_details_list_req_id
-            cells["reject_reason"] = _clean(
-                f"{msg.business_reject_reason}--{msg.ref_tag_id or ''} {msg.text}"
-            )
+            # the audit trail's 380--379 form (BusinessRejectReason--BusinessRejectRefID),
+            # then the gateway's text
+            ref = msg.business_reject_ref_id if msg.business_reject_ref_id is not None else ""
+            cells["reject_reason"] = _clean(f"{msg.business_reject_reason}--{ref} {msg.text}")
         elif isinstance(
             msg, sbe.NegotiationReject502 | sbe.EstablishmentReject505 | sbe.Terminate507
         ):

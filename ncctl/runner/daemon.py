@@ -98,7 +98,7 @@ class Daemon:
         from ncctl.errors import NcctlError
         from ncctl.locks import hold
         from ncctl.runner.reconcile import Reconciler
-        from ncctl.runner.registration import registration_hook
+        from ncctl.runner.registration import registration_hook, session_gate
 
         started = time.monotonic()
         now = dt.datetime.now(dt.UTC)
@@ -110,6 +110,7 @@ class Daemon:
                     now,
                     config_path=self.config_path,
                     registration_hook=registration_hook(self.config),
+                    session_gate=session_gate(self.config),
                 ).run()
         except NcctlError as err:
             log("pass_failed", reason=reason, **err.as_dict())

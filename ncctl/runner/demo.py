@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ class DemoResult:
     uploads_missing: list[str] = field(default_factory=list)
     journal_lines: int = 0
     journal_intact: bool = False
+    registration_rows: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -88,6 +90,7 @@ class DemoResult:
             "uploads_missing": self.uploads_missing,
             "journal_lines": self.journal_lines,
             "journal_intact": self.journal_intact,
+            "registration_rows": self.registration_rows,
             "problems": self.problems,
             "ok": self.ok,
         }
@@ -120,6 +123,7 @@ class Demo:
         self.end = dt.datetime.combine(sunday + dt.timedelta(days=5), WEEK_END, tzinfo=zone)
         self.speed = (self.end - self.start).total_seconds() / (minutes * 60)
         self.clock = SharedClock(self.workdir / "clock.json")
+        self.gateway: subprocess.Popen[bytes] | None = None
 
     # -- set-up and tear-down -------------------------------------------------------------
 
@@ -139,6 +143,56 @@ class Demo:
         os.chdir(self.workdir)
         os.environ[CLOCK_FILE_ENV] = str(self.clock.path)
         self.clock.set(self.start, speed=self.speed, paused=False)
+        self._start_gateway()
+
+    def _start_gateway(self) -> None:
+        """The CME gateway simulator, when party details are to be registered."""
+        import subprocess
+        import sys
+
+        from ncctl.components.process import wait_until
+        from ncctl.errors import UnavailableError
+
+        ilink = self.config.ilink
+        if not self.config.party_details or ilink.secret_key is None:
+            return
+        ready = self.workdir / "gateway.ready"
+        env = {**os.environ, "NCCTL_DEMO_GATEWAY_SECRET": ilink.secret_key.get_secret_value()}
+        log = (self.workdir / "gateway.log").open("ab")
+        self.gateway = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ncctl.sim.cme_gateway",
+                "--port",
+                "0",
+                "--secret-env",
+                "NCCTL_DEMO_GATEWAY_SECRET",
+                "--access-key-id",
+                ilink.access_key_id,
+                "--session",
+                ilink.session,
+                "--firm",
+                ilink.firm,
+                "--ready-file",
+                str(ready),
+                "--state-file",
+                str(self.workdir / "gateway.json"),
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        if not wait_until(ready.exists, 15):
+            raise UnavailableError(
+                "the CME gateway simulator did not start", hint=f"read {self.workdir}/gateway.log"
+            )
+        port = int(json.loads(ready.read_text())["port"])
+        self.config = self.config.model_copy(
+            update={"ilink": ilink.model_copy(update={"port": port})}
+        )
 
     def _teardown(self) -> None:
         from ncctl.components.lifecycle import backend_for
@@ -146,6 +200,13 @@ class Demo:
         for name in reversed(COMPONENTS):
             with contextlib.suppress(Exception):  # best effort at the end of a demo
                 backend_for(name, self.config, self.config_path).stop()
+        if self.gateway is not None:
+            self.gateway.terminate()
+            try:
+                self.gateway.wait(timeout=10)
+            except Exception:  # pragma: no cover - a stuck simulator
+                self.gateway.kill()
+                self.gateway.wait(timeout=10)
         os.environ.pop(CLOCK_FILE_ENV, None)
 
     # -- the week -------------------------------------------------------------------------
@@ -202,7 +263,7 @@ class Demo:
 
     def run(self) -> DemoResult:
         from ncctl.runner.reconcile import Reconciler
-        from ncctl.runner.registration import registration_hook
+        from ncctl.runner.registration import registration_hook, session_gate
 
         result = DemoResult(self.sunday.isoformat(), round(self.speed, 1))
         began = time.monotonic()
@@ -235,6 +296,7 @@ class Demo:
                     now,
                     config_path=self.config_path,
                     registration_hook=registration_hook(self.config),
+                    session_gate=session_gate(self.config),
                 ).run()
                 check = EventCheck(
                     at=instant.isoformat(),
@@ -273,6 +335,21 @@ class Demo:
             result.real_seconds = time.monotonic() - began
         return result
 
+    def _registration_rows_archived(self) -> int:
+        """Rows of the archived audit trail that carry a PartyDetailsListReqID (tag 1505)."""
+        import csv
+        import gzip
+        import io
+
+        audit_dir = self.config.logs.archive_for("audit") if self.config.logs.audit else None
+        count = 0
+        for path in sorted(audit_dir.glob("*.gz")) if audit_dir else []:
+            text = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+            for row in csv.DictReader(io.StringIO(text)):
+                if (row.get("Party Details List Request ID") or "").strip():
+                    count += 1
+        return count
+
     def _summarise(self, result: DemoResult) -> None:
         from ncctl.journal import journal_path, verify
         from ncctl.logs.inventory import inventory
@@ -291,6 +368,11 @@ class Demo:
                     result.uploads_missing.append(f"{f['file']} -> {dest}: {d['state']}")
         if not inv.files:
             result.problems.append("no file was rotated")
+        if self.config.party_details:
+            rows = self._registration_rows_archived()
+            result.registration_rows = rows
+            if rows == 0:
+                result.problems.append("the audit trail holds no party-details registration row")
         check = verify(journal_path(self.config.state_dir))
         result.journal_lines, result.journal_intact = check.lines, check.ok
         if not check.ok:

@@ -125,6 +125,7 @@ class Reconciler:
     jobs: tuple[Job, ...] = JOBS
     jitter: Callable[[], float] = random.random
     component_env: dict[str, str] = field(default_factory=dict)
+    session_gate: Callable[[dt.date], tuple[bool, str]] | None = None
 
     def __post_init__(self) -> None:
         self.journal = Journal(journal_path(self.config.state_dir))
@@ -155,6 +156,19 @@ class Reconciler:
                 result = self.lifecycle.stop(name, reason="schedule")
                 report.actions.append({"component": name, **result.as_dict()})
             elif not stop_phase and want and not actual.running:
+                if name == "order_session" and self.session_gate is not None:
+                    allowed, why = self.session_gate(self.engine.trade_date(self.now))
+                    if not allowed:
+                        report.errors.append(
+                            {
+                                "component": name,
+                                "code": "registration.missing",
+                                "message": f"order session not started: {why}",
+                                "hint": "run `ncctl party register`, or set "
+                                "ilink.require_registration = false",
+                            }
+                        )
+                        return
                 result = self.lifecycle.start(name, reason="schedule")
                 action = result.as_dict()
                 if actual.state == "crashed":
@@ -265,7 +279,8 @@ class Reconciler:
     # -- the pass -------------------------------------------------------------------------
 
     def run(self) -> PassReport:
+        """Jobs first (the Sunday registration precedes the order session), then components."""
         report = PassReport(at=self.now.astimezone(self.engine.zone).isoformat(timespec="seconds"))
-        self.converge(report)
         self.run_jobs(report)
+        self.converge(report)
         return report

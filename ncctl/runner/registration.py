@@ -1,15 +1,54 @@
-"""The Sunday party-ID registration job: the iLink 3 registration when configured, else none."""
+"""The Sunday party-ID registration job, and the gate it puts before the order session."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ncctl.config import NcctlConfig
 
 if TYPE_CHECKING:
-    from ncctl.runner.reconcile import JobAction
+    from ncctl.runner.reconcile import JobAction, Reconciler
+
+SessionGate = Callable[[dt.date], tuple[bool, str]]
 
 
 def registration_hook(config: NcctlConfig) -> JobAction | None:
-    """The job action that registers party details, or None when nothing is configured."""
-    return None
+    """The job action that registers the configured party details over iLink 3, or None
+    when no ``[[party_details]]`` are configured."""
+    from ncctl.ilink.party import inputs_from_config
+
+    inputs = inputs_from_config(config)
+    if not inputs.entries:
+        return None
+
+    def register(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
+        from ncctl.clock import SystemClock, clock_from_env
+        from ncctl.ilink.party import register_all
+
+        result = register_all(
+            inputs,
+            clock=clock_from_env() or SystemClock(),
+            trade_date=rec.engine.trade_date(instant),
+        )
+        if result.failure is not None:
+            raise result.failure
+        return {
+            "week": result.week.isoformat(),
+            **result.counts(),
+            "secret_expires_in_days": result.secret_expires_in_days,
+        }
+
+    return register
+
+
+def session_gate(config: NcctlConfig) -> SessionGate | None:
+    """Whether the order session may come up on a trade date (registration done for its week,
+    unless ``ilink.require_registration = false``); None when nothing is configured."""
+    from ncctl.ilink.party import inputs_from_config, order_session_allowed
+
+    inputs = inputs_from_config(config)
+    if not inputs.entries:
+        return None
+    return lambda trade_date: order_session_allowed(inputs, trade_date)

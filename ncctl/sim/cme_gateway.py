@@ -32,7 +32,9 @@ codec of :mod:`ncctl.ilink.sbe`:
 * Sequence (506) is sent on a connection the simulator was silent on for the keepalive
   interval; Terminate (507) is answered with Terminate and the connection closed.
 
-Registrations live as long as the process (CME keeps them for the week).
+Registrations live as long as the process (CME keeps them for the week). Times (the
+RequestTimestamp check, SendingTimeEpoch) come from the shared simulated clock of
+``$NCCTL_CLOCK_FILE`` when it is set (``ncctl demo``), else from the machine's clock.
 
 Misbehaviour on request: ``--drop-after N`` closes the connection right after the N-th
 message received since start (counted over all connections, once), having applied it but
@@ -65,7 +67,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ncctl.clock import SystemClock
+from ncctl.clock import Clock, SystemClock, clock_from_env
 from ncctl.errors import NcctlError
 from ncctl.ilink import fixp, sbe
 from ncctl.ilink.credentials import decode_secret, read_key_file
@@ -149,7 +151,7 @@ class Gateway:
     def __init__(self, options: Options, state_file: Path | None) -> None:
         self.opt = options
         self.state_file = state_file
-        self.clock = SystemClock()
+        self.clock: Clock = clock_from_env() or SystemClock()
         self.uuids: dict[int, UuidState] = {}
         self.last_uuid: dict[tuple[str, str], int] = {}
         self.registrations: dict[int, Registration] = {}

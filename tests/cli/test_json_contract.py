@@ -64,6 +64,9 @@ CASES: dict[str, Case] = {
     "maintenance run": Case(pre=WEEKEND),
     "cron show": Case(),
     "metrics": Case(pre=WEEKEND),
+    "party register": Case(args=("--dry-run",)),
+    "party list": Case(code=69, note="no gateway listening"),
+    "party verify": Case(code=69, note="no gateway listening"),
     "clock set": Case(args=("2026-11-25T10:00",), code=78, note="dev has no [clock] file"),
 }
 
