@@ -575,6 +575,21 @@ def _read_exactly(source: BufferedIOBase, into: memoryview, position: int) -> in
     return int(got)
 
 
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What a broken, frozen or refusing connection raises (paramiko imported lazily)."""
+    import paramiko
+
+    return (OSError, EOFError, SftpProtocolError, paramiko.SSHException)
+
+
+def _quiet_paramiko_logging() -> None:
+    """paramiko logs connection failures from its own thread; ncctl reports them itself, so
+    they must not reach stderr through logging's last-resort handler."""
+    logger = logging.getLogger("paramiko")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
 # --- the destination ----------------------------------------------------------------------
 
 
@@ -725,7 +740,7 @@ class SftpDestination:
             self._drop()
         import paramiko
 
-        logging.getLogger("paramiko").addHandler(logging.NullHandler())
+        _quiet_paramiko_logging()
         key = self._load_key()
         known = self._load_known_hosts()
         timeout = self.timeout_s
@@ -770,7 +785,7 @@ class SftpDestination:
             if transport is not None:
                 transport.close()
             raise
-        except Exception as exc:
+        except _network_errors() as exc:
             if transport is not None:
                 transport.close()
             raise self._network_error(exc, "cannot connect") from None
@@ -849,7 +864,7 @@ class SftpDestination:
             raise
         except SftpStatusError as exc:
             raise self._status_error(exc, what, directory) from None
-        except Exception as exc:
+        except _network_errors() as exc:
             raise self._network_error(exc, what) from None
 
     # -- remote directory
@@ -973,7 +988,7 @@ class SftpDestination:
             raise self._write_failure(exc, part) from None
         except NcctlError:
             raise
-        except Exception as exc:
+        except _network_errors() as exc:
             raise self._network_error(exc, f"upload of {item.name} interrupted") from None
 
         def finish() -> None:
@@ -985,7 +1000,7 @@ class SftpDestination:
             finish()
         except SftpStatusError as exc:
             raise self._write_failure(exc, part) from None
-        except Exception as exc:
+        except _network_errors() as exc:
             raise self._network_error(exc, f"cannot finish {part}") from None
         return start, sent
 
@@ -1108,7 +1123,7 @@ class SftpDestination:
                     f"the server refused to run a command ({exc})"
                 ) from None
             raise self._network_error(exc, f"cannot verify {path}") from None
-        except Exception as exc:
+        except _network_errors() as exc:
             raise self._network_error(exc, f"cannot verify {path}") from None
         text = out.decode("utf-8", errors="replace").strip()
         match = _SHA256_LINE.match(text)

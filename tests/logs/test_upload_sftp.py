@@ -1,0 +1,81 @@
+"""`ncctl logs upload` to an SFTP destination (a real OpenSSH sshd) and a local one at once."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from tests.logs.helpers import TRADE_DATE, run, write_config
+from tests.sshd import SshServer
+
+NAME = f"audit.{TRADE_DATE}.csv.gz"
+
+
+def test_sftp_and_file_destinations_at_once_then_both_verified(
+    tmp_path: Path, sshd: SshServer, remote_dir: Path
+) -> None:
+    sftp = sshd.destination_config(remote_dir)
+    extra = (
+        "[destinations.fcm]\n"
+        f'url = "{sftp.url}"\n'
+        f'key_file = "{sftp.key_file}"\n'
+        f'known_hosts = "{sftp.known_hosts}"\n'
+        "timeout_s = 10\nbackoff_s = 0\n"
+    )
+    config = write_config(tmp_path, destinations={"client": "outbox/client"}, extra=extra)
+    text = config.read_text().replace(
+        'destinations = ["client"]', 'destinations = ["fcm", "client"]'
+    )
+    config.write_text(text)
+    (tmp_path / "live" / "audit.csv").write_bytes(b"row\n" * 100_000)
+    assert run(config, "logs", "rotate")[0] == 0
+    code, doc, _ = run(config, "logs", "upload")
+    assert code == 0, doc
+    assert {(u["destination"], u["state"], u["verified_by"]) for u in doc["data"]["uploads"]} == {
+        ("fcm", "verified", "readback"),
+        ("client", "verified", "readback"),
+    }
+    archive = (tmp_path / "archive" / "audit" / NAME).read_bytes()
+    assert (remote_dir / NAME).read_bytes() == archive
+    assert (tmp_path / "outbox" / "client" / NAME).read_bytes() == archive
+    assert sorted(p.name for p in remote_dir.iterdir()) == [NAME]  # no .part left
+    code, doc, _ = run(config, "logs", "status")
+    assert code == 0
+    [entry] = doc["data"]["files"]
+    assert entry["sha256"] == hashlib.sha256(archive).hexdigest()
+    assert {k: v["state"] for k, v in entry["destinations"].items()} == {
+        "fcm": "verified",
+        "client": "verified",
+    }
+
+
+def test_a_changed_host_key_is_refused_and_the_file_stays_pending(
+    tmp_path: Path, sshd: SshServer, remote_dir: Path
+) -> None:
+    sftp = sshd.destination_config(remote_dir)
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(
+        f"[{sshd.host}]:{sshd.port} ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIB3z0FfM7H5UZk0h2o6f1r1nq0j1C0QmL7mV6o5n9dYp\n"
+    )
+    extra = (
+        "[destinations.fcm]\n"
+        f'url = "{sftp.url}"\n'
+        f'key_file = "{sftp.key_file}"\n'
+        f'known_hosts = "{wrong}"\n'
+        "timeout_s = 10\nretries = 0\n"
+    )
+    config = write_config(tmp_path, destinations={"client": "outbox/client"}, extra=extra)
+    config.write_text(
+        config.read_text().replace('destinations = ["client"]', 'destinations = ["fcm"]')
+    )
+    (tmp_path / "live" / "audit.csv").write_text("row\n")
+    assert run(config, "logs", "rotate")[0] == 0
+    code, doc, _ = run(config, "logs", "upload")
+    assert code == 1
+    [upload] = doc["data"]["uploads"]
+    assert upload["error"]["code"] == "sftp.host_key"
+    assert "SHA256:" in upload["error"]["message"]
+    assert list(remote_dir.iterdir()) == []  # nothing written on a server we do not trust
+    code, doc, _ = run(config, "logs", "status")
+    assert doc["data"]["files"][0]["destinations"]["fcm"]["state"] == "failed"
