@@ -27,6 +27,7 @@ from ncctl.clock import CLOCK_FILE_ENV, SharedClock
 from ncctl.components.base import COMPONENTS
 from ncctl.config import NcctlConfig
 from ncctl.schedule import ScheduleEngine, Transition
+from ncctl.sim.order_session import GATEWAY_ENV, TRADING_SYSTEM_NAME
 
 WEEK_START = dt.time(14, 55)  # Sunday
 WEEK_END = dt.time(16, 5)  # Friday
@@ -69,6 +70,8 @@ class DemoResult:
     journal_lines: int = 0
     journal_intact: bool = False
     registration_rows: int = 0
+    order_session_establishments: int | None = None
+    """Sessions the gateway simulator saw the order session establish (None: no gateway)."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -91,6 +94,7 @@ class DemoResult:
             "journal_lines": self.journal_lines,
             "journal_intact": self.journal_intact,
             "registration_rows": self.registration_rows,
+            "order_session_establishments": self.order_session_establishments,
             "problems": self.problems,
             "ok": self.ok,
         }
@@ -124,6 +128,8 @@ class Demo:
         self.speed = (self.end - self.start).total_seconds() / (minutes * 60)
         self.clock = SharedClock(self.workdir / "clock.json")
         self.gateway: subprocess.Popen[bytes] | None = None
+        self.component_env: dict[str, str] = {}
+        """Environment for the components: ``NCCTL_GATEWAY`` once the gateway is up."""
 
     # -- set-up and tear-down -------------------------------------------------------------
 
@@ -157,7 +163,10 @@ class Demo:
         if not self.config.party_details or ilink.secret_key is None:
             return
         ready = self.workdir / "gateway.ready"
-        env = {**os.environ, "NCCTL_DEMO_GATEWAY_SECRET": ilink.secret_key.get_secret_value()}
+        # the gateway checks RequestTimestamp against the machine's clock, as CME does: it
+        # does not get the simulated clock (every client stamps real time)
+        env = {k: v for k, v in os.environ.items() if k != CLOCK_FILE_ENV}
+        env["NCCTL_DEMO_GATEWAY_SECRET"] = ilink.secret_key.get_secret_value()
         log = (self.workdir / "gateway.log").open("ab")
         self.gateway = subprocess.Popen(
             [
@@ -193,6 +202,8 @@ class Demo:
         self.config = self.config.model_copy(
             update={"ilink": ilink.model_copy(update={"port": port})}
         )
+        # the order-session simulator holds its FIXP session with this gateway
+        self.component_env = {GATEWAY_ENV: f"127.0.0.1:{port}"}
 
     def _teardown(self) -> None:
         from ncctl.components.lifecycle import backend_for
@@ -297,6 +308,7 @@ class Demo:
                     config_path=self.config_path,
                     registration_hook=registration_hook(self.config),
                     session_gate=session_gate(self.config),
+                    component_env=self.component_env,
                 ).run()
                 check = EventCheck(
                     at=instant.isoformat(),
@@ -373,7 +385,27 @@ class Demo:
             result.registration_rows = rows
             if rows == 0:
                 result.problems.append("the audit trail holds no party-details registration row")
+        if self.gateway is not None:
+            self._check_order_session_established(result)
         check = verify(journal_path(self.config.state_dir))
         result.journal_lines, result.journal_intact = check.lines, check.ok
         if not check.ok:
             result.problems.append(f"journal broken at line {check.broken_line}: {check.problem}")
+
+    def _check_order_session_established(self, result: DemoResult) -> None:
+        """The gateway simulator must have seen the order session establish its FIXP session
+        (counted per TradingSystemName in its state file: ``ncctl party`` has another)."""
+        path = self.workdir / "gateway.json"
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            by_system = doc.get("establishments_by_system") or {}
+            count = int(by_system.get(TRADING_SYSTEM_NAME, 0))
+        except (OSError, ValueError, AttributeError, TypeError) as exc:
+            result.problems.append(f"{path}: cannot read the gateway's state: {exc}")
+            return
+        result.order_session_establishments = count
+        if count == 0:
+            result.problems.append(
+                "the gateway simulator saw no FIXP session established by the order session "
+                f"(read {self.workdir}/gateway.log and the order session's log)"
+            )

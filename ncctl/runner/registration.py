@@ -24,12 +24,14 @@ def registration_hook(config: NcctlConfig) -> JobAction | None:
         return None
 
     def register(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
-        from ncctl.clock import SystemClock, clock_from_env
+        from ncctl.clock import SystemClock
         from ncctl.ilink.party import register_all
 
+        # the machine's clock even under a simulated one: CME rejects a Negotiate whose
+        # RequestTimestamp is more than a few seconds off; the week comes from the schedule
         result = register_all(
             inputs,
-            clock=clock_from_env() or SystemClock(),
+            clock=SystemClock(),
             trade_date=rec.engine.trade_date(instant),
         )
         if result.failure is not None:

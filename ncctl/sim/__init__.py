@@ -8,6 +8,7 @@ loop at once, atomic small-file writes, and one-line logging.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import fcntl
@@ -15,7 +16,7 @@ import os
 import select
 import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -104,3 +105,40 @@ class SignalWatch:
         for fd in (self._read_fd, self._write_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def number_arg(
+    kind: type[int] | type[float],
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    what: str = "number",
+) -> Callable[[str], float]:
+    """An argparse ``type=`` for a number in a range, with a message naming the range."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and value > high
+        if (too_low or too_high) and low is not None and high is not None:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what} ({low:g}-{high:g})")
+        if too_low:
+            bound = f"greater than {low:g}" if low_open else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"{text!r} must be {bound}")
+        if too_high:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at most {high:g}")
+        return value
+
+    return parse
+
+
+positive = number_arg(float, low=0, low_open=True)
+"""A number greater than 0."""
+non_negative = number_arg(float, low=0)
+"""A number, 0 or more."""
+count = number_arg(int, low=1, what="whole number")
+"""A whole number, 1 or more."""

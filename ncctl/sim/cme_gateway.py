@@ -43,10 +43,12 @@ answers every Negotiate with NegotiationReject CODE.
 
 ``--state-file`` is rewritten atomically (JSON) after every message, before its answer is
 sent (a client holding an answer can read the state that produced it): registrations, how
-many 518s arrived per id, rejected duplicates, counters. ``--ready-file`` is written once
-listening: ``{"pid", "host", "port"}``. SIGTERM or SIGINT closes every connection and exits
-0. Exit status 2 for bad arguments, 69 when the port cannot be bound, 78 when the secret
-cannot be read.
+many 518s arrived per id, rejected duplicates, counters (``terminates_received`` counts the
+clients' Terminates) and ``establishments_by_system``, the successful Establishes per
+TradingSystemName (the order-session simulator and ``ncctl party`` use different ones).
+``--ready-file`` is written once listening: ``{"pid", "host", "port"}``. SIGTERM or SIGINT
+closes every connection and exits 0. Exit status 2 for bad arguments, 69 when the port
+cannot be bound, 78 when the secret cannot be read.
 """
 
 from __future__ import annotations
@@ -71,7 +73,10 @@ from ncctl.clock import Clock, SystemClock, clock_from_env
 from ncctl.errors import NcctlError
 from ncctl.ilink import fixp, sbe
 from ncctl.ilink.credentials import decode_secret, read_key_file
-from ncctl.sim import log, write_atomic_text
+from ncctl.sim import count, log, non_negative, number_arg, write_atomic_text
+
+PORT = number_arg(int, low=0, high=65535, what="port number")
+ERROR_CODE = number_arg(int, low=0, high=0xFFFF, what="error code")
 
 PROG = "cme_gateway"
 EXIT_UNAVAILABLE = 69
@@ -165,9 +170,11 @@ class Gateway:
             "establishments": 0,
             "establishment_rejects": 0,
             "terminations": 0,
+            "terminates_received": 0,
             "drops": 0,
             "business_rejects": 0,
         }
+        self.establishments_by_system: dict[str, int] = {}
         self._dropped = False
         self._muted = False
         self._pending: list[tuple[Connection, bytes]] = []
@@ -195,6 +202,7 @@ class Gateway:
                 for u, s in self.uuids.items()
             },
             **self.counters,
+            "establishments_by_system": self.establishments_by_system,
         }
         write_atomic_text(self.state_file, json.dumps(doc, indent=1) + "\n")
 
@@ -308,6 +316,7 @@ class Gateway:
         elif isinstance(msg, sbe.Establish503):
             self.on_establish(conn, msg)
         elif isinstance(msg, sbe.Terminate507):
+            self.counters["terminates_received"] += 1
             self.send(
                 conn,
                 sbe.Terminate507(
@@ -445,6 +454,8 @@ class Gateway:
             conn.established = True
             conn.keepalive_ms = msg.keep_alive_interval
             self.counters["establishments"] += 1
+            system = msg.trading_system_name
+            self.establishments_by_system[system] = self.establishments_by_system.get(system, 0) + 1
             previous = [u for u in self.uuids if u < msg.uuid and self.uuids[u].firm == state.firm]
             prev_uuid = max(previous) if previous else 0
             prev_seq = self.uuids[prev_uuid].next_out - 1 if prev_uuid else 0
@@ -746,53 +757,13 @@ class Server:
                 os.close(fd)
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
-    return value
-
-
-def _code(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an error code") from None
-    if not 0 <= value <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an error code (0-65535)")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m ncctl.sim.cme_gateway",
         description="Simulated CME iLink 3 gateway: FIXP session and party-details registration.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="listen address (127.0.0.1)")
-    parser.add_argument("--port", type=_port, required=True, help="listen port (0: any free)")
+    parser.add_argument("--port", type=PORT, required=True, help="listen port (0: any free)")
     secret = parser.add_mutually_exclusive_group(required=True)
     secret.add_argument(
         "--secret-file", type=Path, help="key file: the base64url secret, or TOML secret_key"
@@ -811,19 +782,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-request-age-s",
-        type=_non_negative,
+        type=non_negative,
         default=5.0,
         help="RequestTimestamp tolerance in seconds (0: unchecked)",
     )
     parser.add_argument(
-        "--drop-after", type=_count, default=None, help="drop the connection after message N"
+        "--drop-after", type=count, default=None, help="drop the connection after message N"
     )
     parser.add_argument(
-        "--delay-ms", type=_non_negative, default=0.0, help="delay every answer (milliseconds)"
+        "--delay-ms", type=non_negative, default=0.0, help="delay every answer (milliseconds)"
     )
     parser.add_argument(
         "--reject-negotiation",
-        type=_code,
+        type=ERROR_CODE,
         default=None,
         metavar="CODE",
         help="reject every Negotiate with this error code",

@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ncctl.sim import SignalWatch, log, write_atomic_text
+from ncctl.sim import SignalWatch, log, positive, write_atomic_text
 
 if TYPE_CHECKING:
     from ncctl.clock import Clock
@@ -60,16 +60,6 @@ def _aware_instant(text: str) -> dt.datetime:
     return at
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m ncctl.sim.feed_handler",
@@ -78,13 +68,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--status-file", type=Path, required=True, help="JSON status file")
     parser.add_argument("--config", type=Path, default=None, help="ncctl configuration file")
     parser.add_argument(
-        "--interval", type=_positive, default=1.0, help="seconds between writes (default 1)"
+        "--interval", type=positive, default=1.0, help="seconds between writes (default 1)"
     )
     parser.add_argument(
         "--clock", type=_aware_instant, default=None, help="start a simulated clock here"
     )
     parser.add_argument(
-        "--speed", type=_positive, default=None, help="simulated clock speed (needs --clock)"
+        "--speed", type=positive, default=None, help="simulated clock speed (needs --clock)"
     )
     args = parser.parse_args(argv)
     if args.speed is not None and args.clock is None:

@@ -3,7 +3,8 @@ session that trades without end.
 
 ``python -m ncctl.sim.order_session --audit-file PATH --trade-file PATH --ion-file PATH
 [--ready-file PATH] [--rate ROWS_PER_S] [--max-rows N] [--session ID] [--firm ID]
-[--operator ID]``
+[--operator ID] [--gateway HOST:PORT [--config PATH | --secret-env NAME --access-key-id ID]
+[--keepalive-ms MS] [--retry-max-s S]]``
 
 Traffic. Orders follow one another; order *n* is a NewOrderSingle (514, ``TO CME``) and its
 ExecutionReportNew (522), then
@@ -48,6 +49,42 @@ none twice. The new files are opened before the old ones are closed; if that fai
 ones are kept and the failure logged. SIGTERM or SIGINT: the current message is finished,
 the files flushed, synced and closed, exit status 0. Exit status 73 when a file cannot be
 opened at start, 65 when an existing audit file has another layout, 2 for bad arguments.
+
+The FIXP session (optional). With ``--gateway HOST:PORT``, or ``$NCCTL_GATEWAY`` set to
+``HOST:PORT`` (``ncctl demo`` sets it to its gateway simulator), the simulator also holds a
+real iLink 3 session with that gateway (:mod:`ncctl.sim.cme_gateway` in development), on a
+background thread so that the traffic and the signals never wait for it:
+
+* it negotiates (500/501) and establishes (503/504) with the client of
+  :mod:`ncctl.ilink.fixp`, as TradingSystemName :data:`TRADING_SYSTEM_NAME` (so that the
+  gateway can tell this session from ``ncctl party``'s), then keeps the session alive with
+  Sequence (506) keepalives at the negotiated interval (``--keepalive-ms``, else
+  ``ilink.keepalive_ms``); it sends no application message;
+* credentials: ``--secret-env NAME`` (the base64url secret in that variable) with
+  ``--access-key-id``, or else the ``[ilink]`` table of the configuration (``--config``,
+  ``$NCCTL_CONFIG``, the usual resolution) through the loading code of ``ncctl party``
+  (``ilink.secret_key_file`` or ``ilink.secret_key``); the secret is never logged. The
+  session and firm are ``--session``/``--firm``, else ``ilink.session``/``ilink.firm``
+  when the configuration is read, else SIM/SIM01 (also the traffic's Session ID);
+* every session message sent or received becomes an audit-trail row (same writer, same
+  rules across SIGHUP as the traffic's rows): Message Type is the message name
+  (``Negotiate``, ``EstablishmentAck``, ``Sequence``, ``Terminate``...), and these rows
+  carry no sequence number of the traffic (:func:`is_session_row`);
+* session events (established, keepalives, lost, retries, terminated) are logged on
+  standard output (a secret close to expiry, ``ilink.secret_expiry_warn_days``, on
+  standard error);
+* an absent gateway, a refused connection, a dropped one, a reject or a Terminate from the
+  gateway never stop the simulator: it keeps writing its traffic and tries again after
+  0.5 s, 1 s, 2 s... up to ``--retry-max-s`` (10 s), re-establishing the same UUID when
+  the gateway still knows it (a new one otherwise);
+* SIGTERM/SIGINT (or ``--max-rows``): Terminate (507) is sent and the gateway's Terminate
+  awaited for at most 0.5 s, then the files are closed and the status is 0 as without a
+  gateway; the session never holds the exit up by more than about a second.
+
+UUIDs and RequestTimestamps come from the machine's clock, never from the simulated clock
+of ``$NCCTL_CLOCK_FILE``: CME checks them against real time and a UUID must grow from one
+run to the next. Exit status 78 when the configuration or the credentials cannot be read
+(77 for a key file others may read), before anything is written.
 """
 
 from __future__ import annotations
@@ -58,15 +95,16 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from ncctl.clock import Clock, SystemClock
-from ncctl.errors import DataError
+from ncctl.errors import DataError, NcctlError, TemporaryError
 from ncctl.logs.audit_trail import (
     FROM_CME,
     MESSAGE_TYPES,
@@ -78,11 +116,45 @@ from ncctl.logs.audit_trail import (
     execution_report_type,
     format_utc,
 )
-from ncctl.sim import SignalWatch, log, write_atomic_text
+from ncctl.sim import SignalWatch, count, log, number_arg, positive, write_atomic_text
+
+KEEPALIVE_MS = number_arg(int, low=1000, high=60000, what="whole number of milliseconds")
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from ncctl.ilink import fixp, sbe
+    from ncctl.ilink.credentials import Credentials
 
 PROG = "order_session"
 EXIT_DATAERR = 65
 EXIT_CANTCREAT = 73
+GATEWAY_ENV = "NCCTL_GATEWAY"
+#: the TradingSystemName (tag 1603) of the simulator's FIXP session
+TRADING_SYSTEM_NAME = "ncctl.sim.order_session"
+#: the Message Type of the FIXP session-layer rows in the audit trail
+SESSION_MESSAGE_TYPES = frozenset(
+    {
+        "Negotiate",
+        "NegotiationResponse",
+        "NegotiationReject",
+        "Establish",
+        "EstablishmentAck",
+        "EstablishmentReject",
+        "Sequence",
+        "Terminate",
+    }
+)
+RETRY_FIRST_S = 0.5
+DEFAULT_RETRY_MAX_S = 10.0
+#: how often the session thread looks for a stop request while the session is up
+_POLL_S = 0.1
+#: how long to wait for the gateway's Terminate after ours
+_TERMINATE_WAIT_S = 0.5
+#: how long the exit waits for the session thread
+_STOP_WAIT_S = 1.0
+#: a failure repeated is logged again only after this long
+_REPEAT_LOG_S = 60.0
 
 SECURITY_ID = 42140878
 BASE_PRICE = Decimal("5000.00")
@@ -112,8 +184,18 @@ def _base36(n: int) -> str:
             return out
 
 
+def is_session_row(row: Mapping[str, str]) -> bool:
+    """Whether an audit-trail row is a FIXP session-layer message (Negotiate, Sequence...)."""
+    return row["Message Type"] in SESSION_MESSAGE_TYPES
+
+
 def audit_row_seq(row: Mapping[str, str]) -> int:
-    """The simulator's sequence number of an audit-trail row (see the module docstring)."""
+    """The simulator's sequence number of an audit-trail row (see the module docstring).
+
+    A session-layer row (:func:`is_session_row`) has none: ValueError.
+    """
+    if is_session_row(row):
+        raise ValueError(f"a {row['Message Type']} row carries no sequence number")
     if row["Message Direction"] == TO_CME:
         return int(row["Order Request ID"])
     return int(row["CME Globex Message ID"])
@@ -363,50 +445,359 @@ class SessionFiles:
             raise errors[0]
 
 
-def _positive(text: str) -> float:
+def gateway_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[V6ADDR]:PORT`` too) as (host, port); ArgumentTypeError otherwise."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
     try:
-        value = float(text)
+        port = int(port_text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
+        raise argparse.ArgumentTypeError(f"{text!r}: {port_text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: the port must be 1 to 65535")
+    return host, port
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+def _fixp_id(value: str, length: int) -> bool:
+    return 1 <= len(value) <= length and value.isascii() and value.isprintable()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m ncctl.sim.order_session",
-        description="Simulated iLink 3 session: writes audit-trail, trade-log and ION files.",
+        description="Simulated iLink 3 session: writes audit-trail, trade-log and ION files; "
+        "optionally holds a FIXP session with a gateway.",
     )
     parser.add_argument("--audit-file", type=Path, required=True, help="audit trail (CSV)")
     parser.add_argument("--trade-file", type=Path, required=True, help="trade log")
     parser.add_argument("--ion-file", type=Path, required=True, help="ION message log")
     parser.add_argument("--ready-file", type=Path, default=None, help="written once ready")
     parser.add_argument(
-        "--rate", type=_positive, default=2.0, help="messages (audit rows) per second"
+        "--rate", type=positive, default=2.0, help="messages (audit rows) per second"
     )
-    parser.add_argument("--max-rows", type=_count, default=None, help="stop after N rows")
-    parser.add_argument("--session", default="SIM", help="iLink session id (default SIM)")
-    parser.add_argument("--firm", default="SIM01", help="executing firm id (default SIM01)")
+    parser.add_argument("--max-rows", type=count, default=None, help="stop after N rows")
+    parser.add_argument(
+        "--session", default=None, help="iLink session id (default SIM, or ilink.session)"
+    )
+    parser.add_argument(
+        "--firm", default=None, help="executing firm id (default SIM01, or ilink.firm)"
+    )
     parser.add_argument(
         "--operator", default="NCCTL-SIM", help="operator id, tag 5392 (default NCCTL-SIM)"
+    )
+    gateway = parser.add_argument_group("FIXP session with a gateway")
+    gateway.add_argument(
+        "--gateway",
+        type=gateway_address,
+        default=None,
+        metavar="HOST:PORT",
+        help=f"hold a FIXP session with this gateway (default ${GATEWAY_ENV}; none if unset)",
+    )
+    gateway.add_argument(
+        "--config", type=Path, default=None, help="ncctl configuration whose [ilink] to use"
+    )
+    gateway.add_argument(
+        "--secret-env", metavar="NAME", default=None, help="variable holding the secret"
+    )
+    gateway.add_argument("--access-key-id", default=None, help="access key id (with --secret-env)")
+    gateway.add_argument(
+        "--keepalive-ms",
+        type=KEEPALIVE_MS,
+        default=None,
+        help="keepalive interval asked for (default ilink.keepalive_ms, 30000)",
+    )
+    gateway.add_argument(
+        "--retry-max-s",
+        type=positive,
+        default=DEFAULT_RETRY_MAX_S,
+        help=f"longest wait between connection attempts (default {DEFAULT_RETRY_MAX_S:g})",
     )
     args = parser.parse_args(argv)
     try:
         AuditRow(sending_timestamp=SystemClock().now(), direction=TO_CME, operator_id=args.operator)
     except ValueError as exc:
         parser.error(f"--operator: {exc}")
+    if args.gateway is None and os.environ.get(GATEWAY_ENV):
+        try:
+            args.gateway = gateway_address(os.environ[GATEWAY_ENV])
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"${GATEWAY_ENV}: {exc}")
+    if args.gateway is None:
+        args.session = args.session or "SIM"
+        args.firm = args.firm or "SIM01"
+        return args
+    if args.session is not None and not _fixp_id(args.session, 3):
+        parser.error("--session: 1 to 3 printable ASCII characters with a gateway")
+    if args.firm is not None and not _fixp_id(args.firm, 5):
+        parser.error("--firm: 1 to 5 printable ASCII characters with a gateway")
+    if args.secret_env is not None:
+        if args.access_key_id is None:
+            parser.error("--secret-env needs --access-key-id")
+        if not _fixp_id(args.access_key_id, 20):
+            parser.error("--access-key-id: 1 to 20 printable ASCII characters")
+    elif args.access_key_id is not None:
+        parser.error("--access-key-id goes with --secret-env (else [ilink] is used)")
     return args
+
+
+# -- the FIXP session with a gateway ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Where the gateway is, who the session is, and how to retry."""
+
+    params: fixp.SessionParams
+    credentials: Credentials
+    source: str
+    """Where the credentials came from (never the secret itself)."""
+    retry_max_s: float = DEFAULT_RETRY_MAX_S
+    expiry_warn_days: int = 14
+
+
+def gateway_settings(args: argparse.Namespace) -> GatewaySettings | None:
+    """The session settings of ``args`` (None without a gateway); fills in ``args.session``
+    and ``args.firm`` from ``[ilink]`` when they were not given. NcctlError when the
+    configuration or the credentials cannot be read."""
+    if args.gateway is None:
+        return None
+    from ncctl.ilink import fixp
+    from ncctl.ilink.credentials import Credentials, decode_secret
+    from ncctl.ilink.errors import CredentialsError
+    from ncctl.ilink.settings import IlinkConfig
+
+    if args.secret_env is not None:
+        value = os.environ.get(args.secret_env)
+        if value is None:
+            raise CredentialsError(
+                f"${args.secret_env} is not set (--secret-env)",
+                hint="export the base64url iLink secret in that variable",
+            )
+        ilink = IlinkConfig()
+        credentials = Credentials(args.access_key_id, decode_secret(value, f"${args.secret_env}"))
+        source = f"${args.secret_env}"
+        default_ids = ("SIM", "SIM01")
+    else:
+        from ncctl import config
+        from ncctl.ilink.party import credentials_for, inputs_from_config
+
+        loaded = config.load(args.config)
+        ilink = inputs_from_config(loaded.config).ilink
+        credentials = credentials_for(ilink)
+        source = f"[ilink] of {loaded.path}"
+        default_ids = (ilink.session, ilink.firm)
+    args.session = args.session or default_ids[0]
+    args.firm = args.firm or default_ids[1]
+    host, port = args.gateway
+    params = fixp.SessionParams(
+        host=host,
+        port=port,
+        session=args.session,
+        firm=args.firm,
+        trading_system_name=TRADING_SYSTEM_NAME,
+        trading_system_version=ilink.trading_system_version,
+        trading_system_vendor=ilink.trading_system_vendor,
+        keepalive_ms=args.keepalive_ms or ilink.keepalive_ms,
+        connect_timeout_s=ilink.connect_timeout_s,
+        response_timeout_s=ilink.response_timeout_s,
+    )
+    return GatewaySettings(
+        params, credentials, source, args.retry_max_s, ilink.secret_expiry_warn_days
+    )
+
+
+class AuditSink:
+    """The session's files, shared by the traffic (main thread) and the FIXP session thread.
+
+    One lock around every write and around the SIGHUP reopen, so that a session row lands
+    whole in the file current at the time, never in a file already rotated away.
+    """
+
+    def __init__(self, files: SessionFiles) -> None:
+        self._files: SessionFiles | None = files
+        self._lock = threading.Lock()
+        self.failure: OSError | None = None
+        """A write of the session thread that failed (the main loop gives up on it)."""
+
+    def write(self, message: Message) -> None:
+        with self._lock:
+            assert self._files is not None
+            self._files.write(message)
+
+    def write_row(self, row: AuditRow) -> None:
+        """A session row; dropped once the files are closed, recorded in :attr:`failure`."""
+        with self._lock:
+            if self._files is None or self.failure is not None:
+                return
+            try:
+                self._files.audit.write(row)
+            except OSError as exc:
+                self.failure = exc
+
+    def reopen(self) -> None:
+        with self._lock:
+            assert self._files is not None
+            self._files = _reopen(self._files)
+
+    def close(self, sync: bool = True) -> None:
+        with self._lock:
+            files, self._files = self._files, None
+        if files is not None:
+            files.close(sync=sync)
+
+
+def session_row(
+    direction: str, msg: sbe.Message, at: dt.datetime, *, operator: str, session: str
+) -> AuditRow:
+    """The audit-trail row of a FIXP session message, as ``ncctl party`` writes them: our
+    own RequestTimestamp on what we send, else when it was sent or read."""
+    from ncctl.ilink import fixp, sbe
+
+    stamp_ns = getattr(msg, "request_timestamp", None) if direction == fixp.TO_CME else None
+    stamp = fixp.from_epoch_ns(stamp_ns) if isinstance(stamp_ns, int) and stamp_ns else at
+    reason = None
+    if isinstance(msg, sbe.NegotiationReject502 | sbe.EstablishmentReject505 | sbe.Terminate507):
+        reason = " ".join(f"{msg.error_codes} {msg.reason}".split())
+    return AuditRow(
+        sending_timestamp=stamp,
+        direction=TO_CME if direction == fixp.TO_CME else FROM_CME,
+        operator_id=operator,
+        session_id=session,
+        message_type=msg.name,
+        reject_reason=reason,
+    )
+
+
+class GatewaySession:
+    """The FIXP session on its own thread: establish, keep alive, retry, terminate.
+
+    The thread never touches the signals; :meth:`stop` asks it to terminate and waits a
+    bounded time. Every message goes through the observer into the audit trail.
+    """
+
+    def __init__(self, settings: GatewaySettings, sink: AuditSink, operator: str) -> None:
+        from ncctl.ilink import fixp
+
+        self.settings = settings
+        self.sink = sink
+        self.operator = operator
+        p = settings.params
+        self.where = f"gateway {p.host}:{p.port}"
+        self.client = fixp.FixpClient(
+            p, settings.credentials, clock=SystemClock(), observer=self._observe
+        )
+        self.establishments = 0
+        self.keepalives = 0
+        self._session_keepalives = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fixp-session", daemon=True)
+        self._last_failure: tuple[str, float] | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = _STOP_WAIT_S) -> bool:
+        """Ask for Terminate and wait up to ``timeout_s``; whether the thread has ended."""
+        self._stop.set()
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    # -- the thread ---------------------------------------------------------------------
+
+    def _observe(self, direction: str, msg: sbe.Message, at: dt.datetime) -> None:
+        from ncctl.ilink import fixp, sbe
+
+        if direction == fixp.TO_CME and isinstance(msg, sbe.Sequence506):
+            self.keepalives += 1
+            self._session_keepalives += 1
+            if self._session_keepalives == 1:
+                log(PROG, f"{self.where}: keepalive: Sequence (506) sent, more every interval")
+        row = session_row(
+            direction, msg, at, operator=self.operator, session=self.settings.params.session
+        )
+        self.sink.write_row(row)
+
+    def _run(self) -> None:
+        delay = RETRY_FIRST_S
+        while not self._stop.is_set():
+            try:
+                up = self.client.connect()
+            except Exception as exc:  # never let the session take the simulator down
+                self.client.close()
+                self._failed("no session", exc, delay)
+                if self._stop.wait(delay):
+                    break
+                delay = min(delay * 2, self.settings.retry_max_s)
+                continue
+            self._established(up)
+            delay = RETRY_FIRST_S
+            try:
+                self._hold()
+            except Exception as exc:
+                self.client.close()
+                self._failed(
+                    f"session lost after {self._session_keepalives} keepalive(s)", exc, delay
+                )
+                if self._stop.wait(delay):
+                    break
+                delay = min(delay * 2, self.settings.retry_max_s)
+        self.client.close()
+
+    def _established(self, up: fixp.Established) -> None:
+        self.establishments += 1
+        self._session_keepalives = 0
+        self._last_failure = None
+        p = self.settings.params
+        how = "negotiated and established" if up.negotiated else "re-established"
+        log(
+            PROG,
+            f"{self.where}: session up: UUID {up.uuid} {how} (session {p.session}, firm "
+            f"{p.firm}, credentials from {self.settings.source}), keepalive {up.keepalive_ms} "
+            f"ms, gateway's next SeqNum {up.next_seq_no}",
+        )
+        days = up.secret_expires_in_days
+        if days is not None and days < self.settings.expiry_warn_days:
+            log(PROG, f"{self.where}: the iLink secret expires in {days} day(s)", error=True)
+
+    def _hold(self) -> None:
+        """Keep the session up (the client sends the keepalives while it waits) until a
+        stop request, then Terminate; raises when the session is lost."""
+        from ncctl.ilink.errors import ResponseTimeoutError
+
+        while not self._stop.is_set():
+            try:
+                msg = self.client.receive(_POLL_S, "a message")
+            except ResponseTimeoutError:
+                continue
+            log(PROG, f"{self.where}: {msg.name} ({msg.template_id}) ignored")
+        self.client.params = replace(self.client.params, response_timeout_s=_TERMINATE_WAIT_S)
+        self.client.terminate("order session stopping")
+        log(
+            PROG,
+            f"{self.where}: Terminate (507) sent, session closed after "
+            f"{self._session_keepalives} keepalive(s)",
+        )
+
+    def _failed(self, what: str, exc: Exception, delay: float) -> None:
+        """Log a failure, but the same one again only once a minute."""
+        if isinstance(exc, TemporaryError):  # lost, timed out, terminated: retrying is all
+            text = exc.message
+        elif isinstance(exc, NcctlError):
+            text = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+        else:
+            text = f"{type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        last = self._last_failure
+        if last is not None and last[0] == text and now - last[1] < _REPEAT_LOG_S:
+            return
+        self._last_failure = (text, now)
+        log(PROG, f"{self.where}: {what}: {text}; retrying in {delay:g} s (and on)")
+
+
+# -- the run -------------------------------------------------------------------------------
 
 
 def _reopen(files: SessionFiles) -> SessionFiles:
@@ -425,7 +816,74 @@ def _reopen(files: SessionFiles) -> SessionFiles:
     return fresh
 
 
-def run(args: argparse.Namespace, watch: SignalWatch, clock: Clock) -> int:
+def _stop_session(session: GatewaySession | None) -> None:
+    if session is not None and not session.stop():
+        log(PROG, f"{session.where}: the session did not end in time; leaving it", error=True)
+
+
+def _write_ready(args: argparse.Namespace, run_id: str, gateway: GatewaySettings | None) -> None:
+    ready = {
+        "pid": os.getpid(),
+        "session": args.session,
+        "firm": args.firm,
+        "run": run_id,
+        "audit_file": str(args.audit_file.absolute()),
+        "trade_file": str(args.trade_file.absolute()),
+        "ion_file": str(args.ion_file.absolute()),
+    }
+    if gateway is not None:
+        ready["gateway"] = f"{gateway.params.host}:{gateway.params.port}"
+    args.ready_file.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic_text(args.ready_file, json.dumps(ready) + "\n")
+
+
+@dataclass(slots=True)
+class _Progress:
+    written: int = 0
+    reason: str = "SIGTERM"
+
+
+def _pace(
+    args: argparse.Namespace,
+    watch: SignalWatch,
+    sink: AuditSink,
+    script: Iterator[Message],
+    *,
+    poll_s: float | None,
+    progress: _Progress,
+) -> None:
+    """Write the traffic at ``args.rate`` until a signal or ``--max-rows``; with a FIXP
+    session, look at its write failures at least every ``poll_s``."""
+    period = 1.0 / args.rate
+    start = time.monotonic()
+    due = 0  # messages due since start
+    while True:
+        if watch.take(signal.SIGHUP):
+            sink.reopen()
+        if watch.seen(signal.SIGTERM, signal.SIGINT):
+            return
+        if sink.failure is not None:
+            raise sink.failure
+        if args.max_rows is not None and progress.written >= args.max_rows:
+            progress.reason = "max rows"
+            return
+        delay = start + due * period - time.monotonic()
+        if delay > 0:
+            watch.wait(delay if poll_s is None else min(delay, poll_s))
+            continue
+        if delay < -_MAX_LAG_S:  # stalled (suspended?): pace from now, no burst
+            start, due = time.monotonic(), 0
+        sink.write(next(script))
+        progress.written += 1
+        due += 1
+
+
+def run(
+    args: argparse.Namespace,
+    watch: SignalWatch,
+    clock: Clock,
+    gateway: GatewaySettings | None = None,
+) -> int:
     """Write traffic until SIGTERM, SIGINT or --max-rows; the exit status."""
     files = SessionFiles(args.audit_file, args.trade_file, args.ion_file)
     try:
@@ -440,65 +898,52 @@ def run(args: argparse.Namespace, watch: SignalWatch, clock: Clock) -> int:
     run_id = traffic.run_id
     script = traffic.messages()
     if args.ready_file is not None:
-        ready = {
-            "pid": os.getpid(),
-            "session": args.session,
-            "firm": args.firm,
-            "run": run_id,
-            "audit_file": str(args.audit_file.absolute()),
-            "trade_file": str(args.trade_file.absolute()),
-            "ion_file": str(args.ion_file.absolute()),
-        }
         try:
-            args.ready_file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic_text(args.ready_file, json.dumps(ready) + "\n")
+            _write_ready(args, run_id, gateway)
         except OSError as exc:
             log(PROG, f"{args.ready_file}: cannot write: {exc.strerror}", error=True)
             files.close()
             return EXIT_CANTCREAT
+    sink = AuditSink(files)
+    session = None
+    if gateway is not None:
+        session = GatewaySession(gateway, sink, args.operator)
     log(
         PROG,
         f"ready: session {args.session}, firm {args.firm}, run {run_id}, "
-        f"{args.rate:g} rows/s" + (f", at most {args.max_rows}" if args.max_rows else ""),
+        f"{args.rate:g} rows/s"
+        + (f", at most {args.max_rows}" if args.max_rows else "")
+        + (f", FIXP session with {session.where}" if session is not None else ""),
     )
-    period = 1.0 / args.rate
-    written = 0
-    start = time.monotonic()
-    due = 0  # messages due since start
-    reason = "SIGTERM"
+    if session is not None:
+        session.start()
+    progress = _Progress()
     try:
-        while True:
-            if watch.take(signal.SIGHUP):
-                files = _reopen(files)
-            if watch.seen(signal.SIGTERM, signal.SIGINT):
-                break
-            if args.max_rows is not None and written >= args.max_rows:
-                reason = "max rows"
-                break
-            delay = start + due * period - time.monotonic()
-            if delay > 0:
-                watch.wait(delay)
-                continue
-            if delay < -_MAX_LAG_S:  # stalled (suspended?): pace from now, no burst
-                start, due = time.monotonic(), 0
-            files.write(next(script))
-            written += 1
-            due += 1
+        poll_s = None if session is None else _POLL_S
+        _pace(args, watch, sink, script, poll_s=poll_s, progress=progress)
     except OSError as exc:
-        log(PROG, f"write failed after {written} rows: {exc}", error=True)
+        log(PROG, f"write failed after {progress.written} rows: {exc}", error=True)
+        _stop_session(session)
         with contextlib.suppress(OSError):
-            files.close()
+            sink.close()
         return EXIT_CANTCREAT
-    files.close()
-    log(PROG, f"stopping ({reason}) after {written} rows")
+    _stop_session(session)
+    sink.close()
+    log(PROG, f"stopping ({progress.reason}) after {progress.written} rows")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        gateway = gateway_settings(args)
+    except NcctlError as exc:
+        hint = f" (hint: {exc.hint})" if exc.hint else ""
+        log(PROG, f"{exc.message}{hint}", error=True)
+        return exc.exit_code
     watch = SignalWatch((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
     try:
-        return run(args, watch, SystemClock())
+        return run(args, watch, SystemClock(), gateway)
     finally:
         watch.close()
 
