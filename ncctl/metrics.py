@@ -65,6 +65,7 @@ class RegistrationStatus:
 
     ok: bool
     last_run: dt.datetime | None = None
+    secret_expires_in_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,28 +85,46 @@ TuningSource = Callable[["NcctlConfig", dt.datetime], TuningStatus | None]
 
 
 def registration_status(config: NcctlConfig, now: dt.datetime) -> RegistrationStatus | None:
-    """The latest party-ID registration, or None when there is nothing to report.
+    """The latest party-ID registration run recorded by ``ncctl.ilink.party`` in
+    ``state_dir/party.sqlite`` (opened read-only, never created); None without a run."""
+    import sqlite3
 
-    A placeholder until ``ncctl.ilink`` provides it: it returns None, which leaves
-    ``ncctl_registration_*`` out of the exposition. To fill it, read the registration state
-    database in ``config.state_dir`` (``ncctl.ilink.party`` keeps ``party.sqlite``, whose
-    ``runs`` table has ``ok`` and ``finished_at`` per run) without creating it when it is
-    absent, and return ``RegistrationStatus(ok=<latest run ok>, last_run=<its finish time>)``;
-    return None when the file does not exist or no run is recorded.
-    """
-    return None
+    path = config.state_dir / "party.sqlite"
+    if not path.is_file():
+        return None
+    db = sqlite3.connect(f"file:{path.absolute()}?mode=ro", uri=True, timeout=5)
+    try:
+        row = db.execute(
+            "SELECT ok, finished_at, secret_expires_in_days FROM runs ORDER BY run_id DESC LIMIT 1"
+        ).fetchone()
+    except sqlite3.OperationalError:  # no runs table yet
+        return None
+    finally:
+        db.close()
+    if row is None:
+        return None
+    finished = dt.datetime.fromisoformat(str(row[1])) if row[1] else None
+    return RegistrationStatus(
+        ok=bool(row[0]),
+        last_run=finished,
+        secret_expires_in_days=int(row[2]) if row[2] is not None else None,
+    )
 
 
 def tuning_status(config: NcctlConfig, now: dt.datetime) -> TuningStatus | None:
-    """The host's tuning compliance, or None when there is nothing to report.
+    """How the host under ``tuning.root`` compares with ``tuning.profile`` (the read-only
+    check of ``ncctl tune verify``); None when that root does not exist (a dev setup)."""
+    if not config.tuning.root.is_dir():
+        return None
+    from ncctl.tuning.host import Host
+    from ncctl.tuning.profiles import load_profile
+    from ncctl.tuning.tuner import Tuner
 
-    A placeholder until ``ncctl.tuning`` provides it: it returns None, which leaves
-    ``ncctl_tuning_*`` out of the exposition. To fill it, verify ``config.tuning.profile``
-    under ``config.tuning.root`` (what ``ncctl tune verify`` does, read-only) and return
-    ``TuningStatus(profile, state)`` with the compliance label (``compliant``, ``drift``,
-    ``reboot-pending`` or ``unsupported``).
-    """
-    return None
+    plan = Tuner(Host(config.tuning.root), config.state_dir, now=now).verify(
+        load_profile(config.tuning.profile)
+    )
+    label = plan.compliance().label
+    return TuningStatus(config.tuning.profile, cast("TuningState", label))
 
 
 @dataclass(frozen=True)
@@ -393,6 +412,13 @@ def registration_source(ctx: ScrapeContext) -> list[Metric]:
         )
         last.add_metric([], status.last_run.timestamp())
         out.append(last)
+    if status.secret_expires_in_days is not None:
+        expiry = _gauge(
+            "ncctl_ilink_secret_expires_in_days",
+            "Days until the iLink 3 secret key expires (SecretKeySecureIDExpiration).",
+        )
+        expiry.add_metric([], float(status.secret_expires_in_days))
+        out.append(expiry)
     return out
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ncctl.cli.main import main
@@ -87,6 +88,7 @@ def env(tmp_path: Path) -> Env:
     extra = (
         f"[components.feed_handler]\ncommand = {SLEEP}\nstop_timeout_s = 2.0\n"
         f"[components.order_session]\ncommand = {SLEEP}\nstop_timeout_s = 2.0\n"
+        f'[tuning]\nprofile = "dev"\nroot = "{tmp_path / "no-tuning-root"}"\n'
     )
     path = write_config(tmp_path, extra=extra)
     config, _ = load_file(path)
@@ -201,7 +203,7 @@ def test_metrics_served_over_http_are_computed_at_each_scrape(env: Env, feed_run
         assert got[key("ncctl_job_overdue", job_name="rotate")] == 1
         assert got[key("ncctl_job_failing", job_name="rotate")] == 1
         assert got[key("ncctl_job_failing", job_name="upload")] == 0
-        # registration and tuning have no source yet: absent, not 0
+        # no registration run recorded, no tuning root: absent, not 0
         names = {name for name, _ in got}
         assert not {n for n in names if n.startswith(("ncctl_registration", "ncctl_tuning"))}
         assert all(v == 0 for (n, _), v in got.items() if n == "ncctl_collector_errors")
@@ -602,3 +604,44 @@ def test_alert_rules_fire_when_intended(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout
+
+
+def test_registration_metrics_from_the_party_state_db(env: Env) -> None:
+    import sqlite3
+
+    from ncctl.ilink.party import _SCHEMA
+    from ncctl.metrics import registration_status
+
+    assert registration_status(env.config, NOW) is None  # no database: nothing, and none made
+    assert not (env.config.state_dir / "party.sqlite").exists()
+    db = sqlite3.connect(env.config.state_dir / "party.sqlite")
+    db.executescript(_SCHEMA)
+    db.execute(
+        "INSERT INTO runs (week, trade_date, started_at, finished_at, ok, gateway, attempts, "
+        "registered, already_registered, rejected, not_sent, secret_expires_in_days) VALUES "
+        "('2026-11-22', '2026-11-23', '2026-11-22T21:25:00+00:00', "
+        "'2026-11-22T21:25:01+00:00', 1, '127.0.0.1:29000', 1, 1, 0, 0, 0, 9)"
+    )
+    db.commit()
+    db.close()
+    registry = collect(env.config, env.engine, NOW, env.config_path)
+    got = values(generate_latest(registry).decode())
+    assert got[key("ncctl_registration_ok")] == 1
+    assert got[key("ncctl_registration_last_timestamp_seconds")] == 1795382701.0
+    assert got[key("ncctl_ilink_secret_expires_in_days")] == 9
+
+
+def test_tuning_metrics_from_a_fake_root(env: Env, tmp_path: Path) -> None:
+    from ncctl.metrics import tuning_status
+    from tests.tuning import fakeroot
+
+    root = fakeroot.build(tmp_path / "root")
+    config = env.config.model_copy(
+        update={"tuning": env.config.tuning.model_copy(update={"root": root})}
+    )
+    status = tuning_status(config, NOW)
+    assert status is not None and status.profile == "dev"
+    assert status.state in ("compliant", "drift", "reboot-pending", "unsupported")
+    registry = collect(config, env.engine, NOW, env.config_path)
+    got = values(generate_latest(registry).decode())
+    assert got[key("ncctl_tuning_state", profile="dev", state=status.state)] == 1
