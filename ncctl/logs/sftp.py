@@ -119,6 +119,7 @@ FX_NAMES = {
 
 EXT_FSYNC = "fsync@openssh.com"
 EXT_POSIX_RENAME = "posix-rename@openssh.com"
+EXT_HARDLINK = "hardlink@openssh.com"
 EXT_STATVFS = "statvfs@openssh.com"
 EXT_LIMITS = "limits@openssh.com"
 
@@ -390,6 +391,11 @@ class SftpSession:
     def posix_rename(self, old: str, new: str) -> None:
         payload = _string(EXT_POSIX_RENAME) + _string(old) + _string(new)
         self.call(FXP_EXTENDED, payload, f"rename {old} to {new}")
+
+    def hardlink(self, old: str, new: str) -> None:
+        """link(2) ``new`` to ``old``: fails when ``new`` exists, so it never replaces a file."""
+        payload = _string(EXT_HARDLINK) + _string(old) + _string(new)
+        self.call(FXP_EXTENDED, payload, f"link {new} to {old}")
 
     def free_bytes(self, path: str) -> int | None:
         """Bytes available to the user on the file system holding ``path`` (statvfs), if known."""
@@ -919,6 +925,10 @@ class SftpDestination:
         )
         if existing is not None:
             if existing.size == item.size and self._remote_sha256(conn, final, item) == item.sha256:
+                # published before a crash: a .part linked to it may be left behind
+                self._guarded(
+                    f"cannot remove {part}", self.directory, lambda: self._remove_if_any(conn, part)
+                )
                 return SendResult(final, 0, item.size, already_present=True)
             raise UploadConflict(
                 f"{self._prefix()}: {final} already exists with other content "
@@ -1042,11 +1052,34 @@ class SftpDestination:
                 f"{self._prefix()}: {final} appeared during the upload",
                 hint=f"nothing was overwritten ({part} is kept); find out who else writes there",
             )
+        if sftp.has(EXT_HARDLINK):
+            # link then unlink: the final name appears in one step and, unlike a rename,
+            # a file someone else put there in the meantime is never replaced
+            try:
+                self._guarded(
+                    f"cannot link {final} to {part}",
+                    self.directory,
+                    lambda: sftp.hardlink(part, final),
+                )
+            except NcctlError:
+                if self._guarded(f"cannot stat {final}", self.directory, lambda: sftp.stat(final)):
+                    raise UploadConflict(
+                        f"{self._prefix()}: {final} appeared during the upload",
+                        hint=f"nothing was overwritten ({part} is kept); find out who else "
+                        "writes there",
+                    ) from None
+                raise
+            self._guarded(f"cannot remove {part}", self.directory, lambda: sftp.remove(part))
+            return
         self._guarded(
             f"cannot rename {part} to {final}",
             self.directory,
             lambda: sftp.posix_rename(part, final),
         )
+
+    def _remove_if_any(self, conn: _Connection, path: str) -> None:
+        if conn.sftp.stat(path) is not None:
+            conn.sftp.remove(path)
 
     # -- verify
 

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -349,6 +350,36 @@ def test_a_final_name_appearing_during_the_upload_is_not_replaced(
     assert "appeared during the upload" in caught.value.message
     assert final.read_bytes() == planted
     assert (remote_dir / f"{item.name}.part").stat().st_size == item.size  # kept, complete
+
+
+def test_a_final_name_created_right_after_the_last_check_is_not_replaced(
+    sshd: SshServer, remote_dir: Path, make_item: MakeItem, open_destination: OpenDestination
+) -> None:
+    """The race a rename would lose: another writer creates the final name between ncctl's
+    last look and the publication. hardlink@openssh.com refuses to replace it."""
+    item = make_item(1 * MiB)
+    final = remote_dir / item.name
+    planted = b"created by someone else after the last check\n"
+    dest = open_destination(sshd.destination_config(remote_dir))
+    conn = dest._connect()
+    assert conn.sftp.has("hardlink@openssh.com")
+    real_stat = conn.sftp.stat
+    looks: list[str] = []
+
+    def racing_stat(path: str) -> Any:
+        found = real_stat(path)
+        if path.endswith("/" + item.name):
+            looks.append(path)
+            if len(looks) == 2:  # the check just before publishing: now the other writer
+                final.write_bytes(planted)
+        return found
+
+    conn.sftp.stat = racing_stat  # type: ignore[method-assign]
+    with pytest.raises(UploadConflict) as caught:
+        dest.send(item)
+    assert "appeared during the upload" in caught.value.message
+    assert final.read_bytes() == planted
+    assert (remote_dir / f"{item.name}.part").stat().st_size == item.size  # kept
 
 
 def test_exec_verify_without_a_shell_is_a_clear_error(
