@@ -47,6 +47,7 @@ from io import BufferedIOBase
 from typing import TYPE_CHECKING, TypeVar
 
 from ncctl.config import DestinationConfig
+from ncctl.crashpoints import crashpoint
 from ncctl.errors import (
     ConfigError,
     DataError,
@@ -459,6 +460,8 @@ class SftpSession:
                 status = reader.u32()
                 if status == FX_OK:
                     written += size
+                    if written >= 4 * self.write_size:
+                        crashpoint("upload.mid_send")
                     if progress is not None:
                         progress(size)
                 elif at < failed_at:  # report the first failing offset

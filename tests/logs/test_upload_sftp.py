@@ -79,3 +79,34 @@ def test_a_changed_host_key_is_refused_and_the_file_stays_pending(
     assert list(remote_dir.iterdir()) == []  # nothing written on a server we do not trust
     code, doc, _ = run(config, "logs", "status")
     assert doc["data"]["files"][0]["destinations"]["fcm"]["state"] == "failed"
+
+
+def test_killed_mid_transfer_to_sftp_then_resumed(
+    tmp_path: Path, sshd: SshServer, remote_dir: Path
+) -> None:
+    import os
+
+    sftp = sshd.destination_config(remote_dir)
+    extra = (
+        "[destinations.fcm]\n"
+        f'url = "{sftp.url}"\n'
+        f'key_file = "{sftp.key_file}"\n'
+        f'known_hosts = "{sftp.known_hosts}"\n'
+        "timeout_s = 10\nbackoff_s = 0\n"
+    )
+    config = write_config(tmp_path, destinations={"client": "outbox/client"}, extra=extra)
+    config.write_text(
+        config.read_text().replace('destinations = ["client"]', 'destinations = ["fcm"]')
+    )
+    (tmp_path / "live" / "audit.csv").write_bytes(os.urandom(8 * 1024 * 1024))
+    assert run(config, "logs", "rotate")[0] == 0
+    code, _, _ = run(config, "logs", "upload", env={"NCCTL_CRASH_AT": "upload.mid_send"})
+    assert code == -9
+    part = remote_dir / f"{NAME}.part"
+    assert part.exists() and not (remote_dir / NAME).exists()
+    code, doc, _ = run(config, "logs", "upload")
+    assert code == 0, doc
+    [upload] = doc["data"]["uploads"]
+    assert upload["state"] == "verified" and upload["resumed_from"] > 0
+    assert (remote_dir / NAME).read_bytes() == (tmp_path / "archive" / "audit" / NAME).read_bytes()
+    assert sorted(p.name for p in remote_dir.iterdir()) == [NAME]
