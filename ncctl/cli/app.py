@@ -46,7 +46,8 @@ ROOT_HELP = (
     "Times are America/Chicago wall-clock unless a command says otherwise. "
     "Exit codes: 0 ok, 1 failed, refused or drift, 2 bad command line, 64 bad argument value, "
     "65 bad data, 69 unavailable, 70 internal error, 73 cannot create, 75 retry later, "
-    "77 permission denied, 78 configuration error."
+    "77 permission denied, 78 configuration error; `ncctl tune` also 3 (reboot pending) and 4 "
+    "(cannot be changed from here)."
 )
 
 
