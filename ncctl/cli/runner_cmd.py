@@ -247,7 +247,9 @@ def demo(
         console.print(table)
         console.print(
             f"{len(result.events)} event instants in {result.real_seconds:.1f} s real "
-            f"(x{result.speed:g}); uploads verified: {result.uploads_verified}; journal "
+            f"(x{result.speed:g}); uploads verified: {result.uploads_verified}; party-details "
+            f"rows in the audit trail: {result.registration_rows}; order-session logons at the "
+            f"gateway: {result.order_session_establishments}; journal "
             f"{'intact' if result.journal_intact else 'BROKEN'} ({result.journal_lines} lines)"
         )
 
