@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.components.base import COMPONENTS
+from ncctl.components.process import PYTHON_PLACEHOLDER
 from ncctl.config import ComponentConfig, NcctlConfig, write_atomic
 from ncctl.errors import CantCreateError, ConfigError, UnavailableError
 
-PYTHON_PLACEHOLDER = "{python}"
 DEFAULT_UNITS = {
     "feed_handler": "ncctl-feed-handler.service",
     "order_session": "ncctl-order-session.service",

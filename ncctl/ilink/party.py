@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.clock import Clock
+from ncctl.config import NcctlConfig
 from ncctl.errors import (
     CantCreateError,
     ConfigError,
@@ -88,26 +89,13 @@ class PartyInputs:
     audit_path: Path | None
 
 
-def inputs_from_config(config: Any) -> PartyInputs:
-    """The party inputs of an ``NcctlConfig``.
-
-    Works before and after ``[[party_details]]`` and this package's ``IlinkConfig`` are
-    wired into ``ncctl.config``: a configuration without ``party_details`` has no entries,
-    and an ``[ilink]`` table of the older model gets this model's defaults for the new keys.
-    """
-    ilink = config.ilink
-    if not isinstance(ilink, IlinkConfig):
-        ilink = IlinkConfig.model_validate(
-            {k: v for k, v in ilink.model_dump().items() if k in IlinkConfig.model_fields}
-        )
-    entries = tuple(
-        e if isinstance(e, PartyDetails) else PartyDetails.model_validate(e.model_dump())
-        for e in getattr(config, "party_details", None) or ()
-    )
+def inputs_from_config(config: NcctlConfig) -> PartyInputs:
+    """The party inputs of a configuration: ``[ilink]``, ``[[party_details]]``, the state
+    directory and the audit trail every message is written to."""
     audit = config.logs.audit
     return PartyInputs(
-        ilink=ilink,
-        entries=entries,
+        ilink=config.ilink,
+        entries=tuple(config.party_details),
         state_dir=Path(config.state_dir),
         audit_path=Path(audit.path) if audit is not None else None,
     )

@@ -1,15 +1,12 @@
 """``ncctl party …`` through ``ncctl.cli.main.main``, against the gateway simulator.
 
-Until the group is wired into ``ncctl.cli.app.ENTRIES`` and ``[[party_details]]`` into the
-configuration model, the first tests add the entry themselves and hand the command its
-inputs; the tests marked ``wired`` run the real thing from a configuration file, and are
-skipped until both are wired.
+The first tests hand the command its inputs directly (a gateway on a free port, a key file
+in the test's directory); the last ones run everything from a configuration file.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,6 @@ from ncctl.cli import app as app_module
 from ncctl.cli import party_cmd
 from ncctl.cli.docs import missing_help, render_cli_reference
 from ncctl.cli.main import main
-from ncctl.config import NcctlConfig
 from ncctl.ilink.party import PartyInputs
 from ncctl.ilink.settings import PartyDetails
 
@@ -32,12 +28,6 @@ from .conftest import (
     StartGateway,
     entry,
     write_key_file,
-)
-
-WIRED = "party" in app_module.ENTRIES and "party_details" in NcctlConfig.model_fields
-wired = pytest.mark.skipif(
-    not WIRED,
-    reason="`party` is not in ncctl.cli.app.ENTRIES or [[party_details]] not in NcctlConfig",
 )
 
 
@@ -64,16 +54,7 @@ def config_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def party_entry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """``party`` in the app's entries (a no-op once wired)."""
-    monkeypatch.setitem(app_module.ENTRIES, "party", ("ncctl.cli.party_cmd", "app"))
-    app_module.build_app.cache_clear()
-    yield
-    app_module.build_app.cache_clear()
-
-
-@pytest.fixture
-def use_inputs(monkeypatch: pytest.MonkeyPatch, party_entry: None) -> Any:
+def use_inputs(monkeypatch: pytest.MonkeyPatch) -> Any:
     def use(inputs: PartyInputs) -> None:
         monkeypatch.setattr(party_cmd, "party_inputs", lambda: inputs)
 
@@ -190,7 +171,7 @@ def test_dry_run_and_wrong_secret(
     assert "HMAC" in doc["error"]["message"]
 
 
-def test_every_party_command_and_option_has_help(party_entry: None) -> None:
+def test_every_party_command_and_option_has_help() -> None:
     missing = [m for m in missing_help(app_module.build_app()) if "party" in m]
     assert missing == []
     commands = {c.name for c in party_cmd.app.registered_commands}
@@ -201,7 +182,7 @@ def test_every_party_command_and_option_has_help(party_entry: None) -> None:
     assert "[]" not in section and "()" not in section  # no help text eaten as markup
 
 
-# -- once wired: the real configuration path -------------------------------------------
+# -- the real configuration path --------------------------------------------------------
 
 
 def _config(tmp_path: Path, port: int, key: Path, entries: list[PartyDetails]) -> Path:
@@ -222,12 +203,11 @@ def _config(tmp_path: Path, port: int, key: Path, entries: list[PartyDetails]) -
         lines.append("[[party_details]]")
         for k, v in e.model_dump(exclude_none=True).items():
             lines.append(f"{k} = {json.dumps(v)}")
-    path = tmp_path / "wired.toml"
+    path = tmp_path / "ncctl.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-@wired
 def test_wired_register_list_verify_from_the_configuration(
     capsys: pytest.CaptureFixture[str],
     start_gateway: StartGateway,
@@ -249,7 +229,6 @@ def test_wired_register_list_verify_from_the_configuration(
     assert doc["data"]["extra"] == [1002]
 
 
-@wired
 def test_wired_configuration_rejects_duplicate_ids(
     capsys: pytest.CaptureFixture[str], key_file: Path, tmp_path: Path
 ) -> None:
