@@ -10,14 +10,13 @@ trade date) makes a second rotation of the same trade date a no-op.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ncctl.errors import CantCreateError, DataError
+from ncctl.statedb import open_state_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -86,23 +85,12 @@ class Manifest:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise CantCreateError(
-                f"{path}: cannot open the upload manifest: {exc}",
-                hint="check state_dir in the configuration and its permissions",
-            ) from None
-        try:
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise DataError(
-                f"{path}: the upload manifest is not a usable SQLite database: {exc}",
-                hint="move it aside and rebuild it from the archive's .sha256 sidecars",
-            ) from None
+        self.db = open_state_db(
+            path,
+            SCHEMA,
+            what="the upload manifest",
+            rebuild_hint="move it aside and rebuild it from the archive's .sha256 sidecars",
+        )
 
     def close(self) -> None:
         self.db.close()

@@ -11,12 +11,11 @@ when its window closes unfulfilled an alert is recorded once.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ncctl.errors import CantCreateError, DataError
+from ncctl.statedb import open_state_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS job_runs (
@@ -71,22 +70,12 @@ class JobStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise DataError(
-                f"{path}: the job records are not a usable SQLite database: {exc}",
-                hint="move it aside; the next pass recreates it (jobs due now run again)",
-            ) from None
-        except OSError as exc:
-            raise CantCreateError(
-                f"{path}: cannot open the job records: {exc.strerror}",
-                hint="check state_dir in the configuration",
-            ) from None
+        self.db = open_state_db(
+            path,
+            SCHEMA,
+            what="the job records",
+            rebuild_hint="move it aside; the next pass recreates it (jobs due now run again)",
+        )
 
     def close(self) -> None:
         self.db.close()
