@@ -11,22 +11,36 @@ from tests.sshd import SshServer
 NAME = f"audit.{TRADE_DATE}.csv.gz"
 
 
-def test_sftp_and_file_destinations_at_once_then_both_verified(
-    tmp_path: Path, sshd: SshServer, remote_dir: Path
-) -> None:
+def config_with_sftp(
+    tmp_path: Path,
+    sshd: SshServer,
+    remote_dir: Path,
+    *,
+    also_local: bool = False,
+    known_hosts: Path | None = None,
+) -> Path:
+    """A configuration whose audit files go to the test sshd as `fcm` (and to a local
+    directory as `client` when ``also_local``)."""
     sftp = sshd.destination_config(remote_dir)
     extra = (
         "[destinations.fcm]\n"
         f'url = "{sftp.url}"\n'
         f'key_file = "{sftp.key_file}"\n'
-        f'known_hosts = "{sftp.known_hosts}"\n'
-        "timeout_s = 10\nbackoff_s = 0\n"
+        f'known_hosts = "{known_hosts or sftp.known_hosts}"\n'
+        "timeout_s = 10\nretries = 0\nbackoff_s = 0\n"
     )
     config = write_config(tmp_path, destinations={"client": "outbox/client"}, extra=extra)
-    text = config.read_text().replace(
-        'destinations = ["client"]', 'destinations = ["fcm", "client"]'
+    wanted = '["fcm", "client"]' if also_local else '["fcm"]'
+    config.write_text(
+        config.read_text().replace('destinations = ["client"]', f"destinations = {wanted}")
     )
-    config.write_text(text)
+    return config
+
+
+def test_sftp_and_file_destinations_at_once_then_both_verified(
+    tmp_path: Path, sshd: SshServer, remote_dir: Path
+) -> None:
+    config = config_with_sftp(tmp_path, sshd, remote_dir, also_local=True)
     (tmp_path / "live" / "audit.csv").write_bytes(b"row\n" * 100_000)
     assert run(config, "logs", "rotate")[0] == 0
     code, doc, _ = run(config, "logs", "upload")
@@ -52,23 +66,12 @@ def test_sftp_and_file_destinations_at_once_then_both_verified(
 def test_a_changed_host_key_is_refused_and_the_file_stays_pending(
     tmp_path: Path, sshd: SshServer, remote_dir: Path
 ) -> None:
-    sftp = sshd.destination_config(remote_dir)
     wrong = tmp_path / "known_hosts"
     wrong.write_text(
         f"[{sshd.host}]:{sshd.port} ssh-ed25519 "
         "AAAAC3NzaC1lZDI1NTE5AAAAIB3z0FfM7H5UZk0h2o6f1r1nq0j1C0QmL7mV6o5n9dYp\n"
     )
-    extra = (
-        "[destinations.fcm]\n"
-        f'url = "{sftp.url}"\n'
-        f'key_file = "{sftp.key_file}"\n'
-        f'known_hosts = "{wrong}"\n'
-        "timeout_s = 10\nretries = 0\n"
-    )
-    config = write_config(tmp_path, destinations={"client": "outbox/client"}, extra=extra)
-    config.write_text(
-        config.read_text().replace('destinations = ["client"]', 'destinations = ["fcm"]')
-    )
+    config = config_with_sftp(tmp_path, sshd, remote_dir, known_hosts=wrong)
     (tmp_path / "live" / "audit.csv").write_text("row\n")
     assert run(config, "logs", "rotate")[0] == 0
     code, doc, _ = run(config, "logs", "upload")
@@ -86,18 +89,7 @@ def test_killed_mid_transfer_to_sftp_then_resumed(
 ) -> None:
     import os
 
-    sftp = sshd.destination_config(remote_dir)
-    extra = (
-        "[destinations.fcm]\n"
-        f'url = "{sftp.url}"\n'
-        f'key_file = "{sftp.key_file}"\n'
-        f'known_hosts = "{sftp.known_hosts}"\n'
-        "timeout_s = 10\nbackoff_s = 0\n"
-    )
-    config = write_config(tmp_path, destinations={"client": "outbox/client"}, extra=extra)
-    config.write_text(
-        config.read_text().replace('destinations = ["client"]', 'destinations = ["fcm"]')
-    )
+    config = config_with_sftp(tmp_path, sshd, remote_dir)
     (tmp_path / "live" / "audit.csv").write_bytes(os.urandom(8 * 1024 * 1024))
     assert run(config, "logs", "rotate")[0] == 0
     code, _, _ = run(config, "logs", "upload", env={"NCCTL_CRASH_AT": "upload.mid_send"})
