@@ -99,34 +99,29 @@ def planned_files(
 ) -> list[FileChange]:
     """The sysctl.d and tmpfiles.d files that keep the profile across reboots."""
     changes: list[FileChange] = []
-    sysctls = _persistable(pairs, ctx, Persistence.SYSCTL_D)
-    text = None
-    if sysctls:
-        text = _header(profile, "systemd-sysctl applies it at boot") + "".join(
-            s.persist_line() + "\n" for s in sysctls
-        )
-    changes.append(
-        FileChange(
+    for path, label, kind, applied_by in (
+        (
             SYSCTL_FILE,
             "sysctl values at boot",
-            _read_bytes(host, SYSCTL_FILE),
-            text.encode() if text is not None else None,
-        )
-    )
-    sysfs = _persistable(pairs, ctx, Persistence.TMPFILES)
-    text = None
-    if sysfs:
-        text = _header(profile, "systemd-tmpfiles writes these at boot") + "".join(
-            s.persist_line() + "\n" for s in sysfs
-        )
-    changes.append(
-        FileChange(
+            Persistence.SYSCTL_D,
+            "systemd-sysctl applies it at boot",
+        ),
+        (
             TMPFILES_FILE,
             "sysfs values at boot",
-            _read_bytes(host, TMPFILES_FILE),
-            text.encode() if text is not None else None,
+            Persistence.TMPFILES,
+            "systemd-tmpfiles writes these at boot",
+        ),
+    ):
+        settings = _persistable(pairs, ctx, kind)
+        text = None
+        if settings:
+            text = _header(profile, applied_by) + "".join(s.persist_line() + "\n" for s in settings)
+        changes.append(
+            FileChange(
+                path, label, _read_bytes(host, path), text.encode() if text is not None else None
+            )
         )
-    )
     return changes
 
 
