@@ -29,16 +29,10 @@ app = typer.Typer(
 
 @contextmanager
 def _locked_manifest(command: str) -> Iterator[Manifest]:
-    from ncctl.locks import hold
-    from ncctl.logs.manifest import Manifest, manifest_path
+    from ncctl.logs.manifest import locked_manifest
 
-    cfg = STATE.config().config
-    with hold(cfg.state_dir, "logs", cfg.logs.lock_timeout_s, command):
-        manifest = Manifest(manifest_path(cfg.state_dir))
-        try:
-            yield manifest
-        finally:
-            manifest.close()
+    with locked_manifest(STATE.config().config, command) as manifest:
+        yield manifest
 
 
 @app.command("rotate")

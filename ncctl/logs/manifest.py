@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ncctl.config import NcctlConfig
 from ncctl.statedb import open_state_db
 
 SCHEMA = """
@@ -242,3 +243,17 @@ class Manifest:
 
 def manifest_path(state_dir: Path) -> Path:
     return state_dir / "manifest.sqlite"
+
+
+@contextmanager
+def locked_manifest(config: NcctlConfig, command: str) -> Iterator[Manifest]:
+    """The manifest under the ``logs`` lock that rotate, upload and prune share (a second
+    taker waits ``logs.lock_timeout_s``, then fails with exit 75 naming the holder)."""
+    from ncctl.locks import hold
+
+    with hold(config.state_dir, "logs", config.logs.lock_timeout_s, command):
+        manifest = Manifest(manifest_path(config.state_dir))
+        try:
+            yield manifest
+        finally:
+            manifest.close()

@@ -58,19 +58,13 @@ class PassReport:
 
 
 def _rotate(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
-    from ncctl.locks import hold
-    from ncctl.logs.manifest import Manifest, manifest_path
+    from ncctl.logs.manifest import locked_manifest
     from ncctl.logs.rotation import Rotator
 
-    cfg = rec.config
-    with hold(cfg.state_dir, "logs", cfg.logs.lock_timeout_s, "maintenance run: rotate"):
-        manifest = Manifest(manifest_path(cfg.state_dir))
-        try:
-            rotator = Rotator(cfg, rec.engine, manifest, rec.now, rec.config_path)
-            resumed = rotator.resume()
-            results = rotator.rotate()
-        finally:
-            manifest.close()
+    with locked_manifest(rec.config, "maintenance run: rotate") as manifest:
+        rotator = Rotator(rec.config, rec.engine, manifest, rec.now, rec.config_path)
+        resumed = rotator.resume()
+        results = rotator.rotate()
     return {
         "resumed": len(resumed),
         "categories": {r.category: r.action for r in results},
@@ -79,17 +73,11 @@ def _rotate(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
 
 def _upload(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
     from ncctl.errors import TemporaryError
-    from ncctl.locks import hold
-    from ncctl.logs.manifest import Manifest, manifest_path
+    from ncctl.logs.manifest import locked_manifest
     from ncctl.logs.upload import Uploader
 
-    cfg = rec.config
-    with hold(cfg.state_dir, "logs", cfg.logs.lock_timeout_s, "maintenance run: upload"):
-        manifest = Manifest(manifest_path(cfg.state_dir))
-        try:
-            outcomes = Uploader(cfg, manifest).run()
-        finally:
-            manifest.close()
+    with locked_manifest(rec.config, "maintenance run: upload") as manifest:
+        outcomes = Uploader(rec.config, manifest).run()
     failed = [o for o in outcomes if o.state != "verified"]
     if failed:
         first = failed[0].error or {}
