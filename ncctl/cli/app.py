@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -113,8 +114,10 @@ def build_app(only: str | None = None) -> typer.Typer:
     return application
 
 
-def entry_named(argv: list[str]) -> str | None:
-    """The top-level command an argument vector names, if it names a known one."""
+def command_words(argv: Sequence[str], limit: int = 2) -> list[str]:
+    """The first ``limit`` positional words of an argument vector (the command path, as far
+    as it can be told before parsing), skipping the values of global options."""
+    words: list[str] = []
     skip = False
     for arg in argv:
         if skip:
@@ -125,8 +128,16 @@ def entry_named(argv: list[str]) -> str | None:
             continue
         if arg.startswith("-"):
             continue
-        return arg if arg in ENTRIES else None
-    return None
+        if len(words) >= limit:
+            break
+        words.append(arg)
+    return words
+
+
+def entry_named(argv: Sequence[str]) -> str | None:
+    """The top-level command an argument vector names, if it names a known one."""
+    words = command_words(argv, 1)
+    return words[0] if words and words[0] in ENTRIES else None
 
 
 def __getattr__(name: str) -> typer.Typer:

@@ -10,21 +10,9 @@ from ncctl.errors import EXIT_PARSE, EXIT_SOFTWARE, NcctlError
 
 def _command_from_argv(argv: Sequence[str]) -> str:
     """Best guess of the command path from the arguments, for errors before a command ran."""
-    words: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        if arg in ("--config", "--clock", "--speed"):
-            skip = True
-            continue
-        if arg.startswith("-"):
-            continue
-        if len(words) >= 2:
-            break
-        words.append(arg)
-    return " ".join(words)
+    from ncctl.cli.app import command_words
+
+    return " ".join(command_words(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
