@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ncctl.config import LogCategory, NcctlConfig
+from ncctl.config import LogCategory, NcctlConfig, write_atomic
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import CantCreateError, TemporaryError, UnavailableError
 from ncctl.logs.compress import SUFFIX, compress_file
@@ -231,20 +231,15 @@ class Rotator:
             size, digest = compress_file(archive, final, cat.compress)
             crashpoint("rotate.after_compress")
         sidecar = final.with_name(final.name + ".sha256")
-        tmp = sidecar.with_name(f".{sidecar.name}.tmp")
-        try:
-            with tmp.open("w", encoding="ascii") as fh:
-                fh.write(f"{digest}  {final.name}\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(sidecar)
-            if archive != final:
+        write_atomic(sidecar, f"{digest}  {final.name}\n", mode=0o644)
+        if archive != final:
+            try:
                 archive.unlink(missing_ok=True)
-            fsync_dir(final.parent)
-        except OSError as exc:
-            raise CantCreateError(
-                f"{sidecar}: cannot write: {exc.strerror}", hint=f"check {final.parent}"
-            ) from None
+                fsync_dir(final.parent)
+            except OSError as exc:
+                raise CantCreateError(
+                    f"{archive}: cannot remove: {exc.strerror}", hint=f"check {final.parent}"
+                ) from None
         with self.manifest.transaction():
             self.manifest.set_file_state(row.id, "compressed", size=size, sha256=digest)
             self.manifest.ensure_uploads(row.id, list(cat.destinations))
