@@ -383,7 +383,12 @@ def test_credentials_from_the_config_gateway_from_the_environment_real_time_stam
     assert gateway.state()["negotiation_rejects"] == 0
     ready = json.loads(session.ready.read_text())
     assert (ready["session"], ready["firm"]) == (SESSION, FIRM)  # from [ilink]
-    assert f"credentials from [ilink] of {config}" in session.log()
+    # the gateway counts the Establish before the simulator has read its acknowledgement
+    wait_for(
+        lambda: f"credentials from [ilink] of {config}" in session.log(),
+        10,
+        "the simulator's session-up line",
+    )
     code, _ = session.stop()
     assert code == 0
 
