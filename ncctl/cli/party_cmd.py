@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 
     from ncctl.ilink.party import ListResult, PartyInputs, RegisterResult, VerifyResult
 
+#: The exit codes every party command shares, after its own first one (ncctl/errors.py).
+_EXIT_CODES = (
+    "Exit {first}, 69 when the gateway cannot be reached, 75 when it stops answering, drops "
+    "the connection or terminates the session, 77 when it refuses the credentials, 78 when "
+    "the configuration is incomplete."
+)
+
 app = typer.Typer(
     help="Register and check the iLink 3 party details (PartyDetailsListReqID, tag 1505) "
     "that orders refer to. Every message exchanged with the gateway is appended to the "
@@ -146,8 +153,8 @@ def render_verify(result: VerifyResult) -> output.Renderer:
     "PartyDetailsDefinitionRequest (518) each, waiting for every acknowledgement (519), and "
     "record the week's result in the state database and the journal. Entries the gateway "
     "already holds unchanged are not sent again; lost connections are retried "
-    "(ilink.registration_attempts). Exit 1 when an entry is rejected, 75 when the gateway "
-    "could not be reached or stopped answering, 77 when it refused the credentials.",
+    "(ilink.registration_attempts). "
+    + _EXIT_CODES.format(first="1 when an entry is rejected or the gateway rejects the Establish"),
 )
 def register(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
     from ncctl.ilink.party import register_all
@@ -167,7 +174,8 @@ def register(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
 @app.command(
     "list",
     help="Show the party-details definitions the iLink gateway holds for the firm "
-    "(PartyDetailsListRequest 537, answered by PartyDetailsListReport 538s).",
+    "(PartyDetailsListRequest 537, answered by PartyDetailsListReport 538s). "
+    + _EXIT_CODES.format(first="1 when the gateway refuses the list or rejects the Establish"),
 )
 def list_(json: JsonOpt = False) -> None:
     from ncctl.ilink.party import list_registrations
@@ -180,7 +188,8 @@ def list_(json: JsonOpt = False) -> None:
 @app.command(
     "verify",
     help="Compare the party details the iLink gateway holds with the configuration's "
-    "party_details entries: missing, different and extra ids. Exit 1 on any difference.",
+    "party_details entries: missing, different and extra ids. "
+    + _EXIT_CODES.format(first="1 on any difference or when the gateway rejects the Establish"),
 )
 def verify(json: JsonOpt = False) -> None:
     from ncctl.errors import EXIT_FAILED

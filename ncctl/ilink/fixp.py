@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ncctl.clock import Clock
-from ncctl.ilink import sbe
+from ncctl.ilink import reject_codes, sbe
 from ncctl.ilink.credentials import Credentials
 from ncctl.ilink.errors import (
     ConnectionLostError,
@@ -62,42 +62,6 @@ FROM_CME = "FROM CME"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 M = TypeVar("M", bound=sbe.Message)
-
-#: Reject and terminate error codes (ErrorCodes, tag 39012) as ncctl and its gateway
-#: simulator use them, with a plain explanation and a hint. The gateway's Reason text is
-#: always shown too: it is what CME says, the table only explains.
-ERROR_CODES: dict[int, tuple[str, str]] = {
-    0: (
-        "HMAC signature not authenticated",
-        "check ilink.access_key_id and the secret in ilink.secret_key_file (CME rotates "
-        "secrets: a new one may have been issued)",
-    ),
-    1: ("authentication service not available", "retry in a few seconds"),
-    2: (
-        "UUID not greater than the last one used",
-        "the machine's clock may have stepped back; check NTP",
-    ),
-    3: (
-        "RequestTimestamp too far from the gateway's clock",
-        "check that the machine's clock is synchronised (NTP/PTP)",
-    ),
-    4: ("a required field is missing or malformed", "report it: ncctl sent a bad message"),
-    5: ("already negotiated or established on this connection", "reconnect and retry"),
-    6: ("unknown firm", "check ilink.firm"),
-    7: ("unknown session", "check ilink.session"),
-    8: ("unknown access key id", "check ilink.access_key_id"),
-    10: ("UUID was never negotiated", "negotiate again (start a new UUID)"),
-    11: (
-        "NextSeqNo lower than the gateway expects",
-        "the sequence state was lost; start a new UUID",
-    ),
-    12: ("keepalive interval out of range", "check ilink.keepalive_ms"),
-    20: ("sequence number lower than expected", "report it: ncctl reused a sequence number"),
-    21: ("sequence gap in our messages", "retry: the gateway missed a message"),
-    22: ("keepalive interval lapsed", "retry"),
-    23: ("malformed frame", "report it: ncctl sent bytes the gateway cannot decode"),
-    24: ("message not allowed in this session state", "report it"),
-}
 
 
 def epoch_ns(ts: dt.datetime) -> int:
@@ -231,11 +195,6 @@ def establish_signature_ok(secret: bytes, msg: sbe.Establish503) -> bool:
     return hmac.compare_digest(sign(secret, canonical), msg.hmac_signature)
 
 
-def explain(code: int) -> tuple[str, str]:
-    """(meaning, hint) of an ErrorCodes value; unknown codes say so."""
-    return ERROR_CODES.get(code, (f"error code {code}", "see CME's iLink 3 reject codes"))
-
-
 # -- the client -------------------------------------------------------------------------
 
 
@@ -273,13 +232,20 @@ def _no_observer(direction: str, message: sbe.Message, at: dt.datetime) -> None:
     return None
 
 
-def _machine_microseconds() -> int:
-    """CME's recommended UUID: microseconds since the epoch, from the machine's clock.
+def wire_time_ns() -> int:
+    """Nanoseconds since the epoch by the machine's clock: the only time put on the wire.
 
-    Not from the session's :class:`Clock`: a UUID must grow from one run to the next, and a
-    simulated clock (paused while ncctl acts, in ``ncctl demo``) would repeat itself.
+    RequestTimestamp, SendingTimeEpoch and the UUID never come from the session's
+    :class:`Clock`: CME checks timestamps against real time (a Negotiate older than 5 s is
+    stale), and a UUID must grow from one run to the next, which a simulated clock (``--clock``,
+    ``$NCCTL_CLOCK_FILE``) would not guarantee.
     """
-    return time.time_ns() // 1000
+    return time.time_ns()
+
+
+def _machine_microseconds() -> int:
+    """CME's recommended UUID: microseconds since the epoch, from the machine's clock."""
+    return wire_time_ns() // 1000
 
 
 class FixpClient:
@@ -360,7 +326,7 @@ class FixpClient:
     def _negotiate(self) -> None:
         p = self.params
         uuid = self._new_uuid()
-        stamp = epoch_ns(self.clock.now())
+        stamp = wire_time_ns()
         self._send(
             negotiate_message(
                 self.credentials, uuid=uuid, request_timestamp=stamp, session=p.session, firm=p.firm
@@ -368,7 +334,7 @@ class FixpClient:
         )
         reply = self._read_session_reply("Negotiate")
         if isinstance(reply, sbe.NegotiationReject502):
-            meaning, hint = explain(reply.error_codes)
+            meaning, hint = reject_codes.explain("negotiation_reject", reply.error_codes)
             self.close()
             raise NegotiationRejectedError(
                 f"iLink negotiation rejected by {p.host}:{p.port} for session {p.session} "
@@ -389,7 +355,7 @@ class FixpClient:
     def _establish(self) -> sbe.EstablishmentAck504:
         p = self.params
         assert self.uuid is not None
-        stamp = epoch_ns(self.clock.now())
+        stamp = wire_time_ns()
         self._send(
             establish_message(
                 self.credentials,
@@ -406,10 +372,8 @@ class FixpClient:
         )
         reply = self._read_session_reply("Establish")
         if isinstance(reply, sbe.EstablishmentReject505):
-            meaning, hint = explain(reply.error_codes)
+            meaning, hint = reject_codes.explain("establishment_reject", reply.error_codes)
             self.close()
-            if reply.error_codes in (10, 11):  # the gateway lost our UUID: start afresh
-                self.uuid = None
             raise EstablishmentRejectedError(
                 f"iLink establishment rejected by {p.host}:{p.port}: "
                 f"{reply.reason or meaning} (code {reply.error_codes}: {meaning})",
@@ -447,7 +411,9 @@ class FixpClient:
 
     def _terminated(self, msg: sbe.Terminate507) -> None:
         self.close()
-        meaning, hint = explain(msg.error_codes)
+        if msg.error_codes in reject_codes.TERMINATE_RENEGOTIATE:
+            self.uuid = None  # the gateway does not know our UUID (any more): start afresh
+        meaning, hint = reject_codes.explain("terminate", msg.error_codes)
         raise TerminatedError(
             f"iLink gateway terminated the session: {msg.reason or meaning} "
             f"(code {msg.error_codes}: {meaning})",
@@ -460,7 +426,7 @@ class FixpClient:
         """Send the message ``build(seq_num, sending_time_ns)`` returns, as the next one."""
         if self._sock is None:
             raise ConnectionLostError("iLink session is not connected", hint="connect first")
-        msg = build(self.next_seq_no, epoch_ns(self.clock.now()))
+        msg = build(self.next_seq_no, wire_time_ns())
         self._send(msg)
         self.next_seq_no += 1
         return msg
@@ -505,7 +471,7 @@ class FixpClient:
                 sbe.Terminate507(
                     reason=reason[:48],
                     uuid=self.uuid,
-                    request_timestamp=epoch_ns(self.clock.now()),
+                    request_timestamp=wire_time_ns(),
                     error_codes=error_code,
                     split_msg=None,
                 )

@@ -51,10 +51,9 @@ from ncctl.errors import (
     TemporaryError,
     UnavailableError,
 )
-from ncctl.ilink import fixp, sbe
+from ncctl.ilink import fixp, reject_codes, sbe
 from ncctl.ilink.credentials import Credentials, load_credentials
 from ncctl.ilink.errors import (
-    EstablishmentRejectedError,
     PartyMismatchError,
     PartyRejectedError,
     ProtocolError,
@@ -450,9 +449,15 @@ def _register_one(client: fixp.FixpClient, outcome: EntryOutcome, held: Definiti
                 reply.party_details_list_req_id != entry.id
             ):
                 continue
+            reason = reply.business_reject_reason
+            meaning, hint = reject_codes.explain("business_reject", reason)
             outcome.status = "rejected"
-            outcome.detail = f"521 reason {reply.business_reject_reason}: {reply.text}"
-            reused = reply.ref_tag_id == 1505 or held is not None
+            outcome.detail = f"521 reason {reason} ({meaning}): {reply.text}"
+            reused = (
+                reason == reject_codes.REUSED_PARTY_ID
+                or reply.ref_tag_id == 1505
+                or held is not None
+            )
             if reused:
                 diffs = want.differences(held) if held is not None else []
                 shown = "; ".join(diffs) if diffs else "details not reported"
@@ -466,8 +471,8 @@ def _register_one(client: fixp.FixpClient, outcome: EntryOutcome, held: Definiti
             else:
                 outcome.error = PartyRejectedError(
                     f"party details id {entry.id} rejected by the gateway: {reply.text} "
-                    f"(BusinessRejectReason {reply.business_reject_reason})",
-                    hint="fix the [[party_details]] entry and run `ncctl party register` again",
+                    f"(BusinessRejectReason {reason}: {meaning})",
+                    hint=f"{hint}, then run `ncctl party register` again",
                 )
             return
         # anything else (a late 538) is not ours: keep waiting within the timeout
@@ -662,10 +667,6 @@ def _register_with_retries(
             client.close()
             if attempt >= ilink.registration_attempts:
                 raise
-        except EstablishmentRejectedError:
-            client.close()
-            if client.uuid is not None or attempt >= ilink.registration_attempts:
-                raise  # only a UUID the gateway forgot is worth a new negotiation
         sleep(ilink.retry_delay_s)
 
 
@@ -837,6 +838,26 @@ CREATE TABLE IF NOT EXISTS registrations (
 """
 
 
+_U64 = 1 << 64
+_I64_MAX = (1 << 63) - 1
+
+
+def id_to_sql(ident: int) -> int:
+    """A PartyDetailsListReqID (uInt64, 0..2**64-2) as SQLite's signed 64-bit INTEGER.
+
+    SQLite integers are signed: an id above 2**63-1 is stored as its two's-complement
+    reinterpretation (``id - 2**64``, a negative number), exactly and reversibly. Ids below
+    2**63, all that earlier versions could store, are unchanged, so an existing database needs
+    no migration. Every id written to or read from ``registrations.id`` goes through this pair.
+    """
+    return ident - _U64 if ident > _I64_MAX else ident
+
+
+def id_from_sql(value: int) -> int:
+    """The PartyDetailsListReqID of a stored ``registrations.id`` (inverse of id_to_sql)."""
+    return value + _U64 if value < 0 else value
+
+
 @dataclass(frozen=True)
 class WeekStatus:
     """Whether the week's registration is done for the configured entries."""
@@ -925,7 +946,7 @@ class StateDB:
                     "updated_at = excluded.updated_at",
                     (
                         week,
-                        o.entry.id,
+                        id_to_sql(o.entry.id),
                         result.trade_date.isoformat(),
                         o.status,
                         o.detail,
@@ -942,12 +963,12 @@ class StateDB:
         with closing(self._connect()) as conn:
             rows = conn.execute(
                 "SELECT id, status, detail, definition, trade_date, updated_at "
-                "FROM registrations WHERE week = ? ORDER BY id",
+                "FROM registrations WHERE week = ?",
                 (week.isoformat(),),
             ).fetchall()
-        return [
+        out = [
             {
-                "id": r[0],
+                "id": id_from_sql(r[0]),
                 "status": r[1],
                 "detail": r[2],
                 "definition": json.loads(r[3]),
@@ -956,6 +977,7 @@ class StateDB:
             }
             for r in rows
         ]
+        return sorted(out, key=lambda row: int(row["id"]))
 
     def week_status(self, week: dt.date, entries: Sequence[PartyDetails]) -> WeekStatus:
         rows = {r["id"]: r for r in self.registrations(week)}

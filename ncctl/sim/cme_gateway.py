@@ -9,23 +9,31 @@ It listens on ``--host`` (127.0.0.1 by default; ``--port 0`` picks a free port, 
 the ready file) and serves any number of connections, one FIXP session each, speaking the
 codec of :mod:`ncctl.ilink.sbe`:
 
-* framing: every frame must have a SOFH with encoding 0xCAFE and decode as schema 8;
-  otherwise Terminate (code 23) and close;
-* Negotiate (500): HMAC-SHA256 checked against the secret (code 0 on mismatch), access key
-  id (8), session (7) and firm (6) when configured, RequestTimestamp within
-  ``--max-request-age-s`` of this machine's clock (3; 0 turns the check off), UUID greater
-  than the session's last (2); answered with NegotiationResponse (501) carrying
-  SecretKeySecureIDExpiration = ``--secret-expiry-days``;
-* Establish (503): HMAC (0), UUID negotiated before (10), NextSeqNo not lower than the next
-  expected (11; a higher one is accepted and the gap skipped), keepalive >= 1000 ms (12);
-  answered with EstablishmentAck (504) giving the simulator's next SeqNum for that UUID;
-  a UUID can be re-established on a new connection (recoverable flow);
-* application messages (518, 537) must come after Establish (24) with exactly the next
-  SeqNum (lower: 20, higher: 21 - both Terminate and close);
+Reject and terminate codes are CME's, from the table of each message family
+(:mod:`ncctl.ilink.reject_codes`):
+
+* framing: every frame must have a SOFH with encoding 0xCAFE (else Terminate 18, invalid
+  SOFH) and decode as schema 8 (else Terminate 19, decoding error), then the connection closes;
+* Negotiate (500): NegotiationReject 0 (HMAC not authenticated) for a wrong access key id or
+  signature, 10 (session blocked) for a session or firm other than the configured ones, 3
+  (invalid timestamp) for a RequestTimestamp more than ``--max-request-age-s`` from this
+  machine's clock (0 turns the check off); Terminate 13 (invalid UUID) for a UUID not greater
+  than the session's last, Terminate 4 for a second Negotiate on a connection; answered with
+  NegotiationResponse (501) carrying SecretKeySecureIDExpiration = ``--secret-expiry-days``;
+* Establish (503): EstablishmentReject 0 (access key id, HMAC), 3 (stale timestamp), 11
+  (KeepAliveInterval below 1000 ms); Terminate 2 (unnegotiated) for a UUID never negotiated,
+  10 (invalid NextSeqNo) for a NextSeqNo lower than the next expected (a higher one is
+  accepted and the gap skipped), 6 for a second Establish; answered with EstablishmentAck
+  (504) giving the simulator's next SeqNum for that UUID; a UUID can be re-established on a
+  new connection (recoverable flow);
+* application messages (518, 537) must come after Establish (else Terminate 3, not
+  established) with exactly the next SeqNum (lower: Terminate 11, invalid MsgSeqNo; higher:
+  Terminate 23, other; both close the connection);
 * PartyDetailsDefinitionRequest (518): a PartyDetailsListReqID already registered gets a
-  BusinessReject (521, RefTagID 1505); so does a request that is not ``A`` (add), lacks the
-  executing firm (role 1) or the operator (role 118), or repeats a role; otherwise it is
-  registered and acknowledged (519, status 0 accepted);
+  BusinessReject (521) with BusinessRejectReason 108 and RefTagID 1505; a request that is not
+  ``A`` (add) gets 115, one without the executing firm (role 1) or the operator (role 118) 5,
+  one that repeats a role 110; otherwise it is registered and acknowledged (519, status 0
+  accepted);
 * PartyDetailsListRequest (537): one PartyDetailsListReport (538) per matching registration
   (the ids asked for in NoPartyIDs, else every registration of the firm), or one with
   RequestResult 2 (no data) when nothing matches;
@@ -33,8 +41,8 @@ codec of :mod:`ncctl.ilink.sbe`:
   interval; Terminate (507) is answered with Terminate and the connection closed.
 
 Registrations live as long as the process (CME keeps them for the week). Times (the
-RequestTimestamp check, SendingTimeEpoch) come from the shared simulated clock of
-``$NCCTL_CLOCK_FILE`` when it is set (``ncctl demo``), else from the machine's clock.
+RequestTimestamp check, SendingTimeEpoch) come from the machine's clock, as at CME, even
+when a simulated clock is shared through ``$NCCTL_CLOCK_FILE`` (``ncctl demo``).
 
 Misbehaviour on request: ``--drop-after N`` closes the connection right after the N-th
 message received since start (counted over all connections, once), having applied it but
@@ -43,7 +51,9 @@ answers every Negotiate with NegotiationReject CODE.
 
 ``--state-file`` is rewritten atomically (JSON) after every message, before its answer is
 sent (a client holding an answer can read the state that produced it): registrations, how
-many 518s arrived per id, rejected duplicates, counters (``terminates_received`` counts the
+many 518s arrived per id, rejected duplicates, ``wire_stamps`` (the RequestTimestamp or
+SendingTimeEpoch of the last 64 messages received, with the machine's time of receipt, all in
+nanoseconds since the epoch), counters (``terminates_received`` counts the
 clients' Terminates) and ``establishments_by_system``, the successful Establishes per
 TradingSystemName (the order-session simulator and ``ncctl party`` use different ones).
 ``--ready-file`` is written once listening: ``{"pid", "host", "port"}``. SIGTERM or SIGINT
@@ -69,9 +79,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ncctl.clock import Clock, SystemClock, clock_from_env
 from ncctl.errors import NcctlError
-from ncctl.ilink import fixp, sbe
+from ncctl.ilink import fixp, reject_codes, sbe
 from ncctl.ilink.credentials import decode_secret, read_key_file
 from ncctl.sim import count, log, non_negative, number_arg, write_atomic_text
 
@@ -83,6 +92,7 @@ EXIT_UNAVAILABLE = 69
 EXIT_CONFIG = 78
 DEFAULT_EXPIRY_DAYS = 90
 REQUIRED_ROLES = {1: "executing firm", 118: "operator"}
+WIRE_STAMPS_KEPT = 64
 
 
 @dataclass
@@ -156,12 +166,12 @@ class Gateway:
     def __init__(self, options: Options, state_file: Path | None) -> None:
         self.opt = options
         self.state_file = state_file
-        self.clock: Clock = clock_from_env() or SystemClock()
         self.uuids: dict[int, UuidState] = {}
         self.last_uuid: dict[tuple[str, str], int] = {}
         self.registrations: dict[int, Registration] = {}
         self.requests_by_id: dict[int, int] = {}
         self.duplicate_rejects: list[int] = []
+        self.wire_stamps: list[dict[str, Any]] = []
         self.counters = {
             "connections": 0,
             "messages_in": 0,
@@ -186,7 +196,18 @@ class Gateway:
     # -- helpers --------------------------------------------------------------------
 
     def now_ns(self) -> int:
-        return fixp.epoch_ns(self.clock.now())
+        """The machine's time: what CME stamps with and checks against."""
+        return fixp.wire_time_ns()
+
+    def note_stamp(self, msg: sbe.Message) -> None:
+        """Keep the time a received message carries (for tests of the client's stamps)."""
+        for name in ("request_timestamp", "sending_time_epoch"):
+            value = getattr(msg, name, None)
+            if isinstance(value, int):
+                entry = {"message": msg.name, "field": name, "value": value}
+                self.wire_stamps.append({**entry, "received_ns": self.now_ns()})
+                del self.wire_stamps[:-WIRE_STAMPS_KEPT]
+                return
 
     def write_state(self) -> None:
         if self.state_file is None:
@@ -197,6 +218,7 @@ class Gateway:
             "registrations": [r.as_dict() for r in self.registrations.values()],
             "definition_requests": {str(k): v for k, v in self.requests_by_id.items()},
             "duplicate_id_rejects": self.duplicate_rejects,
+            "wire_stamps": self.wire_stamps,
             "uuids": {
                 str(u): {"session": s.session, "firm": s.firm, "next_in": s.next_in}
                 for u, s in self.uuids.items()
@@ -292,9 +314,10 @@ class Gateway:
         try:
             msg = sbe.decode(frame)
         except NcctlError as exc:
-            self.terminate(conn, 23, f"malformed frame: {exc.message}")
+            self.terminate(conn, 19, f"malformed frame: {exc.message}")
             self.flush()
             return
+        self.note_stamp(msg)
         if drop:  # apply the message, lose the answer (as if it died on the wire)
             self._dropped = True
             self.counters["drops"] += 1
@@ -331,9 +354,9 @@ class Gateway:
             self.close(conn)
         elif isinstance(msg, sbe.Sequence506):
             if not conn.established:
-                self.terminate(conn, 24, "Sequence before Establish")
+                self.terminate(conn, 3, "Sequence before Establish")
             elif conn.uuid is not None and msg.next_seq_no > self.uuids[conn.uuid].next_in:
-                self.terminate(conn, 21, "sequence gap announced by Sequence")
+                self.terminate(conn, 23, "sequence gap announced by Sequence")
         elif isinstance(msg, sbe.PartyDetailsDefinitionRequest518 | sbe.PartyDetailsListRequest537):
             if not self.check_app_seq(conn, msg.seq_num, msg.name):
                 return
@@ -342,7 +365,7 @@ class Gateway:
             else:
                 self.on_list(conn, msg)
         else:
-            self.terminate(conn, 24, f"{msg.name} is not accepted from a customer")
+            self.terminate(conn, 23, f"{msg.name} is not accepted from a customer")
 
     def reject_negotiate(
         self, conn: Connection, msg: sbe.Negotiate500, code: int, why: str
@@ -371,21 +394,21 @@ class Gateway:
     def on_negotiate(self, conn: Connection, msg: sbe.Negotiate500) -> None:
         o = self.opt
         if conn.uuid is not None:
-            self.reject_negotiate(conn, msg, 5, "already negotiated on this connection")
+            self.terminate(conn, 4, "already negotiated on this connection")
         elif o.reject_negotiation is not None:
             self.reject_negotiate(conn, msg, o.reject_negotiation, "rejected (simulator told to)")
         elif o.access_key_id is not None and msg.access_key_id != o.access_key_id:
-            self.reject_negotiate(conn, msg, 8, "unknown AccessKeyID")
+            self.reject_negotiate(conn, msg, 0, "unknown AccessKeyID")
         elif o.session is not None and msg.session != o.session:
-            self.reject_negotiate(conn, msg, 7, f"unknown session {msg.session!r}")
+            self.reject_negotiate(conn, msg, 10, f"unknown session {msg.session!r}")
         elif o.firm is not None and msg.firm != o.firm:
-            self.reject_negotiate(conn, msg, 6, f"unknown firm {msg.firm!r}")
+            self.reject_negotiate(conn, msg, 10, f"unknown firm {msg.firm!r}")
         elif not fixp.negotiate_signature_ok(o.secret, msg):
             self.reject_negotiate(conn, msg, 0, "HMAC signature does not match")
         elif self.stale(msg.request_timestamp):
             self.reject_negotiate(conn, msg, 3, "RequestTimestamp out of range")
         elif msg.uuid <= self.last_uuid.get((msg.session, msg.firm), 0):
-            self.reject_negotiate(conn, msg, 2, "UUID not greater than the last one")
+            self.terminate(conn, 13, "UUID not greater than the last one")
         else:
             key = (msg.session, msg.firm)
             previous = self.last_uuid.get(key)
@@ -432,20 +455,19 @@ class Gateway:
         o = self.opt
         state = self.uuids.get(msg.uuid)
         if conn.established:
-            self.reject_establish(conn, msg, 5, "already established on this connection")
+            self.terminate(conn, 6, "already established on this connection")
         elif o.access_key_id is not None and msg.access_key_id != o.access_key_id:
-            self.reject_establish(conn, msg, 8, "unknown AccessKeyID")
+            self.reject_establish(conn, msg, 0, "unknown AccessKeyID")
         elif not fixp.establish_signature_ok(o.secret, msg):
             self.reject_establish(conn, msg, 0, "HMAC signature does not match")
         elif state is None or (state.session, state.firm) != (msg.session, msg.firm):
-            self.reject_establish(conn, msg, 10, f"UUID {msg.uuid} was not negotiated")
+            self.terminate(conn, 2, f"UUID {msg.uuid} was not negotiated")
         elif self.stale(msg.request_timestamp):
             self.reject_establish(conn, msg, 3, "RequestTimestamp out of range")
         elif msg.keep_alive_interval < 1000:
-            self.reject_establish(conn, msg, 12, "KeepAliveInterval below 1000 ms")
+            self.reject_establish(conn, msg, 11, "KeepAliveInterval below 1000 ms")
         elif msg.next_seq_no < state.next_in:
-            why = f"NextSeqNo {msg.next_seq_no} lower than {state.next_in}"
-            self.reject_establish(conn, msg, 11, why, state.next_in)
+            self.terminate(conn, 10, f"NextSeqNo {msg.next_seq_no} lower than {state.next_in}")
         else:
             if msg.next_seq_no > state.next_in:
                 log(PROG, f"{conn.peer}: skipping our SeqNum {state.next_in}..{msg.next_seq_no}")
@@ -478,14 +500,14 @@ class Gateway:
 
     def check_app_seq(self, conn: Connection, seq: int, name: str) -> bool:
         if not conn.established or conn.uuid is None:
-            self.terminate(conn, 24, f"{name} before Establish")
+            self.terminate(conn, 3, f"{name} before Establish")
             return False
         state = self.uuids[conn.uuid]
         if seq < state.next_in:
-            self.terminate(conn, 20, f"SeqNum {seq} lower than expected {state.next_in}")
+            self.terminate(conn, 11, f"SeqNum {seq} lower than expected {state.next_in}")
             return False
         if seq > state.next_in:
-            self.terminate(conn, 21, f"SeqNum {seq} but expected {state.next_in}")
+            self.terminate(conn, 23, f"SeqNum {seq} but expected {state.next_in}")
             return False
         state.next_in = seq + 1
         return True
@@ -508,7 +530,7 @@ class Gateway:
                 business_reject_ref_id=msg.party_details_list_req_id,
                 location="",
                 ref_seq_num=msg.seq_num,
-                ref_tag_id=1505 if reason == 0 else None,
+                ref_tag_id=1505 if reason == reject_codes.REUSED_PARTY_ID else None,
                 business_reject_reason=reason,
                 ref_msg_type="CX",
                 poss_retrans_flag=0,
@@ -526,14 +548,17 @@ class Gateway:
         if ident in self.registrations:
             self.duplicate_rejects.append(ident)
             self.business_reject(
-                conn, msg, 0, f"PartyDetailsListReqID {ident} is already in use this week"
+                conn,
+                msg,
+                reject_codes.REUSED_PARTY_ID,
+                f"PartyDetailsListReqID {ident} is already in use this week",
             )
         elif msg.list_update_action != "A":
-            self.business_reject(conn, msg, 5, "ListUpdateAction must be A (add)")
+            self.business_reject(conn, msg, 115, "ListUpdateAction must be A (add)")
         elif missing:
             self.business_reject(conn, msg, 5, f"missing PartyDetailRole: {', '.join(missing)}")
         elif len(set(roles)) != len(roles):
-            self.business_reject(conn, msg, 5, "a PartyDetailRole occurs more than once")
+            self.business_reject(conn, msg, 110, "a PartyDetailRole occurs more than once")
         else:
             state = self.uuids[conn.uuid]
             self.registrations[ident] = Registration(
@@ -730,7 +755,7 @@ class Server:
             try:
                 frame = conn.reader.next_frame()
             except NcctlError as exc:
-                self.gateway.terminate(conn, 23, f"bad framing: {exc.message}")
+                self.gateway.terminate(conn, 18, f"bad framing: {exc.message}")
                 self.gateway.flush()
                 return
             if frame is None:

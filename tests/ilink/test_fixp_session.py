@@ -99,9 +99,7 @@ def test_wrong_secret_is_a_clear_negotiation_reject(start_gateway: StartGateway)
     assert err.code == "ilink.negotiation_rejected"
     assert err.exit_code == EXIT_NOPERM
     assert f"session {SESSION} firm {FIRM}" in err.message
-    assert "HMAC signature does not match (code 0: HMAC signature not authenticated)" in (
-        err.message
-    )
+    assert "HMAC signature does not match (code 0: HMAC not authenticated" in err.message
     assert "secret_key_file" in err.hint
     assert SECRET not in err.message + err.hint and WRONG_SECRET not in err.message + err.hint
     assert not client.connected
@@ -113,17 +111,71 @@ def test_wrong_access_key_stale_clock_and_forced_reject(start_gateway: StartGate
     other = Credentials("OTHERKEY", credentials().secret)
     with pytest.raises(NegotiationRejectedError, match="unknown AccessKeyID"):
         client_for(gateway.port, [], other).connect()
-    old = fixp.FixpClient(
+    refusing = start_gateway("--reject-negotiation", "10")
+    with pytest.raises(NegotiationRejectedError) as info:
+        client_for(refusing.port, []).connect()
+    assert "code 10: session blocked: session and firm not authorized for this port" in (
+        info.value.message
+    )
+
+
+def _negotiate_raw(port: int, request_timestamp: int) -> sbe.Message:
+    """Send one signed Negotiate with the given RequestTimestamp; the gateway's answer."""
+    msg = fixp.negotiate_message(
+        credentials(),
+        uuid=fixp.wire_time_ns() // 1000,
+        request_timestamp=request_timestamp,
+        session=SESSION,
+        firm=FIRM,
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(sbe.encode(msg))
+        reader = sbe.FrameReader()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            data = sock.recv(4096)
+            assert data, "the gateway closed without answering"
+            reader.feed(data)
+            frame = reader.next_frame()
+            if frame is not None:
+                return sbe.decode(frame)
+    raise AssertionError("no answer to Negotiate within 5 s")
+
+
+def test_the_gateway_rejects_a_stale_negotiate_like_cme(start_gateway: StartGateway) -> None:
+    gateway = start_gateway("--max-request-age-s", "5")
+    stale = _negotiate_raw(gateway.port, fixp.wire_time_ns() - 60 * 10**9)
+    assert isinstance(stale, sbe.NegotiationReject502) and stale.error_codes == 3
+    fresh = _negotiate_raw(gateway.port, fixp.wire_time_ns())
+    assert isinstance(fresh, sbe.NegotiationResponse501)
+
+
+def test_a_simulated_clock_never_reaches_the_wire(start_gateway: StartGateway, seen: Seen) -> None:
+    """A session clock a year in the past: the stamps sent are the machine's own."""
+    gateway = start_gateway("--max-request-age-s", "5")
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=365)
+    client = fixp.FixpClient(
         params(gateway.port),
         credentials(),
-        clock=FixedClock(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=60)),
+        clock=FixedClock(past),
+        observer=lambda direction, msg, _at: seen.append((direction, msg)),
     )
-    with pytest.raises(NegotiationRejectedError) as info:
-        old.connect()
-    assert "code 3" in info.value.message and "NTP" in info.value.hint
-    refusing = start_gateway("--reject-negotiation", "7")
-    with pytest.raises(NegotiationRejectedError, match="code 7: unknown session"):
-        client_for(refusing.port, []).connect()
+    before = fixp.wire_time_ns()
+    client.connect()  # a stale stamp would be rejected (code 3)
+    client.send(lambda seq, ns: definition_request(entry(16), seq, ns))
+    assert isinstance(client.receive(), sbe.PartyDetailsDefinitionRequestAck519)
+    client.terminate()
+    after = fixp.wire_time_ns()
+    stamps = [
+        getattr(m, "request_timestamp", None) or getattr(m, "sending_time_epoch", None)
+        for d, m in seen
+        if d == fixp.TO_CME
+    ]
+    assert len(stamps) == 4  # Negotiate, Establish, 518, Terminate
+    assert all(isinstance(t, int) and before <= t <= after for t in stamps), stamps
+    assert client.uuid is not None and before // 1000 <= client.uuid <= after // 1000
+    received = [s["value"] for s in gateway.state()["wire_stamps"]]
+    assert received == stamps
 
 
 def test_a_lost_connection_re_establishes_the_same_uuid(
@@ -159,7 +211,7 @@ def test_a_sequence_gap_from_us_terminates_the_session(start_gateway: StartGatew
         client.receive()
     assert info.value.exit_code == EXIT_TEMPFAIL
     assert "SeqNum 5 but expected 1" in info.value.message
-    assert "code 21" in info.value.message
+    assert "code 23: other error" in info.value.message
     assert gateway.state()["registrations"] == []
 
 
@@ -173,8 +225,27 @@ def test_establishing_below_the_expected_sequence_is_rejected(
     client.receive()
     client.close()
     client.next_seq_no = 1  # as if we forgot that 1 was used
-    with pytest.raises(EstablishmentRejectedError, match="NextSeqNo 1 lower than 2"):
+    with pytest.raises(TerminatedError) as info:
         client.connect()
+    assert "NextSeqNo 1 lower than 2 (code 10: invalid NextSeqNo" in info.value.message
+    assert client.uuid is None  # the sequence state is lost: the next connect negotiates
+    again = client.connect()
+    assert again.negotiated is True
+    client.terminate()
+    assert gateway.state()["negotiations"] == 2
+
+
+def test_an_establishment_reject_is_read_from_its_own_table(start_gateway: StartGateway) -> None:
+    """EstablishmentReject 11 is an invalid KeepAliveInterval (Terminate 11 means something
+    else): the code is explained from the EstablishmentReject table."""
+    gateway = start_gateway()
+    client = client_for(gateway.port, [], keepalive_ms=500)
+    with pytest.raises(EstablishmentRejectedError) as info:
+        client.connect()
+    assert "(code 11: invalid KeepAliveInterval: out of range)" in info.value.message
+    assert info.value.exit_code == 1
+    assert "ilink.keepalive_ms" in info.value.hint
+    assert gateway.state()["establishment_rejects"] == 1
 
 
 def test_a_reused_id_gets_a_business_reject(start_gateway: StartGateway) -> None:
@@ -186,6 +257,7 @@ def test_a_reused_id_gets_a_business_reject(start_gateway: StartGateway) -> None
     client.send(lambda seq, ns: definition_request(entry(15, account="OTHER"), seq, ns))
     reject = client.receive()
     assert isinstance(reject, sbe.BusinessReject521)
+    assert reject.business_reject_reason == 108
     assert (reject.ref_tag_id, reject.ref_msg_type, reject.party_details_list_req_id) == (
         1505,
         "CX",
@@ -213,7 +285,7 @@ def test_bad_framing_is_answered_with_terminate(start_gateway: StartGateway) -> 
             frame = reader.next_frame()
         assert frame is not None
         msg = sbe.decode(frame)
-        assert isinstance(msg, sbe.Terminate507) and msg.error_codes == 23
+        assert isinstance(msg, sbe.Terminate507) and msg.error_codes == 18  # invalid SOFH
         assert sock.recv(4096) == b""  # then the gateway closes
 
 

@@ -217,7 +217,7 @@ def test_a_reused_id_with_other_details_is_a_clear_error(
     rows = audit_rows(changed)
     reject = [r for r in rows if r["Message Type"] == "j"]
     assert len(reject) == 1 and reject[0]["Party Details List Request ID"] == "1001"
-    assert reject[0]["Reject Reason"].startswith("0--1001 PartyDetailsListReqID 1001 is already")
+    assert reject[0]["Reject Reason"].startswith("108--1001 PartyDetailsListReqID 1001 is already")
 
 
 def test_verify_detects_a_gateway_side_difference(
@@ -312,20 +312,28 @@ def test_the_gate_and_the_configuration_errors(make_inputs: MakeInputs) -> None:
 def test_on_a_shared_simulated_clock_the_demo_way(
     start_gateway: StartGateway, make_inputs: MakeInputs, tmp_path: Path
 ) -> None:
-    """``ncctl demo`` runs everything on a paused-and-stepped clock file: registrations are
-    stamped with the simulated instant on both sides, and running twice at the same paused
-    instant still gets a fresh UUID."""
+    """``ncctl demo`` runs everything on a paused-and-stepped clock file: the week comes from
+    the simulated trade date, but every stamp on the wire is the machine's own (a gateway that
+    checks freshness, as CME does, accepts it), and running twice at the same paused instant
+    still gets a fresh UUID."""
     clock_file = tmp_path / "clock.json"
     sunday = dt.datetime(2026, 11, 22, 21, 25, tzinfo=dt.UTC)  # Sunday 15:25 CST
     SharedClock(clock_file).set(sunday, speed=1.0, paused=True)
-    gateway = start_gateway(env={CLOCK_FILE_ENV: str(clock_file)})
+    gateway = start_gateway("--max-request-age-s", "5", env={CLOCK_FILE_ENV: str(clock_file)})
     inputs = make_inputs(gateway.port, [entry(1)])
     shared = SharedClock(clock_file)
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(milliseconds=1)
     first = party.register_all(inputs, clock=shared, trade_date=TRADE_DATE)
     again = party.register_all(inputs, clock=shared, trade_date=TRADE_DATE)
+    after = dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=1)
     assert statuses(first) == {1: "registered"} and statuses(again) == {1: "already_registered"}
-    stamps = {r["Sending Timestamps"] for r in audit_rows(inputs)}
-    assert stamps == {"20261122-21:25:00.000"}
-    # the machine's clock is far from the simulated one: the gateway says so
-    with pytest.raises(NegotiationRejectedError, match="code 3"):
-        register(inputs)
+    assert first.week == again.week == WEEK
+    assert first.uuid is not None and again.uuid is not None and again.uuid > first.uuid
+    sent = [  # what we put on the wire: RequestTimestamp or SendingTimeEpoch
+        dt.datetime.strptime(r["Sending Timestamps"], "%Y%m%d-%H:%M:%S.%f").replace(tzinfo=dt.UTC)
+        for r in audit_rows(inputs)
+        if r["Message Direction"] == "TO CME"
+    ]
+    assert len(sent) == 9 and all(before <= t <= after for t in sent), sent
+    assert gateway.state()["negotiation_rejects"] == 0
+    assert party.week_status(inputs, TRADE_DATE).registered
