@@ -17,7 +17,10 @@ channel, and why:
   reads are as large as the server allows (255 KiB on OpenSSH instead of paramiko's 32 KiB).
 * **Timeouts everywhere.** TCP connect, banner, key exchange, authentication and channel open
   are bounded by ``timeout_s``, and so is every wait on the channel (its ``settimeout``), so a
-  frozen server raises instead of blocking.
+  frozen server raises instead of blocking. A connection that timed out or closed is dropped
+  at once (its socket closed, no channel or SFTP close sent and waited for), so every stall is
+  reported within ``timeout_s``. A stall or end of file during key exchange or authentication
+  is a network fault (retried); only the server's answer refusing the key is ``sftp.auth``.
 
 Guarantees are those of :mod:`ncctl.logs.destinations`: the file is written as ``NAME.part``
 (opened read-write without APPEND, which OpenSSH ignores, and written at explicit offsets),
@@ -40,6 +43,7 @@ import shlex
 import socket
 import stat as stat_mode
 import struct
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,6 +87,8 @@ RECV_MAX_PACKET = 64 * 1024
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 """Tried before paramiko's defaults (aes-ctr + hmac-sha2): AEAD needs no separate MAC pass."""
 KEEPALIVE_S = 15.0
+AUTH_POLL_S = 0.05
+"""How often a wait for the authentication answer checks that the connection is still up."""
 RESUME_CHECK = 64 * 1024
 """Bytes before the resume point compared with the local file: a ``.part`` from other content
 is rewritten from the start instead of being completed."""
@@ -584,11 +590,17 @@ def _read_exactly(source: BufferedIOBase, into: memoryview, position: int) -> in
     return int(got)
 
 
+def _dead_connection_errors() -> tuple[type[BaseException], ...]:
+    """What a frozen or closed connection raises (a time-out is an OSError): the connection is
+    dropped without another round trip."""
+    return (OSError, EOFError, SftpProtocolError)
+
+
 def _network_errors() -> tuple[type[BaseException], ...]:
     """What a broken, frozen or refusing connection raises (paramiko imported lazily)."""
     import paramiko
 
-    return (OSError, EOFError, SftpProtocolError, paramiko.SSHException)
+    return (*_dead_connection_errors(), paramiko.SSHException)
 
 
 def _quiet_paramiko_logging() -> None:
@@ -765,17 +777,10 @@ class SftpDestination:
             self._set_preferences(transport, known)
             transport.set_keepalive(min(KEEPALIVE_S, max(1.0, timeout / 2)))
             transport.start_client(timeout=timeout)
+            if transport.is_active() and not transport.initial_kex_done:
+                raise TimeoutError("no answer during key exchange")  # start_client gave up
             self._check_host_key(known, transport.get_remote_server_key())
-            try:
-                remaining = transport.auth_publickey(self.user, key)
-            except paramiko.AuthenticationException as exc:
-                raise PermissionDeniedError(
-                    f"{self._prefix()}: the server refused key {self.config.key_file} for "
-                    f"{self.user}: {exc}",
-                    hint=f"install the public key in ~{self.user}/.ssh/authorized_keys on "
-                    f"{self.host}, or fix key_file",
-                    code="sftp.auth",
-                ) from None
+            remaining = self._authenticate(transport, key)
             if remaining:
                 raise PermissionDeniedError(
                     f"{self._prefix()}: the server wants more than a key for {self.user} "
@@ -801,8 +806,46 @@ class SftpDestination:
         self._conn = _Connection(transport, session)
         return self._conn
 
+    def _authenticate(self, transport: paramiko.Transport, key: paramiko.PKey) -> list[str]:
+        """Public-key authentication; the methods the server still wants (none when done).
+
+        Only an answer from the server (USERAUTH_FAILURE) is a refusal (``sftp.auth``). A server
+        that says nothing within ``timeout_s``, or closes the connection, raises TimeoutError or
+        EOFError: a network fault, retried by the next run (paramiko reports both as an
+        AuthenticationException, which would send the operator to fix a key that is fine).
+        """
+        import paramiko
+
+        answered = threading.Event()
+        transport.auth_publickey(self.user, key, answered)  # sends the request, returns at once
+        deadline = time.monotonic() + self.timeout_s
+        for _ in range(int(self.timeout_s / AUTH_POLL_S) + 2):  # bounded by the deadline too
+            if answered.wait(AUTH_POLL_S):
+                break
+            if not transport.is_active():
+                raise EOFError("the server closed the connection during authentication")
+            if time.monotonic() >= deadline:
+                break
+        if not answered.is_set():
+            raise TimeoutError("no answer to authentication")
+        handler = transport.auth_handler
+        if handler is None or not transport.is_active():  # paramiko sets the event on EOF too
+            raise EOFError("the server closed the connection during authentication")
+        try:
+            remaining: list[str] = handler.wait_for_response(answered)
+        except paramiko.AuthenticationException as exc:
+            raise PermissionDeniedError(
+                f"{self._prefix()}: the server refused key {self.config.key_file} for "
+                f"{self.user}: {exc}",
+                hint=f"install the public key in ~{self.user}/.ssh/authorized_keys on "
+                f"{self.host}, or fix key_file",
+                code="sftp.auth",
+            ) from None
+        return remaining
+
     def _drop(self) -> None:
-        """Forget the connection without talking to the server (it may be frozen or gone)."""
+        """Forget the connection without talking to the server (it may be frozen or gone):
+        the socket is closed at once, no channel or SFTP close is sent or waited for."""
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -1091,9 +1134,12 @@ class SftpDestination:
             handle = conn.sftp.open(path, FXF_READ)
             try:
                 digest, _hashed = conn.sftp.hash_range(handle, item.size)
-            finally:
-                if self._conn is conn:
-                    conn.sftp.close(handle)
+            except BaseException as exc:
+                if isinstance(exc, _dead_connection_errors()):
+                    self._drop()  # frozen or gone: no CLOSE round trip on it
+                self._close_quietly(conn, handle)
+                raise
+            conn.sftp.close(handle)
             return digest
 
         return self._guarded(f"cannot read back {path}", self.directory, run)
@@ -1127,25 +1173,31 @@ class SftpDestination:
         def run() -> tuple[int | None, bytes, bytes]:
             channel = conn.transport.open_session(timeout=self.timeout_s)
             try:
-                channel.settimeout(quiet_s)
-                channel.exec_command(command)
-                channel.shutdown_write()
-                out = bytearray()
-                err = bytearray()
-                deadline = time.monotonic() + quiet_s + self.timeout_s
-                for _ in range(100_000):  # bounded by the deadline as well
-                    data = channel.recv(65536)
-                    if not data:
-                        break
-                    out += data[: max(0, 65536 - len(out))]
-                    if time.monotonic() > deadline:
-                        raise TimeoutError
-                while channel.recv_stderr_ready() and len(err) < 65536:
-                    err += channel.recv_stderr(65536)
-                done = channel.status_event.wait(self.timeout_s)
-                return (channel.exit_status if done else None), bytes(out), bytes(err)
+                return collect(channel)
+            except _dead_connection_errors():
+                self._drop()  # frozen or gone: the channel is not closed politely
+                raise
             finally:
-                channel.close()
+                channel.close()  # a no-op once dropped
+
+        def collect(channel: paramiko.Channel) -> tuple[int | None, bytes, bytes]:
+            channel.settimeout(quiet_s)
+            channel.exec_command(command)
+            channel.shutdown_write()
+            out = bytearray()
+            err = bytearray()
+            deadline = time.monotonic() + quiet_s + self.timeout_s
+            for _ in range(100_000):  # bounded by the deadline as well
+                data = channel.recv(65536)
+                if not data:
+                    break
+                out += data[: max(0, 65536 - len(out))]
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+            while channel.recv_stderr_ready() and len(err) < 65536:
+                err += channel.recv_stderr(65536)
+            done = channel.status_event.wait(self.timeout_s)
+            return (channel.exit_status if done else None), bytes(out), bytes(err)
 
         import paramiko
 
