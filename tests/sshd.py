@@ -326,6 +326,38 @@ class SshServer:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+class SessionFreezer:
+    """A progress callback (bytes acknowledged) that freezes every session process of
+    ``server`` with SIGSTOP once ``at_bytes`` were reported: the server goes silent mid-way.
+
+    ``frozen_at`` is the monotonic time the processes were seen stopped; :meth:`thaw` lets them
+    continue (call it in a ``finally``; SshServer.stop kills frozen ones too).
+    """
+
+    def __init__(self, server: SshServer, at_bytes: int) -> None:
+        self.server = server
+        self.at_bytes = at_bytes
+        self.seen = 0
+        self.frozen: list[int] = []
+        self.frozen_at: float | None = None
+
+    def __call__(self, nbytes: int) -> None:
+        self.seen += nbytes
+        if self.frozen or self.seen < self.at_bytes:
+            return
+        pids = self.server.session_pids()
+        assert pids, "no session process found under the listening sshd"
+        for pid in pids:
+            _signal(pid, signal.SIGSTOP)
+        self.frozen = pids
+        assert wait_for(lambda: all(process_state(p) == "T" for p in pids), STOP_TIMEOUT_S)
+        self.frozen_at = time.monotonic()
+
+    def thaw(self) -> None:
+        for pid in self.frozen:
+            _signal(pid, signal.SIGCONT)
+
+
 def start_sshd(
     *,
     user: str = TEST_USER,

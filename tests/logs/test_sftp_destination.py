@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,10 +34,10 @@ from tests.logs.conftest import (
 )
 from tests.logs.proxy import LoopbackProxy, stopped_afterwards
 from tests.sshd import (
+    SessionFreezer,
     SshServer,
     keygen,
     known_hosts_line,
-    process_state,
     running_sshd,
     sshd_unavailable,
     wait_for,
@@ -468,32 +467,18 @@ def test_frozen_server_times_out_and_the_next_send_resumes(
     item = make_item(16 * MiB)
     timeout_s = 2.0
     dest = open_destination(server.destination_config(remote_dir, timeout_s=timeout_s))
-    frozen: list[int] = []
-    frozen_at: list[float] = []
-    seen = [0]
-
-    def freeze_midway(n: int) -> None:
-        seen[0] += n
-        if not frozen and seen[0] >= 3 * MiB:
-            frozen.extend(server.session_pids())
-            assert frozen, "no session process found under the listening sshd"
-            for pid in frozen:
-                os.kill(pid, signal.SIGSTOP)
-            assert wait_for(lambda: all(process_state(p) == "T" for p in frozen), 5)
-            frozen_at.append(time.monotonic())
-
+    freezer = SessionFreezer(server, at_bytes=3 * MiB)
     try:
         with pytest.raises(TemporaryError) as caught:
-            dest.send(item, freeze_midway)
-        waited = time.monotonic() - frozen_at[0]
+            dest.send(item, freezer)
+        assert freezer.frozen_at is not None
+        waited = time.monotonic() - freezer.frozen_at
         assert caught.value.code == "upload.network"
         assert f"{timeout_s:g} s" in caught.value.message
         assert waited <= timeout_s + 1.0, f"blocked {waited:.1f} s on a frozen server"
         assert not (remote_dir / item.name).exists()
     finally:
-        for pid in frozen:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
+        freezer.thaw()
     sent = dest.send(item)  # a new connection: the frozen one was dropped
     assert sent.resumed_from > 0
     assert remote_sha256(remote_dir / item.name) == item.sha256

@@ -10,6 +10,9 @@ side (end of file):
   request and the public-key request never reach the server);
 * during read-back verification: after a number of bytes from the server.
 
+And a server whose session process is frozen (SIGSTOP) once every WRITE was acknowledged,
+when the truncate, fsync and rename are due.
+
 Every stall must be noticed within ``timeout_s`` of its start (the one timing bound these
 tests assert, with 1 s to spare), be a network fault (``upload.network``, exit 75) and never a
 refused key; the connection is dropped without another round trip.
@@ -31,7 +34,7 @@ from ncctl.errors import EXIT_TEMPFAIL, TemporaryError
 from tests.logs.conftest import MakeItem, OpenDestination
 from tests.logs.helpers import TRADE_DATE, run, write_config
 from tests.logs.proxy import LoopbackProxy, stopped_afterwards
-from tests.sshd import SshServer, wait_for
+from tests.sshd import SessionFreezer, SshServer, wait_for
 
 MiB = 1024 * 1024
 TIMEOUT_S = 2.0
@@ -236,3 +239,29 @@ def test_an_authentication_stall_makes_logs_upload_exit_75_and_the_next_run_uplo
     assert [u["state"] for u in doc["data"]["uploads"]] == ["verified"]
     assert (remote_dir / f"audit.{TRADE_DATE}.csv.gz").is_file()
     assert wait_for(lambda: proxy.connections == 2, 5)
+
+
+def test_a_server_frozen_after_the_last_write_is_noticed_within_the_timeout(
+    private_sshd: SshServer, make_item: MakeItem, open_destination: OpenDestination
+) -> None:
+    """Frozen (SIGSTOP) once every WRITE was acknowledged: the truncate/fsync that follow get
+    no answer; noticed within timeout_s, nothing published, and the next send completes."""
+    server = private_sshd
+    remote_dir = server.make_remote_dir("finish")
+    item = make_item(3 * MiB)
+    dest = open_destination(server.destination_config(remote_dir, timeout_s=TIMEOUT_S))
+    freezer = SessionFreezer(server, at_bytes=item.size)  # when the last WRITE is acknowledged
+    try:
+        with pytest.raises(TemporaryError) as caught:
+            dest.send(item, freezer)
+        assert freezer.frozen_at is not None
+        noticed = time.monotonic() - freezer.frozen_at
+    finally:
+        freezer.thaw()
+    assert caught.value.code == "upload.network", caught.value.as_dict()
+    assert f"cannot finish {remote_dir / item.name}.part" in caught.value.message
+    assert noticed <= TIMEOUT_S + SLACK_S, f"noticed {noticed:.2f} s after the freeze"
+    assert not (remote_dir / item.name).exists()
+    sent = dest.send(item)  # a new connection: the frozen one was dropped
+    assert sent.bytes_sent + sent.resumed_from == item.size
+    assert dest.verify(item).ok
