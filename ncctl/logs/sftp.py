@@ -157,6 +157,10 @@ class SftpProtocolError(Exception):
     """The server sent something that is not SFTP v3 as we asked for it."""
 
 
+class _Silent(TimeoutError):
+    """No answer within ``timeout_s`` at a step the message names ("during key exchange")."""
+
+
 @dataclass(frozen=True)
 class RemoteStat:
     size: int | None
@@ -778,7 +782,7 @@ class SftpDestination:
             transport.set_keepalive(min(KEEPALIVE_S, max(1.0, timeout / 2)))
             transport.start_client(timeout=timeout)
             if transport.is_active() and not transport.initial_kex_done:
-                raise TimeoutError("no answer during key exchange")  # start_client gave up
+                raise _Silent("during key exchange")  # start_client gave up waiting
             self._check_host_key(known, transport.get_remote_server_key())
             remaining = self._authenticate(transport, key)
             if remaining:
@@ -827,7 +831,7 @@ class SftpDestination:
             if time.monotonic() >= deadline:
                 break
         if not answered.is_set():
-            raise TimeoutError("no answer to authentication")
+            raise _Silent("during authentication")
         handler = transport.auth_handler
         if handler is None or not transport.is_active():  # paramiko sets the event on EOF too
             raise EOFError("the server closed the connection during authentication")
@@ -876,6 +880,8 @@ class SftpDestination:
             )
         if isinstance(exc, socket.timeout | TimeoutError):
             detail = f"no answer within {self.timeout_s:g} s"
+            if isinstance(exc, _Silent):
+                detail += f" {exc}"
         elif isinstance(exc, EOFError):
             detail = f"the connection was closed ({exc})" if str(exc) else "connection closed"
         elif isinstance(exc, SftpProtocolError):

@@ -158,9 +158,9 @@ def assert_network_fault(exc: TemporaryError, proxy: StallingProxy, ended: float
 @pytest.mark.parametrize(
     ("trigger", "eof", "detail"),
     [
-        (MSG_KEXINIT, False, f"no answer within {TIMEOUT_S:g} s"),
-        (MSG_NEWKEYS, False, f"no answer within {TIMEOUT_S:g} s"),
-        (MSG_NEWKEYS, True, "closed"),
+        (MSG_KEXINIT, False, f"no answer within {TIMEOUT_S:g} s during key exchange"),
+        (MSG_NEWKEYS, False, f"no answer within {TIMEOUT_S:g} s during authentication"),
+        (MSG_NEWKEYS, True, "closed"),  # during authentication, or its key exchange ending
     ],
     ids=["key-exchange-stall", "authentication-stall", "authentication-eof"],
 )
