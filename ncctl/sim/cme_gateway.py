@@ -433,9 +433,10 @@ class Gateway:
             )
 
     def reject_establish(
-        self, conn: Connection, msg: sbe.Establish503, code: int, why: str, next_in: int = 0
+        self, conn: Connection, msg: sbe.Establish503, code: int, why: str
     ) -> None:
         log(PROG, f"{conn.peer}: establishment rejected (code {code}): {why}")
+        state = self.uuids.get(msg.uuid)  # NextSeqNo: our next SeqNum for that UUID, if any
         self.counters["establishment_rejects"] += 1
         self.send(
             conn,
@@ -443,7 +444,7 @@ class Gateway:
                 reason=why[:48],
                 uuid=msg.uuid,
                 request_timestamp=msg.request_timestamp,
-                next_seq_no=next_in,
+                next_seq_no=state.next_out if state is not None else 0,
                 error_codes=code,
                 fault_tolerance_indicator=1,
                 split_msg=None,
