@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -337,3 +338,40 @@ def test_on_a_shared_simulated_clock_the_demo_way(
     assert len(sent) == 9 and all(before <= t <= after for t in sent), sent
     assert gateway.state()["negotiation_rejects"] == 0
     assert party.week_status(inputs, TRADE_DATE).registered
+
+
+def test_a_database_of_the_previous_version_keeps_working_with_ids_above_2_63(
+    start_gateway: StartGateway, make_inputs: MakeInputs
+) -> None:
+    """party.sqlite as the previous version left it (a run and a row for id 1001, written with
+    plain SQL): the week still counts 1001, and ids 2**63 and 2**64-2 join it exactly."""
+    old = entry(1001)
+    big = [entry(2**63, account="BIG0"), entry(2**64 - 2, account="BIG1")]
+    gateway = start_gateway()
+    inputs = make_inputs(gateway.port, [old, *big])
+    inputs.state_dir.mkdir(parents=True)
+    definition = json.dumps(party.Definition.from_entry(old).as_dict(), sort_keys=True)
+    db = sqlite3.connect(inputs.state_dir / party.STATE_DB_NAME)
+    try:
+        db.executescript(party._SCHEMA)
+        with db:
+            db.execute(
+                "INSERT INTO runs (week, trade_date, started_at, finished_at, ok, gateway, "
+                "attempts, registered, already_registered, rejected, not_sent) "
+                "VALUES (?, ?, 'x', 'x', 1, 'g', 1, 1, 0, 0, 0)",
+                (WEEK.isoformat(), TRADE_DATE.isoformat()),
+            )
+            db.execute(
+                "INSERT INTO registrations VALUES (?, 1001, ?, 'registered', '', ?, 1, 'x')",
+                (WEEK.isoformat(), TRADE_DATE.isoformat(), definition),
+            )
+    finally:
+        db.close()
+    status = party.week_status(inputs, TRADE_DATE)
+    assert (status.missing, status.changed) == ([2**63, 2**64 - 2], [])
+    result = register(inputs)
+    assert statuses(result) == {1001: "registered", 2**63: "registered", 2**64 - 2: "registered"}
+    status = party.week_status(inputs, TRADE_DATE)
+    assert status.registered and (status.missing, status.changed) == ([], [])
+    rows = party.StateDB(inputs.state_dir).registrations(WEEK)
+    assert [r["id"] for r in rows] == [1001, 2**63, 2**64 - 2]
