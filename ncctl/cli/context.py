@@ -86,15 +86,7 @@ class AppState:
             elif configured is not None:
                 from ncctl.clock import SharedClock
 
-                if not configured.is_file():
-                    from ncctl.errors import ConfigError
-
-                    raise ConfigError(
-                        f"clock.file: {configured} does not exist",
-                        hint="start the simulated clock with `ncctl clock set TIME --speed N`, "
-                        "or remove [clock] from the configuration",
-                    )
-                self._clock = SharedClock(configured)
+                self._clock = SharedClock(configured, source="clock.file")
             elif self.clock_at is None:
                 self._clock = _system_clock()
             else:

@@ -12,7 +12,7 @@ import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
-from ncctl.cli.options import JsonOpt
+from ncctl.cli.options import JsonOpt, check_speed
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -361,7 +361,10 @@ def clock_set(
         str, typer.Argument(help="Simulated time, ISO 8601 (Chicago time without offset).")
     ],
     speed: Annotated[
-        float, typer.Option("--speed", help="Simulated seconds per real second.", min=0.001)
+        float,
+        typer.Option(
+            "--speed", help="Simulated seconds per real second.", min=0.001, callback=check_speed
+        ),
     ] = 1.0,
     paused: Annotated[bool, typer.Option("--paused", help="Stop the clock at that time.")] = False,
     json: JsonOpt = False,

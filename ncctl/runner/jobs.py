@@ -68,13 +68,16 @@ class JobRun:
 class JobStore:
     """The done-records of one state directory."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
         self.db = open_state_db(
             path,
             SCHEMA,
-            what="the job records",
-            rebuild_hint="move it aside; the next pass recreates it (jobs due now run again)",
+            what="the job-records database",
+            rebuild_hint=f"move it aside (mv {path} {path}.damaged); the next pass makes a new "
+            "one (the jobs of the last seven days that are due run again: rotation and upload "
+            "are idempotent)",
+            read_only=read_only,
         )
 
     def close(self) -> None:
