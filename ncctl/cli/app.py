@@ -61,6 +61,7 @@ def root(
             help="Configuration file (default: $NCCTL_CONFIG, configs/$NCCTL_ENV.toml, "
             "/etc/ncctl/config.toml, then the embedded dev configuration).",
             metavar="PATH",
+            readable=False,  # reading it names every problem (exit 78)
         ),
     ] = None,
     clock: Annotated[
