@@ -203,11 +203,21 @@ class SharedClock:
             raise ValueError(problem)
         doc = {"sim": sim.isoformat(), "wall": time.time(), "speed": speed, "paused": paused}
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(doc))
-        tmp.replace(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.unlink(missing_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(doc))
+            tmp.replace(self.path)
+        except OSError as exc:
+            from ncctl.errors import CantCreateError
+
+            tmp.unlink(missing_ok=True)
+            raise CantCreateError(
+                f"{self.path}: cannot write the shared simulated clock: {exc.strerror}",
+                hint="check that it is a regular file (or absent) in a writable directory",
+            ) from None
         self._doc, self._stamp = None, None
 
 

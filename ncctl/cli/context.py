@@ -64,7 +64,6 @@ class AppState:
 
         if self.share_clock is not None:
             path = (self.config().config.state_dir / "run" / "clock.json").absolute()
-            path.parent.mkdir(parents=True, exist_ok=True)
             SharedClock(path).set(self.now(), speed=self.share_clock[1], paused=False)
             return {CLOCK_FILE_ENV: str(path)}
         if isinstance(self._clock, SharedClock):

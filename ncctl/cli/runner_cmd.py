@@ -382,8 +382,7 @@ def clock_set(
             hint='add [clock] file = ".ncctl/clock.json" to the configuration',
         )
     instant = parse_instant(at, STATE.engine().zone, "AT")
-    cfg.clock.file.parent.mkdir(parents=True, exist_ok=True)
-    SharedClock(cfg.clock.file).set(instant, speed=speed, paused=paused)
+    SharedClock(cfg.clock.file, source="clock.file").set(instant, speed=speed, paused=paused)
     data = {
         "file": str(cfg.clock.file),
         "at": instant.isoformat(),

@@ -219,12 +219,13 @@ def unknown_archives(
     checked against its ``.sha256`` sidecar (``hash_files``) to say whether it may be adopted."""
     from ncctl.logs.destinations import sha256_of
 
-    known = manifest.archive_names()
+    known = manifest.archive_names()  # (and a directory two categories share: seen once)
     found: list[UnknownArchive] = []
     for name in config.logs.categories():
         for path, size in _archive_files(config.logs.archive_for(name)):
             if str(path) in known:
                 continue
+            known.add(str(path))
             trade_date = _trade_date(path.name)
             digest, problem = _sidecar_digest(path)
             actual: str | None = None
