@@ -235,6 +235,7 @@ def open_state_db(
     rebuild_hint: str,
     read_only: bool = False,
     expected: Callable[[], str | None] | None = None,
+    missing_hint: str = "",
     wal: bool = True,
 ) -> StateConnection:
     """Open the database at ``path`` in autocommit mode (WAL journal and full fsync unless
@@ -242,7 +243,8 @@ def open_state_db(
 
     ``read_only``: open it ``mode=ro``; when it does not exist, an empty database in memory
     stands for it (nothing is created). ``expected`` says why the database should already
-    exist (ncctl's own records), or None: then a missing one is an error, not a fresh start.
+    exist (ncctl's own records), or None: then a missing one is an error (with
+    ``missing_hint``), not a fresh start.
     """
     present = check_db_file(path, what=what, hint=rebuild_hint, writable=not read_only)
     if not present and expected is not None:
@@ -250,7 +252,7 @@ def open_state_db(
         if reason is not None:
             raise DataError(
                 f"{path}: {what} is missing, but {reason}",
-                hint=rebuild_hint,
+                hint=missing_hint or rebuild_hint,
                 code="state.missing",
             )
     if not present and read_only:

@@ -24,18 +24,22 @@ maintenance_app = typer.Typer(
 cron_app = typer.Typer(help="Run ncctl from cron.", no_args_is_help=True)
 
 
-def run_pass() -> dict[str, Any]:
-    """One pass under the runner lock; a pass already running makes this one a clean no-op."""
+def run_pass(rebuild: bool = False) -> dict[str, Any]:
+    """One pass under the runner lock; a pass already running makes this one a clean no-op.
+    ``rebuild``: make new job records when they are missing though the journal has runs."""
     from ncctl.errors import TemporaryError
     from ncctl.locks import hold
+    from ncctl.runner.jobs import JobStore, job_store_path
     from ncctl.runner.reconcile import Reconciler
     from ncctl.runner.registration import registration_hook, session_gate
 
     loaded = STATE.config()
     cfg = loaded.config
-    env = STATE.clock_env()
     try:
         with hold(cfg.state_dir, "runner", 0.0, "maintenance run"):
+            # damaged or missing job records fail the pass before the clock is shared
+            JobStore(job_store_path(cfg.state_dir), expect_records=not rebuild).close()
+            env = STATE.clock_env()
             report = Reconciler(
                 cfg,
                 STATE.engine(),
@@ -44,6 +48,7 @@ def run_pass() -> dict[str, Any]:
                 registration_hook=registration_hook(cfg),
                 session_gate=session_gate(cfg),
                 component_env=env,
+                rebuild=rebuild,
             ).run()
     except TemporaryError as err:
         if err.code != "lock.busy":
@@ -53,12 +58,22 @@ def run_pass() -> dict[str, Any]:
 
 
 @maintenance_app.command("run")
-def run(json: JsonOpt = False) -> None:
+def run(
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Make new job records (runner.sqlite) when they are missing although the "
+            "journal records job runs; the jobs due in the last seven days run again.",
+        ),
+    ] = False,
+    json: JsonOpt = False,
+) -> None:
     """Converge components to the schedule and run due jobs once; safe every minute."""
     from ncctl.errors import RefusedError
 
     output.begin("maintenance run", json)
-    data = run_pass()
+    data = run_pass(rebuild)
     failure = None
     if not data["skipped"] and data["errors"]:
         first = data["errors"][0]

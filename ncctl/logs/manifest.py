@@ -112,6 +112,8 @@ class Manifest:
             rebuild_hint=rebuild_hint(path),
             read_only=read_only,
             expected=expected,
+            missing_hint="restore it from a backup, or run `ncctl logs upload --rebuild`: it "
+            "makes a new one and adopts every archive whose .sha256 sidecar matches",
         )
 
     def close(self) -> None:

@@ -260,6 +260,27 @@ def test_a_missing_manifest_while_archives_have_sidecars_is_not_a_fresh_start(
         ]
 
 
+def test_missing_job_records_while_the_journal_has_runs_are_not_a_fresh_start(
+    env: tuple[Path, Path],
+) -> None:
+    root, config = env
+    saturday = ("--clock", SATURDAY)
+    code, _, err = ncctl(root, config, *saturday, "maintenance", "run", clock=False)
+    assert code == 0, err
+    path = job_store_path(root / "state")
+    done = len(JobStore(path, read_only=True).runs())
+    assert done > 0
+    path.rename(path.with_name("runner.sqlite.damaged"))
+    before = digest(root / "state", locks=False)
+    code, _, err = ncctl(root, config, *saturday, "maintenance", "run", clock=False)
+    assert_one_line_error(code, err, EXIT_DATAERR, path)
+    assert "missing" in err and "journal" in err and "--rebuild" in err, err
+    assert digest(root / "state", locks=False) == before
+    code, _, err = ncctl(root, config, *saturday, "maintenance", "run", "--rebuild", clock=False)
+    assert code == 0, err
+    assert len(JobStore(path, read_only=True).runs()) == done
+
+
 @pytest.mark.parametrize("damage", ["empty", "garbage", "directory", "FIFO"])
 def test_a_damaged_party_database_is_exit_65_naming_it(tmp_path: Path, damage: str) -> None:
     state = tmp_path / "state"
