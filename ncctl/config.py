@@ -328,6 +328,12 @@ def load_file(path: Path, source: str = "") -> tuple[NcctlConfig, dict[str, Any]
     elif source == "FILE argument":
         missing = "check the FILE argument"
     doc = read_toml(path, ConfigError, "configuration file", missing)
+    if not doc:  # a truncated file must not quietly become the defaults
+        raise ConfigError(
+            f"{path}: configuration file is empty (no settings at all)",
+            hint="restore it, or write one with `ncctl config init --env ENV`",
+            code="config.empty",
+        )
     return validate_document(doc, str(path)), doc
 
 

@@ -38,13 +38,13 @@ def resolve_path(
             hint="use letters, digits, '-' or '_', such as dev, staging or prod",
         )
     local = cwd / "configs" / f"{name}.toml"
-    if local.is_file():
+    if os.path.lexists(local):  # whatever is there: reading it names what is wrong
         return local, f"configs/{name}.toml"
     if env.get("NCCTL_ENV"):
         raise ConfigError(
             f"{local}: configuration file not found for NCCTL_ENV={name}",
             hint=f"run `ncctl config init --env {name}` or unset NCCTL_ENV",
         )
-    if ETC_CONFIG.is_file():
+    if os.path.lexists(ETC_CONFIG):
         return ETC_CONFIG, str(ETC_CONFIG)
     return builtin_config("dev"), "embedded"

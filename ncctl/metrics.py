@@ -87,18 +87,13 @@ TuningSource = Callable[["NcctlConfig", dt.datetime], TuningStatus | None]
 def registration_status(config: NcctlConfig, now: dt.datetime) -> RegistrationStatus | None:
     """The latest party-ID registration run recorded by ``ncctl.ilink.party`` in
     ``state_dir/party.sqlite`` (opened read-only, never created); None without a run."""
-    import sqlite3
+    from ncctl.ilink.party import StateDB
 
-    path = config.state_dir / "party.sqlite"
-    if not path.is_file():
-        return None
-    db = sqlite3.connect(f"file:{path.absolute()}?mode=ro", uri=True, timeout=5)
+    db = StateDB(config.state_dir)._connect(read_only=True)  # missing: empty, not created
     try:
         row = db.execute(
             "SELECT ok, finished_at, secret_expires_in_days FROM runs ORDER BY run_id DESC LIMIT 1"
         ).fetchone()
-    except sqlite3.OperationalError:  # no runs table yet
-        return None
     finally:
         db.close()
     if row is None:
@@ -267,29 +262,29 @@ def uploads_source(ctx: ScrapeContext) -> list[Metric]:
 
     dests: dict[str, _Destination] = {name: _Destination() for name in ctx.config.destinations}
     path = manifest_path(ctx.config.state_dir)
-    if path.exists():
-        manifest = Manifest(path)
-        try:
-            rows = manifest.db.execute(
-                "SELECT u.destination, u.state, COUNT(*), COALESCE(SUM(f.size), 0), "
-                "COALESCE(SUM(u.attempts), 0), MAX(u.updated_ns) "
-                "FROM uploads AS u JOIN files AS f ON f.id = u.file_id "
-                "GROUP BY u.destination, u.state"
-            ).fetchall()
-        finally:
-            manifest.close()
-        for dest, state, count, size, attempts, updated in rows:
-            d = dests.setdefault(str(dest), _Destination())
-            d.attempts += int(attempts)
-            if state == "verified":
-                d.verified_files += int(count)
-                d.verified_bytes += int(size)
-                d.last_verified_ns = max(d.last_verified_ns or 0, int(updated))
-            else:
-                d.pending_files += int(count)
-                d.pending_bytes += int(size)
-                if state == "failed":
-                    d.failed += int(count)
+    # a missing manifest reads as an empty one (nothing is created)
+    manifest = Manifest(path, read_only=True)
+    try:
+        rows = manifest.db.execute(
+            "SELECT u.destination, u.state, COUNT(*), COALESCE(SUM(f.size), 0), "
+            "COALESCE(SUM(u.attempts), 0), MAX(u.updated_ns) "
+            "FROM uploads AS u JOIN files AS f ON f.id = u.file_id "
+            "GROUP BY u.destination, u.state"
+        ).fetchall()
+    finally:
+        manifest.close()
+    for dest, state, count, size, attempts, updated in rows:
+        d = dests.setdefault(str(dest), _Destination())
+        d.attempts += int(attempts)
+        if state == "verified":
+            d.verified_files += int(count)
+            d.verified_bytes += int(size)
+            d.last_verified_ns = max(d.last_verified_ns or 0, int(updated))
+        else:
+            d.pending_files += int(count)
+            d.pending_bytes += int(size)
+            if state == "failed":
+                d.failed += int(count)
     label = ["destination"]
     last = _gauge(
         "ncctl_upload_last_verified_timestamp_seconds",
@@ -351,12 +346,11 @@ def jobs_source(ctx: ScrapeContext) -> list[Metric]:
 
     runs: list[JobRun] = []
     path = job_store_path(ctx.config.state_dir)
-    if path.exists():
-        store = JobStore(path)
-        try:
-            runs = store.runs()
-        finally:
-            store.close()
+    store = JobStore(path, read_only=True)  # missing: no runs (nothing is created)
+    try:
+        runs = store.runs()
+    finally:
+        store.close()
     latest = latest_instants(ctx.engine, ctx.now)
     label = ["job_name"]
     lateness = _gauge(

@@ -1,42 +1,294 @@
-"""The SQLite databases of the state directory: opened the same way, failing the same way."""
+"""The SQLite databases of the state directory: opened the same way, failing the same way.
+
+A state database is checked before SQLite sees it: it must be a regular file (never a symbolic
+link, a directory, a FIFO or a device), readable (and writable unless opened read-only), not
+empty and starting with the SQLite header. SQLite itself happily opens a 0-byte file as a new
+database; ncctl never does: it creates a new database beside it, complete with its schema,
+and links it into place, so an empty file is always damage. Every later SQLite failure
+(a malformed page, text that is not UTF-8, a lock held too long) is a one-line error naming
+the database, through :class:`StateConnection`.
+
+Read-only opens (the status commands) use ``mode=ro`` and never create the file: a database
+that does not exist yet reads as an empty one (in memory, with the schema).
+"""
 
 from __future__ import annotations
 
+import errno
+import os
+import re
 import sqlite3
+import stat
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from ncctl.errors import CantCreateError, DataError
+from ncctl.errors import (
+    CantCreateError,
+    DataError,
+    NcctlError,
+    PermissionDeniedError,
+    TemporaryError,
+)
+from ncctl.statefile import file_kind
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
 
 
-def open_state_db(path: Path, schema: str, *, what: str, rebuild_hint: str) -> sqlite3.Connection:
-    """Open (creating if needed) the database at ``path`` in autocommit mode, WAL journal,
-    full fsync, with ``schema`` applied. A file that is not a usable database is a DataError
-    (exit 65) with ``rebuild_hint``; one that cannot be opened at all is a CantCreateError."""
-    cant_open = CantCreateError(
-        f"{path}: cannot open {what}",
-        hint="check state_dir in the configuration and its permissions",
+def _convert(db: StateConnection, exc: sqlite3.Error) -> NcctlError:
+    """The NcctlError that an SQLite failure on ``db`` is."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return TemporaryError(
+            f"{db.path}: {db.what} is locked by another process ({text})",
+            hint="wait for the other ncctl process to finish and run again",
+            code="state.locked",
+        )
+    if "readonly" in text or "unable to open" in text:
+        return CantCreateError(
+            f"{db.path}: cannot write {db.what}: {text}",
+            hint="check state_dir in the configuration, its permissions and its file system",
+        )
+    if "disk is full" in text or "disk I/O" in text:
+        return TemporaryError(
+            f"{db.path}: cannot write {db.what}: {text}",
+            hint=f"free space under {db.path.parent} and run again",
+            code="state.io",
+        )
+    return DataError(
+        f"{db.path}: {db.what} is damaged: {text}", hint=db.rebuild_hint, code="state.damaged"
     )
+
+
+class StateCursor(sqlite3.Cursor):
+    """A cursor whose every SQLite failure is an NcctlError naming the database."""
+
+    def _fail(self, exc: sqlite3.Error) -> NcctlError:
+        conn = self.connection
+        assert isinstance(conn, StateConnection)
+        return _convert(conn, exc)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> StateCursor:
+        try:
+            super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+        return self
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+
+    def fetchmany(self, size: int | None = 1) -> list[Any]:
+        try:
+            return super().fetchmany(size)
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from None
+
+
+class StateConnection(sqlite3.Connection):
+    """A connection to a state database that reports failures as NcctlErrors."""
+
+    path: Path
+    what: str
+    rebuild_hint: str
+
+    def cursor(self, factory: Any = None) -> StateCursor:  # type: ignore[override]
+        cur = super().cursor(StateCursor)
+        assert isinstance(cur, StateCursor)
+        return cur
+
+    def execute(self, sql: str, parameters: Any = (), /) -> StateCursor:
+        return self.cursor().execute(sql, parameters)
+
+    def executescript(self, sql_script: str, /) -> StateCursor:
+        try:
+            super().executescript(sql_script)
+        except sqlite3.Error as exc:
+            raise _convert(self, exc) from None
+        return self.cursor()
+
+
+def tables_of(schema: str) -> list[str]:
+    """The tables a schema of ``CREATE TABLE IF NOT EXISTS`` statements makes."""
+    return _TABLE.findall(schema)
+
+
+def _connect(target: str, *, uri: bool, path: Path, what: str, hint: str) -> StateConnection:
+    try:
+        db = sqlite3.connect(
+            target, timeout=30, isolation_level=None, uri=uri, factory=StateConnection
+        )
+    except sqlite3.Error as exc:
+        raise CantCreateError(
+            f"{path}: cannot open {what}: {exc}",
+            hint="check state_dir in the configuration and its permissions",
+        ) from None
+    assert isinstance(db, StateConnection)
+    db.path, db.what, db.rebuild_hint = path, what, hint
+    return db
+
+
+def _create(path: Path, schema: str, *, what: str, hint: str, wal: bool) -> None:
+    """Make a new database at ``path`` with its schema, all at once: it is built beside it
+    and linked into place, so that a crash never leaves an empty file behind."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=30, isolation_level=None)
-    except (OSError, sqlite3.Error) as exc:
-        cant_open.message += f": {exc}"
-        raise cant_open from None
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+        for stale in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            stale.unlink(missing_ok=True)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    except OSError as exc:
+        cls = PermissionDeniedError if exc.errno in (errno.EACCES, errno.EPERM) else CantCreateError
+        raise cls(
+            f"{path}: cannot create {what}: {exc.strerror}",
+            hint="check state_dir in the configuration and its permissions",
+        ) from None
     try:
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
+        db = _connect(str(tmp), uri=False, path=path, what=what, hint=hint)
+        try:
+            if wal:
+                db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(schema)
+        finally:
+            db.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        except OSError as exc:
+            raise CantCreateError(
+                f"{path}: cannot create {what}: {exc.strerror}",
+                hint="check state_dir in the configuration and its permissions",
+            ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check_db_file(path: Path, *, what: str, hint: str, writable: bool) -> bool:
+    """Whether a usable database file is at ``path`` (False: nothing is there). Anything
+    else there (a link, a directory, a FIFO, an empty or foreign file, one that cannot be
+    read) raises an NcctlError naming it."""
+    kind = file_kind(path, what)
+    if kind is None:
+        return False
+    if kind != "regular file":
+        why = " (ncctl follows no links in the state directory)" if kind == "symbolic link" else ""
+        raise DataError(
+            f"{path}: {what} is a {kind}, not a database file{why}",
+            hint=hint,
+            code="state.wrong_type",
+        )
+    flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise PermissionDeniedError(
+                f"{path}: {what} is not {'writable' if writable else 'readable'} "
+                "(permission denied)",
+                hint="run ncctl as the user that owns the state directory",
+            ) from None
+        raise CantCreateError(
+            f"{path}: cannot open {what}: {exc.strerror}",
+            hint="check state_dir in the configuration and its file system",
+        ) from None
+    try:
+        st = os.fstat(fd)
+        head = os.pread(fd, len(SQLITE_HEADER), 0) if stat.S_ISREG(st.st_mode) else b""
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(st.st_mode):  # replaced between the two looks
+        raise DataError(f"{path}: {what} is not a regular file", hint=hint, code="state.wrong_type")
+    if st.st_size == 0:
+        raise DataError(
+            f"{path}: {what} is empty (0 bytes), not a database", hint=hint, code="state.empty"
+        )
+    if head != SQLITE_HEADER:
+        raise DataError(
+            f"{path}: {what} is not an SQLite database", hint=hint, code="state.damaged"
+        )
+    return True
+
+
+def open_state_db(
+    path: Path,
+    schema: str,
+    *,
+    what: str,
+    rebuild_hint: str,
+    read_only: bool = False,
+    expected: Callable[[], str | None] | None = None,
+    missing_hint: str = "",
+    wal: bool = True,
+) -> StateConnection:
+    """Open the database at ``path`` in autocommit mode (WAL journal and full fsync unless
+    ``wal`` is false), creating it with ``schema`` when it does not exist.
+
+    ``read_only``: open it ``mode=ro``; when it does not exist, an empty database in memory
+    stands for it (nothing is created). ``expected`` says why the database should already
+    exist (ncctl's own records), or None: then a missing one is an error (with
+    ``missing_hint``), not a fresh start.
+    """
+    present = check_db_file(path, what=what, hint=rebuild_hint, writable=not read_only)
+    if not present and expected is not None:
+        reason = expected()
+        if reason is not None:
+            raise DataError(
+                f"{path}: {what} is missing, but {reason}",
+                hint=missing_hint or rebuild_hint,
+                code="state.missing",
+            )
+    if not present and read_only:
+        db = _connect(":memory:", uri=False, path=path, what=what, hint=rebuild_hint)
         db.executescript(schema)
-    except sqlite3.OperationalError as exc:
+        return db
+    if not present:
+        _create(path, schema, what=what, hint=rebuild_hint, wal=wal)
+        check_db_file(path, what=what, hint=rebuild_hint, writable=True)
+    if read_only:
+        target = f"file:{quote(str(path.absolute()))}?mode=ro"
+        db = _connect(target, uri=True, path=path, what=what, hint=rebuild_hint)
+        try:
+            have = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            _require_tables(db, have, tables_of(schema))
+        except BaseException:
+            db.close()
+            raise
+        return db
+    db = _connect(str(path), uri=False, path=path, what=what, hint=rebuild_hint)
+    try:
+        if wal:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+        db.executescript(schema)
+    except BaseException:
         db.close()
-        if "unable to open" in str(exc) or "readonly" in str(exc):
-            cant_open.message += f": {exc}"
-            raise cant_open from None
-        raise DataError(
-            f"{path}: {what} is not a usable SQLite database: {exc}", hint=rebuild_hint
-        ) from None
-    except sqlite3.DatabaseError as exc:
-        db.close()
-        raise DataError(
-            f"{path}: {what} is not a usable SQLite database: {exc}", hint=rebuild_hint
-        ) from None
+        raise
     return db
+
+
+def _require_tables(db: StateConnection, have: set[str], wanted: Iterable[str]) -> None:
+    missing = [t for t in wanted if t not in have]
+    if missing:
+        raise DataError(
+            f"{db.path}: {db.what} has no {missing[0]} table: not a database ncctl made",
+            hint=db.rebuild_hint,
+            code="state.damaged",
+        )

@@ -44,25 +44,18 @@ def _is_union_tag(part: int | str) -> bool:
     return isinstance(part, str) and ("[" in part or part.startswith("function-"))
 
 
+TOML_LIMIT = 4 * 1024 * 1024
+"""The largest configuration or schedule file ncctl reads (far above any real one)."""
+
+
 def read_toml(
     path: Path, error: type[NcctlError], what: str, missing_hint: str = "check the path"
 ) -> dict[str, Any]:
-    """Read a TOML file, raising ``error`` with the file, line and a hint on any failure."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise error(f"{path}: {what} not found", hint=missing_hint) from None
-    except IsADirectoryError:
-        raise error(f"{path}: is a directory, not a {what}", hint="pass a TOML file") from None
-    except PermissionError:
-        raise error(
-            f"{path}: {what} is not readable (permission denied)",
-            hint="check the file's owner and mode",
-        ) from None
-    except OSError as exc:
-        raise error(f"{path}: cannot read {what}: {exc.strerror}", hint="check the path") from None
-    except ValueError:  # a NUL byte in the name
-        raise error(f"{path!r}: not a usable file name", hint="check the path") from None
+    """Read a TOML file, raising ``error`` with the file, line and a hint on any failure: a
+    link, FIFO, device or directory is refused and at most TOML_LIMIT bytes are read."""
+    from ncctl.statefile import read_capped
+
+    raw = read_capped(path, what=what, limit=TOML_LIMIT, error=error, missing_hint=missing_hint)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

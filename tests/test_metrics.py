@@ -245,7 +245,7 @@ def test_a_failing_source_is_reported_and_the_scrape_still_succeeds(env: Env) ->
     assert got[key("ncctl_component_desired", component="order_session")] == 1
     assert dict(reported).keys() == {"registration", "uploads"}
     assert "RuntimeError: party.sqlite is locked" in dict(reported)["registration"]
-    assert "not a usable SQLite database" in dict(reported)["uploads"]
+    assert "not an SQLite database" in dict(reported)["uploads"]
 
 
 def test_registration_and_tuning_sources_when_present(env: Env) -> None:

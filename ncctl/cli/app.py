@@ -12,6 +12,7 @@ import typer
 
 from ncctl import __version__
 from ncctl.cli.context import STATE
+from ncctl.cli.options import check_speed
 
 ENTRIES: dict[str, tuple[str, str]] = {
     "status": ("ncctl.cli.status_cmd", "status"),
@@ -60,6 +61,7 @@ def root(
             help="Configuration file (default: $NCCTL_CONFIG, configs/$NCCTL_ENV.toml, "
             "/etc/ncctl/config.toml, then the embedded dev configuration).",
             metavar="PATH",
+            readable=False,  # reading it names every problem (exit 78)
         ),
     ] = None,
     clock: Annotated[
@@ -73,7 +75,12 @@ def root(
     ] = None,
     speed: Annotated[
         float,
-        typer.Option("--speed", help="With --clock: simulated seconds per real second.", min=0.001),
+        typer.Option(
+            "--speed",
+            help="With --clock: simulated seconds per real second.",
+            min=0.001,
+            callback=check_speed,
+        ),
     ] = 1.0,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show a traceback for unexpected errors.")

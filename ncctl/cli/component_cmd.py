@@ -27,7 +27,9 @@ ReasonOpt = Annotated[
 ]
 
 
-def lifecycle() -> Lifecycle:
+def lifecycle(*, starts: bool = False) -> Lifecycle:
+    """The lifecycle of the configured components; ``starts``: for a command that may start
+    one (only then is a ``--clock`` written to ``state_dir/run/clock.json`` to share)."""
     from ncctl.components.lifecycle import Lifecycle
 
     loaded = STATE.config()
@@ -36,7 +38,7 @@ def lifecycle() -> Lifecycle:
         STATE.engine(),
         STATE.now(),
         config_path=loaded.path,
-        component_env=STATE.clock_env(),
+        component_env=STATE.clock_env() if starts else {},
     )
 
 
@@ -70,6 +72,8 @@ def render_status(rows: list[dict[str, Any]]) -> output.Renderer:
                 flag,
             )
         console.print(table)
+        for warning in pidfile_warnings(rows):
+            console.print(f"warning: {warning}", markup=False, highlight=False)
         for row in rows:
             if row["actual"] == "crashed" and row.get("log_tail"):
                 console.print(f"[bold]{row['name']}[/bold] log tail:")
@@ -77,6 +81,17 @@ def render_status(rows: list[dict[str, Any]]) -> output.Renderer:
                     console.print(f"  {line}", markup=False, highlight=False)
 
     return draw
+
+
+def pidfile_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    """One warning per component whose pidfile is damaged (and so not trusted)."""
+    from ncctl.components.process import PIDFILE_DAMAGED
+
+    return [
+        f"{r['name']}: {r['detail']}"
+        for r in rows
+        if str(r.get("detail")).startswith(PIDFILE_DAMAGED)
+    ]
 
 
 def drift_error(rows: list[dict[str, Any]]) -> NcctlError | None:
@@ -108,7 +123,7 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
         json: JsonOpt = False,
     ) -> None:
         output.begin(f"{group} start", json)
-        result = lifecycle().start(name, force=force, reason=reason)
+        result = lifecycle(starts=True).start(name, force=force, reason=reason)
         output.emit(result.as_dict(), render_action(result))
 
     @app.command(
@@ -131,7 +146,7 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
         json: JsonOpt = False,
     ) -> None:
         output.begin(f"{group} restart", json)
-        result = lifecycle().restart(name, force=force, reason=reason)
+        result = lifecycle(starts=True).restart(name, force=force, reason=reason)
         output.emit(result.as_dict(), render_action(result))
 
     @app.command(
@@ -142,7 +157,12 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
 
         output.begin(f"{group} status", json)
         row = lifecycle().status(name)
-        output.emit(row, render_status([row]), failure=drift_error([row]))
+        output.emit(
+            row,
+            render_status([row]),
+            warnings=pidfile_warnings([row]) if json else [],
+            failure=drift_error([row]),
+        )
 
     return app
 

@@ -64,7 +64,6 @@ class AppState:
 
         if self.share_clock is not None:
             path = (self.config().config.state_dir / "run" / "clock.json").absolute()
-            path.parent.mkdir(parents=True, exist_ok=True)
             SharedClock(path).set(self.now(), speed=self.share_clock[1], paused=False)
             return {CLOCK_FILE_ENV: str(path)}
         if isinstance(self._clock, SharedClock):
@@ -86,15 +85,7 @@ class AppState:
             elif configured is not None:
                 from ncctl.clock import SharedClock
 
-                if not configured.is_file():
-                    from ncctl.errors import ConfigError
-
-                    raise ConfigError(
-                        f"clock.file: {configured} does not exist",
-                        hint="start the simulated clock with `ncctl clock set TIME --speed N`, "
-                        "or remove [clock] from the configuration",
-                    )
-                self._clock = SharedClock(configured)
+                self._clock = SharedClock(configured, source="clock.file")
             elif self.clock_at is None:
                 self._clock = _system_clock()
             else:

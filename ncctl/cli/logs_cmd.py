@@ -28,10 +28,13 @@ app = typer.Typer(
 
 
 @contextmanager
-def _locked_manifest(command: str) -> Iterator[Manifest]:
+def _locked_manifest(
+    command: str, *, read_only: bool = False, rebuild: bool = False
+) -> Iterator[Manifest]:
     from ncctl.logs.manifest import locked_manifest
 
-    with locked_manifest(STATE.config().config, command) as manifest:
+    cfg = STATE.config().config
+    with locked_manifest(cfg, command, read_only=read_only, rebuild=rebuild) as manifest:
         yield manifest
 
 
@@ -50,7 +53,7 @@ def rotate(
 
     output.begin("logs rotate", json)
     loaded = STATE.config()
-    with _locked_manifest("logs rotate") as manifest:
+    with _locked_manifest("logs rotate", read_only=dry_run) as manifest:
         rotator = Rotator(loaded.config, STATE.engine(), manifest, STATE.now(), loaded.path)
         resumed = [] if dry_run else rotator.resume()
         results = rotator.rotate(category, dry_run=dry_run)
@@ -147,11 +150,22 @@ def upload(
         str | None,
         typer.Option("--destination", help="Only this destination.", metavar="D"),
     ] = None,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Make a new upload manifest when it is missing (moved aside) although "
+            "archives with .sha256 sidecars are on disk.",
+        ),
+    ] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Upload every rotated file to its destinations, resuming and verifying each one."""
-    from ncctl.errors import RefusedError, TemporaryError, UsageError
+    """Upload every rotated file to its destinations, resuming and verifying each one.
+    Archives on disk that the manifest does not know are adopted first when their .sha256
+    sidecar matches; the others are reported and left alone."""
+    from ncctl.errors import NcctlError, RefusedError, TemporaryError, UsageError
     from ncctl.journal import Journal, journal_path
+    from ncctl.logs.inventory import unknown_failure, unknown_lines
     from ncctl.logs.upload import Uploader
 
     output.begin("logs upload", json)
@@ -162,7 +176,7 @@ def upload(
             f"--destination {destination!r} is not configured",
             hint=f"configured: {', '.join(cfg.destinations) or 'none'}",
         )
-    with _locked_manifest("logs upload") as manifest:
+    with _locked_manifest("logs upload", rebuild=rebuild) as manifest:
         uploader = Uploader(cfg, manifest, destination, progress=_Progress(not json))
         outcomes = uploader.run()
     failed = [o for o in outcomes if o.state != "verified"]
@@ -170,15 +184,21 @@ def upload(
         "uploads": [o.as_dict() for o in outcomes],
         "verified": len(outcomes) - len(failed),
         "failed": len(failed),
+        "adopted": uploader.adopted,
+        "not_adopted": uploader.not_adopted,
     }
     if outcomes:
         Journal(journal_path(cfg.state_dir)).append(
             "logs upload",
             [f"--destination={destination}"] if destination else [],
             "ok" if not failed else "failed",
-            details={"verified": data["verified"], "failed": data["failed"]},
+            details={
+                "verified": data["verified"],
+                "failed": data["failed"],
+                "adopted": [a["file"] for a in uploader.adopted],
+            },
         )
-    failure = None
+    failure: NcctlError | None = None
     if failed:
         temporary = all(
             o.error
@@ -193,8 +213,13 @@ def upload(
             hint=first.get("hint") or "see `ncctl logs status`; the next run retries",
             code="upload.retry" if temporary else "upload.failed",
         )
+    failure = failure or unknown_failure(uploader.not_adopted)
 
     def draw(console: Console) -> None:
+        for line in unknown_lines(uploader.adopted, adopted=True) + unknown_lines(
+            uploader.not_adopted
+        ):
+            console.print(line, markup=False, highlight=False)
         if not outcomes:
             console.print("nothing to upload: every archive is verified at every destination")
         for o in outcomes:
@@ -214,18 +239,24 @@ def status(json: JsonOpt = False) -> None:
     """Every archive with size, sha256 and state per destination; exit 1 when anything older
     than one trading day is not verified everywhere."""
     from ncctl.errors import RefusedError
-    from ncctl.logs.inventory import inventory
-    from ncctl.logs.manifest import Manifest, manifest_path
+    from ncctl.logs.inventory import inventory, unknown_archives, unknown_failure, unknown_lines
+    from ncctl.logs.manifest import open_manifest
 
     output.begin("logs status", json)
     cfg = STATE.config().config
-    manifest = Manifest(manifest_path(cfg.state_dir))
+    manifest = open_manifest(cfg, read_only=True)
     try:
         inv = inventory(cfg, manifest, STATE.engine(), STATE.now())
+        unknown = [u.as_dict() for u in unknown_archives(cfg, manifest)]
     finally:
         manifest.close()
-    data = {"last_trade_date": inv.last_trade_date, "files": inv.files, "overdue": inv.overdue}
-    failure = None
+    data = {
+        "last_trade_date": inv.last_trade_date,
+        "files": inv.files,
+        "overdue": inv.overdue,
+        "unknown": unknown,
+    }
+    failure = unknown_failure(unknown)
     if inv.overdue:
         failure = RefusedError(
             f"{len(inv.overdue)} archive(s) older than {inv.last_trade_date} are not verified "
@@ -237,6 +268,8 @@ def status(json: JsonOpt = False) -> None:
     def draw(console: Console) -> None:
         from rich.table import Table
 
+        for line in unknown_lines(unknown):
+            console.print(line, markup=False, highlight=False)
         if not inv.files:
             console.print("no archives yet (`ncctl logs rotate` makes them)")
             return
@@ -268,7 +301,7 @@ def prune(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
 
     output.begin("logs prune", json)
     cfg = STATE.config().config
-    with _locked_manifest("logs prune") as manifest:
+    with _locked_manifest("logs prune", read_only=dry_run) as manifest:
         removed = prune_archives(cfg, manifest, STATE.now(), dry_run=dry_run)
     if removed and not dry_run:
         Journal(journal_path(cfg.state_dir)).append(

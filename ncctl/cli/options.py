@@ -24,3 +24,13 @@ TzOpt = Annotated[
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
 ]
+
+
+def check_speed(value: float) -> float:
+    """Option callback: a clock speed is finite and above 0 (``nan``, ``inf`` are refused)."""
+    from ncctl.clock import check_speed as problem_of
+
+    problem = problem_of(value)
+    if problem is not None:
+        raise typer.BadParameter(problem)
+    return value

@@ -12,7 +12,7 @@ import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
-from ncctl.cli.options import JsonOpt
+from ncctl.cli.options import JsonOpt, check_speed
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,18 +24,22 @@ maintenance_app = typer.Typer(
 cron_app = typer.Typer(help="Run ncctl from cron.", no_args_is_help=True)
 
 
-def run_pass() -> dict[str, Any]:
-    """One pass under the runner lock; a pass already running makes this one a clean no-op."""
+def run_pass(rebuild: bool = False) -> dict[str, Any]:
+    """One pass under the runner lock; a pass already running makes this one a clean no-op.
+    ``rebuild``: make new job records when they are missing though the journal has runs."""
     from ncctl.errors import TemporaryError
     from ncctl.locks import hold
+    from ncctl.runner.jobs import JobStore, job_store_path
     from ncctl.runner.reconcile import Reconciler
     from ncctl.runner.registration import registration_hook, session_gate
 
     loaded = STATE.config()
     cfg = loaded.config
-    env = STATE.clock_env()
     try:
         with hold(cfg.state_dir, "runner", 0.0, "maintenance run"):
+            # damaged or missing job records fail the pass before the clock is shared
+            JobStore(job_store_path(cfg.state_dir), expect_records=not rebuild).close()
+            env = STATE.clock_env()
             report = Reconciler(
                 cfg,
                 STATE.engine(),
@@ -44,6 +48,7 @@ def run_pass() -> dict[str, Any]:
                 registration_hook=registration_hook(cfg),
                 session_gate=session_gate(cfg),
                 component_env=env,
+                rebuild=rebuild,
             ).run()
     except TemporaryError as err:
         if err.code != "lock.busy":
@@ -53,12 +58,22 @@ def run_pass() -> dict[str, Any]:
 
 
 @maintenance_app.command("run")
-def run(json: JsonOpt = False) -> None:
+def run(
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Make new job records (runner.sqlite) when they are missing although the "
+            "journal records job runs; the jobs due in the last seven days run again.",
+        ),
+    ] = False,
+    json: JsonOpt = False,
+) -> None:
     """Converge components to the schedule and run due jobs once; safe every minute."""
     from ncctl.errors import RefusedError
 
     output.begin("maintenance run", json)
-    data = run_pass()
+    data = run_pass(rebuild)
     failure = None
     if not data["skipped"] and data["errors"]:
         first = data["errors"][0]
@@ -361,7 +376,10 @@ def clock_set(
         str, typer.Argument(help="Simulated time, ISO 8601 (Chicago time without offset).")
     ],
     speed: Annotated[
-        float, typer.Option("--speed", help="Simulated seconds per real second.", min=0.001)
+        float,
+        typer.Option(
+            "--speed", help="Simulated seconds per real second.", min=0.001, callback=check_speed
+        ),
     ] = 1.0,
     paused: Annotated[bool, typer.Option("--paused", help="Stop the clock at that time.")] = False,
     json: JsonOpt = False,
@@ -379,8 +397,7 @@ def clock_set(
             hint='add [clock] file = ".ncctl/clock.json" to the configuration',
         )
     instant = parse_instant(at, STATE.engine().zone, "AT")
-    cfg.clock.file.parent.mkdir(parents=True, exist_ok=True)
-    SharedClock(cfg.clock.file).set(instant, speed=speed, paused=paused)
+    SharedClock(cfg.clock.file, source="clock.file").set(instant, speed=speed, paused=paused)
     data = {
         "file": str(cfg.clock.file),
         "at": instant.isoformat(),

@@ -62,6 +62,50 @@ class PidRecord:
     started_at: dt.datetime | None
 
 
+PIDFILE_LIMIT = 64 * 1024
+PIDFILE_DAMAGED = "damaged pidfile"
+"""How a status detail about a pidfile that is not trusted begins."""
+
+
+def _int_or_none(doc: dict[str, Any], key: str) -> int | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"has no usable {key} ({value!r})")
+    return value
+
+
+def parse_pidfile(raw: bytes) -> PidRecord:
+    """The record of a pidfile the supervisor wrote; ValueError says what is wrong."""
+    if not raw.strip():
+        raise ValueError("is empty")
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ValueError("is not the JSON the supervisor writes") from None
+    if not isinstance(doc, dict):
+        raise ValueError("is not the JSON object the supervisor writes")
+    pid = _int_or_none(doc, "pid")
+    if pid is None or pid > 2**22:
+        raise ValueError(f"has no usable pid ({doc.get('pid')!r})")
+    ticks = _int_or_none(doc, "start_ticks")
+    if ticks is None:
+        raise ValueError("has no start time (start_ticks): its pid cannot be checked")
+    started = doc.get("started_at")
+    try:
+        since = dt.datetime.fromisoformat(started) if isinstance(started, str) else None
+    except ValueError:
+        since = None
+    return PidRecord(
+        pid=pid,
+        start_ticks=ticks,
+        supervisor=_int_or_none(doc, "supervisor"),
+        supervisor_start_ticks=_int_or_none(doc, "supervisor_start_ticks"),
+        started_at=since,
+    )
+
+
 def tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> list[str]:
     """The last ``lines`` lines of a text file (empty if there is none)."""
     if path is None:
@@ -130,18 +174,26 @@ class ProcessBackend:
             os.close(fd)
 
     def _read_pidfile(self) -> PidRecord | None:
+        return self._pidfile()[0]
+
+    def _pidfile(self) -> tuple[PidRecord | None, str | None]:
+        """The pidfile's record, or (None, what is wrong with it); (None, None) when there is
+        none. A damaged pidfile is never trusted."""
+        from ncctl.errors import NcctlError
+        from ncctl.statefile import file_kind, read_capped
+
         try:
-            doc = json.loads(self.pidfile.read_text(encoding="utf-8"))
-            started = doc.get("started_at")
-            return PidRecord(
-                pid=int(doc["pid"]),
-                start_ticks=doc.get("start_ticks"),
-                supervisor=doc.get("supervisor"),
-                supervisor_start_ticks=doc.get("supervisor_start_ticks"),
-                started_at=dt.datetime.fromisoformat(started) if started else None,
+            if file_kind(self.pidfile, "the pidfile") is None:
+                return None, None
+            raw = read_capped(
+                self.pidfile, what="the pidfile", limit=PIDFILE_LIMIT, error=NcctlError
             )
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        except NcctlError as err:
+            return None, err.message.removeprefix(f"{self.pidfile}: ")
+        try:
+            return parse_pidfile(raw), None
+        except ValueError as exc:
+            return None, f"the pidfile {exc}"
 
     def _read_exit(self) -> int | None:
         try:
@@ -170,7 +222,14 @@ class ProcessBackend:
     # -- status ---------------------------------------------------------------------------
 
     def status(self) -> ComponentStatus:
-        rec = self._read_pidfile()
+        rec, problem = self._pidfile()
+        if problem is not None:
+            return ComponentStatus(
+                self.name,
+                self.kind,
+                "unknown",
+                detail=f"{PIDFILE_DAMAGED} {self.pidfile}: {problem}; it is not trusted",
+            )
         if rec is None:
             return ComponentStatus(self.name, self.kind, "stopped")
         if self._is_ours(rec.pid, rec.start_ticks):
@@ -181,7 +240,10 @@ class ProcessBackend:
         stat = read_stat(rec.pid, self.proc)
         detail = ""
         if stat is not None and stat.alive:
-            detail = f"pid {rec.pid} now belongs to another process; it is not ours"
+            detail = (
+                f"{PIDFILE_DAMAGED} {self.pidfile}: pid {rec.pid} now belongs to another "
+                "process; it is not trusted"
+            )
         if code is None and self._is_ours(rec.supervisor, rec.supervisor_start_ticks):
             detail = detail or "the component has just ended"
         return ComponentStatus(
@@ -345,7 +407,9 @@ class ProcessBackend:
                 before = self.status()
                 self._clean(self.pidfile, self.exit_file, *self._ready_paths())
                 message = "already stopped"
-                if before.state == "crashed":
+                if before.state == "unknown":
+                    message = f"{before.detail}; it is removed"
+                elif before.state == "crashed":
                     message = "not running (it had ended" + (
                         f" with exit status {before.exit_code})"
                         if before.exit_code is not None

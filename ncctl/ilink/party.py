@@ -888,16 +888,21 @@ class StateDB:
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / STATE_DB_NAME
 
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10.0)
-            conn.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise CantCreateError(
-                f"{self.path}: cannot open the party-registration database: {exc}",
-                hint="check that the state directory (state_dir) is writable",
-            ) from None
+    def _connect(self, read_only: bool = False) -> sqlite3.Connection:
+        """The database, checked (a damaged one is a one-line error naming it, exit 65);
+        ``read_only``: opened ``mode=ro``, a missing one reads as empty (nothing created)."""
+        from ncctl.statedb import open_state_db
+
+        conn = open_state_db(
+            self.path,
+            _SCHEMA,
+            what="the party-registration database",
+            rebuild_hint=f"move it aside (mv {self.path} {self.path}.damaged); the next "
+            "`ncctl party register` records the week's registrations again",
+            read_only=read_only,
+            wal=False,
+        )
+        conn.isolation_level = "DEFERRED"  # `with conn:` makes one transaction of a run
         return conn
 
     def record(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.config import NcctlConfig
+from ncctl.errors import NcctlError
 from ncctl.logs.manifest import Manifest
 from ncctl.logs.rotation import last_closed_trade_date
 from ncctl.schedule import ScheduleEngine
@@ -93,3 +94,181 @@ def prune(
         final.with_name(final.name + ".sha256").unlink(missing_ok=True)
         manifest.set_file_state(row.id, "pruned")
     return removed
+
+
+# -- archives the manifest does not know ----------------------------------------------------
+
+SIDECAR = ".sha256"
+_NOT_ARCHIVES = (SIDECAR, ".part", ".tmp")
+SIDECAR_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class UnknownArchive:
+    """An archive on disk that the manifest does not know, and whether it may be adopted."""
+
+    category: str
+    path: Path
+    trade_date: str | None
+    size: int
+    sha256: str | None
+    problem: str | None
+    """Why it is not adoptable (no sidecar, a mismatch, no date in its name), or None."""
+
+    @property
+    def adoptable(self) -> bool:
+        return self.problem is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "file": str(self.path),
+            "trade_date": self.trade_date,
+            "size": self.size,
+            "sha256": self.sha256,
+            "adoptable": self.adoptable,
+            "problem": self.problem,
+        }
+
+
+def _archive_files(directory: Path) -> list[tuple[Path, int]]:
+    """Regular files of an archive directory that may be archives (not sidecars, not
+    partial or temporary files), with their sizes; nothing when the directory is absent."""
+    import os
+    import stat
+
+    try:
+        names = sorted(p.name for p in directory.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        from ncctl.errors import PermissionDeniedError
+
+        raise PermissionDeniedError(
+            f"{directory}: cannot list the archive directory: {exc.strerror}",
+            hint="check its permissions",
+        ) from None
+    out: list[tuple[Path, int]] = []
+    for name in names:
+        if name.startswith(".") or name.endswith(_NOT_ARCHIVES):
+            continue
+        try:
+            st = os.lstat(directory / name)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            out.append((directory / name, st.st_size))
+    return out
+
+
+def sidecars_present(config: NcctlConfig) -> str | None:
+    """Why a manifest must exist (archives with .sha256 sidecars in an archive directory),
+    or None when no archive directory holds one."""
+    for name in config.logs.categories():
+        directory = config.logs.archive_for(name)
+        found = [p for p, _ in _archive_files(directory) if _sidecar(p).is_file()]
+        if found:
+            return (
+                f"{len(found)} archive(s) with .sha256 sidecars are in {directory}; "
+                "ncctl does not start a new manifest over them"
+            )
+    return None
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR)
+
+
+def _trade_date(name: str) -> str | None:
+    """The trade date in an archive name ``<stem>.<YYYYMMDD>[.<n>]<ext>`` (the last
+    eight-digit part that is a date)."""
+    for part in reversed(name.split(".")[1:]):
+        if len(part) == 8 and part.isdigit():
+            try:
+                return dt.date(int(part[:4]), int(part[4:6]), int(part[6:])).isoformat()
+            except ValueError:
+                continue
+    return None
+
+
+def _sidecar_digest(path: Path) -> tuple[str | None, str | None]:
+    """(the digest the sidecar of ``path`` names, None) or (None, why it cannot be used)."""
+    from ncctl.errors import DataError, NcctlError
+    from ncctl.statefile import read_capped
+
+    side = _sidecar(path)
+    try:
+        raw = read_capped(side, what="the sidecar", limit=SIDECAR_LIMIT, error=DataError)
+    except NcctlError as err:
+        if "not found" in err.message:
+            return None, f"no sidecar {side.name}: it cannot be checked"
+        return None, err.message
+    fields = raw.decode("utf-8", errors="replace").split()
+    digest = fields[0].lower() if fields else ""
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        return None, f"{side.name} holds no SHA-256 digest"
+    if len(fields) > 1 and fields[1].lstrip("*") != path.name:
+        return None, f"{side.name} names another file ({fields[1]})"
+    return digest, None
+
+
+def unknown_archives(
+    config: NcctlConfig, manifest: Manifest, *, hash_files: bool = True
+) -> list[UnknownArchive]:
+    """Archives in the categories' archive directories that the manifest does not know; each
+    checked against its ``.sha256`` sidecar (``hash_files``) to say whether it may be adopted."""
+    from ncctl.logs.destinations import sha256_of
+
+    known = manifest.archive_names()  # (and a directory two categories share: seen once)
+    found: list[UnknownArchive] = []
+    for name in config.logs.categories():
+        for path, size in _archive_files(config.logs.archive_for(name)):
+            if str(path) in known:
+                continue
+            known.add(str(path))
+            trade_date = _trade_date(path.name)
+            digest, problem = _sidecar_digest(path)
+            actual: str | None = None
+            if trade_date is None:
+                problem = problem or "no trade date (YYYYMMDD) in its name"
+            if problem is None and hash_files:
+                actual = sha256_of(path)
+                if actual != digest:
+                    problem = (
+                        f"its SHA-256 {actual[:16]}… does not match its sidecar's "
+                        f"{(digest or '')[:16]}…"
+                    )
+            found.append(UnknownArchive(name, path, trade_date, size, actual, problem))
+    return found
+
+
+def unknown_lines(unknown: list[dict[str, Any]], *, adopted: bool = False) -> list[str]:
+    """One text line per archive the manifest did not know (adopted, adoptable or not)."""
+    lines: list[str] = []
+    for u in unknown:
+        if u["problem"] is not None:
+            lines.append(f"not in the manifest, not adoptable: {u['file']}: {u['problem']}")
+        elif adopted:
+            lines.append(f"adopted into the manifest (sidecar matches): {u['file']}")
+        else:
+            lines.append(f"not in the manifest, adoptable (sidecar matches): {u['file']}")
+    return lines
+
+
+def unknown_failure(unknown: list[dict[str, Any]]) -> NcctlError | None:
+    """The failure (exit 1) that archives outside the manifest are, or None."""
+    from ncctl.errors import RefusedError
+
+    if not unknown:
+        return None
+    bad = [u for u in unknown if u["problem"] is not None]
+    first = (bad or unknown)[0]
+    what = f"{first['file']}: {first['problem']}" if bad else str(first["file"])
+    return RefusedError(
+        f"{len(unknown)} archive(s) on disk are not in the upload manifest "
+        f"({len(bad)} not adoptable); first: {what}",
+        hint="`ncctl logs upload` adopts and uploads those whose .sha256 sidecar matches; "
+        "check the others by hand, then give each a sidecar (sha256sum) or move it out of "
+        "the archive directory",
+        code="logs.unknown",
+    )

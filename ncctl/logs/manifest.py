@@ -10,8 +10,9 @@ trade date) makes a second rotation of the same trade date a no-op.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,16 +82,38 @@ class UploadRow:
     verified_by: str | None
 
 
-class Manifest:
-    """The manifest database of one state directory."""
+def rebuild_hint(path: Path) -> str:
+    return (
+        f"move it aside (mv {path} {path}.damaged), then `ncctl logs upload --rebuild` makes "
+        "a new one and adopts every archive whose .sha256 sidecar matches"
+    )
 
-    def __init__(self, path: Path) -> None:
+
+class Manifest:
+    """The manifest database of one state directory.
+
+    ``read_only``: for the status commands (nothing is created; a missing manifest reads as
+    an empty one). ``expected`` says why the manifest should exist (archives with sidecars on
+    disk), or None: a missing manifest is then an error instead of a fresh start.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool = False,
+        expected: Callable[[], str | None] | None = None,
+    ) -> None:
         self.path = path
         self.db = open_state_db(
             path,
             SCHEMA,
             what="the upload manifest",
-            rebuild_hint="move it aside and rebuild it from the archive's .sha256 sidecars",
+            rebuild_hint=rebuild_hint(path),
+            read_only=read_only,
+            expected=expected,
+            missing_hint="restore it from a backup, or run `ncctl logs upload --rebuild`: it "
+            "makes a new one and adopts every archive whose .sha256 sidecar matches",
         )
 
     def close(self) -> None:
@@ -171,6 +194,30 @@ class Manifest:
             names.add(str(final))
         return names
 
+    def adopt(
+        self,
+        category: str,
+        *,
+        trade_date: str,
+        final_path: str,
+        size: int,
+        sha256: str,
+        destinations: list[str],
+    ) -> FileRow:
+        """Take in an archive that is on disk but not in the manifest (its sidecar checked by
+        the caller): a ``compressed`` row, queued for ``destinations``."""
+        now = time.time_ns()
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO files (category, trade_date, live_path, archive_path, final_path, "
+                "state, empty, size, sha256, created_ns, updated_ns) "
+                "VALUES (?, ?, ?, ?, ?, 'compressed', 0, ?, ?, ?, ?)",
+                (category, trade_date, final_path, final_path, final_path, size, sha256, now, now),
+            )
+            row = self.files("final_path = ?", (final_path,))[-1]
+            self.ensure_uploads(row.id, destinations)
+        return row
+
     # -- rotations ------------------------------------------------------------------------
 
     def rotated(self, category: str, trade_date: str) -> bool:
@@ -245,14 +292,35 @@ def manifest_path(state_dir: Path) -> Path:
     return state_dir / "manifest.sqlite"
 
 
+def open_manifest(
+    config: NcctlConfig, *, read_only: bool = False, rebuild: bool = False
+) -> Manifest:
+    """The manifest of ``config``'s state directory. Unless ``rebuild``, a missing one is an
+    error while archives with ``.sha256`` sidecars show that one existed."""
+    from ncctl.logs.inventory import sidecars_present
+
+    def expected() -> str | None:
+        return None if rebuild else sidecars_present(config)
+
+    return Manifest(manifest_path(config.state_dir), read_only=read_only, expected=expected)
+
+
 @contextmanager
-def locked_manifest(config: NcctlConfig, command: str) -> Iterator[Manifest]:
+def locked_manifest(
+    config: NcctlConfig, command: str, *, read_only: bool = False, rebuild: bool = False
+) -> Iterator[Manifest]:
     """The manifest under the ``logs`` lock that rotate, upload and prune share (a second
-    taker waits ``logs.lock_timeout_s``, then fails with exit 75 naming the holder)."""
+    taker waits ``logs.lock_timeout_s``, then fails with exit 75 naming the holder).
+    ``read_only`` (the dry runs): opened read-only, without the lock, creating nothing."""
     from ncctl.locks import hold
 
-    with hold(config.state_dir, "logs", config.logs.lock_timeout_s, command):
-        manifest = Manifest(manifest_path(config.state_dir))
+    lock: contextlib.AbstractContextManager[None] = (
+        contextlib.nullcontext()
+        if read_only
+        else hold(config.state_dir, "logs", config.logs.lock_timeout_s, command)
+    )
+    with lock:
+        manifest = open_manifest(config, read_only=read_only, rebuild=rebuild)
         try:
             yield manifest
         finally:

@@ -90,6 +90,30 @@ class Uploader:
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[], float] = random.random
     _open: dict[str, Destination] = field(default_factory=dict)
+    adopted: list[dict[str, Any]] = field(default_factory=list)
+    """Archives on disk that the manifest did not know, taken in (sidecar matched)."""
+    not_adopted: list[dict[str, Any]] = field(default_factory=list)
+    """Archives on disk that the manifest does not know and that were left alone, and why."""
+
+    def adopt_unknown(self) -> None:
+        """Take in every archive the manifest does not know whose ``.sha256`` sidecar
+        matches it (queued for its category's destinations); report the others."""
+        from ncctl.logs.inventory import unknown_archives
+
+        cats = self.config.logs.categories()
+        for found in unknown_archives(self.config, self.manifest):
+            if not found.adoptable or found.sha256 is None or found.trade_date is None:
+                self.not_adopted.append(found.as_dict())
+                continue
+            self.manifest.adopt(
+                found.category,
+                trade_date=found.trade_date,
+                final_path=str(found.path),
+                size=found.size,
+                sha256=found.sha256,
+                destinations=list(cats[found.category].destinations),
+            )
+            self.adopted.append(found.as_dict())
 
     def pending(self) -> list[Pending]:
         """Every (archive, destination) pair still to be verified, oldest first."""
@@ -191,6 +215,7 @@ class Uploader:
         return out  # pragma: no cover - the loop always returns
 
     def run(self) -> list[UploadOutcome]:
+        self.adopt_unknown()
         todo = self.pending()
         self.progress.start(sum(p.item.size for p in todo), len(todo))
         outcomes: list[UploadOutcome] = []

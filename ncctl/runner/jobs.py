@@ -68,13 +68,24 @@ class JobRun:
 class JobStore:
     """The done-records of one state directory."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, *, read_only: bool = False, expect_records: bool = False
+    ) -> None:
+        """``expect_records``: a missing database is an error while the journal beside it
+        records job runs (``maintenance run --rebuild`` makes a new one deliberately)."""
         self.path = path
+        rebuild = (
+            "`ncctl maintenance run --rebuild` makes a new one (the jobs of the last seven "
+            "days that are due run again: rotation and upload are idempotent)"
+        )
         self.db = open_state_db(
             path,
             SCHEMA,
-            what="the job records",
-            rebuild_hint="move it aside; the next pass recreates it (jobs due now run again)",
+            what="the job-records database",
+            rebuild_hint=f"move it aside (mv {path} {path}.damaged), then {rebuild}",
+            read_only=read_only,
+            expected=(lambda: journal_records_jobs(path.parent)) if expect_records else None,
+            missing_hint=f"restore it from a backup, or {rebuild}",
         )
 
     def close(self) -> None:
@@ -159,3 +170,32 @@ class JobStore:
 
 def job_store_path(state_dir: Path) -> Path:
     return state_dir / "runner.sqlite"
+
+
+JOURNAL_JOB_MARK = b'"command":"job '
+"""How a journal line of a job run reads (the journal is canonical JSON)."""
+
+
+def journal_records_jobs(state_dir: Path) -> str | None:
+    """Why job records must exist: the journal of ``state_dir`` records job runs (None when
+    it records none, or cannot be read: then nothing can be told)."""
+    import os
+    import stat
+
+    from ncctl.journal import journal_path
+
+    path = journal_path(state_dir)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    runs, last = 0, 0
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        for number, line in enumerate(fh, start=1):
+            if JOURNAL_JOB_MARK in line:
+                runs, last = runs + 1, number
+    if not runs:
+        return None
+    return f"the journal {path} records {runs} job run(s) (the last on line {last})"

@@ -114,6 +114,9 @@ class Reconciler:
     jitter: Callable[[], float] = random.random
     component_env: dict[str, str] = field(default_factory=dict)
     session_gate: Callable[[dt.date], tuple[bool, str]] | None = None
+    rebuild: bool = False
+    """Make new job records when ``runner.sqlite`` is missing though the journal records job
+    runs (by default that is an error, not a fresh start)."""
 
     def __post_init__(self) -> None:
         self.journal = Journal(journal_path(self.config.state_dir))
@@ -189,7 +192,7 @@ class Reconciler:
     def run_jobs(self, report: PassReport) -> None:
         import time
 
-        store = JobStore(job_store_path(self.config.state_dir))
+        store = JobStore(job_store_path(self.config.state_dir), expect_records=not self.rebuild)
         try:
             for job, instant, older in self.due():
                 for past in older:

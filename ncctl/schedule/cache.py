@@ -44,6 +44,19 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _read(path: Path) -> bytes:
+    """A configuration or schedule file's bytes, never from a FIFO, a device or a link
+    (OSError then: a cache miss, and loading the file itself names the problem)."""
+    from ncctl.errors import NcctlError
+    from ncctl.statefile import read_capped
+    from ncctl.validation import TOML_LIMIT
+
+    try:
+        return read_capped(path, what="file", limit=TOML_LIMIT, error=NcctlError)
+    except NcctlError as err:
+        raise OSError(err.message) from None
+
+
 def _entry(config_path: Path, config_bytes: bytes) -> Path | None:
     directory = cache_dir()
     if directory is None:
@@ -57,13 +70,13 @@ def _entry(config_path: Path, config_bytes: bytes) -> Path | None:
 def load(config_path: Path) -> CachedSchedule | None:
     """The engine for this configuration, if validated before with identical files."""
     try:
-        config_bytes = config_path.read_bytes()
+        config_bytes = _read(config_path)
         entry = _entry(config_path, config_bytes)
         if entry is None:
             return None
         doc: dict[str, Any] = json.loads(entry.read_bytes())
         for dep in doc["files"]:
-            if _sha(Path(dep["path"]).read_bytes()) != dep["sha256"]:
+            if _sha(_read(Path(dep["path"]))) != dep["sha256"]:
                 return None
         engine = ScheduleEngine(
             CompiledTemplate.from_data(doc["template"]),
@@ -84,13 +97,13 @@ def store(
 ) -> None:
     """Remember a validated configuration's schedule (best effort)."""
     try:
-        entry = _entry(config_path, config_path.read_bytes())
+        entry = _entry(config_path, _read(config_path))
         if entry is None:
             return
         doc = {
             "format": FORMAT,
             "config": str(config_path.absolute()),
-            "files": [{"path": str(p.absolute()), "sha256": _sha(p.read_bytes())} for p in files],
+            "files": [{"path": str(p.absolute()), "sha256": _sha(_read(p))} for p in files],
             "display_tz": display_tz,
             "clock_file": str(clock_file) if clock_file else None,
             "template": engine.template.to_data(),
