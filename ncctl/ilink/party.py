@@ -963,9 +963,7 @@ class StateDB:
 
     def registrations(self, week: dt.date) -> list[dict[str, Any]]:
         """The week's rows: id, status, detail, definition, trade_date, updated_at."""
-        if not self.path.exists():
-            return []
-        with closing(self._connect()) as conn:
+        with closing(self._connect(read_only=True)) as conn:
             rows = conn.execute(
                 "SELECT id, status, detail, definition, trade_date, updated_at "
                 "FROM registrations WHERE week = ?",
@@ -999,15 +997,14 @@ class StateDB:
         last_ok: bool | None = None
         last_error: str | None = None
         expiry: int | None = None
-        if self.path.exists():
-            with closing(self._connect()) as conn:
-                row = conn.execute(
-                    "SELECT ok, error_message, secret_expires_in_days FROM runs "
-                    "WHERE week = ? ORDER BY run_id DESC LIMIT 1",
-                    (week.isoformat(),),
-                ).fetchone()
-            if row is not None:
-                last_ok, last_error, expiry = bool(row[0]), row[1], row[2]
+        with closing(self._connect(read_only=True)) as conn:
+            row = conn.execute(
+                "SELECT ok, error_message, secret_expires_in_days FROM runs "
+                "WHERE week = ? ORDER BY run_id DESC LIMIT 1",
+                (week.isoformat(),),
+            ).fetchone()
+        if row is not None:
+            last_ok, last_error, expiry = bool(row[0]), row[1], row[2]
         return WeekStatus(
             week=week,
             registered=bool(entries) and not missing and not changed,

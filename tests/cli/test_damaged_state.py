@@ -281,14 +281,21 @@ def test_missing_job_records_while_the_journal_has_runs_are_not_a_fresh_start(
     assert len(JobStore(path, read_only=True).runs()) == done
 
 
-@pytest.mark.parametrize("damage", ["empty", "garbage", "directory", "FIFO"])
-def test_a_damaged_party_database_is_exit_65_naming_it(tmp_path: Path, damage: str) -> None:
+@pytest.mark.parametrize("damage", list(WRONG_TYPES))
+@pytest.mark.parametrize("read", ["registrations", "week_status"])
+def test_a_damaged_party_database_is_exit_65_naming_it(
+    tmp_path: Path, damage: str, read: str
+) -> None:
     state = tmp_path / "state"
     state.mkdir()
     db = StateDB(state)
     WRONG_TYPES[damage][0](db.path)
+    week = dt.date(2026, 11, 22)
     with pytest.raises(DataError) as info:
-        db.registrations(dt.date(2026, 11, 22))
+        if read == "registrations":
+            db.registrations(week)
+        else:
+            db.week_status(week, [])
     assert info.value.exit_code == EXIT_DATAERR
     assert str(db.path) in info.value.message and "\n" not in info.value.message
     assert f"mv {db.path}" in info.value.hint
