@@ -11,16 +11,19 @@ anomaly before the writer goes on, so that `ncctl audit verify` still reports it
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ncctl.errors import DataError, TemporaryError
+from ncctl.errors import DataError, NcctlError, PermissionDeniedError, TemporaryError
 from ncctl.journal.records import Head
 
 ANCHOR_NAME = "journal.sqlite"
+NEEDED_BYTES = 256 * 1024
+"""Below this much free space, a failing SQLite write is taken for a full file system."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS head (
@@ -65,13 +68,26 @@ def _head(lines: object, hash_: object, size: object) -> Head | None:
     return None
 
 
-def _full(path: Path, exc: sqlite3.Error) -> TemporaryError | DataError:
-    if "full" in str(exc):
-        return TemporaryError(
-            f"{path}: cannot update the journal's anchor: {exc}",
-            hint=f"free space on the file system of {path.parent}, then run the command again",
-            code="journal.no_space",
-        )
+def _no_space(path: Path, detail: object) -> TemporaryError | None:
+    """The error for a full file system (SQLite says "disk is full" or, creating its -wal
+    and -shm files, "disk I/O error"), or None when there is space left."""
+    try:
+        vfs = os.statvfs(path.parent)
+    except OSError:
+        return None
+    if "full" not in str(detail) and vfs.f_bavail * vfs.f_frsize >= NEEDED_BYTES:
+        return None
+    return TemporaryError(
+        f"{path}: cannot update the journal's anchor: no space left on the file system ({detail})",
+        hint=f"free space on the file system of {path.parent}, then run the command again",
+        code="journal.no_space",
+    )
+
+
+def _write_error(path: Path, exc: sqlite3.Error) -> TemporaryError | DataError:
+    full = _no_space(path, exc)
+    if full is not None:
+        return full
     return DataError(f"{path}: the journal's anchor cannot be updated: {exc}", hint=REBUILD_HINT)
 
 
@@ -80,16 +96,30 @@ def connect_readonly(path: Path, probe: str, hint: str) -> sqlite3.Connection | 
     SQLite's -wal/-shm), checked with the query ``probe``; None when it does not exist."""
     if not path.is_file():
         return None
-    try:
-        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
-    except sqlite3.Error as exc:
-        raise DataError(f"{path}: cannot open the database: {exc}", hint=hint) from None
-    try:
-        db.execute(probe).fetchall()
-    except sqlite3.Error as exc:
-        db.close()
-        raise DataError(f"{path}: not a usable database: {exc}", hint=hint) from None
-    return db
+    wal = path.with_name(path.name + "-wal")
+    modes = ["mode=ro"]
+    if not wal.exists() or wal.stat().st_size == 0:
+        modes.append("immutable=1")  # nothing uncheckpointed: no -shm needed (full disk)
+    problem: sqlite3.Error | None = None
+    for mode in modes:
+        try:
+            db = sqlite3.connect(f"{path.as_uri()}?{mode}", uri=True, timeout=30)
+        except sqlite3.Error as exc:
+            problem = exc
+            continue
+        try:
+            db.execute(probe).fetchall()
+        except sqlite3.Error as exc:
+            db.close()
+            problem = exc
+            continue
+        return db
+    if isinstance(problem, sqlite3.OperationalError) and "unable to open" in str(problem):
+        raise PermissionDeniedError(
+            f"{path}: cannot open the database: {problem}",
+            hint=f"run ncctl as the owner of {path.parent} (root) or fix its permissions",
+        )
+    raise DataError(f"{path}: not a usable database: {problem}", hint=hint)
 
 
 class Anchor:
@@ -105,7 +135,13 @@ class Anchor:
         from ncctl.statedb import open_state_db
 
         path = anchor_path(state_dir)
-        db = open_state_db(path, SCHEMA, what="the journal's anchor", rebuild_hint=REBUILD_HINT)
+        try:
+            db = open_state_db(path, SCHEMA, what="the journal's anchor", rebuild_hint=REBUILD_HINT)
+        except NcctlError as exc:
+            full = _no_space(path, exc.message.rsplit(": ", 1)[-1])
+            if full is not None:
+                raise full from None
+            raise
         return cls(db, path)
 
     @classmethod
@@ -142,7 +178,7 @@ class Anchor:
         try:
             self.db.execute(sql, args)
         except sqlite3.Error as exc:
-            raise _full(self.path, exc) from None
+            raise _write_error(self.path, exc) from None
 
     def set_pending(self, current: Head, pending: Head) -> None:
         """Before a line is written: the head it will make (and the one it starts from)."""

@@ -116,7 +116,7 @@ class Journal:
             anchor.commit(head)
         return head, recovered
 
-    def _write(self, fd: int, line: bytes, start: int, command: str, outcome: str) -> None:
+    def _write(self, fd: int, line: bytes, start: int) -> None:
         view = memoryview(line)
         done = 0
         try:
@@ -131,8 +131,7 @@ class Journal:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, start)
                 os.fsync(fd)
-            doing = f"append `{command}` (outcome {outcome}) to"
-            err = os_error(self.path, exc, doing, writing=True)
+            err = os_error(self.path, exc, "append to", writing=True)
             err.message += f"; the journal was cut back to its previous {start} bytes"
             raise err from None
 
@@ -146,7 +145,26 @@ class Journal:
         details: dict[str, Any] | None = None,
         now_ns: int | None = None,
     ) -> dict[str, Any]:
-        """Append one action; return the record written."""
+        """Append one action; return the record written. A failure says which action's
+        record is missing (the action itself was done or refused already)."""
+        try:
+            return self._append(
+                command, args, outcome, reason=reason, details=details, now_ns=now_ns
+            )
+        except NcctlError as exc:
+            exc.message += f"; `{command}` (outcome {outcome}) is not in the journal"
+            raise
+
+    def _append(
+        self,
+        command: str,
+        args: Sequence[str] | dict[str, Any],
+        outcome: str,
+        *,
+        reason: str | None,
+        details: dict[str, Any] | None,
+        now_ns: int | None,
+    ) -> dict[str, Any]:
         anchor = Anchor.open(self.state_dir)
         try:
             committed = anchor.state().committed
@@ -180,7 +198,7 @@ class Journal:
                 anchor.set_pending(head, new)
                 crashpoint("journal.after_pending")
                 try:
-                    self._write(fd, line, head.size, command, outcome)
+                    self._write(fd, line, head.size)
                 except NcctlError:
                     with contextlib.suppress(NcctlError):
                         anchor.commit(head)
