@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.config import NcctlConfig, write_atomic
+from ncctl.crashpoints import crashpoint
 from ncctl.errors import CantCreateError, TemporaryError
 from ncctl.journal import ExportedHead, Head, Journal, journal_path
 from ncctl.journal.anchor import connect_readonly
@@ -135,6 +136,7 @@ def _export(config: NcctlConfig, manifest: Manifest, trade_date: str) -> Categor
         "segment_size": head.size - prev.size,
     }
     write_atomic(head_file, json.dumps(doc, indent=1, sort_keys=True) + "\n", mode=0o640)
+    crashpoint("journal_export.before_manifest")
     audit = config.logs.categories().get("audit")
     destinations = list(audit.destinations) if audit else []
     files: list[dict[str, Any]] = []
