@@ -103,7 +103,7 @@ def connect_readonly(path: Path, probe: str, hint: str) -> sqlite3.Connection | 
     problem: sqlite3.Error | None = None
     for mode in modes:
         try:
-            db = sqlite3.connect(f"{path.as_uri()}?{mode}", uri=True, timeout=30)
+            db = sqlite3.connect(f"{path.absolute().as_uri()}?{mode}", uri=True, timeout=30)
         except sqlite3.Error as exc:
             problem = exc
             continue

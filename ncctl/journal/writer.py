@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import DataError, NcctlError
@@ -247,20 +247,24 @@ class Journal:
                     raise missing_error(self.path, committed.lines)
             return
         with os.fdopen(fd, "rb") as fh:
-            for number, raw in enumerate(iter(fh.readline, b""), start=1):
-                if not raw.endswith(b"\n"):
-                    return
-                text = raw[:-1].decode("utf-8", errors="replace")
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError:
-                    raise DataError(
-                        f"{self.path}:{number}: journal line is not JSON",
-                        hint="the journal was edited by hand; run `ncctl audit verify`",
-                    ) from None
-                if not isinstance(record, dict):
-                    raise DataError(
-                        f"{self.path}:{number}: journal line is not a JSON object",
-                        hint="the journal was edited by hand; run `ncctl audit verify`",
-                    )
-                yield Entry(number, record, text)
+            yield from self._parse(fh)
+
+    def _parse(self, fh: IO[bytes]) -> Iterator[Entry]:
+        try:
+            lines = list(enumerate(iter(fh.readline, b""), start=1))
+        except OSError as exc:
+            raise os_error(self.path, exc, "read", writing=False) from None
+        for number, raw in lines:
+            if not raw.endswith(b"\n"):
+                return
+            text = raw[:-1].decode("utf-8", errors="replace")
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError:
+                record = None
+            if not isinstance(record, dict):
+                raise DataError(
+                    f"{self.path}:{number}: journal line is not a JSON object",
+                    hint="the journal was edited by hand; run `ncctl audit verify`",
+                )
+            yield Entry(number, record, text)
