@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.journal.records import sha
+from ncctl.logs.manifest import Manifest, manifest_path
 from tests.logs.helpers import NCCTL, run, write_config
-from tests.test_journal_support import journal_with
+from tests.test_journal_support import journal_with, reanchor, rechain, write_lines
 
 DAY1, DAY2 = "2026-11-25T16:05", "2026-11-30T16:05"
 
@@ -112,3 +113,36 @@ def test_the_runners_rotate_job_exports_the_journal(tmp_path: Path) -> None:
     ).stdout
     assert f"ncctl_journal_lines {lines:.1f}" in metrics
     assert f'ncctl_journal_head_info{{hash="{doc["data"]["head"]["hash"]}"}} 1.0' in metrics
+
+
+def test_an_sftp_destination_is_checked_through_the_manifests_record(tmp_path: Path) -> None:
+    """verify does not connect anywhere: for an SFTP destination it uses the local head whose
+    SHA-256 the manifest recorded as verified there, and says so."""
+    config = write_config(tmp_path, destinations={"fcm": "outbox/fcm"})
+    text = config.read_text().replace(
+        f'url = "file://{tmp_path / "outbox/fcm"}"',
+        'url = "sftp://ops@192.0.2.1:22/incoming"\n'
+        f'key_file = "{tmp_path / "id"}"\nknown_hosts = "{tmp_path / "known_hosts"}"',
+    )
+    config.write_text(text)
+    journal = journal_with(tmp_path / "state", 3)
+    (tmp_path / "live" / "audit.csv").write_text("row\n")
+    assert run(config, "logs", "rotate")[0] == 0
+    manifest = Manifest(manifest_path(tmp_path / "state"))
+    try:
+        for row in manifest.files("category = 'journal'"):
+            manifest.set_upload(row.id, "fcm", "verified", verified_by="readback")
+    finally:
+        manifest.close()
+    code, doc, _ = run(config, "audit", "verify")
+    assert code == 0, doc
+    [sftp] = [a for a in doc["data"]["anchors"] if "sftp://" in a.get("where", "")]
+    assert sftp["ok"] is True and "not read over SFTP" in sftp["detail"]
+    texts = journal.path.read_bytes().splitlines()
+    texts[0] = texts[0].replace(b'"i=0"', b'"i=7"')
+    write_lines(journal.path, rechain(texts))
+    reanchor(tmp_path / "state")
+    code, doc, _ = run(config, "audit", "verify")
+    assert code == 1, doc
+    caught = {p["anchor"] for p in doc["data"]["problems"]}
+    assert any("destination fcm (sftp://ops@192.0.2.1:22/incoming)" in a for a in caught)

@@ -10,7 +10,7 @@ import pytest
 
 from ncctl.journal.records import canonical, sha
 from tests.logs.helpers import run, write_config
-from tests.test_journal_support import journal_with, reanchor, rechain, write_lines
+from tests.test_journal_support import journal_with, reanchor, rechain, snapshot, write_lines
 
 LINES = 6
 
@@ -89,8 +89,10 @@ def test_tampering_is_found_and_the_anchor_named(
     journal = journal_with(tmp_path / "state", LINES)
     assert run(config, "audit", "verify")[0] == 0
     tamper(journal.path)
+    before = snapshot(tmp_path)
     code, doc, _ = run(config, "audit", "verify")
     assert code == 1, doc
+    assert snapshot(tmp_path) == before  # verify reads only
     assert doc["error"]["code"] == "journal.broken"
     assert f"caught by the {anchor}" in doc["error"]["message"]
     data = doc["data"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,10 +45,29 @@ def journal_archive_dir(config: NcctlConfig) -> Path:
     return config.logs.archive_dir / CATEGORY
 
 
-def _read_head(path: Path) -> dict[str, Any] | None:
+def _read_bytes(path: Path) -> bytes | None:
+    """A regular file's content, never through a symbolic link; None when unreadable."""
     try:
-        doc = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks = []
+        while block := os.read(fd, CHUNK):
+            chunks.append(block)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _parse_head(data: bytes | None) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(data) if data is not None else None
+    except ValueError:
         return None
     if not isinstance(doc, dict):
         return None
@@ -55,6 +75,10 @@ def _read_head(path: Path) -> dict[str, Any] | None:
     if not all(isinstance(doc.get(k), t) for k, t in fields):
         return None
     return doc
+
+
+def _read_head(path: Path) -> dict[str, Any] | None:
+    return _parse_head(_read_bytes(path))
 
 
 def _previous(manifest: Manifest, trade_date: str) -> Head:
@@ -234,8 +258,9 @@ def exported_heads(config: NcctlConfig) -> tuple[list[ExportedHead], list[str]]:
             if str(extra) not in known and doc is not None:
                 rows.append((str(doc.get("trade_date", "?")), extra, None, []))
     for td, local, recorded, uploads in rows:
-        doc = _read_head(local)
-        intact = doc is not None and (recorded is None or sha256_of(local) == recorded)
+        data = _read_bytes(local)
+        doc = _parse_head(data)
+        intact = data is not None and recorded in (None, hashlib.sha256(data).hexdigest())
         if doc is None:
             notes.append(f"{local}: the exported head of {td} is missing or unreadable here")
         else:
