@@ -12,7 +12,11 @@ from typing import Any
 from ncctl.journal.records import sha
 from ncctl.logs.manifest import Manifest, manifest_path
 from tests.logs.helpers import NCCTL, run, write_config
-from tests.test_journal_support import journal_with, reanchor, rechain, write_lines
+from tests.test_journal_support import (
+    anchors_that_caught,
+    journal_with,
+    rewrite_with_recomputed_anchors,
+)
 
 DAY1, DAY2 = "2026-11-25T16:05", "2026-11-30T16:05"
 
@@ -125,7 +129,7 @@ def test_an_sftp_destination_is_checked_through_the_manifests_record(tmp_path: P
         f'key_file = "{tmp_path / "id"}"\nknown_hosts = "{tmp_path / "known_hosts"}"',
     )
     config.write_text(text)
-    journal = journal_with(tmp_path / "state", 3)
+    journal_with(tmp_path / "state", 3)
     (tmp_path / "live" / "audit.csv").write_text("row\n")
     assert run(config, "logs", "rotate")[0] == 0
     manifest = Manifest(manifest_path(tmp_path / "state"))
@@ -138,11 +142,6 @@ def test_an_sftp_destination_is_checked_through_the_manifests_record(tmp_path: P
     assert code == 0, doc
     [sftp] = [a for a in doc["data"]["anchors"] if "sftp://" in a.get("where", "")]
     assert sftp["ok"] is True and "not read over SFTP" in sftp["detail"]
-    texts = journal.path.read_bytes().splitlines()
-    texts[0] = texts[0].replace(b'"i=0"', b'"i=7"')
-    write_lines(journal.path, rechain(texts))
-    reanchor(tmp_path / "state")
-    code, doc, _ = run(config, "audit", "verify")
-    assert code == 1, doc
-    caught = {p["anchor"] for p in doc["data"]["problems"]}
+    rewrite_with_recomputed_anchors(tmp_path / "state", 0, b'"i=0"', b'"i=7"')
+    caught = anchors_that_caught(config)
     assert any("destination fcm (sftp://ops@192.0.2.1:22/incoming)" in a for a in caught)

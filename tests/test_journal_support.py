@@ -17,6 +17,7 @@ import pytest
 from ncctl.journal import Journal
 from ncctl.journal.anchor import Anchor
 from ncctl.journal.records import GENESIS, Head, canonical, sha
+from tests.logs.helpers import run
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mount, mknod)")
 
@@ -56,6 +57,23 @@ def reanchor(state_dir: Path) -> None:
         anchor.commit(Head(len(texts), sha(texts[-1]) if texts else GENESIS, len(data)))
     finally:
         anchor.close()
+
+
+def rewrite_with_recomputed_anchors(state_dir: Path, index: int, old: bytes, new: bytes) -> None:
+    """Edit line ``index`` (0-based), recompute the chain and the state DB's head: only an
+    exported head can tell."""
+    path = state_dir / "journal.jsonl"
+    texts = path.read_bytes().splitlines()
+    texts[index] = texts[index].replace(old, new)
+    write_lines(path, rechain(texts))
+    reanchor(state_dir)
+
+
+def anchors_that_caught(config: Path) -> set[str]:
+    """Run `ncctl audit verify`; it must fail; the anchors its problems name."""
+    code, doc, _ = run(config, "audit", "verify")
+    assert code == 1, doc
+    return {p["anchor"] for p in doc["data"]["problems"]}
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:

@@ -10,7 +10,14 @@ import pytest
 
 from ncctl.journal.records import canonical, sha
 from tests.logs.helpers import run, write_config
-from tests.test_journal_support import journal_with, reanchor, rechain, snapshot, write_lines
+from tests.test_journal_support import (
+    anchors_that_caught,
+    journal_with,
+    rechain,
+    rewrite_with_recomputed_anchors,
+    snapshot,
+    write_lines,
+)
 
 LINES = 6
 
@@ -121,17 +128,12 @@ def test_a_rewritten_state_db_is_still_caught_by_the_exported_head(tmp_path: Pat
     """Lines rewritten with a recomputed chain and a rewritten journal.sqlite: only the head
     exported with the trade date's archives (at the destination) can tell."""
     config = write_config(tmp_path, destinations={"fcm": "outbox/fcm"})
-    journal = journal_with(tmp_path / "state", LINES)
+    journal_with(tmp_path / "state", LINES)
     (tmp_path / "live" / "audit.csv").write_text("row\n")
     assert run(config, "logs", "rotate")[0] == 0
     assert run(config, "logs", "upload")[0] == 0
-    texts = _lines(journal.path)
-    texts[1] = texts[1].replace(b'"i=1"', b'"i=99"')
-    write_lines(journal.path, rechain(texts))
-    reanchor(tmp_path / "state")
-    code, doc, _ = run(config, "audit", "verify")
-    assert code == 1, doc
-    caught = {p["anchor"] for p in doc["data"]["problems"]}
+    rewrite_with_recomputed_anchors(tmp_path / "state", 1, b'"i=1"', b'"i=99"')
+    caught = anchors_that_caught(config)
     remote = tmp_path / "outbox" / "fcm" / "journal.20261125.head.json"
     assert f"exported head of trade date 2026-11-25 at destination fcm ({remote})" in caught
     assert "state DB" not in caught and "chain" not in caught
