@@ -137,3 +137,10 @@ def test_any_removal_of_lines_is_found(
     result = verify(journal.path)
     assert not result.ok
     assert result.anchor in ("chain", "state DB")
+
+
+def test_the_journal_and_its_anchor_are_not_world_readable(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "state" / "journal.jsonl")
+    journal.append("a", [], "ok")
+    for name in ("journal.jsonl", "journal.sqlite"):
+        assert (tmp_path / "state" / name).stat().st_mode & 0o777 == 0o640, name

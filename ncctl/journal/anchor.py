@@ -10,6 +10,7 @@ anomaly before the writer goes on, so that `ncctl audit verify` still reports it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -135,6 +136,9 @@ class Anchor:
         from ncctl.statedb import open_state_db
 
         path = anchor_path(state_dir)
+        with contextlib.suppress(OSError):  # 0640 from the start (SQLite's -wal/-shm follow)
+            state_dir.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640))
         try:
             db = open_state_db(path, SCHEMA, what="the journal's anchor", rebuild_hint=REBUILD_HINT)
         except NcctlError as exc:
