@@ -54,7 +54,8 @@ def missing_error(path: Path, lines: int) -> DataError:
         f"{path}: the journal is missing, but its anchor ({path.parent / 'journal.sqlite'}) "
         f"says it has {lines} lines",
         hint="restore it (the archive's journal/ directory and the destinations hold its "
-        "exported segments) and run `ncctl audit verify`; nothing was written",
+        "exported segments) and run `ncctl audit verify`; to start a new journal on purpose, "
+        "move journal.sqlite aside as well (keep both as evidence)",
         code="journal.missing",
     )
 
@@ -204,7 +205,10 @@ class Journal:
                         anchor.commit(head)
                     raise
                 crashpoint("journal.after_write")
-                anchor.commit(new)
+                # the line is durable and matches the pending head: a commit that fails (a
+                # full disk) is settled by the next append or verify, like a crash here
+                with contextlib.suppress(NcctlError):
+                    anchor.commit(new)
                 return record
             finally:
                 os.close(fd)  # closing releases the lock
