@@ -10,9 +10,26 @@ with every trade date's archives). See :mod:`ncctl.journal.writer` for how an ap
 or nothing and :mod:`ncctl.journal.check` for what ``verify`` checks.
 """
 
-from ncctl.journal.check import ExportedHead, VerifyResult, verify
+from typing import TYPE_CHECKING, Any
+
 from ncctl.journal.records import GENESIS, JOURNAL_NAME, Head, journal_path
 from ncctl.journal.writer import Entry, Journal
+
+if TYPE_CHECKING:
+    from ncctl.journal.check import ExportedHead, VerifyResult, verify
+
+_LAZY = {"ExportedHead", "VerifyResult", "verify"}
+
+
+def __getattr__(name: str) -> Any:
+    """The checker is imported when first used: writers (every command that changes state)
+    do not pay for it."""
+    if name in _LAZY:
+        from ncctl.journal import check
+
+        return getattr(check, name)
+    raise AttributeError(f"module 'ncctl.journal' has no attribute {name!r}")
+
 
 __all__ = [
     "GENESIS",

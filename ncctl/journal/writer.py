@@ -26,11 +26,10 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import DataError, NcctlError
-from ncctl.journal.anchor import Anchor, AnchorState
 from ncctl.journal.files import (
     derive_head,
     lock,
@@ -40,6 +39,9 @@ from ncctl.journal.files import (
     set_aside_partial,
 )
 from ncctl.journal.records import EMPTY, Head, canonical, iso_ns, sha
+
+if TYPE_CHECKING:
+    from ncctl.journal.anchor import Anchor, AnchorState
 
 
 def _user() -> str:
@@ -166,6 +168,8 @@ class Journal:
         details: dict[str, Any] | None,
         now_ns: int | None,
     ) -> dict[str, Any]:
+        from ncctl.journal.anchor import Anchor
+
         anchor = Anchor.open(self.state_dir)
         try:
             committed = anchor.state().committed
@@ -217,6 +221,8 @@ class Journal:
 
     def head(self) -> Head:
         """The head, settled (an interrupted append finished or set aside) under the lock."""
+        from ncctl.journal.anchor import Anchor
+
         anchor = Anchor.open(self.state_dir)
         try:
             committed = anchor.state().committed
@@ -241,6 +247,8 @@ class Journal:
         An incomplete last line (an interrupted write) is not an entry."""
         fd = open_journal(self.path, write=False)
         if fd is None:
+            from ncctl.journal.anchor import Anchor
+
             anchor = Anchor.open_readonly(self.state_dir)
             if anchor is not None:
                 try:
