@@ -13,7 +13,8 @@ Two ways out:
 
 What is measured comes from *sources*, each a function of a :class:`ScrapeContext` returning
 metric families: ``info``, ``schedule``, one ``component.NAME`` per component, ``uploads``
-(the upload manifest), ``jobs`` (the runner's done-records), ``registration`` and ``tuning``.
+(the upload manifest), ``jobs`` (the runner's done-records), ``journal`` (the journal's head
+as anchored in ``journal.sqlite``), ``registration`` and ``tuning``.
 A source that raises is skipped and reported as ``ncctl_collector_errors{source} 1``: nothing
 fails the whole scrape. Sources only read: a state database that does not exist yet is not
 created by a scrape.
@@ -434,6 +435,39 @@ def tuning_source(ctx: ScrapeContext) -> list[Metric]:
     return [compliant, state]
 
 
+def journal_source(ctx: ScrapeContext) -> list[Metric]:
+    """The journal's head as anchored in ``journal.sqlite`` (read-only; absent before the
+    first journaled action), so that a scraper keeps a copy this host cannot rewrite."""
+    from ncctl.journal.anchor import Anchor
+
+    anchor = Anchor.open_readonly(ctx.config.state_dir)
+    if anchor is None:
+        return []
+    try:
+        state = anchor.state()
+    finally:
+        anchor.close()
+    head = state.committed
+    if head is None:
+        return []
+    lines = _gauge("ncctl_journal_lines", "Lines in the journal, as its anchor records them.")
+    lines.add_metric([], head.lines)
+    size = _gauge("ncctl_journal_bytes", "Size of the journal, as its anchor records it.")
+    size.add_metric([], head.size)
+    info = _gauge(
+        "ncctl_journal_head_info",
+        "1, labelled with the SHA-256 of the journal's last line (the chain's head).",
+        ["hash"],
+    )
+    info.add_metric([head.hash], 1.0)
+    anomalies = _counter(
+        "ncctl_journal_anomalies",
+        "Times a writer found the journal different from its anchor (see `ncctl audit verify`).",
+    )
+    anomalies.add_metric([], len(state.anomalies))
+    return [lines, size, info, anomalies]
+
+
 def default_sources() -> list[tuple[str, Source]]:
     """Every source, by the name ``ncctl_collector_errors`` reports it under."""
     from ncctl.components.base import COMPONENTS
@@ -444,6 +478,7 @@ def default_sources() -> list[tuple[str, Source]]:
         *((f"component.{name}", component_source(name)) for name in COMPONENTS),
         ("uploads", uploads_source),
         ("jobs", jobs_source),
+        ("journal", journal_source),
         ("registration", registration_source),
         ("tuning", tuning_source),
     ]

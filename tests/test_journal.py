@@ -7,6 +7,8 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ncctl.errors import DataError
 from ncctl.journal import GENESIS, Journal, verify
@@ -91,3 +93,55 @@ def test_eight_concurrent_writers_keep_every_line_and_the_chain(tmp_path: Path) 
     }
     expected = {(f"writer={w}", f"i={i}") for w in range(8) for i in range(per_writer)}
     assert seen == expected
+
+
+def test_a_crash_partial_line_is_not_glued_onto(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.jsonl")
+    journal.append("a", [], "ok")
+    with journal.path.open("ab") as fh:
+        fh.write(b'{"half a line')
+    record = journal.append("b", [], "ok")
+    assert record["seq"] == 2 and "recovered" in record
+    assert verify(journal.path).ok
+    assert [e.record["command"] for e in journal.entries()] == ["a", "b"]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.integers(min_value=1, max_value=8),
+    cut=st.tuples(st.integers(min_value=0, max_value=7), st.integers(min_value=1, max_value=8)),
+    keep_newline=st.booleans(),
+)
+def test_any_removal_of_lines_is_found(
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: int,
+    cut: tuple[int, int],
+    keep_newline: bool,
+) -> None:
+    """Whatever run of whole lines is removed (first, middle, last, all), or wherever the file
+    is truncated, verify fails: by the chain or by the state DB anchor."""
+    directory = tmp_path_factory.mktemp("j")
+    journal = Journal(directory / "journal.jsonl")
+    for i in range(lines):
+        journal.append("feed start", [str(i)], "ok")
+    data = journal.path.read_bytes()
+    texts = data.splitlines(keepends=True)
+    start = min(cut[0], lines - 1)
+    stop = min(start + cut[1], lines)
+    tampered = b"".join(texts[:start] + texts[stop:])
+    if not keep_newline and tampered:
+        tampered = tampered[:-1]
+    journal.path.write_bytes(tampered)
+    result = verify(journal.path)
+    assert not result.ok
+    assert result.anchor in ("chain", "state DB")
+
+
+def test_the_journal_and_its_anchor_are_not_world_readable(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "state" / "journal.jsonl")
+    journal.append("a", [], "ok")
+    for name in ("journal.jsonl", "journal.sqlite"):
+        mode = (tmp_path / "state" / name).stat().st_mode & 0o777
+        assert mode & 0o037 == 0 and mode & 0o600 == 0o600, (name, oct(mode))

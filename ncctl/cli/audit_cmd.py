@@ -73,36 +73,53 @@ def log(
 
 @app.command("verify")
 def verify(json: JsonOpt = False) -> None:
-    """Check the hash chain; exit 1 naming the first broken line."""
+    """Check the hash chain and the head anchored outside the journal (state DB, exported
+    heads); exit 1 naming the first broken line and the anchor that caught it."""
     from ncctl.journal import journal_path
     from ncctl.journal import verify as verify_chain
+    from ncctl.logs.journal_export import exported_heads
 
     output.begin("audit verify", json)
-    path = journal_path(STATE.config().config.state_dir)
-    result = verify_chain(path)
+    cfg = STATE.config().config
+    path = journal_path(cfg.state_dir)
+    heads, notes = exported_heads(cfg)
+    result = verify_chain(path, heads)
     data = {
         "journal": str(path),
         "lines": result.lines,
         "intact": result.ok,
         "broken_line": result.broken_line,
         "problem": result.problem or None,
+        "anchor": result.anchor,
+        "head": result.head.as_dict() if result.head else None,
+        "anchors": result.anchors,
+        "problems": [p.as_dict() for p in result.problems],
     }
 
     def draw(console: Console) -> None:
         if result.ok:
             console.print(f"[green]ok[/green] {path}: {result.lines} lines, chain intact")
         else:
-            console.print(
-                f"[red]BROKEN[/red] {path}:{result.broken_line}: {result.problem}", markup=True
+            console.print(f"[red]BROKEN[/red] {path}: {len(result.problems)} problem(s)")
+            for p in result.problems:
+                where = f"line {p.line}: " if p.line is not None else ""
+                console.print(f"    {where}{p.problem} [caught by {p.anchor}]", markup=False)
+        for a in result.anchors:
+            mark = {True: "[green]agrees[/green]", False: "[red]differs[/red]"}.get(
+                a["ok"], "[dim]none[/dim]"
             )
+            console.print(f"  {mark} {a['anchor']}: ", end="")
+            console.print(a["detail"], markup=False)
 
     failure = None
     if not result.ok:
         from ncctl.errors import RefusedError
 
         failure = RefusedError(
-            f"journal {path} is broken at line {result.broken_line}: {result.problem}",
-            hint="the journal was changed by hand; keep this copy as evidence and investigate",
+            f"journal {path} is broken at line {result.broken_line}: {result.problem} "
+            f"(caught by the {result.anchor})",
+            hint="keep the journal, journal.sqlite and the archives as evidence and investigate "
+            "who changed them; `ncctl audit verify --json` lists every problem",
             code="journal.broken",
         )
-    output.emit(data, draw, failure=failure)
+    output.emit(data, draw, failure=failure, warnings=notes + result.warnings)

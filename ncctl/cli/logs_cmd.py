@@ -49,6 +49,7 @@ def rotate(
 ) -> None:
     """Rotate the live files of the trade date that closed last (once per trade date)."""
     from ncctl.journal import Journal, journal_path
+    from ncctl.logs.journal_export import export_journal
     from ncctl.logs.rotation import Rotator
 
     output.begin("logs rotate", json)
@@ -57,6 +58,7 @@ def rotate(
         rotator = Rotator(loaded.config, STATE.engine(), manifest, STATE.now(), loaded.path)
         resumed = [] if dry_run else rotator.resume()
         results = rotator.rotate(category, dry_run=dry_run)
+        results += export_journal(loaded.config, manifest, results) if not dry_run else []
     data: dict[str, Any] = {
         "dry_run": dry_run,
         "resumed": resumed,

@@ -58,6 +58,7 @@ class PassReport:
 
 
 def _rotate(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
+    from ncctl.logs.journal_export import export_journal
     from ncctl.logs.manifest import locked_manifest
     from ncctl.logs.rotation import Rotator
 
@@ -65,6 +66,7 @@ def _rotate(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
         rotator = Rotator(rec.config, rec.engine, manifest, rec.now, rec.config_path)
         resumed = rotator.resume()
         results = rotator.rotate()
+        results += export_journal(rec.config, manifest, results)
     return {
         "resumed": len(resumed),
         "categories": {r.category: r.action for r in results},
