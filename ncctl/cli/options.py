@@ -24,3 +24,7 @@ TzOpt = Annotated[
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
 ]
+ReasonOpt = Annotated[
+    str | None,
+    typer.Option("--reason", help="Why, recorded in the journal.", metavar="TEXT"),
+]

@@ -58,17 +58,9 @@ class PassReport:
 
 
 def _rotate(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
-    from ncctl.logs.manifest import locked_manifest
-    from ncctl.logs.rotation import Rotator
+    from ncctl.runner.jobs import rotate_job
 
-    with locked_manifest(rec.config, "maintenance run: rotate") as manifest:
-        rotator = Rotator(rec.config, rec.engine, manifest, rec.now, rec.config_path)
-        resumed = rotator.resume()
-        results = rotator.rotate()
-    return {
-        "resumed": len(resumed),
-        "categories": {r.category: r.action for r in results},
-    }
+    return rotate_job(rec.config, rec.engine, rec.now, rec.config_path, rec.journal)
 
 
 def _upload(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
@@ -226,6 +218,8 @@ class Reconciler:
                     )
                     continue
                 store.done(job.name, key)
+                if "alert" in result:  # done, but not as intended (a rotation refused)
+                    report.alerts.append({"instance": key, **result["alert"]})
                 self.journal.append(
                     f"job {job.name}", [key], "ok", details={"lateness_s": lateness, **result}
                 )
