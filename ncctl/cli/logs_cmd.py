@@ -45,6 +45,17 @@ ForceOpt = Annotated[
 ]
 
 
+def _print_held(console: Console, held: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
+
+    for h in held:
+        text = (
+            f"{h['category']} {h['trade_date']}: {h['file']} is {h['reason']} (since "
+            f"{h['since']}); kept uncompressed, never delete it"
+        )
+        console.print(f"[red]held[/red] {escape(text)}", highlight=False)
+
+
 @app.command("rotate")
 def rotate(
     category: Annotated[
@@ -100,12 +111,7 @@ def rotate(
                 size = f" {f['size']} bytes, sha256 {f['sha256'][:16]}…" if "sha256" in f else ""
                 empty = " (empty day)" if f.get("empty") else ""
                 console.print(f"    {f.get('archive')}{size}{empty}", markup=False)
-        for h in run.held:
-            console.print(
-                f"[red]held[/red] {h['category']} {h['trade_date']}: {h['file']} is "
-                f"{h['reason']}; kept uncompressed",
-                highlight=False,
-            )
+        _print_held(console, run.held)
 
     output.emit(data, draw, failure=None if dry_run else run.held_error())
 
@@ -251,7 +257,13 @@ def status(json: JsonOpt = False) -> None:
         inv = inventory(cfg, manifest, STATE.engine(), STATE.now())
     finally:
         manifest.close()
-    data = {"last_trade_date": inv.last_trade_date, "files": inv.files, "overdue": inv.overdue}
+    data = {
+        "last_trade_date": inv.last_trade_date,
+        "files": inv.files,
+        "overdue": inv.overdue,
+        "held": inv.held,
+        "warnings": inv.warnings,
+    }
     failure = None
     if inv.overdue:
         failure = RefusedError(
@@ -264,6 +276,9 @@ def status(json: JsonOpt = False) -> None:
     def draw(console: Console) -> None:
         from rich.table import Table
 
+        for warning in inv.warnings:
+            console.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+        _print_held(console, inv.held)
         if not inv.files:
             console.print("no archives yet (`ncctl logs rotate` makes them)")
             return

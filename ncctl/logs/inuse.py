@@ -1,20 +1,23 @@
-"""Which processes still hold a file open for writing, read from /proc.
+"""Whether any process still holds a file open for writing, and which.
 
-A renamed live file may be compressed and removed only once no process writes to it any
-more. :func:`scan` looks at every descriptor of every process once, for any number of files:
+A renamed live file may be compressed and removed only once nothing writes to it any more.
+:func:`scan` answers for any number of files at once, from two sources:
 
-* ``os.stat("/proc/PID/fd/N")`` gives the (st_dev, st_ino) the descriptor refers to. This
-  asks the kernel about its own link; no file is opened through it;
-* for a descriptor of one of the files, ``/proc/PID/fdinfo/N`` gives its access mode (the
-  octal ``flags:`` line): ``O_WRONLY`` or ``O_RDWR`` makes the process a writer. A reader
-  (``tail -f``, an uploader) does not hold the rotation back.
+* the kernel's own count of writers: a read lease (``F_SETLEASE``, ``F_RDLCK``, taken and
+  dropped at once on a descriptor opened read-only with ``O_NOFOLLOW``) is refused while any
+  descriptor anywhere is open for writing on the file, in every PID namespace and whatever
+  /proc lets ncctl see. It says *whether*; file systems without leases (NFS) do not say;
+* /proc, to say *which*: ``os.stat("/proc/PID/fd/N")`` gives the (st_dev, st_ino) a
+  descriptor refers to (the kernel's own link: no file is opened through it), and for a
+  descriptor of one of the files ``/proc/PID/fdinfo/N`` gives its access mode (the octal
+  ``flags:`` line): ``O_WRONLY`` or ``O_RDWR`` is a writer. A reader (``tail -f``, an
+  uploader) holds nothing back.
 
-When the answer cannot be known it is never "free": a process whose descriptors cannot be
-read (EACCES: another user's process and no CAP_SYS_PTRACE) or a missing /proc makes every
-file *unknown*, and the caller keeps them. A process that ends during the scan is skipped.
-
-Not seen: processes in another PID namespace (run ncctl in the writers' namespace), threads
-created with their own descriptor table, and writable shared memory mappings.
+A file is free only when no writer is seen in /proc and the kernel does not count one. When
+that cannot be known it is never free: without /proc, or when a process's descriptors cannot
+be read (EACCES: another user's process and no CAP_SYS_PTRACE, or a more privileged one) and
+the kernel's count is not available either, the caller keeps the file and says why. A
+process that ends during the scan is skipped.
 """
 
 # Plain strings and os.* calls, not pathlib: a scan makes thousands of them (benchmarked).
@@ -22,9 +25,11 @@ created with their own descriptor table, and writable shared memory mappings.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import stat
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,23 +68,56 @@ class Holder:
 
 @dataclass
 class Usage:
-    """The outcome of one scan: writers by file, and why the scan is incomplete (if it is)."""
+    """The outcome of one scan: writers seen by file, the kernel's answer by file (True: it
+    counts a writer; None: it cannot tell), and why /proc could not be read in full."""
 
     writers: dict[FileId, list[Holder]] = field(default_factory=dict)
+    kernel: dict[FileId, bool | None] = field(default_factory=dict)
     unknown: str | None = None
+    no_proc: bool = False
 
     def free(self, fid: FileId) -> bool:
-        """True only when no process holds ``fid`` for writing and the scan was complete."""
-        return self.unknown is None and not self.writers.get(fid)
+        """True only when nothing writes to ``fid`` and that is known for certain."""
+        if self.no_proc or self.writers.get(fid):
+            return False
+        counted = self.kernel.get(fid)
+        if counted is not None:
+            return not counted
+        return self.unknown is None
 
     def reason(self, fid: FileId) -> str:
         """Why ``fid`` is not free (empty when it is)."""
+        if self.free(fid):
+            return ""
         holders = self.writers.get(fid)
         if holders:
             return "still open for writing by " + ", ".join(h.describe() for h in holders)
-        if self.unknown is not None:
-            return f"cannot tell whether a process writes to it: {self.unknown}"
-        return ""
+        if self.kernel.get(fid):
+            unseen = self.unknown or "another PID namespace?"
+            return f"still open for writing by a process ncctl cannot see ({unseen})"
+        return f"cannot tell whether a process writes to it: {self.unknown}"
+
+
+def kernel_counts_writer(path: Path, fid: FileId) -> bool | None:
+    """Whether the kernel counts a descriptor open for writing on ``path`` (the file
+    ``fid``): a read lease is refused then. None when it cannot tell (no leases on this
+    file system, or ``path`` is no longer that file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != fid:
+            return None
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+        except OSError as exc:
+            return True if exc.errno == errno.EAGAIN else None
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _comm(pid_dir: str) -> str:
@@ -104,14 +142,16 @@ def _writes(pid_dir: str, fd: str) -> bool | None:
     return True  # unreadable flags: count it as a writer, never as free
 
 
-def scan(targets: Collection[FileId], proc: Path = Path("/proc")) -> Usage:
-    """Every process descriptor open for writing on one of ``targets``."""
+def scan(targets: Mapping[FileId, Path], proc: Path = Path("/proc")) -> Usage:
+    """Whether anything writes to each of ``targets`` (identity -> path), and who."""
     usage = Usage()
     wanted = set(targets)
     if not wanted:
         return usage
+    usage.kernel = {fid: kernel_counts_writer(path, fid) for fid, path in targets.items()}
     root = str(proc)
     if not os.path.isdir(f"{root}/self/fd"):
+        usage.no_proc = True
         usage.unknown = f"{root} is not mounted (no {root}/self/fd)"
         return usage
     with os.scandir(root) as entries:
@@ -130,8 +170,11 @@ def scan(targets: Collection[FileId], proc: Path = Path("/proc")) -> Usage:
         for fd in fds:
             try:
                 st = os.stat(f"{fd_dir}/{fd}")
-            except OSError:
-                continue  # closed meanwhile (or a descriptor with no file behind it)
+            except OSError as exc:
+                if exc.errno in (errno.EACCES, errno.EPERM):
+                    usage.unknown = usage.unknown or f"{fd_dir}/{fd}: {exc.strerror}"
+                    break
+                continue  # closed meanwhile
             fid = (st.st_dev, st.st_ino)
             if fid not in wanted:
                 continue

@@ -342,7 +342,7 @@ class Rotator:
         signalled: set[str] | None = None
         held: list[_Waiting] = []
         while waiting:
-            usage = scan([w.fid for w in waiting])
+            usage = scan({w.fid: Path(w.row.archive_path) for w in waiting})
             still: list[_Waiting] = []
             for item in waiting:
                 if usage.free(item.fid):
@@ -377,6 +377,8 @@ class Rotator:
             size, digest = compress_file(archive, final, cat.compress)
             crashpoint("rotate.after_compress")
         sidecar = final.with_name(final.name + ".sha256")
+        for stale in final.parent.glob(f".{glob.escape(sidecar.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a run killed while writing it
         write_atomic(sidecar, f"{digest}  {final.name}\n", mode=0o644)
         if archive != final:
             try:

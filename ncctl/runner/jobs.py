@@ -177,9 +177,10 @@ def rotate_job(
     """The ``rotate`` job: ``logs rotate`` for every category, resuming what is left.
 
     It never rotates into the past: when the clock is behind the newest archive the instance
-    is skipped (done, nothing rotated, so nothing new to upload) with an alert in the journal
-    and under ``alert`` in the result. A file a writer still holds is journaled (outcome
-    ``held``) and fails the instance with exit 75, so that the next pass tries again."""
+    is skipped (done, nothing rotated, so nothing new to upload) with an alert: a journal
+    line, ``alert`` in the result, and the instance counted in ``ncctl_job_alerts``. A file
+    a writer still holds is journaled (outcome ``held``) and fails the instance with exit 75,
+    so that the next pass tries again."""
     from ncctl.errors import RefusedError
     from ncctl.logs.manifest import locked_manifest
     from ncctl.logs.rotation import PAST_CODE, Rotator, journal_rotation

@@ -218,8 +218,8 @@ class Reconciler:
                     )
                     continue
                 store.done(job.name, key)
-                if "alert" in result:  # done, but not as intended (a rotation refused)
-                    report.alerts.append({"instance": key, **result["alert"]})
+                if "alert" in result:  # done without doing it (a rotation into the past)
+                    store.mark_alerted(job.name, key)
                 self.journal.append(
                     f"job {job.name}", [key], "ok", details={"lateness_s": lateness, **result}
                 )

@@ -40,7 +40,7 @@ def write_config(
     ``audit`` adds lines to the ``[logs.audit]`` table."""
     dests = dict(destinations or {"fcm": "outbox/fcm", "client": "outbox/client"})
     owner_line = f'owner = "{owner}"\n' if owner else ""
-    if owner is None and mode == "rename" and "reopen" not in audit:
+    if owner is None and mode == "rename" and 'reopen = "' not in audit:
         owner_line = 'reopen = "self"\n'
     text = (
         f'state_dir = "{root / "state"}"\n'
