@@ -13,7 +13,9 @@ A renamed live file may be compressed and removed only once nothing writes to it
   ``flags:`` line): ``O_WRONLY`` or ``O_RDWR`` is a writer. A reader (``tail -f``, an
   uploader) holds nothing back.
 
-A file is free only when no writer is seen in /proc and the kernel does not count one. When
+A file is free only when no writer is seen in /proc and the kernel does not count one (when
+the kernel counts none on any of the files, /proc is not searched at all: the usual case
+costs two system calls a file, whatever the number of processes). When
 that cannot be known it is never free: without /proc, or when a process's descriptors cannot
 be read (EACCES: another user's process and no CAP_SYS_PTRACE, or a more privileged one) and
 the kernel's count is not available either, the caller keeps the file and says why. A
@@ -142,8 +144,9 @@ def _writes(pid_dir: str, fd: str) -> bool | None:
     return True  # unreadable flags: count it as a writer, never as free
 
 
-def scan(targets: Mapping[FileId, Path], proc: Path = Path("/proc")) -> Usage:
-    """Whether anything writes to each of ``targets`` (identity -> path), and who."""
+def scan(targets: Mapping[FileId, Path], proc: Path = Path("/proc"), *, name: bool = True) -> Usage:
+    """Whether anything writes to each of ``targets`` (identity -> path), and who (not
+    searched when ``name`` is false and the kernel answered for every file)."""
     usage = Usage()
     wanted = set(targets)
     if not wanted:
@@ -153,6 +156,10 @@ def scan(targets: Mapping[FileId, Path], proc: Path = Path("/proc")) -> Usage:
     if not os.path.isdir(f"{root}/self/fd"):
         usage.no_proc = True
         usage.unknown = f"{root} is not mounted (no {root}/self/fd)"
+        return usage
+    if all(counted is False for counted in usage.kernel.values()):
+        return usage  # the kernel counts no writer on any of them: nobody to name
+    if not name and None not in usage.kernel.values():
         return usage
     with os.scandir(root) as entries:
         pids = [e.name for e in entries if e.name.isdigit()]

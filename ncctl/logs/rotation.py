@@ -43,7 +43,7 @@ from ncctl.crashpoints import crashpoint
 from ncctl.errors import CantCreateError, RefusedError, TemporaryError, UsageError
 from ncctl.logs.compress import SUFFIX, compress_file
 from ncctl.logs.destinations import fsync_dir, sha256_of
-from ncctl.logs.inuse import FileId, file_id, scan
+from ncctl.logs.inuse import FileId, Holder, file_id, scan
 from ncctl.logs.manifest import FileRow, Manifest
 from ncctl.schedule import ScheduleEngine
 
@@ -337,34 +337,51 @@ class Rotator:
 
     def _await_release(self, waiting: list[_Waiting]) -> list[_Waiting]:
         """Step 3: wait until no process writes to each file, signalling owners once; the
-        files still held when their ``reopen_timeout_s`` ends are returned (and recorded)."""
+        files still held when their ``reopen_timeout_s`` ends are returned (and recorded,
+        with the processes that hold them)."""
         started = time.monotonic()
         signalled: set[str] | None = None
         held: list[_Waiting] = []
         while waiting:
-            usage = scan({w.fid: Path(w.row.archive_path) for w in waiting})
+            usage = scan({w.fid: Path(w.row.archive_path) for w in waiting}, name=False)
             still: list[_Waiting] = []
+            late: list[_Waiting] = []
             for item in waiting:
                 if usage.free(item.fid):
-                    if signalled and item.cat.owner in signalled:
-                        live = Path(item.row.live_path).name
-                        item.entry["notes"].append(f"{item.cat.owner} reopened {live}")
-                    continue
-                if time.monotonic() - started >= item.cat.reopen_timeout_s:
-                    holders = [h.as_dict() for h in usage.writers.get(item.fid, [])]
-                    reason = usage.reason(item.fid)
-                    item.entry["held"] = {"reason": reason, "holders": holders}
-                    with self.manifest.transaction():
-                        self.manifest.set_hold(item.row.id, reason, holders)
-                    held.append(item)
+                    self._released(item, signalled)
+                elif time.monotonic() - started >= item.cat.reopen_timeout_s:
+                    late.append(item)
                 else:
                     still.append(item)
+            if late:  # search /proc for who holds them (the one costly step)
+                named = scan({w.fid: Path(w.row.archive_path) for w in late})
+                for item in late:
+                    if named.free(item.fid):
+                        self._released(item, signalled)
+                    else:
+                        reason, writers = named.reason(item.fid), named.writers.get(item.fid)
+                        self._hold(item.row, item.entry, reason, writers)
+                        held.append(item)
             waiting = still
             if waiting and signalled is None:
                 signalled = self._signal(waiting)
             if waiting:
                 time.sleep(POLL_S)
         return held
+
+    @staticmethod
+    def _released(item: _Waiting, signalled: set[str] | None) -> None:
+        if signalled and item.cat.owner in signalled:
+            item.entry["notes"].append(f"{item.cat.owner} reopened {Path(item.row.live_path).name}")
+
+    def _hold(
+        self, row: FileRow, entry: dict[str, Any], reason: str, writers: list[Holder] | None
+    ) -> None:
+        """Keep ``row``'s renamed file as it is, and record why."""
+        holders = [h.as_dict() for h in writers or []]
+        entry["held"] = {"reason": reason, "holders": holders}
+        with self.manifest.transaction():
+            self.manifest.set_hold(row.id, reason, holders)
 
     def _compress(self, cat: LogCategory, row: FileRow) -> dict[str, Any]:
         """Step 4 for a released ``rotated`` row."""
@@ -415,9 +432,7 @@ class Rotator:
             fid = file_id(archive)
             if fid is None:  # replaced by something else than a regular file: keep it
                 reason = "not a regular file any more (replaced after the rename?)"
-                entry["held"] = {"reason": reason, "holders": []}
-                with self.manifest.transaction():
-                    self.manifest.set_hold(row.id, reason, [])
+                self._hold(row, entry, reason, None)
                 continue
             waiting.append(_Waiting(row, cat, fid, entry))
         held = self._await_release(waiting)
