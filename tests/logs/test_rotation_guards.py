@@ -333,3 +333,28 @@ def test_the_runner_never_rotates_into_the_past(tmp_path: Path) -> None:
     assert len(alerts) == 1 and alerts[0]["outcome"] == "alert"
     value = metric(config, "ncctl_job_alerts_total", "2026-12-15T16:21", job_name="rotate")
     assert value == 1
+
+
+def test_the_runner_keeps_a_held_file_and_retries_it(tmp_path: Path, holders: list[Holder]) -> None:
+    sleep = '["{python}", "-c", "import time; time.sleep(300)"]'
+    extra = (
+        f"[components.feed_handler]\ncommand = {sleep}\nstop_timeout_s = 2.0\n"
+        f"[components.order_session]\ncommand = {sleep}\nstop_timeout_s = 2.0\n"
+    )
+    config = write_config(tmp_path, extra=extra, audit="reopen_timeout_s = 0.1\n")
+    live = tmp_path / "live" / "audit.csv"
+    live.write_text("held rows\n")
+    holders.append(Holder(live, "a"))
+    try:
+        code, doc, err = run(config, "maintenance", "run", clock="2026-11-25T16:05")
+        assert code == 0, (doc, err)
+    finally:
+        for group in ("session", "feed"):
+            run(config, group, "stop")
+    [job] = [j for j in doc["data"]["jobs"] if j["job"] == "rotate"]
+    assert (job["state"], job["code"]) == ("failed", "rotate.held")  # retried with backoff
+    kept = tmp_path / "archive" / "audit" / f"audit.{TRADE_DATE}.csv"
+    assert kept.read_text() == "held rows\n"
+    [line] = [e for e in journal(tmp_path) if e["command"] == "job rotate"]
+    assert line["outcome"] == "held" and line["details"]["held"][0]["file"] == str(kept)
+    assert metric(config, "ncctl_job_failing", "2026-11-25T16:06", job_name="rotate") == 1
