@@ -30,6 +30,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import signal
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,10 @@ def kernel_counts_writer(path: Path, fid: FileId) -> bool | None:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
+    # Someone opening the file for writing while the lease exists makes the kernel send
+    # SIGIO (deadly by default) to the lease holder: block it here, send it nowhere
+    # (F_SETOWN 0) as soon as the lease is taken, and drop one that came in between.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGIO})
     try:
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino) != fid:
@@ -116,10 +121,14 @@ def kernel_counts_writer(path: Path, fid: FileId) -> bool | None:
             fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
         except OSError as exc:
             return True if exc.errno == errno.EAGAIN else None
+        fcntl.fcntl(fd, fcntl.F_SETOWN, 0)
         fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
         return False
     finally:
         os.close(fd)
+        if signal.SIGIO not in blocked:
+            signal.sigtimedwait({signal.SIGIO}, 0)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _comm(pid_dir: str) -> str:
