@@ -9,10 +9,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ncctl.logs.inuse import file_id, scan
+from ncctl.logs.inuse import Usage, file_id, scan
 
 OPEN_ALL = (
     "import sys, time\n"
@@ -79,3 +80,22 @@ def test_a_proc_without_descriptors_means_cannot_tell(tmp_path: Path) -> None:
     usage = scan({fid: target}, proc=tmp_path / "not-proc")
     assert not usage.free(fid)
     assert usage.reason(fid).startswith("cannot tell whether a process writes to it")
+
+
+@pytest.mark.parametrize(
+    ("kernel", "unknown", "free"),
+    [
+        (False, None, True),
+        (False, "/proc/1/fd/0: Permission denied", True),  # the kernel's count decides
+        (True, "/proc/1/fd/0: Permission denied", False),
+        (None, None, True),  # no leases here, and every process was read
+        (None, "/proc/1/fd/0: Permission denied", False),  # nobody can tell: keep it
+    ],
+)
+def test_which_answer_decides(kernel: bool | None, unknown: str | None, free: bool) -> None:
+    fid = (1, 2)
+    usage = Usage(kernel={fid: kernel}, unknown=unknown)
+    assert usage.free(fid) is free
+    assert (usage.reason(fid) == "") is free
+    if not free:
+        assert unknown is not None and unknown in usage.reason(fid)
