@@ -110,6 +110,7 @@ def rotate(
             for f in r.files:
                 size = f" {f['size']} bytes, sha256 {f['sha256'][:16]}…" if "sha256" in f else ""
                 empty = " (empty day)" if f.get("empty") else ""
+                empty += " (held back, see below)" if f.get("held") else ""
                 console.print(f"    {f.get('archive')}{size}{empty}", markup=False)
         _print_held(console, run.held)
 

@@ -59,7 +59,7 @@ def inventory(
         entry = {
             "category": row.category,
             "trade_date": row.trade_date,
-            "file": row.final_path,
+            "file": row.archive_path if row.id in held else row.final_path,
             "state": row.state,
             "empty": row.empty,
             "size": row.size,

@@ -380,6 +380,7 @@ class Rotator:
         """Keep ``row``'s renamed file as it is, and record why."""
         holders = [h.as_dict() for h in writers or []]
         entry["held"] = {"reason": reason, "holders": holders}
+        entry["archive"] = row.archive_path  # as it is: renamed, not compressed
         with self.manifest.transaction():
             self.manifest.set_hold(row.id, reason, holders)
 
