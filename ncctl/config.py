@@ -165,7 +165,8 @@ class LogCategory(Section):
     It needs to know how the writer reopens: ``owner`` names the component ncctl sends SIGHUP
     (``reopen = "signal"``, the default with an owner), or ``reopen = "self"`` says the writer
     reopens by itself. Either way the renamed file is compressed and removed only once no
-    process holds it open for writing (checked in /proc); until then it is kept as it is.
+    process holds it open for writing (the kernel's writer count, and /proc to name the
+    writer); until then it is kept as it is and every rotation run checks again.
     ``mode = "copytruncate"`` copies then truncates it in place, for writers that cannot
     reopen: whatever the writer appends between the copy and the truncation is lost.
     """
