@@ -10,6 +10,14 @@ Run: ``.venv/bin/python benchmarks/rotate.py [--size-mib N] [--reps N]``
    data as ``gzip -c FILE | sha256sum`` (the baseline, measured in the same run), both as
    MiB/s of input, and their ratio. Also zstd for reference.
 
+3. The in-use check (``ncctl.logs.inuse.scan``, run before a renamed file is compressed) on
+   a host with many processes and open files: ``--processes`` real processes (200 by
+   default) holding 10 descriptors each (2,000, on top of the host's own), median of at
+   least 20, for a free file (the usual case: the kernel's writer count answers) and for a
+   file a process still writes to (every descriptor is searched to name it), each beside
+   the move step of a 1 KiB file measured in the same run (ratio). Target: a free file well
+   under a millisecond; a held one a few tens of milliseconds at most.
+
 Reports and exits 0 whether targets are met or not; 1 only when a measurement failed.
 """
 
@@ -28,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from ncctl.config import NcctlConfig
 from ncctl.logs.compress import compress_file
+from ncctl.logs.inuse import file_id, scan
 from ncctl.logs.manifest import Manifest
 from ncctl.logs.rotation import Rotator
 from ncctl.schedule import load_engine
@@ -59,7 +68,10 @@ def move_once(root: Path, size: int) -> float:
     config = NcctlConfig.model_validate(
         {
             "state_dir": str(root / "state"),
-            "logs": {"archive_dir": str(root / "archive"), "audit": {"path": str(live)}},
+            "logs": {
+                "archive_dir": str(root / "archive"),
+                "audit": {"path": str(live), "reopen": "self"},
+            },
         }
     )
     cat = config.logs.categories()["audit"]
@@ -90,10 +102,92 @@ def move_once(root: Path, size: int) -> float:
     return elapsed
 
 
+def hold_descriptors(base: Path, processes: int) -> list[subprocess.Popen[bytes]]:
+    """``processes`` real processes (sleep), each with 7 files of its own open for appending
+    besides its standard streams: 10 descriptors each."""
+    (base / "held").mkdir()
+    procs = []
+    for n in range(processes):
+        opens = " ".join(f"{fd}>>'{base / 'held' / f'{n}.{fd}'}'" for fd in range(3, 10))
+        procs.append(
+            subprocess.Popen(
+                ["sh", "-c", f"exec {opens}; exec sleep 600"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
+        )
+    return procs
+
+
+def wait_for_descriptors(procs: list[subprocess.Popen[bytes]], count: int) -> None:
+    """Until every process holds ``count`` descriptors (at most 30 s)."""
+    deadline = time.monotonic() + 30
+    for proc in procs:
+        while len(list(Path(f"/proc/{proc.pid}/fd").iterdir())) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"pid {proc.pid} did not open its files")
+            time.sleep(0.01)
+
+
+def descriptors_on_host() -> int:
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                total += len(list((entry / "fd").iterdir()))
+            except OSError:
+                continue
+    return total
+
+
+def in_use_once(archive: Path, held: bool) -> float:
+    """Seconds for one check of ``archive``, which a process holds for writing or not."""
+    fid = file_id(archive)
+    if fid is None:
+        raise RuntimeError(f"{archive} is not a regular file")
+    t0 = time.perf_counter()
+    usage = scan({fid: archive})
+    elapsed = time.perf_counter() - t0
+    if usage.free(fid) == held or (held and "pid" not in usage.reason(fid)):
+        raise RuntimeError(f"{archive}: wrong answer: {usage.reason(fid) or 'free'}")
+    return elapsed
+
+
+def bench_in_use(base: Path, processes: int, reps: int, small_ms: float) -> None:
+    """Report the in-use check's cost, free and held, beside the move step (``small_ms``)."""
+    procs = hold_descriptors(base, processes)
+    try:
+        archive = base / "inuse.csv"
+        make_file(archive, 1024)
+        wait_for_descriptors(procs, 10)
+        fds = descriptors_on_host()
+        free_t = [in_use_once(archive, held=False) for _ in range(reps)]
+        with archive.open("ab"):  # now a writer holds it: /proc is searched to name it
+            held_t = [in_use_once(archive, held=True) for _ in range(reps)]
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
+    free_ms = statistics.median(free_t) * 1000
+    held_ms = statistics.median(held_t) * 1000
+    print(
+        f"in-use check among {processes} extra processes, {fds} descriptors on the "
+        f"host (median of {reps}):"
+    )
+    print(f"  file free (the kernel counts no writer): {free_ms:8.3f} ms")
+    print(f"  file held (every descriptor searched):   {held_ms:8.3f} ms")
+    print(f"ratio in-use check / move step (1 KiB), free: {free_ms / small_ms:.3f}")
+    print(f"ratio in-use check / move step (1 KiB), held: {held_ms / small_ms:.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="large file size (MiB)")
     parser.add_argument("--reps", type=int, default=5, help="repetitions of each rotation")
+    parser.add_argument(
+        "--processes", type=int, default=200, help="processes holding files for the in-use check"
+    )
     args = parser.parse_args(argv)
     big = args.size_mib * 1024 * 1024
     with tempfile.TemporaryDirectory(prefix="ncctl-bench-rotate-") as tmp:
@@ -108,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "PASS" if ratio < 3 else "FAIL"
         print(f"ratio large / small: {ratio:.2f}  (target: about 1, below 3)  {verdict}")
         shutil.rmtree(base / "big")
+
+        bench_in_use(base, args.processes, max(args.reps, 20), small_ms)
 
         # compression + sha256 throughput
         src = base / "compress-src.csv"

@@ -161,7 +161,12 @@ COMPONENT_NAMES = ("feed_handler", "order_session")
 class LogCategory(Section):
     """A kind of file rotated every trading day and uploaded: audit trail, trade log, ION.
 
-    ``mode = "rename"`` renames the live file and has the owner reopen it: nothing is lost.
+    ``mode = "rename"`` renames the live file and has the writer reopen it: nothing is lost.
+    It needs to know how the writer reopens: ``owner`` names the component ncctl sends SIGHUP
+    (``reopen = "signal"``, the default with an owner), or ``reopen = "self"`` says the writer
+    reopens by itself. Either way the renamed file is compressed and removed only once no
+    process holds it open for writing (the kernel's writer count, and /proc to name the
+    writer); until then it is kept as it is and every rotation run checks again.
     ``mode = "copytruncate"`` copies then truncates it in place, for writers that cannot
     reopen: whatever the writer appends between the copy and the truncation is lost.
     """
@@ -169,11 +174,30 @@ class LogCategory(Section):
     path: FileRef
     owner: Literal["feed_handler", "order_session"] | None = None
     mode: Literal["rename", "copytruncate"] = "rename"
+    reopen: Literal["signal", "self"] | None = None
     compress: Literal["none", "gzip", "zstd"] = "gzip"
     destinations: list[NonEmpty] = Field(default_factory=list)
     retain_days: int = Field(default=1830, ge=1, le=36500)
     archive_dir: Path | None = None
     reopen_timeout_s: float = Field(default=10.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _reopen_known(self) -> LogCategory:
+        if self.mode == "rename" and self.owner is None and self.reopen != "self":
+            from pydantic_core import PydanticCustomError
+
+            raise PydanticCustomError(
+                "reopen_unknown",
+                'mode = "rename" needs owner (the component ncctl signals to reopen the '
+                'file) or reopen = "self" (the writer reopens by itself); or use mode = '
+                '"copytruncate"',
+            )
+        return self
+
+    @property
+    def signals_owner(self) -> bool:
+        """Whether the rotation sends SIGHUP to ``owner`` after renaming the live file."""
+        return self.mode == "rename" and self.owner is not None and self.reopen != "self"
 
 
 class LogsConfig(Section):

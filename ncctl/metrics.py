@@ -13,8 +13,9 @@ Two ways out:
 
 What is measured comes from *sources*, each a function of a :class:`ScrapeContext` returning
 metric families: ``info``, ``schedule``, one ``component.NAME`` per component, ``uploads``
-(the upload manifest), ``jobs`` (the runner's done-records), ``journal`` (the journal's head
-as anchored in ``journal.sqlite``), ``registration`` and ``tuning``.
+(the upload manifest), ``rotation`` (files held back by a writer), ``jobs`` (the runner's
+done-records), ``journal`` (the journal's head as anchored in ``journal.sqlite``),
+``registration`` and ``tuning``.
 A source that raises is skipped and reported as ``ncctl_collector_errors{source} 1``: nothing
 fails the whole scrape. Sources only read: a state database that does not exist yet is not
 created by a scrape.
@@ -328,6 +329,31 @@ def uploads_source(ctx: ScrapeContext) -> list[Metric]:
     return [last, pending, pending_bytes, failures, verified, verified_bytes, attempts]
 
 
+def rotation_source(ctx: ScrapeContext) -> list[Metric]:
+    """Renamed files kept uncompressed because a writer still held them at the last rotation
+    run (or nobody could tell), by category: 0 for every configured category without one."""
+    from ncctl.logs.manifest import Manifest, manifest_path
+
+    counts = dict.fromkeys(ctx.config.logs.categories(), 0)
+    path = manifest_path(ctx.config.state_dir)
+    if path.exists():
+        manifest = Manifest(path)
+        try:
+            for hold in manifest.holds():
+                counts[hold.category] = counts.get(hold.category, 0) + 1
+        finally:
+            manifest.close()
+    held = _gauge(
+        "ncctl_rotation_held",
+        "Rotated files kept uncompressed because a process still holds them open for writing "
+        "(retried by every rotation run; never delete them).",
+        ["category"],
+    )
+    for name in sorted(counts):
+        held.add_metric([name], float(counts[name]))
+    return [held]
+
+
 def latest_instants(engine: ScheduleEngine, now: dt.datetime) -> dict[str, dt.datetime]:
     """Each one-shot job's latest scheduled instance at or before ``now``, within the
     reconciler's look-back horizon (the instance a pass at ``now`` works on)."""
@@ -477,6 +503,7 @@ def default_sources() -> list[tuple[str, Source]]:
         ("schedule", schedule_source),
         *((f"component.{name}", component_source(name)) for name in COMPONENTS),
         ("uploads", uploads_source),
+        ("rotation", rotation_source),
         ("jobs", jobs_source),
         ("journal", journal_source),
         ("registration", registration_source),

@@ -19,7 +19,7 @@ import os
 import re
 import sqlite3
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -267,7 +267,7 @@ def open_state_db(
         db = _connect(target, uri=True, path=path, what=what, hint=rebuild_hint)
         try:
             have = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
-            _require_tables(db, have, tables_of(schema))
+            _require_tables(db, have, schema)
         except BaseException:
             db.close()
             raise
@@ -284,11 +284,19 @@ def open_state_db(
     return db
 
 
-def _require_tables(db: StateConnection, have: set[str], wanted: Iterable[str]) -> None:
+def _require_tables(db: StateConnection, have: set[str], schema: str) -> None:
+    """A read-only database must be one ncctl made (at least one of its tables is there).
+    Tables that a newer ncctl added since the file was made are stood in for by empty
+    TEMP tables, so that reading an older database never writes to it."""
+    wanted = tables_of(schema)
     missing = [t for t in wanted if t not in have]
-    if missing:
+    if len(missing) == len(wanted):
         raise DataError(
             f"{db.path}: {db.what} has no {missing[0]} table: not a database ncctl made",
             hint=db.rebuild_hint,
             code="state.damaged",
         )
+    for statement in schema.split(";"):
+        found = _TABLE.search(statement)
+        if found is not None and found.group(1) in missing:
+            db.execute(_TABLE.sub(r"CREATE TEMP TABLE IF NOT EXISTS \1", statement, count=1))

@@ -243,7 +243,7 @@ def test_a_failing_source_is_reported_and_the_scrape_still_succeeds(env: Env) ->
     assert not {n for n in names if n.startswith("ncctl_upload_")}
     assert got[key("ncctl_job_overdue", job_name="rotate")] == 1  # the other sources still report
     assert got[key("ncctl_component_desired", component="order_session")] == 1
-    assert dict(reported).keys() == {"registration", "uploads"}
+    assert dict(reported).keys() == {"registration", "uploads", "rotation"}
     assert "RuntimeError: party.sqlite is locked" in dict(reported)["registration"]
     assert "not an SQLite database" in dict(reported)["uploads"]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,44 @@ def test_a_file_without_the_sqlite_header_is_refused(tmp_path: Path, content: by
         check_db_file(path, what="the test database", hint="move it aside", writable=False)
     assert str(path) in info.value.message
     assert path.read_bytes() == content
+
+
+def test_an_older_database_is_read_without_being_changed(tmp_path: Path) -> None:
+    """A database made before a table was added reads that table as empty, read-only,
+    without writing to the file (the manifest's ``holds`` table, for one)."""
+    import hashlib
+
+    from ncctl.logs.manifest import SCHEMA, Manifest, manifest_path
+    from ncctl.statedb import open_state_db
+
+    path = manifest_path(tmp_path)
+    Manifest(path).close()
+    writer = open_state_db(path, SCHEMA, what="the upload manifest", rebuild_hint="-")
+    writer.execute("DROP TABLE holds")
+    writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    writer.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    reader = open_state_db(
+        path, SCHEMA, what="the upload manifest", rebuild_hint="-", read_only=True
+    )
+    try:
+        assert reader.execute("SELECT COUNT(*) FROM holds").fetchone() == (0,)
+        assert reader.execute("SELECT COUNT(*) FROM files").fetchone() == (0,)
+    finally:
+        reader.close()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert "holds" not in {
+        r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")
+    }
+
+
+def test_a_database_with_none_of_its_tables_is_refused(tmp_path: Path) -> None:
+    from ncctl.logs.manifest import SCHEMA, manifest_path
+    from ncctl.statedb import open_state_db
+
+    path = manifest_path(tmp_path)
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE other (x)")
+    conn.close()
+    with pytest.raises(DataError, match="not a database ncctl made"):
+        open_state_db(path, SCHEMA, what="the upload manifest", rebuild_hint="-", read_only=True)

@@ -11,7 +11,7 @@ import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
-from ncctl.cli.options import DryRunOpt, JsonOpt
+from ncctl.cli.options import DryRunOpt, JsonOpt, ReasonOpt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,6 +38,27 @@ def _locked_manifest(
         yield manifest
 
 
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Rotate even a trade date older than the newest one already rotated (a clock "
+        "moved back); needs --reason.",
+    ),
+]
+
+
+def _print_held(console: Console, held: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
+
+    for h in held:
+        text = (
+            f"{h['category']} {h['trade_date']}: {h['file']} is {h['reason']} (since "
+            f"{h['since']}); kept uncompressed, never delete it"
+        )
+        console.print(f"[red]held[/red] {escape(text)}", highlight=False)
+
+
 @app.command("rotate")
 def rotate(
     category: Annotated[
@@ -45,47 +66,61 @@ def rotate(
         typer.Option("--category", help="Only this category: audit, trade or ion.", metavar="C"),
     ] = None,
     dry_run: DryRunOpt = False,
+    force: ForceOpt = False,
+    reason: ReasonOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Rotate the live files of the trade date that closed last (once per trade date)."""
+    """Rotate the live files of the trade date that closed last (once per trade date).
+
+    A renamed file is compressed only once no process holds it open for writing; one still
+    held is kept as it is and the run exits 75 (the next run tries again). A trade date
+    older than the newest one already rotated is refused unless --force --reason."""
+    from ncctl.errors import RefusedError, UsageError
     from ncctl.journal import Journal, journal_path
     from ncctl.logs.journal_export import export_journal
-    from ncctl.logs.rotation import Rotator
+    from ncctl.logs.rotation import PAST_CODE, Rotator, journal_rotation
 
     output.begin("logs rotate", json)
+    if force and not (reason and reason.strip()):
+        raise UsageError("--force needs --reason TEXT", hint="say why a past trade date is rotated")
     loaded = STATE.config()
+    journal = Journal(journal_path(loaded.config.state_dir))
+    args = [f"--category={category}"] if category else []
+    args += ["--force"] if force else []
     with _locked_manifest("logs rotate", read_only=dry_run) as manifest:
         rotator = Rotator(loaded.config, STATE.engine(), manifest, STATE.now(), loaded.path)
-        resumed = [] if dry_run else rotator.resume()
-        results = rotator.rotate(category, dry_run=dry_run)
-        results += export_journal(loaded.config, manifest, results) if not dry_run else []
-    data: dict[str, Any] = {
-        "dry_run": dry_run,
-        "resumed": resumed,
-        "categories": [r.as_dict() for r in results],
-    }
-    if not dry_run and (resumed or any(r.action == "rotated" for r in results)):
-        Journal(journal_path(loaded.config.state_dir)).append(
-            "logs rotate",
-            [f"--category={category}"] if category else [],
-            "ok",
-            details={"rotated": [r.as_dict() for r in results if r.action == "rotated"]},
-        )
+        try:
+            run = rotator.run(category, dry_run=dry_run, force_reason=reason if force else None)
+        except RefusedError as err:
+            if err.code == PAST_CODE and not dry_run:
+                journal_rotation(journal, "logs rotate", args, refused=err)
+            raise
+        if not dry_run:
+            run.results += export_journal(loaded.config, manifest, run.results)
+    if not dry_run:
+        journal_rotation(journal, "logs rotate", args, run=run, reason=reason)
+    data: dict[str, Any] = {"dry_run": dry_run, **run.as_dict()}
 
     def draw(console: Console) -> None:
-        for item in resumed:
+        for item in run.resumed:
             console.print(f"[yellow]finished[/yellow] interrupted rotation: {item['archive']}")
-        for r in results:
+        for name, newest in run.forced.items():
+            console.print(f"[yellow]forced[/yellow] {name}: rotating before {newest} ({reason})")
+        for r in run.results:
             mark = {"rotated": "[green]ok[/green]", "planned": "[cyan]plan[/cyan]"}.get(
                 r.action, "[dim]no-op[/dim]"
             )
             console.print(f"{mark} {r.category}: {r.message}")
+            for w in r.warnings:
+                console.print(f"    [yellow]warning[/yellow] {w}")
             for f in r.files:
                 size = f" {f['size']} bytes, sha256 {f['sha256'][:16]}…" if "sha256" in f else ""
                 empty = " (empty day)" if f.get("empty") else ""
+                empty += " (held back, see below)" if f.get("held") else ""
                 console.print(f"    {f.get('archive')}{size}{empty}", markup=False)
+        _print_held(console, run.held)
 
-    output.emit(data, draw)
+    output.emit(data, draw, failure=None if dry_run else run.held_error())
 
 
 class _Progress(ProgressSink):
@@ -257,6 +292,8 @@ def status(json: JsonOpt = False) -> None:
         "files": inv.files,
         "overdue": inv.overdue,
         "unknown": unknown,
+        "held": inv.held,
+        "warnings": inv.warnings,
     }
     failure = unknown_failure(unknown)
     if inv.overdue:
@@ -270,6 +307,9 @@ def status(json: JsonOpt = False) -> None:
     def draw(console: Console) -> None:
         from rich.table import Table
 
+        for warning in inv.warnings:
+            console.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
+        _print_held(console, inv.held)
         for line in unknown_lines(unknown):
             console.print(line, markup=False, highlight=False)
         if not inv.files:

@@ -34,3 +34,9 @@ def check_speed(value: float) -> float:
     if problem is not None:
         raise typer.BadParameter(problem)
     return value
+
+
+ReasonOpt = Annotated[
+    str | None,
+    typer.Option("--reason", help="Why, recorded in the journal.", metavar="TEXT"),
+]

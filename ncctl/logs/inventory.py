@@ -1,8 +1,10 @@
 """Where every archived file stands (``ncctl logs status``) and pruning what is safe to delete.
 
 An archive is overdue when its trade date is older than the last closed trade date and some
-destination has not verified it. Pruning deletes local archives older than their category's
-``retain_days`` only when every destination has verified them.
+destination has not verified it. A renamed file a writer still held at the last rotation run
+is listed as held (with the processes), and a clock behind the newest archive is warned
+about (``logs rotate`` would refuse it). Pruning deletes local archives older than their
+category's ``retain_days`` only when every destination has verified them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from ncctl.config import NcctlConfig
 from ncctl.errors import NcctlError
 from ncctl.logs.manifest import Manifest
-from ncctl.logs.rotation import last_closed_trade_date
+from ncctl.logs.rotation import last_closed_trade_date, newest_rotated
 from ncctl.schedule import ScheduleEngine
 
 
@@ -24,6 +26,8 @@ class Inventory:
     files: list[dict[str, Any]]
     overdue: list[dict[str, Any]]
     last_trade_date: str | None
+    held: list[dict[str, Any]]
+    warnings: list[str]
 
 
 def inventory(
@@ -40,6 +44,7 @@ def inventory(
         }
     files: list[dict[str, Any]] = []
     overdue: list[dict[str, Any]] = []
+    held = {h.file_id: h.as_dict() for h in manifest.holds()}
     for row in manifest.files("state != 'pruned'"):
         cat = config.logs.categories().get(row.category)
         wanted = list(cat.destinations) if cat else list(uploads.get(row.id, {}))
@@ -55,18 +60,38 @@ def inventory(
         entry = {
             "category": row.category,
             "trade_date": row.trade_date,
-            "file": row.final_path,
+            "file": row.archive_path if row.id in held else row.final_path,
             "state": row.state,
             "empty": row.empty,
             "size": row.size,
             "sha256": row.sha256,
             "destinations": per_dest,
+            "held": held.get(row.id),
         }
         files.append(entry)
         complete = all(d["state"] == "verified" for d in per_dest.values())
         if last is not None and row.trade_date < last.isoformat() and not complete:
             overdue.append(entry)
-    return Inventory(files, overdue, last.isoformat() if last else None)
+    return Inventory(
+        files,
+        overdue,
+        last.isoformat() if last else None,
+        list(held.values()),
+        clock_warnings(config, manifest, last),
+    )
+
+
+def clock_warnings(config: NcctlConfig, manifest: Manifest, last: dt.date | None) -> list[str]:
+    """One warning per category whose newest archive is after the last closed trade date."""
+    out: list[str] = []
+    for name in config.logs.categories():
+        newest = newest_rotated(config, manifest, name)
+        if newest is not None and (last is None or newest > last):
+            out.append(
+                f"the clock is behind the newest {name} archive ({newest}; the last closed "
+                f"trade date is {last}): `ncctl logs rotate` refuses to rotate into the past"
+            )
+    return out
 
 
 def prune(

@@ -1,8 +1,10 @@
 """The upload manifest: SQLite in the state directory, one row per archived file and one per
 (file, destination), so that every step is idempotent and survives a crash.
 
-A file moves ``rotating`` (rename intended) → ``rotated`` (renamed, owner reopened) →
-``compressed`` (final archive, sidecar written: ready to upload) → ``pruned``. For each
+A file moves ``rotating`` (rename intended) → ``rotated`` (renamed; compressed only once no
+process holds it open for writing) → ``compressed`` (final archive, sidecar written: ready to
+upload) → ``pruned``. A ``rotated`` file that a writer still held at the last check has a
+row in ``holds`` (why, which processes, since when) until a later run finds it free. For each
 destination it then moves ``pending`` → ``uploading`` → ``uploaded`` → ``verified``, or to
 ``failed`` with the last error (retried by the next run). A rotation record per (category,
 trade date) makes a second rotation of the same trade date a no-op.
@@ -11,8 +13,9 @@ trade date) makes a second rotation of the same trade date a no-op.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +50,13 @@ CREATE TABLE IF NOT EXISTS uploads (
     updated_ns INTEGER NOT NULL,
     PRIMARY KEY (file_id, destination)
 );
+CREATE TABLE IF NOT EXISTS holds (
+    file_id INTEGER PRIMARY KEY REFERENCES files (id),
+    reason TEXT NOT NULL,
+    holders TEXT NOT NULL,
+    since_ns INTEGER NOT NULL,
+    checked_ns INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rotations (
     category TEXT NOT NULL,
     trade_date TEXT NOT NULL,
@@ -69,6 +79,37 @@ class FileRow:
     empty: bool
     size: int | None
     sha256: str | None
+
+
+@dataclass(frozen=True)
+class HoldRow:
+    """A renamed file kept as it is because a writer held it (or nobody could tell)."""
+
+    file_id: int
+    category: str
+    trade_date: str
+    archive_path: str
+    reason: str
+    holders: list[dict[str, object]]
+    since_ns: int
+    checked_ns: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "category": self.category,
+            "trade_date": self.trade_date,
+            "file": self.archive_path,
+            "reason": self.reason,
+            "holders": self.holders,
+            "since": _iso_ns(self.since_ns),
+            "checked": _iso_ns(self.checked_ns),
+        }
+
+
+def _iso_ns(ns: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -233,6 +274,50 @@ class Manifest:
             "VALUES (?, ?, ?, ?)",
             (category, trade_date, files, time.time_ns()),
         )
+
+    def newest_trade_date(self, category: str) -> str | None:
+        """The newest trade date rotated (or archived) for ``category``."""
+        row = self.db.execute(
+            "SELECT MAX(trade_date) FROM (SELECT trade_date FROM rotations WHERE category = ? "
+            "UNION ALL SELECT trade_date FROM files WHERE category = ?)",
+            (category, category),
+        ).fetchone()
+        return str(row[0]) if row and row[0] is not None else None
+
+    # -- holds: renamed files a writer still held at the last check ------------------------
+
+    def set_hold(self, file_id: int, reason: str, holders: Sequence[Mapping[str, object]]) -> None:
+        now = time.time_ns()
+        self.db.execute(
+            "INSERT INTO holds (file_id, reason, holders, since_ns, checked_ns) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (file_id) DO UPDATE SET reason = excluded.reason, "
+            "holders = excluded.holders, checked_ns = excluded.checked_ns",
+            (file_id, reason, json.dumps(holders), now, now),
+        )
+
+    def clear_hold(self, file_id: int) -> None:
+        self.db.execute("DELETE FROM holds WHERE file_id = ?", (file_id,))
+
+    def holds(self) -> list[HoldRow]:
+        """Every file still ``rotated`` that a writer held at the last check."""
+        cur = self.db.execute(
+            "SELECT f.id, f.category, f.trade_date, f.archive_path, h.reason, h.holders, "
+            "h.since_ns, h.checked_ns FROM holds AS h JOIN files AS f ON f.id = h.file_id "
+            "WHERE f.state = 'rotated' ORDER BY f.trade_date, f.id"
+        )
+        return [
+            HoldRow(
+                int(r[0]),
+                str(r[1]),
+                str(r[2]),
+                str(r[3]),
+                str(r[4]),
+                json.loads(r[5]),
+                int(r[6]),
+                int(r[7]),
+            )
+            for r in cur.fetchall()
+        ]
 
     # -- uploads --------------------------------------------------------------------------
 

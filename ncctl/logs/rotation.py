@@ -5,14 +5,23 @@ For each category, once per trade date (the date of the session that closed last
 1. record the intent in the manifest (``rotating``), with the archive name
    ``<stem>.<YYYYMMDD>[.<n>]<ext>`` in the category's archive directory;
 2. rename the live file there (O(1): never a copy; the archive must be on the same file
-   system) — or, with ``mode = "copytruncate"``, copy it and truncate it in place, losing what
-   the writer appends in between;
-3. signal the owner to reopen (SIGHUP) and wait for the new live file to appear;
+   system) and record it ``rotated`` — or, with ``mode = "copytruncate"``, copy it and
+   truncate it in place, losing what the writer appends in between;
+3. wait until no process holds the renamed file open for writing (:mod:`ncctl.logs.inuse`):
+   when one does, signal the owner to reopen (SIGHUP; not with ``reopen = "self"``) and check
+   again until ``reopen_timeout_s``. A file still held then (or when nobody can tell) is kept
+   exactly as it is, recorded as held, and the run ends with exit 75: the next run signals
+   and checks again. A held file never holds back other categories or later trade dates;
 4. compress into the final archive while hashing it, fsync, rename; write the ``.sha256``
-   sidecar; fsync the directory; mark it ``compressed`` and queue it for every destination.
+   sidecar; remove the renamed file; fsync the directory; mark it ``compressed`` and queue it
+   for every destination.
 
-A day with no live file is recorded with an empty archive, not skipped. Every step can be
-interrupted (even by SIGKILL) and the next run finishes it from the manifest.
+Step 3 runs on every run for every file still ``rotated``, those an interrupted run left
+included. A day with no live file is recorded with an empty archive, not skipped. Every step
+can be interrupted (even by SIGKILL) and the next run finishes it from the manifest.
+
+A trade date older than the newest one already rotated for a category (a clock moved back)
+is refused before anything changes, unless forced with a reason.
 """
 
 from __future__ import annotations
@@ -21,20 +30,29 @@ import datetime as dt
 import errno
 import glob
 import os
+import re
 import shutil
+import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ncctl.config import LogCategory, NcctlConfig, write_atomic
 from ncctl.crashpoints import crashpoint
-from ncctl.errors import CantCreateError, TemporaryError, UnavailableError
+from ncctl.errors import CantCreateError, RefusedError, TemporaryError, UsageError
 from ncctl.logs.compress import SUFFIX, compress_file
 from ncctl.logs.destinations import fsync_dir, sha256_of
+from ncctl.logs.inuse import FileId, Holder, file_id, scan
 from ncctl.logs.manifest import FileRow, Manifest
 from ncctl.schedule import ScheduleEngine
 
+if TYPE_CHECKING:
+    from ncctl.journal import Journal
+
 POLL_S = 0.02
+PAST_CODE = "rotate.past"
+HELD_CODE = "rotate.held"
 
 
 def last_closed_trade_date(engine: ScheduleEngine, now: dt.datetime) -> dt.date | None:
@@ -57,6 +75,42 @@ def archive_name(live: Path, trade_date: dt.date, n: int) -> str:
     return f"{stem}.{trade_date:%Y%m%d}{seq}{ext}"
 
 
+def newest_rotated(config: NcctlConfig, manifest: Manifest, name: str) -> dt.date | None:
+    """The newest trade date already rotated for category ``name``: in the manifest, or in
+    the names of its archive directory (so that a manifest moved aside does not hide it)."""
+    dates: list[dt.date] = []
+    recorded = manifest.newest_trade_date(name)
+    if recorded:
+        dates.append(dt.date.fromisoformat(recorded))
+    cat = config.logs.categories()[name]
+    if not glob.has_magic(cat.path):
+        live = Path(cat.path)
+        pattern = re.compile(
+            rf"{re.escape(live.stem)}\.(\d{{4}})(\d\d)(\d\d)(?:\.\d+)?{re.escape(live.suffix)}"
+            r"(?:\.gz|\.zst)?(?:\.sha256)?"
+        )
+        try:
+            names = [p.name for p in config.logs.archive_for(name).iterdir()]
+        except OSError:
+            names = []
+        for entry in names:
+            match = pattern.fullmatch(entry)
+            if match:
+                try:
+                    dates.append(dt.date(int(match[1]), int(match[2]), int(match[3])))
+                except ValueError:
+                    continue
+    return max(dates, default=None)
+
+
+def is_regular(path: Path) -> bool:
+    """A regular file, not through a symbolic link (ncctl rotates no link it did not make)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 @dataclass
 class CategoryResult:
     category: str
@@ -75,6 +129,50 @@ class CategoryResult:
             "message": self.message,
             "warnings": self.warnings,
         }
+
+
+@dataclass
+class RotationRun:
+    """What one run did: rotations an earlier run left and it finished, each category's
+    result, the files held back now, and the categories rotated into the past by force."""
+
+    resumed: list[dict[str, Any]] = field(default_factory=list)
+    results: list[CategoryResult] = field(default_factory=list)
+    held: list[dict[str, Any]] = field(default_factory=list)
+    forced: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "resumed": self.resumed,
+            "categories": [r.as_dict() for r in self.results],
+            "held": self.held,
+            "forced": self.forced,
+        }
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.resumed or self.held or any(r.action == "rotated" for r in self.results))
+
+    def held_error(self) -> TemporaryError | None:
+        """Exit 75 when a file is held back (everything else that could be done is done)."""
+        if not self.held:
+            return None
+        first = self.held[0]
+        return TemporaryError(
+            f"{len(self.held)} rotated file(s) kept uncompressed: {first['file']} is "
+            f"{first['reason']}",
+            hint="the file is kept as it is and the next run signals and checks again; see "
+            "`ncctl logs status` and the runbook (a rotation held back); never delete it",
+            code=HELD_CODE,
+        )
+
+
+@dataclass
+class _Waiting:
+    row: FileRow
+    cat: LogCategory
+    fid: FileId
+    entry: dict[str, Any]
 
 
 class Rotator:
@@ -96,33 +194,19 @@ class Rotator:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _live_files(self, cat: LogCategory) -> list[Path]:
+    def _live_files(self, cat: LogCategory, warnings: list[str]) -> list[Path]:
         pattern = cat.path
         if glob.has_magic(pattern):
-            return sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())  # noqa: PTH207
-        path = Path(pattern)
-        return [path] if path.exists() else []
-
-    def _reopen(self, name: str, cat: LogCategory, live: Path) -> str:
-        """Signal the owner to reopen; wait for the new live file. Returns a note."""
-        if cat.owner is None or cat.mode == "copytruncate":
-            return ""
-        from ncctl.components.lifecycle import backend_for
-
-        backend = backend_for(cat.owner, self.config, self.config_path)
-        if not backend.reopen():
-            return f"{cat.owner} is not running: nothing to reopen"
-        from ncctl.components.process import wait_until
-
-        if not wait_until(live.exists, cat.reopen_timeout_s):
-            raise UnavailableError(
-                f"logs.{name}: {cat.owner} did not reopen {live} within "
-                f"{cat.reopen_timeout_s:g} s of SIGHUP",
-                hint="check that the component reopens its files on SIGHUP; the rotated "
-                "file is kept and the next run finishes the rotation",
-                code="rotate.no_reopen",
-            )
-        return f"{cat.owner} reopened {live.name}"
+            found = sorted(Path(p) for p in glob.glob(pattern))  # noqa: PTH207
+        else:
+            found = [Path(pattern)] if os.path.lexists(pattern) else []
+        lives = []
+        for path in found:
+            if is_regular(path):
+                lives.append(path)
+            elif path.is_symlink():
+                warnings.append(f"{path} is a symbolic link: not rotated (ncctl follows none)")
+        return lives
 
     def _archive_dir(self, name: str) -> Path:
         directory = self.config.logs.archive_for(name)
@@ -144,23 +228,41 @@ class Rotator:
                 candidate.with_name(candidate.name + ".gz"),
                 candidate.with_name(candidate.name + ".zst"),
             ]
-            if not any(str(p) in taken or p.exists() for p in finals):
+            if not any(str(p) in taken or os.path.lexists(p) for p in finals):
                 return candidate
         raise CantCreateError(
             f"{directory}: no free archive name for {live.name} on {trade_date}",
             hint="clean up the archive directory",
         )
 
+    def _selected(self, only: str | None) -> dict[str, LogCategory]:
+        cats = self.config.logs.categories()
+        if only is not None and only not in cats:
+            raise UsageError(
+                f"--category {only!r} is not configured",
+                hint=f"configured: {', '.join(cats) or 'none (add [logs.audit] ...)'}",
+            )
+        return {n: c for n, c in cats.items() if only is None or n == only}
+
+    def behind(self, trade_date: dt.date, names: list[str]) -> dict[str, str]:
+        """The categories whose newest rotated trade date is after ``trade_date``."""
+        out: dict[str, str] = {}
+        for name in names:
+            newest = newest_rotated(self.config, self.manifest, name)
+            if newest is not None and newest > trade_date:
+                out[name] = newest.isoformat()
+        return out
+
     # -- steps ----------------------------------------------------------------------------
 
     def _move(self, name: str, cat: LogCategory, row: FileRow) -> None:
         """Step 2 (idempotent): the live file becomes the archive."""
         live, archive = Path(row.live_path), Path(row.archive_path)
-        if archive.exists():
-            if cat.mode == "copytruncate" and live.exists():
+        if os.path.lexists(archive):
+            if cat.mode == "copytruncate" and is_regular(live):
                 self._truncate_after_crash(live, archive)
             return  # moved before a crash
-        if row.empty or not live.exists():
+        if row.empty or not is_regular(live):
             archive.touch()
             fsync_dir(archive.parent)
             return
@@ -211,26 +313,90 @@ class Rotator:
         if live.stat().st_size == archive.stat().st_size and sha256_of(live) == sha256_of(archive):
             os.truncate(live, 0)
 
-    def _finish(self, name: str, cat: LogCategory, row: FileRow) -> dict[str, Any]:
-        """Steps 3-4 for a row in ``rotating`` or ``rotated`` state."""
-        notes: list[str] = []
-        if row.state == "rotating":
-            self._move(name, cat, row)
-            crashpoint("rotate.after_rename")
-            self.manifest.set_file_state(row.id, "rotated")
-            if not row.empty:
-                note = self._reopen(name, cat, Path(row.live_path))
-                if note:
-                    notes.append(note)
+    def _moved(self, name: str, cat: LogCategory, row: FileRow) -> FileRow:
+        """Steps 1-2 done: the row is ``rotated`` (renamed, not yet released)."""
+        self._move(name, cat, row)
+        crashpoint("rotate.after_rename")
+        self.manifest.set_file_state(row.id, "rotated")
+        return self.manifest.files("id = ?", (row.id,))[0]
+
+    def _signal(self, waiting: list[_Waiting]) -> set[str]:
+        """SIGHUP each owner of a held file once; the owners that were running."""
+        from ncctl.components.lifecycle import backend_for
+
+        running: dict[str, bool] = {}
+        for item in waiting:
+            owner = item.cat.owner
+            if not item.cat.signals_owner or owner is None:
+                continue
+            if owner not in running:
+                running[owner] = backend_for(owner, self.config, self.config_path).reopen()
+            if not running[owner]:
+                item.entry["notes"].append(f"{owner} is not running: nothing to signal")
+        return {owner for owner, up in running.items() if up}
+
+    def _await_release(self, waiting: list[_Waiting]) -> list[_Waiting]:
+        """Step 3: wait until no process writes to each file, signalling owners once; the
+        files still held when their ``reopen_timeout_s`` ends are returned (and recorded,
+        with the processes that hold them)."""
+        started = time.monotonic()
+        signalled: set[str] | None = None
+        held: list[_Waiting] = []
+        while waiting:
+            usage = scan({w.fid: Path(w.row.archive_path) for w in waiting}, name=False)
+            still: list[_Waiting] = []
+            late: list[_Waiting] = []
+            for item in waiting:
+                if usage.free(item.fid):
+                    self._released(item, signalled)
+                elif time.monotonic() - started >= item.cat.reopen_timeout_s:
+                    late.append(item)
+                else:
+                    still.append(item)
+            if late:  # search /proc for who holds them (the one costly step)
+                named = scan({w.fid: Path(w.row.archive_path) for w in late})
+                for item in late:
+                    if named.free(item.fid):
+                        self._released(item, signalled)
+                    else:
+                        reason, writers = named.reason(item.fid), named.writers.get(item.fid)
+                        self._hold(item.row, item.entry, reason, writers)
+                        held.append(item)
+            waiting = still
+            if waiting and signalled is None:
+                signalled = self._signal(waiting)
+            if waiting:
+                time.sleep(POLL_S)
+        return held
+
+    @staticmethod
+    def _released(item: _Waiting, signalled: set[str] | None) -> None:
+        if signalled and item.cat.owner in signalled:
+            item.entry["notes"].append(f"{item.cat.owner} reopened {Path(item.row.live_path).name}")
+
+    def _hold(
+        self, row: FileRow, entry: dict[str, Any], reason: str, writers: list[Holder] | None
+    ) -> None:
+        """Keep ``row``'s renamed file as it is, and record why."""
+        holders = [h.as_dict() for h in writers or []]
+        entry["held"] = {"reason": reason, "holders": holders}
+        entry["archive"] = row.archive_path  # as it is: renamed, not compressed
+        with self.manifest.transaction():
+            self.manifest.set_hold(row.id, reason, holders)
+
+    def _compress(self, cat: LogCategory, row: FileRow) -> dict[str, Any]:
+        """Step 4 for a released ``rotated`` row."""
         archive, final = Path(row.archive_path), Path(row.final_path)
         if archive == final:
             size, digest = archive.stat().st_size, sha256_of(archive)
-        elif final.exists() and not archive.exists():
+        elif final.exists() and not os.path.lexists(archive):
             size, digest = final.stat().st_size, sha256_of(final)  # compressed before a crash
         else:
             size, digest = compress_file(archive, final, cat.compress)
             crashpoint("rotate.after_compress")
         sidecar = final.with_name(final.name + ".sha256")
+        for stale in final.parent.glob(f".{glob.escape(sidecar.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a run killed while writing it
         write_atomic(sidecar, f"{digest}  {final.name}\n", mode=0o644)
         if archive != final:
             try:
@@ -241,103 +407,174 @@ class Rotator:
                     f"{archive}: cannot remove: {exc.strerror}", hint=f"check {final.parent}"
                 ) from None
         with self.manifest.transaction():
+            self.manifest.clear_hold(row.id)
             self.manifest.set_file_state(row.id, "compressed", size=size, sha256=digest)
             self.manifest.ensure_uploads(row.id, list(cat.destinations))
-        return {
-            "archive": str(final),
-            "size": size,
-            "sha256": digest,
-            "empty": row.empty,
-            "notes": notes,
-        }
+        return {"archive": str(final), "size": size, "sha256": digest, "empty": row.empty}
 
-    # -- the command ----------------------------------------------------------------------
-
-    def resume(self) -> list[dict[str, Any]]:
-        """Finish every rotation an earlier run left half done."""
-        done: list[dict[str, Any]] = []
+    def _release_all(self, entries: dict[int, dict[str, Any]], run: RotationRun) -> None:
+        """Steps 3-4 for every ``rotated`` file, this run's and those earlier runs left."""
         cats = self.config.logs.categories()
-        for row in self.manifest.files("state IN ('rotating', 'rotated')"):
+        waiting: list[_Waiting] = []
+        ready: list[tuple[LogCategory, FileRow, dict[str, Any]]] = []
+        resumed: dict[int, dict[str, Any]] = {}
+        for row in self.manifest.files("state = 'rotated'"):
             cat = cats.get(row.category)
             if cat is None:
                 continue
-            info = self._finish(row.category, cat, row)
-            done.append({"category": row.category, "trade_date": row.trade_date, **info})
-        return done
+            entry = entries.get(row.id)
+            if entry is None:  # left by an earlier run: listed once finished
+                entry = {"category": row.category, "trade_date": row.trade_date, "notes": []}
+                resumed[row.id] = entry
+            archive = Path(row.archive_path)
+            if cat.mode != "rename" or row.empty or not os.path.lexists(archive):
+                ready.append((cat, row, entry))
+                continue
+            fid = file_id(archive)
+            if fid is None:  # replaced by something else than a regular file: keep it
+                reason = "not a regular file any more (replaced after the rename?)"
+                self._hold(row, entry, reason, None)
+                continue
+            waiting.append(_Waiting(row, cat, fid, entry))
+        held = self._await_release(waiting)
+        held_ids = {w.row.id for w in held}
+        ready += [(w.cat, w.row, w.entry) for w in waiting if w.row.id not in held_ids]
+        for cat, row, entry in sorted(ready, key=lambda r: r[1].id):
+            entry.update(self._compress(cat, row))
+            if row.id in resumed:
+                run.resumed.append(entry)
+        run.held = [h.as_dict() for h in self.manifest.holds()]
 
-    def rotate(self, only: str | None = None, dry_run: bool = False) -> list[CategoryResult]:
-        cats = self.config.logs.categories()
-        if only is not None and only not in cats:
-            from ncctl.errors import UsageError
+    # -- the command ----------------------------------------------------------------------
 
-            raise UsageError(
-                f"--category {only!r} is not configured",
-                hint=f"configured: {', '.join(cats) or 'none (add [logs.audit] ...)'}",
-            )
+    def run(
+        self, only: str | None = None, dry_run: bool = False, force_reason: str | None = None
+    ) -> RotationRun:
+        """Rotate the last closed trade date and finish whatever an earlier run left."""
+        cats = self._selected(only)
         trade_date = last_closed_trade_date(self.engine, self.now)
-        results: list[CategoryResult] = []
-        for name, cat in cats.items():
-            if only is not None and name != only:
-                continue
-            if trade_date is None:
-                results.append(
-                    CategoryResult(name, None, "nothing", message="no session closed yet")
-                )
-                continue
-            td = trade_date.isoformat()
-            if self.manifest.rotated(name, td):
-                results.append(
-                    CategoryResult(name, td, "already", message=f"already rotated for {td}")
-                )
-                continue
-            if self.manifest.files("category = ? AND trade_date = ?", (name, td)):
-                # an earlier run rotated the files but stopped before recording it
-                if not dry_run:
-                    with self.manifest.transaction():
-                        self.manifest.mark_rotated(name, td, 1)
-                results.append(
-                    CategoryResult(
-                        name, td, "already", message=f"already rotated for {td} (interrupted run)"
-                    )
-                )
-                continue
-            lives = self._live_files(cat)
-            result = CategoryResult(name, td, "planned" if dry_run else "rotated")
-            directory = self.config.logs.archive_for(name) if dry_run else self._archive_dir(name)
-            placeholder = (
-                Path(cat.path)
-                if not glob.has_magic(cat.path)
-                else Path(cat.path).parent / f"{name}{Path(cat.path).suffix}"
+        run = RotationRun()
+        if trade_date is not None:
+            run.forced = self.behind(trade_date, list(cats))
+        if run.forced and not force_reason:
+            first = next(iter(run.forced.items()))
+            raise RefusedError(
+                f"logs rotate: trade date {trade_date} is older than the newest one already "
+                f"rotated ({first[1]} for logs.{first[0]}): the clock is behind",
+                hint="check the system clock (or --clock); to rotate a past trade date on "
+                "purpose, add --force --reason TEXT",
+                code=PAST_CODE,
             )
-            targets = lives or [placeholder]
-            for live in targets:
-                empty = live not in lives
-                archive = (
-                    directory / archive_name(live, trade_date, 0)
-                    if dry_run
-                    else self._unique_archive(directory, live, trade_date)
+        if dry_run:
+            run.results = [self._plan(name, cat, trade_date) for name, cat in cats.items()]
+            return run
+        entries: dict[int, dict[str, Any]] = {}
+        all_cats = self.config.logs.categories()
+        for row in self.manifest.files("state = 'rotating'"):
+            cat = all_cats.get(row.category)
+            if cat is not None:
+                self._moved(row.category, cat, row)
+        for name, cat in cats.items():
+            run.results.append(self._rotate_category(name, cat, trade_date, entries))
+        self._release_all(entries, run)
+        return run
+
+    def _plan(self, name: str, cat: LogCategory, trade_date: dt.date | None) -> CategoryResult:
+        if trade_date is None:
+            return CategoryResult(name, None, "nothing", message="no session closed yet")
+        td = trade_date.isoformat()
+        if self.manifest.rotated(name, td):
+            return CategoryResult(name, td, "already", message=f"already rotated for {td}")
+        result = CategoryResult(name, td, "planned")
+        directory = self.config.logs.archive_for(name)
+        lives = self._live_files(cat, result.warnings)
+        for live in lives or [self._placeholder(name, cat)]:
+            final = directory / (archive_name(live, trade_date, 0) + SUFFIX[cat.compress])
+            result.files.append({"live": str(live), "archive": str(final), "empty": not lives})
+        result.message = f"would rotate {len(result.files)} file(s) for {td}"
+        return result
+
+    @staticmethod
+    def _placeholder(name: str, cat: LogCategory) -> Path:
+        if not glob.has_magic(cat.path):
+            return Path(cat.path)
+        return Path(cat.path).parent / f"{name}{Path(cat.path).suffix}"
+
+    def _rotate_category(
+        self,
+        name: str,
+        cat: LogCategory,
+        trade_date: dt.date | None,
+        entries: dict[int, dict[str, Any]],
+    ) -> CategoryResult:
+        """Steps 1-2 for one category (3-4 follow for every category at once)."""
+        if trade_date is None:
+            return CategoryResult(name, None, "nothing", message="no session closed yet")
+        td = trade_date.isoformat()
+        if self.manifest.rotated(name, td):
+            return CategoryResult(name, td, "already", message=f"already rotated for {td}")
+        if self.manifest.files("category = ? AND trade_date = ?", (name, td)):
+            # an earlier run rotated the files but stopped before recording it
+            with self.manifest.transaction():
+                self.manifest.mark_rotated(name, td, 1)
+            return CategoryResult(
+                name, td, "already", message=f"already rotated for {td} (interrupted run)"
+            )
+        result = CategoryResult(name, td, "rotated")
+        lives = self._live_files(cat, result.warnings)
+        directory = self._archive_dir(name)
+        targets = lives or [self._placeholder(name, cat)]
+        for live in targets:
+            archive = self._unique_archive(directory, live, trade_date)
+            final = archive.with_name(archive.name + SUFFIX[cat.compress])
+            with self.manifest.transaction():
+                row = self.manifest.add_file(
+                    name,
+                    trade_date=td,
+                    live_path=str(live),
+                    archive_path=str(archive),
+                    final_path=str(final),
+                    empty=live not in lives,
                 )
-                final = archive.with_name(archive.name + SUFFIX[cat.compress])
-                if dry_run:
-                    result.files.append({"live": str(live), "archive": str(final), "empty": empty})
-                    continue
-                with self.manifest.transaction():
-                    row = self.manifest.add_file(
-                        name,
-                        trade_date=td,
-                        live_path=str(live),
-                        archive_path=str(archive),
-                        final_path=str(final),
-                        empty=empty,
-                    )
-                crashpoint("rotate.before_rename")
-                info = self._finish(name, cat, row)
-                result.files.append({"live": str(live), **info})
-            if not dry_run:
-                with self.manifest.transaction():
-                    self.manifest.mark_rotated(name, td, len(targets))
-                result.message = f"rotated {len(targets)} file(s) for {td}"
-            else:
-                result.message = f"would rotate {len(targets)} file(s) for {td}"
-            results.append(result)
-        return results
+            crashpoint("rotate.before_rename")
+            self._moved(name, cat, row)
+            entry: dict[str, Any] = {"live": str(live), "archive": str(final), "notes": []}
+            entries[row.id] = entry
+            result.files.append(entry)
+        with self.manifest.transaction():
+            self.manifest.mark_rotated(name, td, len(targets))
+        result.message = f"rotated {len(targets)} file(s) for {td}"
+        return result
+
+
+def journal_rotation(
+    journal: Journal,
+    command: str,
+    args: list[str],
+    *,
+    run: RotationRun | None = None,
+    refused: RefusedError | None = None,
+    reason: str | None = None,
+) -> None:
+    """One journal line for a rotation run that changed something, was forced, was refused
+    (the clock behind the archives), or left a file held back (outcome ``held``: an alert)."""
+    if refused is not None:
+        journal.append(command, args, "refused", details={"error": refused.as_dict()})
+        return
+    if run is None or not (run.changed or run.forced):
+        return
+    details: dict[str, Any] = {
+        "rotated": [r.as_dict() for r in run.results if r.action == "rotated"],
+        "resumed": len(run.resumed),
+    }
+    if run.held:
+        details["held"] = run.held
+    if run.forced:
+        details["forced_past"] = run.forced
+    journal.append(
+        command,
+        args,
+        "held" if run.held else "ok",
+        reason=reason if run.forced else None,
+        details=details,
+    )

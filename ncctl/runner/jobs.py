@@ -14,8 +14,14 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ncctl.statedb import open_state_db
+
+if TYPE_CHECKING:
+    from ncctl.config import NcctlConfig
+    from ncctl.journal import Journal
+    from ncctl.schedule import ScheduleEngine
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS job_runs (
@@ -199,3 +205,43 @@ def journal_records_jobs(state_dir: Path) -> str | None:
     if not runs:
         return None
     return f"the journal {path} records {runs} job run(s) (the last on line {last})"
+
+
+def rotate_job(
+    config: NcctlConfig,
+    engine: ScheduleEngine,
+    now: dt.datetime,
+    config_path: Path | None,
+    journal: Journal,
+) -> dict[str, Any]:
+    """The ``rotate`` job: ``logs rotate`` for every category, resuming what is left.
+
+    It never rotates into the past: when the clock is behind the newest archive the instance
+    is skipped (done, nothing rotated, so nothing new to upload) with an alert: a journal
+    line, ``alert`` in the result, and the instance counted in ``ncctl_job_alerts``. A file
+    a writer still holds is journaled (outcome ``held``) and fails the instance with exit 75,
+    so that the next pass tries again."""
+    from ncctl.errors import RefusedError
+    from ncctl.logs.journal_export import export_journal
+    from ncctl.logs.manifest import locked_manifest
+    from ncctl.logs.rotation import PAST_CODE, Rotator, journal_rotation
+
+    with locked_manifest(config, "maintenance run: rotate") as manifest:
+        rotator = Rotator(config, engine, manifest, now, config_path)
+        try:
+            run = rotator.run()
+        except RefusedError as err:
+            if err.code != PAST_CODE:
+                raise
+            alert = {"job": "rotate", **err.as_dict()}
+            journal.append("alert rotate", [], "alert", details=alert)
+            return {"skipped": err.message, "alert": alert}
+        run.results += export_journal(config, manifest, run.results)
+    held = run.held_error()
+    if held is not None:
+        journal_rotation(journal, "job rotate", [], run=run)
+        raise held
+    return {
+        "resumed": len(run.resumed),
+        "categories": {r.category: r.action for r in run.results},
+    }

@@ -58,19 +58,9 @@ class PassReport:
 
 
 def _rotate(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
-    from ncctl.logs.journal_export import export_journal
-    from ncctl.logs.manifest import locked_manifest
-    from ncctl.logs.rotation import Rotator
+    from ncctl.runner.jobs import rotate_job
 
-    with locked_manifest(rec.config, "maintenance run: rotate") as manifest:
-        rotator = Rotator(rec.config, rec.engine, manifest, rec.now, rec.config_path)
-        resumed = rotator.resume()
-        results = rotator.rotate()
-        results += export_journal(rec.config, manifest, results)
-    return {
-        "resumed": len(resumed),
-        "categories": {r.category: r.action for r in results},
-    }
+    return rotate_job(rec.config, rec.engine, rec.now, rec.config_path, rec.journal)
 
 
 def _upload(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
@@ -231,6 +221,8 @@ class Reconciler:
                     )
                     continue
                 store.done(job.name, key)
+                if "alert" in result:  # done without doing it (a rotation into the past)
+                    store.mark_alerted(job.name, key)
                 self.journal.append(
                     f"job {job.name}", [key], "ok", details={"lateness_s": lateness, **result}
                 )

@@ -197,6 +197,7 @@ def _config(tmp_path: Path, port: int, key: Path, entries: list[PartyDetails]) -
         f'state_dir = "{tmp_path / "state"}"',
         "[logs.audit]",
         f'path = "{tmp_path / "audit" / "audit.csv"}"',
+        'reopen = "self"',
         "[ilink]",
         f"port = {port}",
         f'session = "{SESSION}"',

@@ -32,10 +32,16 @@ def write_config(
     destinations: Mapping[str, str] | None = None,
     extra: str = "",
     retain_days: int = 1830,
+    audit: str = "",
 ) -> Path:
-    """A config under ``root``: one `audit` category, local destinations fcm and client."""
+    """A config under ``root``: one `audit` category, local destinations fcm and client.
+
+    Without an owner, a renamed audit file is left to reopen by itself (``reopen = "self"``);
+    ``audit`` adds lines to the ``[logs.audit]`` table."""
     dests = dict(destinations or {"fcm": "outbox/fcm", "client": "outbox/client"})
     owner_line = f'owner = "{owner}"\n' if owner else ""
+    if owner is None and mode == "rename" and 'reopen = "' not in audit:
+        owner_line = 'reopen = "self"\n'
     text = (
         f'state_dir = "{root / "state"}"\n'
         "[logs]\n"
@@ -48,6 +54,7 @@ def write_config(
         f"{owner_line}"
         f"destinations = {json.dumps(list(dests))}\n"
         f"retain_days = {retain_days}\n"
+        f"{audit}"
     )
     for name, rel in dests.items():
         text += f'[destinations.{name}]\nurl = "file://{root / rel}"\nbackoff_s = 0.0\n'
