@@ -462,35 +462,36 @@ def tuning_source(ctx: ScrapeContext) -> list[Metric]:
 
 
 def journal_source(ctx: ScrapeContext) -> list[Metric]:
-    """The journal's head as anchored in ``journal.sqlite`` (read-only; absent before the
-    first journaled action), so that a scraper keeps a copy this host cannot rewrite."""
-    from ncctl.journal.anchor import Anchor
+    """The journal's head as anchored in ``journal.sqlite`` (read-only), so that a scraper
+    keeps a copy this host cannot rewrite. Before the first journaled action (or once the
+    anchor is gone) the journal counts 0 lines: a journal that loses its anchor shrinks."""
+    from ncctl.journal.anchor import Anchor, AnchorState
 
     anchor = Anchor.open_readonly(ctx.config.state_dir)
-    if anchor is None:
-        return []
-    try:
-        state = anchor.state()
-    finally:
-        anchor.close()
+    state = AnchorState(None, None)
+    if anchor is not None:
+        try:
+            state = anchor.state()
+        finally:
+            anchor.close()
     head = state.committed
-    if head is None:
-        return []
     lines = _gauge("ncctl_journal_lines", "Lines in the journal, as its anchor records them.")
-    lines.add_metric([], head.lines)
+    lines.add_metric([], head.lines if head else 0)
     size = _gauge("ncctl_journal_bytes", "Size of the journal, as its anchor records it.")
-    size.add_metric([], head.size)
+    size.add_metric([], head.size if head else 0)
+    anomalies = _counter(
+        "ncctl_journal_anomalies",
+        "Times a writer found the journal different from its anchor (see `ncctl audit verify`).",
+    )
+    anomalies.add_metric([], len(state.anomalies))
+    if head is None:
+        return [lines, size, anomalies]
     info = _gauge(
         "ncctl_journal_head_info",
         "1, labelled with the SHA-256 of the journal's last line (the chain's head).",
         ["hash"],
     )
     info.add_metric([head.hash], 1.0)
-    anomalies = _counter(
-        "ncctl_journal_anomalies",
-        "Times a writer found the journal different from its anchor (see `ncctl audit verify`).",
-    )
-    anomalies.add_metric([], len(state.anomalies))
     return [lines, size, info, anomalies]
 
 

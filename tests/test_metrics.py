@@ -582,6 +582,40 @@ HOST_CASES = {
 }
 
 
+JOURNAL_CASES = {
+    "interval": "1m",
+    "input_series": [
+        # h1: a writer found the journal changed at minute 3; its journal lost 2 lines at 5
+        series("ncctl_journal_anomalies_total", "0 0 0 1x10", **H1),
+        series("ncctl_journal_lines", "10 11 12 13 14 12x8", **H1),
+        # h2: a journal that only grows, no anomaly
+        series("ncctl_journal_anomalies_total", "0x12", **H2),
+        series("ncctl_journal_lines", "10+1x12", **H2),
+    ],
+    "alert_rule_test": [
+        quiet("2m", "NcctlJournalAnomaly"),
+        fires(
+            "4m",
+            "NcctlJournalAnomaly",
+            {"severity": "critical", **H1},
+            "Journal changed behind ncctl's back on h1",
+            "An ncctl writer found the journal different from its anchored head 1 time(s). "
+            "Run `ncctl audit verify` on the host and keep every copy as evidence; see the "
+            "runbook.",
+        ),
+        quiet("4m", "NcctlJournalShrank"),
+        fires(
+            "6m",
+            "NcctlJournalShrank",
+            {"severity": "critical", **H1},
+            "Journal lost lines on h1",
+            "The journal has 12 lines, fewer than it had within the last hour. Run `ncctl "
+            "audit verify` on the host and keep every copy as evidence; see the runbook.",
+        ),
+    ],
+}
+
+
 @needs_promtool
 def test_alert_rules_fire_when_intended(tmp_path: Path) -> None:
     """``promtool test rules``: each alert fires on its condition, after its ``for``, with
@@ -591,7 +625,7 @@ def test_alert_rules_fire_when_intended(tmp_path: Path) -> None:
     doc = {
         "rule_files": [str(ALERTS)],
         "evaluation_interval": "1m",
-        "tests": [DRIFT_CASES, JOB_CASES, HOST_CASES],
+        "tests": [DRIFT_CASES, JOB_CASES, HOST_CASES, JOURNAL_CASES],
     }
     tests.write_text(json.dumps(doc, indent=1), encoding="utf-8")  # JSON is YAML
     proc = subprocess.run(

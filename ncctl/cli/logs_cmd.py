@@ -199,7 +199,11 @@ def upload(
 ) -> None:
     """Upload every rotated file to its destinations, resuming and verifying each one.
     Archives on disk that the manifest does not know are adopted first when their .sha256
-    sidecar matches; the others are reported and left alone."""
+    sidecar matches; the others are reported and left alone.
+
+    Exit 0 when every upload is verified; 75 when every failure is worth retrying (network,
+    a stalled server, no space, a remote error): the next run resumes; 1 when one needs an
+    operator (a refused key, an unknown host key, a conflicting remote file)."""
     from ncctl.errors import NcctlError, RefusedError, TemporaryError, UsageError
     from ncctl.journal import Journal, journal_path
     from ncctl.logs.inventory import unknown_failure, unknown_lines
@@ -237,12 +241,7 @@ def upload(
         )
     failure: NcctlError | None = None
     if failed:
-        temporary = all(
-            o.error
-            and o.error["code"].startswith("upload.")
-            and o.error["code"] in ("upload.network", "upload.no_space", "temporary")
-            for o in failed
-        )
+        temporary = all(o.retryable for o in failed)
         first = failed[0].error or {}
         cls = TemporaryError if temporary else RefusedError
         failure = cls(
