@@ -45,13 +45,11 @@ def units(
 
     output.begin("systemd units", json)
     loaded = STATE.config()
-    texts = unitfiles.generate_units(
-        loaded.config,
-        ncctl=unitfiles.ncctl_executable(),
-        workdir=Path.cwd(),
-        config_path=loaded.path.absolute(),
+    ncctl, base, config_path = unitfiles.ncctl_executable(), Path.cwd(), loaded.path.absolute()
+    texts = unitfiles.generate_units(loaded.config, ncctl=ncctl, base=base, config_path=config_path)
+    notes = unitfiles.generation_notes(
+        loaded.config, ncctl=ncctl, base=base, config_path=config_path
     )
-    notes = unitfiles.generation_notes(loaded.config)
     target = directory.absolute()
     results = unitfiles.write_units(texts, target, dry_run)
     data: dict[str, Any] = {
