@@ -61,6 +61,10 @@ NCCTL = (
     "RemoveIPC=yes",
     "SystemCallFilter=~@privileged @resources",
     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
+    # the schedule cache (ncctl.schedule.cache): /var/cache/ncctl, made writable by systemd
+    "CacheDirectory=ncctl",
+    "CacheDirectoryMode=0750",
+    "Environment=NCCTL_CACHE_DIR=%C/ncctl",
 )
 COMPONENT = (
     "ProtectKernelTunables=yes",
@@ -148,11 +152,12 @@ def tune_writable(config: NcctlConfig, base: Path) -> tuple[list[Path], list[Pat
     return [absolute(config.state_dir, base)], [root / sub for sub in TUNE_FILES]
 
 
-def credentials(config: NcctlConfig) -> list[tuple[str, Path]]:
-    """(credential name, file) of every secret a unit loads: the iLink secret, SFTP keys."""
+def credentials(config: NcctlConfig, base: Path) -> list[tuple[str, Path]]:
+    """(credential name, absolute file) of every secret a unit loads: the iLink secret and
+    the SFTP keys."""
     found: list[tuple[str, Path]] = []
     if config.ilink.secret_key_file is not None:
-        found.append((ILINK_SECRET, config.ilink.secret_key_file))
+        found.append((ILINK_SECRET, absolute(config.ilink.secret_key_file, base)))
     for name, dest in config.destinations.items():
         if dest.key_file is None:
             continue
@@ -162,8 +167,21 @@ def credentials(config: NcctlConfig) -> list[tuple[str, Path]]:
                 f"destinations.{name}: the name cannot name a systemd credential",
                 hint="rename the destination with letters, digits, '_', '-' and '.'",
             )
-        found.append((credential, dest.key_file))
+        found.append((credential, absolute(dest.key_file, base)))
     return found
+
+
+def longest_pass(config: NcctlConfig) -> float:
+    """How long a reconcile pass may take without being hung: waiting for the runner lock,
+    then stopping and starting (and waiting for) every component."""
+    from ncctl.components.base import COMPONENTS
+    from ncctl.runner.daemon import RUNNER_LOCK_S
+
+    total = RUNNER_LOCK_S
+    for name in COMPONENTS:
+        comp: ComponentConfig = getattr(config.components, name)
+        total += comp.stop_timeout_s + (comp.ready.timeout_s if comp.ready else 0.0)
+    return total
 
 
 def housekeeping_cpus(config: NcctlConfig, base: Path) -> tuple[str | None, str]:

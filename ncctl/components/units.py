@@ -268,6 +268,12 @@ def _component_text(
     return _join(*lines)
 
 
+def watchdog_seconds(config: NcctlConfig) -> float:
+    """``WatchdogSec=`` of the scheduler: ``[systemd] watchdog_intervals`` reconcile intervals
+    (the daemon feeds the watchdog when a pass ends, so a pass that takes longer is hung)."""
+    return config.runner.reconcile_interval_s * config.systemd.watchdog_intervals
+
+
 def layout_of(config: NcctlConfig, base: Path, config_path: Path) -> Layout:
     """Where the units run: the state directory, unless the configuration has relative paths
     (they are taken from the working directory, so the units then run in ``base``)."""
@@ -316,10 +322,9 @@ def generate_units(
         *_sandbox(
             sandbox.NCCTL,
             sandbox.ncctl_writable(config, children, base),
-            credentials=sandbox.credentials(config),
+            credentials=sandbox.credentials(config, base),
         ),
     ]
-    interval = config.runner.reconcile_interval_s
     texts[SCHEDULER_UNIT] = _join(
         layout.header,
         "[Unit]",
@@ -329,7 +334,7 @@ def generate_units(
         "[Service]",
         "Type=notify",
         "NotifyAccess=main",
-        f"WatchdogSec={_duration(interval * config.systemd.watchdog_intervals)}",
+        f"WatchdogSec={_duration(watchdog_seconds(config))}",
         f"ExecStart={exec_line([*base_argv, 'scheduler', 'run'])}",
         f"WorkingDirectory={path_value(layout.workdir)}",
         "Restart=on-failure",
@@ -424,6 +429,13 @@ def generation_notes(
                 f"{path} does not exist: {SCHEDULER_UNIT} will not start until it does "
                 f"(install -d -o {user} -g {group} -m 0750 {path})"
             )
+    longest, watchdog = sandbox.longest_pass(config), watchdog_seconds(config)
+    if longest >= watchdog:
+        notes.append(
+            f"a reconcile pass that waits for the runner lock and stops and starts both "
+            f"components may take {longest:g} s, not less than WatchdogSec={watchdog:g}s: raise "
+            "systemd.watchdog_intervals, or the watchdog restarts the scheduler in such a pass"
+        )
     _, problem = sandbox.housekeeping_cpus(config, base)
     if problem:
         notes.append(f"no CPUAffinity= for ncctl's units: {problem}")

@@ -34,6 +34,8 @@ from ncctl.config import NcctlConfig
 from ncctl.schedule import ScheduleEngine
 
 HORIZON = dt.timedelta(days=8)
+RUNNER_LOCK_S = 60.0
+"""How long a pass waits for the runner lock (held by a pass of cron or of an operator)."""
 
 
 def log(event: str, **fields: Any) -> None:
@@ -118,7 +120,7 @@ class Daemon:
         started = time.monotonic()
         now = dt.datetime.now(dt.UTC)
         try:
-            with hold(self.config.state_dir, "runner", 60.0, f"scheduler: {reason}"):
+            with hold(self.config.state_dir, "runner", RUNNER_LOCK_S, f"scheduler: {reason}"):
                 report = Reconciler(
                     self.config,
                     self.engine,

@@ -31,7 +31,7 @@ from ncctl.components.units import (
     ncctl_executable,
     write_units,
 )
-from ncctl.config import ComponentConfig, NcctlConfig, load_file
+from ncctl.config import ComponentConfig, NcctlConfig, load_file, validate_document
 from ncctl.errors import CantCreateError, ConfigError, UnavailableError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -388,8 +388,39 @@ def test_scheduler_sandbox_settings(tmp_path: Path) -> None:
         assert values(unit, "RestrictAddressFamilies") == ["AF_UNIX AF_INET AF_INET6"]
         for line in ("UMask=0027", "ProtectSystem=strict", "PrivateTmp=yes", "ProtectHome=yes"):
             assert line in unit
-    assert values(lines_of(tmp_path / "units" / SCHEDULER_UNIT), "WatchdogSec") == ["200s"]
+    scheduler = lines_of(tmp_path / "units" / SCHEDULER_UNIT)
+    assert values(scheduler, "WatchdogSec") == ["200s"]  # 20 intervals of 10 s
+    assert values(scheduler, "CacheDirectory") == ["ncctl"]
+    assert values(scheduler, "Environment") == ["NCCTL_CACHE_DIR=%C/ncctl"]
     assert verify(paths) == []
+
+
+def test_relative_key_files_are_loaded_from_absolute_paths(tmp_path: Path) -> None:
+    config = host_config(tmp_path, ilink={"secret_key_file": "keys/ilink"})
+    paths = write(config, tmp_path, tmp_path / "c.toml")
+    scheduler = lines_of(tmp_path / "units" / SCHEDULER_UNIT)
+    assert values(scheduler, "LoadCredential")[0] == f"ncctl-ilink-secret:{tmp_path}/keys/ilink"
+    assert verify(paths) == []
+
+
+def test_a_watchdog_shorter_than_the_longest_pass_is_named(tmp_path: Path) -> None:
+    def notes_for(stop_timeout_s: float, intervals: int) -> list[str]:
+        command = ["{python}"]
+        config = host_config(
+            tmp_path,
+            components={
+                "feed_handler": {"command": command, "stop_timeout_s": stop_timeout_s},
+                "order_session": {"command": command, "stop_timeout_s": stop_timeout_s},
+            },
+            systemd={"watchdog_intervals": intervals},
+        )
+        found = generation_notes(config, ncctl=NCCTL_BIN, base=tmp_path, config_path=tmp_path)
+        return [n for n in found if "WatchdogSec=" in n]
+
+    assert notes_for(10, 20) == []  # 60 s lock + 2 x 10 s < 200 s
+    [note] = notes_for(300, 20)  # 60 s + 2 x 300 s = 660 s >= 200 s
+    assert "may take 660 s, not less than WatchdogSec=200s" in note
+    assert "systemd.watchdog_intervals" in note
 
 
 def test_component_and_tune_units_keep_what_they_need(tmp_path: Path) -> None:
@@ -465,3 +496,19 @@ def test_unit_file_errors_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         generate_units(newline, ncctl=NCCTL_BIN, base=tmp_path, config_path=tmp_path / "c")
     assert err.value.exit_code == 78 and "control character" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ({"user": "Root Admin"}, "systemd.user"),
+        ({"group": "-x"}, "systemd.group"),
+        ({"watchdog_intervals": 2}, "systemd.watchdog_intervals"),
+        ({"users": "ncctl"}, "systemd.users"),
+    ],
+)
+def test_bad_systemd_settings_name_the_key(table: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        validate_document({"systemd": table}, "c.toml")
+    assert err.value.exit_code == 78
+    assert f"c.toml: {key}" in err.value.message
