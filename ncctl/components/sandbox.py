@@ -10,7 +10,9 @@ SUID/SGID files, native system calls of ``@system-service`` only (others fail wi
   capabilities at all, no devices, no realtime scheduling, no writable+executable memory
   (CPython needs none), Internet and local sockets only (SFTP, iLink, D-Bus for systemctl),
   pinned to the tuning profile's housekeeping CPUs, secrets passed with ``LoadCredential=``.
-  A process-backend component started by the scheduler inherits this sandbox.
+  A process-backend component started by the scheduler inherits this sandbox. No
+  ``RemoveIPC=``: the components run as the same user, and their shared memory must survive
+  the end of a maintenance run.
 * the components (vendor trading programs) run as the same user, so that ncctl can rotate
   their files, but keep what low-latency programs use: realtime scheduling (``RestrictRealtime``
   off, ``LimitRTPRIO=99`` for SCHED_FIFO without a capability), locked memory, the host's
@@ -58,7 +60,6 @@ NCCTL = (
     "MemoryDenyWriteExecute=yes",
     "CapabilityBoundingSet=",
     "AmbientCapabilities=",
-    "RemoveIPC=yes",
     "SystemCallFilter=~@privileged @resources",
     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
     # the schedule cache (ncctl.schedule.cache): /var/cache/ncctl, made writable by systemd
@@ -73,7 +74,6 @@ COMPONENT = (
     "LimitMEMLOCK=infinity",
     "CapabilityBoundingSet=",
     "AmbientCapabilities=",
-    "RemoveIPC=yes",
     "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
 )
 TUNE = (
