@@ -125,23 +125,25 @@ def component_writable(comp: ComponentConfig, config: NcctlConfig, base: Path) -
     return found
 
 
-def ncctl_writable(config: NcctlConfig, components: Iterable[str], base: Path) -> list[Path]:
+def ncctl_writable(config: NcctlConfig, base: Path) -> list[Path]:
     """Where ncctl's own units write: the state directory, the live log directories (rotation
     renames there), the archive directories, the outboxes of ``file:`` destinations, and what
-    the process-backend ``components`` it starts write."""
+    the process-backend components they start write."""
+    from ncctl.components.base import COMPONENTS
     from ncctl.logs.url import parse_destination_url
 
     found = [absolute(config.state_dir, base), absolute(config.logs.archive_dir, base)]
-    for name in config.logs.categories():
-        cat = config.logs.categories()[name]
+    for name, cat in config.logs.categories().items():
         found.append(absolute(Path(cat.path), base).parent)
         found.append(absolute(config.logs.archive_for(name), base))
     for dest in config.destinations.values():
         url = parse_destination_url(dest.url)
         if url.scheme == "file":
             found.append(absolute(Path(url.path), base))
-    for name in components:
-        found.extend(component_writable(getattr(config.components, name), config, base))
+    for name in COMPONENTS:
+        comp: ComponentConfig = getattr(config.components, name)
+        if comp.backend == "process":
+            found.extend(component_writable(comp, config, base))
     return minimal(found)
 
 

@@ -10,7 +10,13 @@ function that touches the disk. The units:
 * ``ncctl-scheduler.service``: the schedule engine (``ncctl scheduler run``), ``Type=notify``
   with a watchdog;
 * ``ncctl-maintenance.service`` and ``ncctl-maintenance.timer``: ``ncctl maintenance run``
-  every minute, one missed run caught up after downtime.
+  every minute, one missed run caught up after downtime;
+* ``ncctl-tune.service``: ``ncctl tune host``, oneshot, as root.
+
+Every unit is sandboxed as :mod:`ncctl.components.sandbox` decides; the scheduler's
+``WatchdogSec=`` is ``[systemd] watchdog_intervals`` reconcile intervals. The units run in the
+state directory, or in ``base`` when the configuration has relative paths (they are taken from
+the working directory).
 
 Quoting follows systemd.syntax(7) and systemd.service(5): every ``%`` is written ``%%``
 (specifiers), every ``$`` of an argument ``$$`` (variable expansion; the executable path itself
@@ -312,7 +318,6 @@ def generate_units(
         )
     base_argv = [str(ncctl), "--config", str(config_path)]
     network = ["Wants=network-online.target", "After=network-online.target"]
-    children = [n for n in COMPONENTS if getattr(config.components, n).backend == "process"]
     cpus, _ = sandbox.housekeeping_cpus(config, base)
     affinity = [f"CPUAffinity={cpus}"] if cpus else []
     own = [
@@ -321,7 +326,7 @@ def generate_units(
         *affinity,
         *_sandbox(
             sandbox.NCCTL,
-            sandbox.ncctl_writable(config, children, base),
+            sandbox.ncctl_writable(config, base),
             credentials=sandbox.credentials(config, base),
         ),
     ]
@@ -420,8 +425,7 @@ def generation_notes(
             f"relative paths in the configuration ({', '.join(relative)}): the units run in "
             f"{base}, not in the state directory; make them absolute for a host"
         )
-    children = [n for n in COMPONENTS if getattr(config.components, n).backend == "process"]
-    writable = sandbox.ncctl_writable(config, children, base)
+    writable = sandbox.ncctl_writable(config, base)
     user, group = config.systemd.user, config.systemd.group
     for path in writable:
         if not path.is_dir():
