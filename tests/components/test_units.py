@@ -14,10 +14,13 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ncctl.components.units import (
     MAINTENANCE_TIMER,
@@ -29,6 +32,7 @@ from ncctl.components.units import (
     generate_units,
     generation_notes,
     ncctl_executable,
+    path_word,
     write_units,
 )
 from ncctl.config import ComponentConfig, NcctlConfig, load_file, validate_document
@@ -483,6 +487,22 @@ def test_a_path_with_space_quote_and_percent_is_quoted(tmp_path: Path) -> None:
     scheduler = lines_of(tmp_path / "units" / SCHEDULER_UNIT)
     assert f'ReadWritePaths="{tmp_path}/odd dir \\"x\\" 100%%"' in scheduler
     assert verify(paths) == []
+
+    # the control: the same path written raw is split into words that systemd rejects
+    raw = tmp_path / "raw.service"
+    raw.write_text(f"[Service]\nExecStart=/bin/true\nReadWritePaths={odd}\n", "utf-8")
+    assert verify([raw]), "systemd-analyze accepted an unquoted path with spaces"
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.text(alphabet=" %$'\"\\ab-_.:;,=", min_size=1, max_size=12))
+def test_any_directory_name_is_one_absolute_path_to_systemd(name: str) -> None:
+    """Whatever a directory is called, its ReadWritePaths= word parses as one absolute path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        unit = Path(tmp) / "odd.service"
+        word = path_word(Path("/srv") / name.strip("/"), "test")
+        unit.write_text(f"[Service]\nExecStart=/bin/true\nReadWritePaths={word}\n", "utf-8")
+        assert verify([unit]) == [], word
 
 
 def test_unit_file_errors_are_config_errors(tmp_path: Path) -> None:
