@@ -140,9 +140,9 @@ def environment_line(key: str, value: str) -> str:
     return f'"{escaped}"'
 
 
-def path_value(path: Path) -> str:
+def path_value(path: Path, key: str = "WorkingDirectory") -> str:
     """A path as the value of a path setting (``WorkingDirectory=``): specifiers escaped."""
-    return str(path).replace("%", "%%")
+    return _checked(path, key).replace("%", "%%")
 
 
 def _duration(seconds: float) -> str:
@@ -186,11 +186,17 @@ def _header(config_path: Path) -> str:
 
 
 def _checked(path: Path, key: str) -> str:
+    """``path`` as systemd takes it: no control character, no ``..`` (not normalized)."""
     text = str(path)
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
         raise ConfigError(
             f"{key}: {text!r} contains a control character, which no unit file can hold",
             hint="rename the file or directory without control characters",
+        )
+    if ".." in path.parts:
+        raise ConfigError(
+            f"{key}: {text!r} contains '..', which systemd refuses in a path setting",
+            hint="write the path in the configuration without '..'",
         )
     return text
 
@@ -215,7 +221,7 @@ def _sandbox(
     lines += [f"ReadWritePaths={path_word(p, 'ReadWritePaths')}" for p in writable]
     lines += [f"ReadWritePaths={path_word(p, 'ReadWritePaths', optional=True)}" for p in optional]
     for name, path in credentials:
-        lines.append(f"LoadCredential={name}:{path_value(Path(_checked(path, name)))}")
+        lines.append(f"LoadCredential={name}:{path_value(path, name)}")
     return lines
 
 
