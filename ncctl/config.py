@@ -284,6 +284,19 @@ class RunnerConfig(Section):
     reconcile_interval_s: float = Field(default=15.0, ge=1, le=3600)
 
 
+UNIX_NAME = r"^[a-z_][a-z0-9_-]{0,30}$"
+
+
+class SystemdConfig(Section):
+    """The generated systemd units (`ncctl systemd units`): the account ncctl's own units run
+    as, and how many reconcile intervals a pass may take before the watchdog restarts the
+    daemon (``WatchdogSec=`` is ``watchdog_intervals * runner.reconcile_interval_s``)."""
+
+    user: Annotated[str, Field(pattern=UNIX_NAME)] = "ncctl"
+    group: Annotated[str, Field(pattern=UNIX_NAME)] = "ncctl"
+    watchdog_intervals: int = Field(default=20, ge=3, le=1000)
+
+
 class NcctlConfig(Section):
     """The whole configuration file."""
 
@@ -299,6 +312,7 @@ class NcctlConfig(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)
+    systemd: SystemdConfig = Field(default_factory=SystemdConfig)
 
     def cross_reference_problem(self) -> tuple[str, str] | None:
         """A key path and a problem where one part names another that does not exist."""
@@ -362,10 +376,13 @@ def load_file(path: Path, source: str = "") -> tuple[NcctlConfig, dict[str, Any]
 
 
 def load(explicit: Path | None = None) -> LoadedConfig:
-    """Resolve, read and validate the configuration."""
+    """Resolve, read and validate the configuration (key files from systemd's credentials
+    directory when it holds them: see :mod:`ncctl.credentials`)."""
+    from ncctl.credentials import with_credentials
+
     path, source = resolve_path(explicit)
     config, doc = load_file(path, source)
-    return LoadedConfig(config, path, source, doc)
+    return LoadedConfig(with_credentials(config), path, source, doc)
 
 
 # -- showing ----------------------------------------------------------------------------

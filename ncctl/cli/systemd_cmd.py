@@ -33,9 +33,17 @@ def units(
     dry_run: DryRunOpt = False,
     json: JsonOpt = False,
 ) -> None:
-    """Write unit files: the components, ncctl-scheduler and the ncctl-maintenance timer.
+    """Write unit files: the components, ncctl-scheduler, the ncctl-maintenance timer and
+    ncctl-tune.
 
-    The units run in the current directory with the resolved configuration file (--config).
+    The units pass the resolved configuration file (--config) and run in the state
+    directory (in the current directory if the configuration has relative paths).
+
+    They are sandboxed: ncctl's units and the components run as systemd.user and
+    systemd.group, write only the directories the configuration names, and get the
+    iLink secret and SFTP keys from systemd (LoadCredential=). ncctl-tune runs as
+    root, without network. Warnings name directories to create first and paths
+    that the sandbox hides.
 
     Files whose content is unchanged are not rewritten.
 
@@ -45,13 +53,11 @@ def units(
 
     output.begin("systemd units", json)
     loaded = STATE.config()
-    texts = unitfiles.generate_units(
-        loaded.config,
-        ncctl=unitfiles.ncctl_executable(),
-        workdir=Path.cwd(),
-        config_path=loaded.path.absolute(),
+    ncctl, base, config_path = unitfiles.ncctl_executable(), Path.cwd(), loaded.path.absolute()
+    texts = unitfiles.generate_units(loaded.config, ncctl=ncctl, base=base, config_path=config_path)
+    notes = unitfiles.generation_notes(
+        loaded.config, ncctl=ncctl, base=base, config_path=config_path
     )
-    notes = unitfiles.generation_notes(loaded.config)
     target = directory.absolute()
     results = unitfiles.write_units(texts, target, dry_run)
     data: dict[str, Any] = {

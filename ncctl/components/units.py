@@ -10,7 +10,13 @@ function that touches the disk. The units:
 * ``ncctl-scheduler.service``: the schedule engine (``ncctl scheduler run``), ``Type=notify``
   with a watchdog;
 * ``ncctl-maintenance.service`` and ``ncctl-maintenance.timer``: ``ncctl maintenance run``
-  every minute, one missed run caught up after downtime.
+  every minute, one missed run caught up after downtime;
+* ``ncctl-tune.service``: ``ncctl tune host``, oneshot, as root.
+
+Every unit is sandboxed as :mod:`ncctl.components.sandbox` decides; the scheduler's
+``WatchdogSec=`` is ``[systemd] watchdog_intervals`` reconcile intervals. The units run in the
+state directory, or in ``base`` when the configuration has relative paths (they are taken from
+the working directory).
 
 Quoting follows systemd.syntax(7) and systemd.service(5): every ``%`` is written ``%%``
 (specifiers), every ``$`` of an argument ``$$`` (variable expansion; the executable path itself
@@ -24,11 +30,12 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ncctl.components import sandbox
 from ncctl.components.base import COMPONENTS
 from ncctl.components.process import PYTHON_PLACEHOLDER
 from ncctl.config import ComponentConfig, NcctlConfig, write_atomic
@@ -41,6 +48,7 @@ DEFAULT_UNITS = {
 SCHEDULER_UNIT = "ncctl-scheduler.service"
 MAINTENANCE_UNIT = "ncctl-maintenance.service"
 MAINTENANCE_TIMER = "ncctl-maintenance.timer"
+TUNE_UNIT = "ncctl-tune.service"
 DESCRIPTIONS = {
     "feed_handler": "ncctl feed handler (CME market data)",
     "order_session": "ncctl iLink 3 order-entry session",
@@ -132,9 +140,9 @@ def environment_line(key: str, value: str) -> str:
     return f'"{escaped}"'
 
 
-def path_value(path: Path) -> str:
+def path_value(path: Path, key: str = "WorkingDirectory") -> str:
     """A path as the value of a path setting (``WorkingDirectory=``): specifiers escaped."""
-    return str(path).replace("%", "%%")
+    return _checked(path, key).replace("%", "%%")
 
 
 def _duration(seconds: float) -> str:
@@ -177,19 +185,70 @@ def _header(config_path: Path) -> str:
     )
 
 
+def _checked(path: Path, key: str) -> str:
+    """``path`` as systemd takes it: no control character, no ``..`` (not normalized)."""
+    text = str(path)
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise ConfigError(
+            f"{key}: {text!r} contains a control character, which no unit file can hold",
+            hint="rename the file or directory without control characters",
+        )
+    if ".." in path.parts:
+        raise ConfigError(
+            f"{key}: {text!r} contains '..', which systemd refuses in a path setting",
+            hint="write the path in the configuration without '..'",
+        )
+    return text
+
+
+def path_word(path: Path, key: str, *, optional: bool = False) -> str:
+    """One path of a path-list setting (``ReadWritePaths=``), ``-``-prefixed when
+    ``optional`` (a missing directory is then skipped), quoted when needed."""
+    text = ("-" if optional else "") + _checked(path, key)
+    escaped = text.replace("%", "%%").replace("\\", "\\\\").replace('"', '\\"')
+    plain = escaped == text.replace("%", "%%") and not any(c.isspace() for c in text)
+    return escaped if plain and "'" not in text else f'"{escaped}"'
+
+
+def _sandbox(
+    settings: tuple[str, ...],
+    writable: list[Path],
+    *,
+    optional: tuple[Path, ...] = (),
+    credentials: Sequence[tuple[str, Path]] = (),
+) -> list[str]:
+    lines = [*sandbox.COMMON, *settings]
+    lines += [f"ReadWritePaths={path_word(p, 'ReadWritePaths')}" for p in writable]
+    lines += [f"ReadWritePaths={path_word(p, 'ReadWritePaths', optional=True)}" for p in optional]
+    for name, path in credentials:
+        lines.append(f"LoadCredential={name}:{path_value(path, name)}")
+    return lines
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What every unit of one configuration shares: where it runs and as whom."""
+
+    base: Path
+    workdir: Path
+    user: str
+    group: str
+    header: str
+
+
 def _component_text(
     name: str,
     comp: ComponentConfig,
+    config: NcctlConfig,
+    layout: Layout,
     *,
-    workdir: Path,
-    config_path: Path,
     python: str,
     which: Which,
 ) -> str:
-    argv = component_argv(name, comp, workdir, python, which)
-    cwd = _absolute(comp.cwd, workdir) if comp.cwd else workdir
+    argv = component_argv(name, comp, layout.base, python, which)
+    cwd = _absolute(comp.cwd, layout.base) if comp.cwd else layout.workdir
     lines = [
-        _header(config_path),
+        layout.header,
         "[Unit]",
         f"Description={DESCRIPTIONS.get(name, 'ncctl component ' + name)}",
         "Wants=network-online.target",
@@ -211,43 +270,74 @@ def _component_text(
         "Restart=on-failure",
         "KillSignal=SIGTERM",
         f"TimeoutStopSec={_duration(comp.stop_timeout_s)}",
+        f"User={layout.user}",
+        f"Group={layout.group}",
+        *_sandbox(
+            sandbox.COMPONENT,
+            sandbox.minimal([cwd, *sandbox.component_writable(comp, config, layout.base)]),
+        ),
     ]
-    return "\n".join(lines) + "\n"
+    return _join(*lines)
+
+
+def watchdog_seconds(config: NcctlConfig) -> float:
+    """``WatchdogSec=`` of the scheduler: ``[systemd] watchdog_intervals`` reconcile intervals
+    (the daemon feeds the watchdog when a pass ends, so a pass that takes longer is hung)."""
+    return config.runner.reconcile_interval_s * config.systemd.watchdog_intervals
+
+
+def layout_of(config: NcctlConfig, base: Path, config_path: Path) -> Layout:
+    """Where the units run: the state directory, unless the configuration has relative paths
+    (they are taken from the working directory, so the units then run in ``base``)."""
+    workdir = base if sandbox.relative_settings(config) else _absolute(config.state_dir, base)
+    return Layout(base, workdir, config.systemd.user, config.systemd.group, _header(config_path))
 
 
 def generate_units(
     config: NcctlConfig,
     *,
     ncctl: Path,
-    workdir: Path,
+    base: Path,
     config_path: Path,
     python: str = sys.executable,
     which: Which = shutil.which,
 ) -> dict[str, str]:
     """Unit file name -> text for ``config``.
 
-    ``ncctl`` is the ncctl executable the scheduler and maintenance units run, ``workdir`` the
-    working directory of every unit (relative paths of the configuration start there), and
+    ``ncctl`` is the ncctl executable the scheduler, maintenance and tuning units run,
+    ``base`` the directory relative paths of the configuration are taken from, and
     ``config_path`` the configuration file they pass with ``--config``. All three must be
     absolute. ``python`` replaces ``{python}`` in component commands and ``which`` finds a
     program named without a path, so that every ``ExecStart=`` names an absolute path.
     """
-    for label, path in (("ncctl", ncctl), ("workdir", workdir), ("config_path", config_path)):
+    for label, path in (("ncctl", ncctl), ("base", base), ("config_path", config_path)):
         if not path.is_absolute():
             raise ValueError(f"{label} must be an absolute path, not {path}")
+    layout = layout_of(config, base, config_path)
     texts: dict[str, str] = {}
     for name in COMPONENTS:
         comp: ComponentConfig = getattr(config.components, name)
         if not comp.command:
             continue
         texts[component_unit(name, comp)] = _component_text(
-            name, comp, workdir=workdir, config_path=config_path, python=python, which=which
+            name, comp, config, layout, python=python, which=which
         )
-    header = _header(config_path)
-    base = [str(ncctl), "--config", str(config_path)]
+    base_argv = [str(ncctl), "--config", str(config_path)]
     network = ["Wants=network-online.target", "After=network-online.target"]
+    cpus, _ = sandbox.housekeeping_cpus(config, base)
+    affinity = [f"CPUAffinity={cpus}"] if cpus else []
+    own = [
+        f"User={layout.user}",
+        f"Group={layout.group}",
+        *affinity,
+        *_sandbox(
+            sandbox.NCCTL,
+            sandbox.ncctl_writable(config, base),
+            credentials=sandbox.credentials(config, base),
+        ),
+    ]
     texts[SCHEDULER_UNIT] = _join(
-        header,
+        layout.header,
         "[Unit]",
         "Description=ncctl schedule engine (starts and stops components on the CME schedule)",
         *network,
@@ -255,27 +345,29 @@ def generate_units(
         "[Service]",
         "Type=notify",
         "NotifyAccess=main",
-        "WatchdogSec=30",
-        f"ExecStart={exec_line([*base, 'scheduler', 'run'])}",
-        f"WorkingDirectory={path_value(workdir)}",
+        f"WatchdogSec={_duration(watchdog_seconds(config))}",
+        f"ExecStart={exec_line([*base_argv, 'scheduler', 'run'])}",
+        f"WorkingDirectory={path_value(layout.workdir)}",
         "Restart=on-failure",
+        *own,
         "",
         "[Install]",
         "WantedBy=multi-user.target",
     )
     texts[MAINTENANCE_UNIT] = _join(
-        header,
+        layout.header,
         "[Unit]",
         "Description=ncctl maintenance run (rotation, upload, maintenance window)",
         *network,
         "",
         "[Service]",
         "Type=oneshot",
-        f"ExecStart={exec_line([*base, 'maintenance', 'run'])}",
-        f"WorkingDirectory={path_value(workdir)}",
+        f"ExecStart={exec_line([*base_argv, 'maintenance', 'run'])}",
+        f"WorkingDirectory={path_value(layout.workdir)}",
+        *own,
     )
     texts[MAINTENANCE_TIMER] = _join(
-        header,
+        layout.header,
         "[Unit]",
         "Description=ncctl maintenance run, every minute",
         "",
@@ -288,6 +380,25 @@ def generate_units(
         "[Install]",
         "WantedBy=timers.target",
     )
+    required, optional = sandbox.tune_writable(config, base)
+    texts[TUNE_UNIT] = _join(
+        layout.header,
+        "[Unit]",
+        "Description=ncctl host tuning (kernel settings, IRQs, boot parameters)",
+        f"Before={SCHEDULER_UNIT}",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        f"ExecStart={exec_line([*base_argv, 'tune', 'host'])}",
+        f"WorkingDirectory={path_value(layout.workdir)}",
+        "# exit 3: applied, boot parameters staged for the next reboot",
+        "SuccessExitStatus=3",
+        *affinity,
+        *_sandbox(sandbox.TUNE, required, optional=tuple(optional)),
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+    )
     return texts
 
 
@@ -295,8 +406,11 @@ def _join(*lines: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generation_notes(config: NcctlConfig) -> list[str]:
-    """What an operator should know about the generated set (skipped or unused units)."""
+def generation_notes(
+    config: NcctlConfig, *, ncctl: Path, base: Path, config_path: Path
+) -> list[str]:
+    """What an operator should know about the generated set: skipped or unused units, and
+    what the sandbox of ncctl's own units would keep from working on this host."""
     notes: list[str] = []
     for name in COMPONENTS:
         comp: ComponentConfig = getattr(config.components, name)
@@ -311,6 +425,35 @@ def generation_notes(config: NcctlConfig) -> list[str]:
                 f'components.{name}.backend is "{comp.backend}": ncctl will not use {unit} '
                 'until it is set to "systemd"'
             )
+    relative = sandbox.relative_settings(config)
+    if relative:
+        notes.append(
+            f"relative paths in the configuration ({', '.join(relative)}): the units run in "
+            f"{base}, not in the state directory; make them absolute for a host"
+        )
+    writable = sandbox.ncctl_writable(config, base)
+    user, group = config.systemd.user, config.systemd.group
+    for path in writable:
+        if not path.is_dir():
+            notes.append(
+                f"{path} does not exist: {SCHEDULER_UNIT} will not start until it does "
+                f"(install -d -o {user} -g {group} -m 0750 {path})"
+            )
+    longest, watchdog = sandbox.longest_pass(config), watchdog_seconds(config)
+    if longest >= watchdog:
+        notes.append(
+            f"a reconcile pass that waits for the runner lock and stops and starts both "
+            f"components may take {longest:g} s, not less than WatchdogSec={watchdog:g}s: raise "
+            "systemd.watchdog_intervals, or the watchdog restarts the scheduler in such a pass"
+        )
+    _, problem = sandbox.housekeeping_cpus(config, base)
+    if problem:
+        notes.append(f"no CPUAffinity= for ncctl's units: {problem}")
+    known = [d.known_hosts for d in config.destinations.values() if d.known_hosts is not None]
+    for path in [ncctl, config_path, *writable, *known]:
+        setting = sandbox.hidden_by_sandbox(_absolute(path, base))
+        if setting is not None:
+            notes.append(f"{path} is hidden from ncctl's units by {setting}: move it")
     return notes
 
 

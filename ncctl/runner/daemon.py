@@ -9,8 +9,11 @@ business: the pass catches up from its own done-records, so misfire grace is unl
 
 The main thread only waits: the SIGTERM handler sets a flag, the main thread then sends
 ``STOPPING=1`` and shuts the scheduler down waiting for a running pass. With ``$NOTIFY_SOCKET``
-set (systemd ``Type=notify``) it sends ``READY=1`` once started and ``WATCHDOG=1`` at half the
-watchdog interval. Log lines on stderr are JSON objects, one per line.
+set (systemd ``Type=notify``) it sends ``READY=1`` once started and, when systemd asks for a
+watchdog (``$WATCHDOG_USEC``), ``WATCHDOG=1`` at the end of every reconcile pass and of nothing
+else: a pass that hangs (or a scheduler that stops running passes) starves the watchdog, and
+systemd restarts the daemon after ``WatchdogSec=``. Log lines on stderr are JSON objects, one
+per line.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from ncctl.config import NcctlConfig
 from ncctl.schedule import ScheduleEngine
 
 HORIZON = dt.timedelta(days=8)
+RUNNER_LOCK_S = 60.0
+"""How long a pass waits for the runner lock (held by a pass of cron or of an operator)."""
 
 
 def log(event: str, **fields: Any) -> None:
@@ -63,16 +68,17 @@ class Notifier:
         return True
 
 
-def watchdog_interval() -> float | None:
-    """Half of ``$WATCHDOG_USEC`` in seconds, when systemd asks for a watchdog."""
+def watchdog_timeout() -> float | None:
+    """``$WATCHDOG_USEC`` in seconds, when systemd asks this process for a watchdog."""
     usec = os.environ.get("WATCHDOG_USEC")
     pid = os.environ.get("WATCHDOG_PID")
     if not usec or (pid and pid != str(os.getpid())):
         return None
     try:
-        return max(0.5, int(usec) / 2_000_000)
+        seconds = int(usec) / 1_000_000
     except ValueError:
         return None
+    return seconds if seconds > 0 else None
 
 
 class Daemon:
@@ -91,10 +97,21 @@ class Daemon:
         self.serve_metrics = serve_metrics
         self.stop = threading.Event()
         self.passes = 0
+        self.failed = 0
+        self.watchdog = watchdog_timeout()
 
     # -- the work -------------------------------------------------------------------------
 
     def reconcile(self, reason: str) -> None:
+        """One pass; the watchdog is fed when it ends, whatever its outcome (a pass that
+        fails is not hung: restarting the daemon would not help it)."""
+        try:
+            self._reconcile(reason)
+        finally:
+            if self.watchdog is not None:
+                self.notify("WATCHDOG=1")
+
+    def _reconcile(self, reason: str) -> None:
         from ncctl.errors import NcctlError
         from ncctl.locks import hold
         from ncctl.runner.reconcile import Reconciler
@@ -103,7 +120,7 @@ class Daemon:
         started = time.monotonic()
         now = dt.datetime.now(dt.UTC)
         try:
-            with hold(self.config.state_dir, "runner", 60.0, f"scheduler: {reason}"):
+            with hold(self.config.state_dir, "runner", RUNNER_LOCK_S, f"scheduler: {reason}"):
                 report = Reconciler(
                     self.config,
                     self.engine,
@@ -113,9 +130,11 @@ class Daemon:
                     session_gate=session_gate(self.config),
                 ).run()
         except NcctlError as err:
+            self.failed += 1
             log("pass_failed", reason=reason, **err.as_dict())
             return
         except Exception as exc:  # a daemon must outlive one bad pass
+            self.failed += 1
             log("pass_crashed", reason=reason, error=f"{type(exc).__name__}: {exc}")
             return
         self.passes += 1
@@ -184,19 +203,32 @@ class Daemon:
         added = self.schedule_transitions(scheduler)
         stop_metrics = self.serve_metrics() if self.serve_metrics else None
         scheduler.start()
-        log("started", pid=os.getpid(), transitions=added, interval_s=interval)
+        log(
+            "started",
+            pid=os.getpid(),
+            transitions=added,
+            interval_s=interval,
+            watchdog_s=self.watchdog,
+        )
+        if self.watchdog is not None and self.watchdog <= 2 * interval:
+            log(
+                "watchdog_too_short",
+                watchdog_s=self.watchdog,
+                interval_s=interval,
+                hint="WatchdogSec= must allow a few reconcile intervals: regenerate the units "
+                "(ncctl systemd units) or raise [systemd] watchdog_intervals",
+            )
         self.notify("READY=1")
-        watchdog = watchdog_interval()
         try:
-            while not self.stop.wait(watchdog or 3600.0):
-                self.notify("WATCHDOG=1")
+            while not self.stop.wait(3600.0):
+                pass
         finally:
             log("stopping")
             self.notify("STOPPING=1")
             scheduler.shutdown(wait=True)
             if stop_metrics is not None:
                 stop_metrics()
-            log("stopped", passes=self.passes)
+            log("stopped", passes=self.passes, failed=self.failed)
         return 0
 
     def install_signal_handlers(self) -> None:

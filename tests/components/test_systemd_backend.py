@@ -394,10 +394,11 @@ def test_systemd_units_command(workdir: Path, capsys: pytest.CaptureFixture[str]
         "ncctl-scheduler.service",
         "ncctl-maintenance.service",
         "ncctl-maintenance.timer",
+        "ncctl-tune.service",
     ]
 
     dry = run_json(capsys, "systemd", "units", "--output", str(out), "--dry-run")
-    assert [f["changed"] for f in dry["files"]] == [True] * 5
+    assert [f["changed"] for f in dry["files"]] == [True] * 6
     assert not out.exists()
 
     first = run_json(capsys, "systemd", "units", "--output", str(out))
@@ -409,12 +410,12 @@ def test_systemd_units_command(workdir: Path, capsys: pytest.CaptureFixture[str]
     assert f"--config {DEV_TOML} scheduler run\n" in scheduler
 
     again = run_json(capsys, "systemd", "units", "--output", str(out))
-    assert [f["changed"] for f in again["files"]] == [False] * 5
+    assert [f["changed"] for f in again["files"]] == [False] * 6
 
     code = main(["--config", str(DEV_TOML), "systemd", "units", "--output", str(out)])
     captured = capsys.readouterr()
     assert code == 0
-    assert captured.out.count("unchanged") == 5
+    assert captured.out.count("unchanged") == 6
     assert 'backend is "process"' in captured.err
 
 

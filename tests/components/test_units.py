@@ -9,26 +9,33 @@ one of our files count; a deliberately broken unit proves that such lines do app
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ncctl.components.units import (
     MAINTENANCE_TIMER,
     MAINTENANCE_UNIT,
     SCHEDULER_UNIT,
+    TUNE_UNIT,
     component_unit,
     exec_line,
     generate_units,
+    generation_notes,
     ncctl_executable,
+    path_word,
     write_units,
 )
-from ncctl.config import ComponentConfig, NcctlConfig, load_file
+from ncctl.config import ComponentConfig, NcctlConfig, load_file, validate_document
 from ncctl.errors import CantCreateError, ConfigError, UnavailableError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +67,7 @@ def verify(paths: list[Path]) -> list[str]:
 
 
 def write(config: NcctlConfig, directory: Path, config_path: Path) -> list[Path]:
-    texts = generate_units(config, ncctl=NCCTL_BIN, workdir=directory, config_path=config_path)
+    texts = generate_units(config, ncctl=NCCTL_BIN, base=directory, config_path=config_path)
     return [f.path for f in write_units(texts, directory / "units", dry_run=False)]
 
 
@@ -84,9 +91,9 @@ def executable_of(exec_start: str) -> Path:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ("dev", {FEED, ORDER, SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER}),
+        ("dev", {FEED, ORDER, SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER, TUNE_UNIT}),
         # staging runs the real components from units installed with them: no command here
-        ("staging", {SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER}),
+        ("staging", {SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER, TUNE_UNIT}),
     ],
 )
 def test_units_of_shipped_configs_pass_systemd_analyze_verify(
@@ -201,7 +208,8 @@ def test_scheduler_maintenance_and_timer_settings(tmp_path: Path) -> None:
     timer = lines_of(units / MAINTENANCE_TIMER)
 
     assert f'ExecStart={NCCTL_BIN} --config "{config_path}" scheduler run' in scheduler
-    for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=30", "Restart=on-failure"):
+    # 20 reconcile intervals of 15 s: a pass that takes longer is hung
+    for line in ("Type=notify", "NotifyAccess=main", "WatchdogSec=300s", "Restart=on-failure"):
         assert line in scheduler
     assert "WantedBy=multi-user.target" in scheduler
     assert f'ExecStart={NCCTL_BIN} --config "{config_path}" maintenance run' in maintenance
@@ -234,7 +242,7 @@ def test_component_unit_names(tmp_path: Path) -> None:
 def test_a_command_not_on_path_is_an_error(tmp_path: Path) -> None:
     config = config_with(feed_handler={"command": ["ncctl-test-no-such-program", "-x"]})
     with pytest.raises(UnavailableError) as err:
-        generate_units(config, ncctl=NCCTL_BIN, workdir=tmp_path, config_path=tmp_path / "c")
+        generate_units(config, ncctl=NCCTL_BIN, base=tmp_path, config_path=tmp_path / "c")
     assert err.value.exit_code == 69
     assert err.value.code == "component.no_command"
     assert "components.feed_handler.command" in err.value.message
@@ -284,3 +292,248 @@ def test_write_units_into_an_impossible_directory(tmp_path: Path) -> None:
     with pytest.raises(CantCreateError) as err:
         write_units({"a.service": "x\n"}, blocker / "units", dry_run=False)
     assert err.value.exit_code == 73
+
+
+# -- the sandbox --------------------------------------------------------------------------------
+
+EXPOSURE = re.compile(r"Overall exposure level for (\S+): (\d+\.\d+)")
+
+
+def exposure(path: Path) -> float:
+    """`systemd-analyze security --offline=yes` of one unit file: its exposure (0-10)."""
+    done = subprocess.run(
+        [SYSTEMD_ANALYZE, "security", "--offline=yes", "--no-pager", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "SYSTEMD_COLORS": "0", "SYSTEMD_LOG_COLOR": "0"},
+    )
+    found = EXPOSURE.findall(done.stdout + done.stderr)
+    assert [name for name, _ in found] == [path.name], done.stdout + done.stderr
+    return float(found[0][1])
+
+
+def host_config(root: Path, **extra: Any) -> NcctlConfig:
+    """A host-like configuration: absolute paths, an SFTP destination, an iLink key file."""
+    doc: dict[str, Any] = {
+        "state_dir": str(root / "state"),
+        "components": {"feed_handler": {"command": ["{python}", "-c", "pass"]}},
+        "logs": {
+            "archive_dir": str(root / "archive"),
+            "audit": {"path": str(root / "live" / "audit" / "audit.csv"), "owner": "feed_handler"},
+            "trade": {"path": str(root / "live" / "trade.log"), "archive_dir": "/srv/trade"},
+        },
+        "destinations": {
+            "fcm": {
+                "url": "sftp://u@sftp.invalid/in",
+                "key_file": "/etc/ncctl/keys/fcm",
+                "known_hosts": "/etc/ncctl/known_hosts",
+            },
+            "local": {"url": f"file://{root / 'outbox'}"},
+        },
+        "ilink": {"secret_key_file": "/etc/ncctl/keys/ilink_secret"},
+        "tuning": {"profile": "isolated-cores", "root": "/"},
+        "runner": {"reconcile_interval_s": 10},
+        **extra,
+    }
+    return NcctlConfig.model_validate(doc)
+
+
+def values(lines: list[str], key: str) -> list[str]:
+    return [line.split("=", 1)[1] for line in lines if line.startswith(key + "=")]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_exposure_of_the_units_of_shipped_configs(tmp_path: Path, env: str) -> None:
+    config_path = REPO_ROOT / "configs" / f"{env}.toml"
+    config, _ = load_file(config_path)
+    paths = write(config, tmp_path, config_path)
+    scores = {p.name: exposure(p) for p in paths if p.suffix == ".service"}
+
+    assert scores[SCHEDULER_UNIT] <= 2.5, scores
+    assert scores[MAINTENANCE_UNIT] <= 2.5, scores
+    # root with kernel tunables writable, and vendor programs that keep realtime and devices
+    assert max(scores.values()) <= 3.0, scores
+    assert verify(paths) == []
+
+
+def test_an_unhardened_unit_is_rated_unsafe(tmp_path: Path) -> None:
+    """The control for the exposure test: the unit ncctl generated before is rated 9+."""
+    unit = tmp_path / "plain.service"
+    unit.write_text("[Service]\nType=notify\nExecStart=/bin/true\n", encoding="utf-8")
+    assert exposure(unit) > 9.0
+
+
+def test_scheduler_sandbox_settings(tmp_path: Path) -> None:
+    config = host_config(tmp_path, systemd={"user": "trader", "group": "ops"})
+    paths = write(config, tmp_path, tmp_path / "c.toml")
+    for name in (SCHEDULER_UNIT, MAINTENANCE_UNIT):
+        unit = lines_of(tmp_path / "units" / name)
+        assert values(unit, "User") == ["trader"] and values(unit, "Group") == ["ops"]
+        assert values(unit, "WorkingDirectory") == [str(tmp_path / "state")]
+        # exactly: state, live log directories, archives, outbox, and what the
+        # process-backend feed handler writes (the live directory of the audit trail it owns)
+        assert values(unit, "ReadWritePaths") == [
+            "/srv/trade",
+            str(tmp_path / "archive"),
+            str(tmp_path / "live"),
+            str(tmp_path / "outbox"),
+            str(tmp_path / "state"),
+        ]
+        assert values(unit, "LoadCredential") == [
+            "ncctl-ilink-secret:/etc/ncctl/keys/ilink_secret",
+            "ncctl-sftp-fcm:/etc/ncctl/keys/fcm",
+        ]
+        assert values(unit, "CPUAffinity") == ["0"]  # the profile's housekeeping CPU
+        assert values(unit, "CapabilityBoundingSet") == [""]
+        assert values(unit, "RestrictRealtime") == ["yes"]
+        assert values(unit, "MemoryDenyWriteExecute") == ["yes"]
+        assert values(unit, "RestrictAddressFamilies") == ["AF_UNIX AF_INET AF_INET6"]
+        for line in ("UMask=0027", "ProtectSystem=strict", "PrivateTmp=yes", "ProtectHome=yes"):
+            assert line in unit
+    scheduler = lines_of(tmp_path / "units" / SCHEDULER_UNIT)
+    assert values(scheduler, "WatchdogSec") == ["200s"]  # 20 intervals of 10 s
+    assert values(scheduler, "CacheDirectory") == ["ncctl"]
+    assert values(scheduler, "Environment") == ["NCCTL_CACHE_DIR=%C/ncctl"]
+    assert verify(paths) == []
+
+
+def test_relative_key_files_are_loaded_from_absolute_paths(tmp_path: Path) -> None:
+    config = host_config(tmp_path, ilink={"secret_key_file": "keys/ilink"})
+    paths = write(config, tmp_path, tmp_path / "c.toml")
+    scheduler = lines_of(tmp_path / "units" / SCHEDULER_UNIT)
+    assert values(scheduler, "LoadCredential")[0] == f"ncctl-ilink-secret:{tmp_path}/keys/ilink"
+    assert verify(paths) == []
+
+
+def test_a_watchdog_shorter_than_the_longest_pass_is_named(tmp_path: Path) -> None:
+    def notes_for(stop_timeout_s: float, intervals: int) -> list[str]:
+        command = ["{python}"]
+        config = host_config(
+            tmp_path,
+            components={
+                "feed_handler": {"command": command, "stop_timeout_s": stop_timeout_s},
+                "order_session": {"command": command, "stop_timeout_s": stop_timeout_s},
+            },
+            systemd={"watchdog_intervals": intervals},
+        )
+        found = generation_notes(config, ncctl=NCCTL_BIN, base=tmp_path, config_path=tmp_path)
+        return [n for n in found if "WatchdogSec=" in n]
+
+    assert notes_for(10, 20) == []  # 60 s lock + 2 x 10 s < 200 s
+    [note] = notes_for(300, 20)  # 60 s + 2 x 300 s = 660 s >= 200 s
+    assert "may take 660 s, not less than WatchdogSec=200s" in note
+    assert "systemd.watchdog_intervals" in note
+
+
+def test_component_and_tune_units_keep_what_they_need(tmp_path: Path) -> None:
+    root = tmp_path / "fakeroot"
+    config = host_config(tmp_path, tuning={"profile": "dev", "root": str(root)})
+    write(config, tmp_path, tmp_path / "c.toml")
+    feed = lines_of(tmp_path / "units" / FEED)
+    tune = lines_of(tmp_path / "units" / TUNE_UNIT)
+
+    assert values(feed, "User") == ["ncctl"]
+    assert values(feed, "RestrictRealtime") == ["no"]  # SCHED_FIFO on the isolated cores
+    assert values(feed, "LimitRTPRIO") == ["99"]
+    assert not values(feed, "MemoryDenyWriteExecute") and not values(feed, "PrivateDevices")
+    assert not values(feed, "CPUAffinity")  # it pins its own threads
+    assert values(feed, "WorkingDirectory") == [str(tmp_path / "state")]
+    assert values(feed, "ReadWritePaths") == [
+        str(tmp_path / "live" / "audit"),  # the audit trail it owns
+        str(tmp_path / "state"),  # its working directory
+    ]
+
+    assert values(tune, "User") == ["root"]
+    assert values(tune, "ProtectKernelTunables") == ["no"]
+    assert values(tune, "IPAddressDeny") == ["any"]
+    assert values(tune, "RestrictAddressFamilies") == ["AF_UNIX"]
+    assert values(tune, "ReadWritePaths") == [
+        str(tmp_path / "state"),
+        *(f"-{root}/{sub}" for sub in ("etc/sysctl.d", "etc/tmpfiles.d", "etc/default", "boot")),
+    ]
+    assert f"ExecStart={NCCTL_BIN} --config {tmp_path}/c.toml tune host" in tune
+
+
+def test_relative_paths_keep_the_working_directory_and_say_so(tmp_path: Path) -> None:
+    config = config_with(feed_handler={"command": ["{python}"]})  # state_dir = ".ncctl"
+    write(config, tmp_path, tmp_path / "c.toml")
+    scheduler = lines_of(tmp_path / "units" / SCHEDULER_UNIT)
+    assert values(scheduler, "WorkingDirectory") == [str(tmp_path)]
+    assert str(tmp_path / ".ncctl") in values(scheduler, "ReadWritePaths")
+    notes = generation_notes(config, ncctl=NCCTL_BIN, base=tmp_path, config_path=tmp_path / "c")
+    assert any("relative paths in the configuration (" in n and "state_dir" in n for n in notes)
+
+
+def test_notes_name_missing_and_hidden_directories(tmp_path: Path) -> None:
+    config = host_config(tmp_path)
+    (tmp_path / "state").mkdir()
+    notes = generation_notes(
+        config, ncctl=Path("/root/venv/bin/ncctl"), base=tmp_path, config_path=tmp_path / "c"
+    )
+    missing = [n for n in notes if "does not exist" in n]
+    assert len(missing) == 4  # archive, live, outbox, /srv/trade; not the state directory
+    assert f"install -d -o ncctl -g ncctl -m 0750 {tmp_path / 'archive'})" in missing[1]
+    # pytest's tmp_path is under /tmp: PrivateTmp= hides it; /root is behind ProtectHome=
+    assert "/root/venv/bin/ncctl is hidden from ncctl's units by ProtectHome=yes: move it" in notes
+    assert any(f"{tmp_path / 'state'} is hidden" in n and "PrivateTmp" in n for n in notes)
+
+
+def test_a_path_with_space_quote_and_percent_is_quoted(tmp_path: Path) -> None:
+    odd = tmp_path / 'odd dir "x" 100%'
+    config = host_config(tmp_path, state_dir=str(odd))
+    paths = write(config, tmp_path, tmp_path / "c.toml")
+    scheduler = lines_of(tmp_path / "units" / SCHEDULER_UNIT)
+    assert f'ReadWritePaths="{tmp_path}/odd dir \\"x\\" 100%%"' in scheduler
+    assert verify(paths) == []
+
+    # the control: the same path written raw is split into words that systemd rejects
+    raw = tmp_path / "raw.service"
+    raw.write_text(f"[Service]\nExecStart=/bin/true\nReadWritePaths={odd}\n", "utf-8")
+    assert verify([raw]), "systemd-analyze accepted an unquoted path with spaces"
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.text(alphabet=" %$'\"\\ab-_.:;,=", min_size=1, max_size=12))
+def test_any_directory_name_is_one_absolute_path_to_systemd(name: str) -> None:
+    """Whatever a directory is called, its ReadWritePaths= word parses as one absolute path."""
+    if name == "..":
+        with pytest.raises(ConfigError, match=re.escape("contains '..'")):
+            path_word(Path("/srv") / name, "test")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        unit = Path(tmp) / "odd.service"
+        word = path_word(Path("/srv") / name, "test")
+        unit.write_text(f"[Service]\nExecStart=/bin/true\nReadWritePaths={word}\n", "utf-8")
+        assert verify([unit]) == [], word
+
+
+def test_unit_file_errors_are_config_errors(tmp_path: Path) -> None:
+    bad_name = host_config(tmp_path)
+    bad_name.destinations["a/b"] = bad_name.destinations.pop("fcm")
+    with pytest.raises(ConfigError) as err:
+        generate_units(bad_name, ncctl=NCCTL_BIN, base=tmp_path, config_path=tmp_path / "c")
+    assert err.value.exit_code == 78 and "destinations.a/b" in err.value.message
+
+    for state_dir, problem in (("a\nb", "control character"), ("a/../b", "contains '..'")):
+        bad_path = host_config(tmp_path, state_dir=str(tmp_path / state_dir))
+        with pytest.raises(ConfigError) as err:
+            generate_units(bad_path, ncctl=NCCTL_BIN, base=tmp_path, config_path=tmp_path / "c")
+        assert err.value.exit_code == 78 and problem in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ({"user": "Root Admin"}, "systemd.user"),
+        ({"group": "-x"}, "systemd.group"),
+        ({"watchdog_intervals": 2}, "systemd.watchdog_intervals"),
+        ({"users": "ncctl"}, "systemd.users"),
+    ],
+)
+def test_bad_systemd_settings_name_the_key(table: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        validate_document({"systemd": table}, "c.toml")
+    assert err.value.exit_code == 78
+    assert f"c.toml: {key}" in err.value.message
