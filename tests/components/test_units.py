@@ -322,7 +322,11 @@ def host_config(root: Path, **extra: Any) -> NcctlConfig:
         "logs": {
             "archive_dir": str(root / "archive"),
             "audit": {"path": str(root / "live" / "audit" / "audit.csv"), "owner": "feed_handler"},
-            "trade": {"path": str(root / "live" / "trade.log"), "archive_dir": "/srv/trade"},
+            "trade": {
+                "path": str(root / "live" / "trade.log"),
+                "archive_dir": "/srv/trade",
+                "reopen": "self",
+            },
         },
         "destinations": {
             "fcm": {
