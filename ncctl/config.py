@@ -205,6 +205,15 @@ def _check_url(value: str) -> str:
 DestinationUrl = Annotated[str, AfterValidator(_check_url)]
 
 
+def _check_algorithms(value: list[str]) -> list[str]:
+    from ncctl.logs.ssh_algorithms import check_allowed
+
+    return check_allowed(value)  # raises ValueError naming the bad entry
+
+
+AllowedAlgorithms = Annotated[list[str], AfterValidator(_check_algorithms)]
+
+
 class DestinationConfig(Section):
     """Where archives are uploaded: ``sftp://user@host:port/dir`` or ``file:///dir``.
 
@@ -212,6 +221,9 @@ class DestinationConfig(Section):
     keys from ``known_hosts``. ``verify`` says how an upload is confirmed: ``size`` (remote
     size), ``readback`` (read the file back and hash it; the default) or ``exec`` (run
     ``sha256sum`` on the server, where the account has a shell).
+
+    Weak SSH algorithms (CBC ciphers, HMAC-SHA1/MD5, SHA-1 key exchange, ``ssh-rsa``/``ssh-dss``
+    host-key signatures) are refused; ``allow_algorithms`` names those this one server may use.
     """
 
     url: DestinationUrl
@@ -221,6 +233,7 @@ class DestinationConfig(Section):
     retries: int = Field(default=5, ge=0, le=100)
     backoff_s: float = Field(default=2.0, ge=0, le=300)
     verify: Literal["size", "readback", "exec"] = "readback"
+    allow_algorithms: AllowedAlgorithms = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _sftp_needs_keys(self) -> DestinationConfig:
@@ -229,6 +242,8 @@ class DestinationConfig(Section):
                 raise ValueError("an sftp destination needs key_file")
             if self.known_hosts is None:
                 raise ValueError("an sftp destination needs known_hosts (host keys are strict)")
+        elif self.allow_algorithms:
+            raise ValueError("allow_algorithms applies to sftp destinations only")
         return self
 
 
