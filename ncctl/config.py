@@ -464,15 +464,19 @@ def with_value(doc: Mapping[str, Any], key: str, value: Any) -> dict[str, Any]:
     return new
 
 
-def set_value(path: Path, key: str, text: str, dry_run: bool = False) -> tuple[Any, Any]:
+def set_value(
+    path: Path, key: str, text: str, dry_run: bool = False, *, literal: bool = False
+) -> tuple[Any, Any]:
     """Set ``key`` to ``text`` in the file at ``path``, validating first; return (old, new).
+
+    ``text`` is a TOML value (see :func:`parse_value`), or with ``literal`` the string itself.
 
     The file is replaced atomically: the new text is written beside it, flushed to disk and
     renamed over it, keeping its mode. Nothing is written when validation fails or when
     ``dry_run`` is set.
     """
     doc = read_toml(path, ConfigError, "configuration file")
-    value = parse_value(text)
+    value = text if literal else parse_value(text)
     new_doc = with_value(doc, key, value)
     try:
         validate_document(new_doc, f"{path} (after setting {key})")
