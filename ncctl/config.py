@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -254,12 +255,69 @@ class TuningConfig(Section):
     root: Path = Path("/")
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+@dataclass(frozen=True)
+class MetricsTls:
+    """The TLS files of ``/metrics``: server certificate and key, and the CA that client
+    certificates must chain to (None: clients are not asked for one)."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None
+
+
 class MetricsConfig(Section):
     """Prometheus metrics: the daemon serves them on a loopback port; cron setups write a
-    node_exporter textfile with `ncctl metrics --textfile PATH`."""
+    node_exporter textfile with `ncctl metrics --textfile PATH`.
 
+    Beyond loopback ``/metrics`` is served over TLS only: ``tls_cert`` and ``tls_key`` (PEM;
+    the key readable by its owner only), and ``tls_client_ca`` to require client certificates
+    signed by that CA (mutual TLS). TLS may be set on loopback too.
+    """
+
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
     listen: NonEmpty = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535, description="0: any free port")
+
+    @field_validator("listen")
+    @classmethod
+    def _tls_beyond_loopback(cls, listen: str, info: ValidationInfo) -> str:
+        # tls_* are declared first, so they are validated (and in info.data) by now
+        if not is_loopback(listen) and (
+            info.data.get("tls_cert") is None or info.data.get("tls_key") is None
+        ):
+            raise ValueError(
+                f"{listen!r} is reachable from other hosts: /metrics is served there over TLS "
+                "only; set metrics.tls_cert and metrics.tls_key (see docs/runbook.md), or "
+                'listen on "127.0.0.1"'
+            )
+        return listen
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> MetricsConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both or neither")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("tls_client_ca needs tls_cert and tls_key (TLS on the server)")
+        return self
+
+    def tls(self) -> MetricsTls | None:
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        return MetricsTls(self.tls_cert, self.tls_key, self.tls_client_ca)
 
 
 class ClockConfig(Section):
