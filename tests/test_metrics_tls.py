@@ -208,6 +208,30 @@ def test_config_refuses_a_public_listen_without_tls(
     assert config.read_bytes() == before
 
 
+def _tls_config(path: Path, pki: Pki, key: Path) -> Path:
+    path.write_text(
+        f'[metrics]\nlisten = "0.0.0.0"\ntls_cert = "{pki.server.cert}"\n'
+        f'tls_key = "{key}"\ntls_client_ca = "{pki.ca.cert}"\n'
+    )
+    return path
+
+
+def test_config_validate_checks_the_tls_files(
+    pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = _tls_config(tmp_path / "good.toml", pki, pki.server.key)
+    assert main(["config", "validate", str(good), "--json"]) == 0
+    assert '"metrics_tls": true' in capsys.readouterr().out
+    readable = tmp_path / "readable.key"
+    readable.write_bytes(pki.server.key.read_bytes())
+    readable.chmod(0o644)
+    bad = _tls_config(tmp_path / "bad.toml", pki, readable)
+    assert main(["config", "validate", str(bad)]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.startswith(f"ncctl: error: metrics.tls_key: {readable}")
+    assert f"hint: chmod 600 {readable}" in err
+
+
 @pytest.mark.parametrize(
     "fields",
     [

@@ -64,7 +64,7 @@ def validate(
     ] = None,
     json: JsonOpt = False,
 ) -> None:
-    """Validate a configuration file and the schedule files it names (exit 78 if bad)."""
+    """Validate a configuration file and the schedule and TLS files it names (exit 78 if bad)."""
     from ncctl import config
     from ncctl.schedule.check import check_files
 
@@ -79,12 +79,24 @@ def validate(
 
     checked = check_files([cfg.schedule.template_path(), *cfg.schedule.holiday_paths()])
     load_engine(cfg.schedule.template_path(), cfg.schedule.holiday_paths())
-    data = {"file": str(path), "valid": True, "schedule_files": [c["file"] for c in checked]}
+    tls = cfg.metrics.tls()
+    if tls is not None:
+        from ncctl.metrics_tls import tls_context
+
+        tls_context(tls)  # the files the daemon will serve /metrics with
+    data = {
+        "file": str(path),
+        "valid": True,
+        "schedule_files": [c["file"] for c in checked],
+        "metrics_tls": tls is not None,
+    }
 
     def draw(console: Console) -> None:
         console.print(f"[green]ok[/green] {path}: valid")
         for c in checked:
             console.print(f"  [green]ok[/green] {c['summary']}")
+        if tls is not None:
+            console.print(f"  [green]ok[/green] metrics TLS: {tls.cert}, {tls.key}", markup=False)
 
     output.emit(data, draw)
 

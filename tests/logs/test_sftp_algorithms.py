@@ -24,6 +24,8 @@ from ncctl.logs.destinations import Item
 from ncctl.logs.sftp import WeakAlgorithmsError
 from ncctl.logs.ssh_algorithms import WEAK, WEAK_NAMES, check_allowed, refused_offer
 from tests.logs.conftest import MakeItem, OpenDestination, remote_sha256
+from tests.logs.helpers import run
+from tests.logs.test_upload_sftp import config_with_sftp
 from tests.sshd import (
     WEAK_CIPHER_AND_MAC,
     WEAK_ONLY,
@@ -187,3 +189,60 @@ def test_refusal_names_only_weak_unallowed_algorithms(
     for kind, names in found.items():
         assert names
         assert all(n in WEAK[kind] and n not in allowed for n in names)
+
+
+# --- through `ncctl logs upload` ---------------------------------------------------------
+
+
+def test_logs_upload_refuses_a_weak_server_without_retrying(
+    tmp_path: Path, weak_sshd: SshServer
+) -> None:
+    remote = _remote(weak_sshd, "cli-refused")
+    config = config_with_sftp(tmp_path, weak_sshd, remote)
+    (tmp_path / "live" / "audit.csv").write_text("row\n")
+    assert run(config, "logs", "rotate")[0] == 0
+    code, doc, _ = run(config, "logs", "upload")
+    assert code == 1  # refused, not 75: the next run would fail the same way
+    assert doc["error"]["code"] == "upload.failed"
+    assert "allow_algorithms" in doc["error"]["hint"]
+    [upload] = doc["data"]["uploads"]
+    assert upload["error"]["code"] == "sftp.weak_algorithms"
+    assert upload["retryable"] is False
+    assert upload["attempts"] == 1
+    for name in ("diffie-hellman-group14-sha1", "aes128-cbc", "hmac-sha1"):
+        assert name in upload["error"]["message"]
+    assert list(remote.iterdir()) == []
+
+
+def test_logs_upload_through_allow_algorithms(tmp_path: Path, cbc_sshd: SshServer) -> None:
+    remote = _remote(cbc_sshd, "cli-allowed")
+    config = config_with_sftp(tmp_path, cbc_sshd, remote)
+    text = config.read_text()
+    config.write_text(
+        text.replace(
+            "[destinations.fcm]\n",
+            '[destinations.fcm]\nallow_algorithms = ["aes128-cbc", "hmac-sha1"]\n',
+        )
+    )
+    assert run(config, "config", "validate")[0] == 0
+    (tmp_path / "live" / "audit.csv").write_text("row\n" * 1000)
+    assert run(config, "logs", "rotate")[0] == 0
+    code, doc, _ = run(config, "logs", "upload")
+    assert code == 0, doc
+    assert [u["state"] for u in doc["data"]["uploads"]] == ["verified"]
+
+
+def test_an_unknown_name_in_allow_algorithms_is_exit_78_naming_the_key(
+    tmp_path: Path, sshd: SshServer
+) -> None:
+    config = config_with_sftp(tmp_path, sshd, sshd.remote_root)
+    before = config.read_text()
+    config.write_text(
+        before.replace(
+            "[destinations.fcm]\n", '[destinations.fcm]\nallow_algorithms = ["aes128-cbcc"]\n'
+        )
+    )
+    code, doc, _ = run(config, "config", "validate")
+    assert code == 78
+    assert "destinations.fcm.allow_algorithms" in doc["error"]["message"]
+    assert "aes128-cbcc" in doc["error"]["message"]
