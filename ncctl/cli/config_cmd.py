@@ -127,6 +127,7 @@ def set_(
     is left out, never from the command line (exit 64 if given there).
     """
     from ncctl import config
+    from ncctl.cli import secret_value
     from ncctl.errors import ConfigError
 
     output.begin("config set", json)
@@ -142,6 +143,8 @@ def set_(
             code="config.read_only",
         )
     path = loaded.path
+    if secret or secret_value.secret_inside(key, config.parse_value(value)) is not None:
+        secret_value.check_private(path)
     old_raw, new_raw = config.set_value(path, key, value, dry_run=dry_run, literal=secret)
     old, new_value = config.mask_value(key, old_raw), config.mask_value(key, new_raw)
     if secret:

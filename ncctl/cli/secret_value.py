@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
+from pathlib import Path
 from typing import Any
 
-from ncctl.errors import UsageError
+from ncctl.errors import ConfigError, UsageError
 
 STDIN = "-"
 MAX_BYTES = 64 * 1024
@@ -65,6 +67,21 @@ def refuse_on_command_line(key: str, secret_key: str) -> UsageError:
         "nothing was written",
         code="usage.secret_on_command_line",
     )
+
+
+def check_private(path: Path) -> None:
+    """Refuse to write a secret into a configuration file every user may read."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return  # set_value reports an unreadable file itself
+    if mode & 0o007:
+        raise ConfigError(
+            f"{path}: readable by every user (mode {mode:04o}); a secret is not written there",
+            hint=f"chmod o-rwx {path} (ncctl config init makes it 0640), then run again; "
+            "nothing was written",
+            code="config.not_private",
+        )
 
 
 def read_value(key: str) -> str:

@@ -32,6 +32,7 @@ def project(tmp_path: Path) -> Path:
     """A working directory with its own copy of configs/dev.toml (state under .ncctl/)."""
     (tmp_path / "configs").mkdir()
     shutil.copyfile(DEV_TOML, tmp_path / "configs" / "dev.toml")
+    (tmp_path / "configs" / "dev.toml").chmod(0o640)  # as `ncctl config init` makes it
     return tmp_path
 
 
@@ -142,6 +143,19 @@ def test_a_secret_in_argv_is_refused_before_anything_is_read_or_written(
     assert SECRET not in proc.stdout + proc.stderr
     assert " -`" in proc.stderr  # the hint shows the stdin form
     assert snapshot(project) == before
+
+
+@pytest.mark.parametrize("stdin", [f"{SECRET}\n", f'{{secret_key = "{SECRET}"}}\n'])
+def test_no_secret_goes_into_a_file_every_user_can_read(project: Path, stdin: str) -> None:
+    (project / "configs" / "dev.toml").chmod(0o644)
+    before = snapshot(project / "configs")
+    key = KEY if stdin.startswith(SECRET) else "ilink"
+    proc = run_with_stdin(project, stdin.encode(), "config", "set", key, "-")
+    assert proc.returncode == 78, proc.stderr
+    assert "readable by every user (mode 0644)" in proc.stderr
+    assert "chmod o-rwx" in proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+    assert snapshot(project / "configs") == before
 
 
 def test_a_table_holding_a_secret_may_come_from_stdin(project: Path) -> None:

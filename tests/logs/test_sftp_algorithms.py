@@ -201,8 +201,9 @@ def test_logs_upload_refuses_a_weak_server_without_retrying(
     config = config_with_sftp(tmp_path, weak_sshd, remote)
     (tmp_path / "live" / "audit.csv").write_text("row\n")
     assert run(config, "logs", "rotate")[0] == 0
-    code, doc, _ = run(config, "logs", "upload")
+    code, doc, stderr = run(config, "logs", "upload")
     assert code == 1  # refused, not 75: the next run would fail the same way
+    assert "Traceback" not in stderr and "paramiko" not in stderr
     assert doc["error"]["code"] == "upload.failed"
     assert "allow_algorithms" in doc["error"]["hint"]
     [upload] = doc["data"]["uploads"]
