@@ -70,7 +70,7 @@ from ncctl.logs.destinations import (
     VerifyMethod,
     VerifyOutcome,
 )
-from ncctl.logs.ssh_algorithms import apply_floor, refused_offer
+from ncctl.logs.ssh_algorithms import apply_floor, refused_offer, unsupported
 from ncctl.logs.url import parse_destination_url
 
 if TYPE_CHECKING:
@@ -862,13 +862,27 @@ class SftpDestination:
                 hint="ask the server's owner which algorithms it offers (ssh -vv shows them)",
             )
         named = "; ".join(f"{kind} {', '.join(names)}" for kind, names in weak.items())
-        listed = ", ".join(f'"{n}"' for names in weak.values() for n in names)
+        hint = (
+            "ask the server's owner to enable modern ones (curve25519-sha256, "
+            "aes128-gcm@openssh.com or aes128-ctr, hmac-sha2-256)"
+        )
+        # a kind in which this paramiko speaks none of the offered names cannot be allowed
+        missing = [
+            names for names in weak.values() if len(unsupported(transport, names)) == len(names)
+        ]
+        if missing:
+            import paramiko
+
+            lacking = ", ".join(n for names in missing for n in names)
+            hint += f"; paramiko {paramiko.__version__} cannot speak {lacking} at all"
+        else:
+            listed = ", ".join(f'"{n}"' for names in weak.values() for n in names)
+            hint += (
+                f"; only if that cannot be done, accept the risk for this server with "
+                f"allow_algorithms = [{listed}] in [destinations.{self.name}]"
+            )
         return WeakAlgorithmsError(
-            f"{self._prefix()}: the server offers only weak algorithms: {named}",
-            hint="ask the server's owner to enable modern ones (curve25519-sha256, "
-            "aes128-gcm@openssh.com or aes128-ctr, hmac-sha2-256); only if that cannot be "
-            f"done, accept the risk for this server with allow_algorithms = [{listed}] in "
-            f"[destinations.{self.name}]",
+            f"{self._prefix()}: the server offers only weak algorithms: {named}", hint=hint
         )
 
     def _authenticate(self, transport: paramiko.Transport, key: paramiko.PKey) -> list[str]:

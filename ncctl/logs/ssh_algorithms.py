@@ -14,7 +14,7 @@ This module imports nothing from paramiko at import time: the configuration vali
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import paramiko
@@ -98,27 +98,27 @@ def kind_of(name: str) -> str:
     return next(kind for kind, names in WEAK.items() if name in names)
 
 
+def unsupported(transport: paramiko.Transport, names: Iterable[str]) -> list[str]:
+    """Those of the weak ``names`` that this paramiko does not implement at all."""
+    return [name for name in names if name not in getattr(transport, _OPTION[kind_of(name)][1])]
+
+
 def apply_floor(transport: paramiko.Transport, allowed: Iterable[str]) -> list[str]:
     """Remove the weak algorithms from ``transport``'s preferences, except ``allowed`` ones,
     which are added last (least preferred). Returns the allowed names this paramiko cannot
     speak at all (they stay off)."""
     allowed = list(allowed)
+    missing = unsupported(transport, allowed)
     options = transport.get_security_options()
-    unsupported: list[str] = []
-    for kind, (attribute, table) in _OPTION.items():
-        supported: Mapping[str, Any] = getattr(transport, table)
-        current = tuple(getattr(options, attribute))
-        kept = tuple(name for name in current if name not in WEAK_NAMES)
-        extra = []
-        for name in allowed:
-            if kind_of(name) != kind or name in kept:
-                continue
-            if name in supported:
-                extra.append(name)
-            else:
-                unsupported.append(name)
-        setattr(options, attribute, kept + tuple(extra))
-    return unsupported
+    for kind, (attribute, _table) in _OPTION.items():
+        kept = tuple(name for name in getattr(options, attribute) if name not in WEAK_NAMES)
+        extra = tuple(
+            name
+            for name in allowed
+            if kind_of(name) == kind and name not in kept and name not in missing
+        )
+        setattr(options, attribute, kept + extra)
+    return missing
 
 
 def refused_offer(
