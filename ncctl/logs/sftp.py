@@ -49,7 +49,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BufferedIOBase
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ncctl.config import DestinationConfig
 from ncctl.crashpoints import crashpoint
@@ -70,7 +70,7 @@ from ncctl.logs.destinations import (
     VerifyMethod,
     VerifyOutcome,
 )
-from ncctl.logs.ssh_algorithms import apply_floor, refused_offer, unsupported
+from ncctl.logs.ssh_algorithms import apply_floor, legacy_kex, refused_offer, unsupported
 from ncctl.logs.url import parse_destination_url
 
 if TYPE_CHECKING:
@@ -626,11 +626,16 @@ def _quiet_paramiko_logging() -> None:
 @functools.cache
 def _recording_transport() -> type[paramiko.Transport]:
     """paramiko's Transport, keeping the server's KEXINIT lists (``server_offer``) so that a
-    refused handshake can name what the server offered."""
+    refused handshake can name what the server offered, and knowing the SHA-1 key exchanges
+    that ``allow_algorithms`` may name (:func:`ncctl.logs.ssh_algorithms.legacy_kex`)."""
     import paramiko
 
     class RecordingTransport(paramiko.Transport):
         server_offer: dict[str, list[str]] | None = None
+        _kex_info: ClassVar[dict[str, Any]] = {
+            **legacy_kex(),
+            **paramiko.Transport._kex_info,  # type: ignore[attr-defined]
+        }
 
         def _really_parse_kex_init(self, m: Any, ignore_first_byte: bool = False) -> Any:
             parsed = super()._really_parse_kex_init(m, ignore_first_byte)  # type: ignore[misc]

@@ -9,12 +9,19 @@ exchange (``diffie-hellman-group1-sha1``, ``diffie-hellman-group14-sha1``,
 
 This module imports nothing from paramiko at import time: the configuration validates
 ``allow_algorithms`` against :data:`WEAK` without loading it.
+
+paramiko 5 no longer implements ``diffie-hellman-group14-sha1`` and
+``diffie-hellman-group-exchange-sha1``; :func:`legacy_kex` rebuilds them from paramiko's own
+SHA-256 classes (the same groups, the exchange hash taken with SHA-1, as paramiko 3 did), so
+that ``allow_algorithms`` can still reach a server that offers nothing else. They are never
+proposed unless named there. ``diffie-hellman-group1-sha1`` (a 1024-bit group), ``ssh-rsa``
+and ``ssh-dss`` host keys stay unavailable where paramiko dropped them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import paramiko
@@ -96,6 +103,24 @@ def check_allowed(names: Sequence[str]) -> list[str]:
 
 def kind_of(name: str) -> str:
     return next(kind for kind, names in WEAK.items() if name in names)
+
+
+def legacy_kex() -> dict[str, Any]:
+    """The SHA-1 key exchanges, by name, built on paramiko's SHA-256 implementations."""
+    from hashlib import sha1
+
+    from paramiko.kex_gex import KexGexSHA256
+    from paramiko.kex_group14 import KexGroup14SHA256
+
+    class KexGroup14SHA1(KexGroup14SHA256):
+        name = "diffie-hellman-group14-sha1"
+        hash_algo = sha1
+
+    class KexGexSHA1(KexGexSHA256):
+        name = "diffie-hellman-group-exchange-sha1"
+        hash_algo = sha1
+
+    return {kex.name: kex for kex in (KexGroup14SHA1, KexGexSHA1)}
 
 
 def unsupported(transport: paramiko.Transport, names: Iterable[str]) -> list[str]:

@@ -55,9 +55,9 @@ def cbc_sshd() -> Iterator[SshServer]:
 
 def _speaks(name: str) -> bool:
     """Whether the installed paramiko implements the key exchange ``name`` at all."""
-    import paramiko
+    from ncctl.logs.sftp import _recording_transport
 
-    return name in getattr(paramiko.Transport, "_kex_info", {})
+    return name in getattr(_recording_transport(), "_kex_info", {})
 
 
 def _remote(server: SshServer, name: str) -> Path:
@@ -84,12 +84,29 @@ def test_weak_only_server_is_refused_naming_its_algorithms(
     assert err.code == "sftp.weak_algorithms"
     for name in ("diffie-hellman-group14-sha1", "aes128-cbc", "hmac-sha1"):
         assert name in err.message
-    if _speaks("diffie-hellman-group14-sha1"):
-        assert "allow_algorithms = [" in err.hint
-    else:  # no use suggesting what this paramiko cannot do
-        assert "cannot speak diffie-hellman-group14-sha1 at all" in err.hint
-        assert "allow_algorithms" not in err.hint
     assert "\n" not in err.message
+    assert "aes128-gcm@openssh.com" in err.hint
+    suggested = (
+        'allow_algorithms = ["diffie-hellman-group14-sha1", "aes128-cbc", "hmac-sha1"] '
+        "in [destinations.fcm]"
+    )
+    assert suggested in err.hint
+
+
+def test_allow_algorithms_lets_a_weak_only_server_through(
+    weak_sshd: SshServer, open_destination: OpenDestination, make_item: MakeItem
+) -> None:
+    """What the hint above suggests works: SHA-1 key exchange, CBC and HMAC-SHA1 are spoken
+    once named, and only then."""
+    remote = _remote(weak_sshd, "allowed-weak")
+    allowed = ["diffie-hellman-group14-sha1", "aes128-cbc", "hmac-sha1"]
+    dest = open_destination(weak_sshd.destination_config(remote, allow_algorithms=allowed))
+    item = make_item(200_000)
+    assert not dest.send(item).already_present
+    assert remote_sha256(remote / item.name) == item.sha256
+    assert dest.verify(item).ok
+    log = weak_sshd.log_file.read_text(errors="replace")
+    assert "kex: algorithm: diffie-hellman-group14-sha1" in log, log[-2000:]
 
 
 def test_allow_algorithms_lets_a_cbc_server_through(
