@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -229,6 +230,15 @@ def _check_url(value: str) -> str:
 DestinationUrl = Annotated[str, AfterValidator(_check_url)]
 
 
+def _check_algorithms(value: list[str]) -> list[str]:
+    from ncctl.logs.ssh_algorithms import check_allowed
+
+    return check_allowed(value)  # raises ValueError naming the bad entry
+
+
+AllowedAlgorithms = Annotated[list[str], AfterValidator(_check_algorithms)]
+
+
 class DestinationConfig(Section):
     """Where archives are uploaded: ``sftp://user@host:port/dir`` or ``file:///dir``.
 
@@ -236,6 +246,9 @@ class DestinationConfig(Section):
     keys from ``known_hosts``. ``verify`` says how an upload is confirmed: ``size`` (remote
     size), ``readback`` (read the file back and hash it; the default) or ``exec`` (run
     ``sha256sum`` on the server, where the account has a shell).
+
+    Weak SSH algorithms (CBC ciphers, HMAC-SHA1/MD5, SHA-1 key exchange, ``ssh-rsa``/``ssh-dss``
+    host-key signatures) are refused; ``allow_algorithms`` names those this one server may use.
     """
 
     url: DestinationUrl
@@ -245,6 +258,7 @@ class DestinationConfig(Section):
     retries: int = Field(default=5, ge=0, le=100)
     backoff_s: float = Field(default=2.0, ge=0, le=300)
     verify: Literal["size", "readback", "exec"] = "readback"
+    allow_algorithms: AllowedAlgorithms = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _sftp_needs_keys(self) -> DestinationConfig:
@@ -253,6 +267,8 @@ class DestinationConfig(Section):
                 raise ValueError("an sftp destination needs key_file")
             if self.known_hosts is None:
                 raise ValueError("an sftp destination needs known_hosts (host keys are strict)")
+        elif self.allow_algorithms:
+            raise ValueError("allow_algorithms applies to sftp destinations only")
         return self
 
 
@@ -263,12 +279,69 @@ class TuningConfig(Section):
     root: Path = Path("/")
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+@dataclass(frozen=True)
+class MetricsTls:
+    """The TLS files of ``/metrics``: server certificate and key, and the CA that client
+    certificates must chain to (None: clients are not asked for one)."""
+
+    cert: Path
+    key: Path
+    client_ca: Path | None
+
+
 class MetricsConfig(Section):
     """Prometheus metrics: the daemon serves them on a loopback port; cron setups write a
-    node_exporter textfile with `ncctl metrics --textfile PATH`."""
+    node_exporter textfile with `ncctl metrics --textfile PATH`.
 
+    Beyond loopback ``/metrics`` is served over TLS only: ``tls_cert`` and ``tls_key`` (PEM;
+    the key readable by its owner only), and ``tls_client_ca`` to require client certificates
+    signed by that CA (mutual TLS). TLS may be set on loopback too.
+    """
+
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
     listen: NonEmpty = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535, description="0: any free port")
+
+    @field_validator("listen")
+    @classmethod
+    def _tls_beyond_loopback(cls, listen: str, info: ValidationInfo) -> str:
+        # tls_* are declared first, so they are validated (and in info.data) by now
+        if not is_loopback(listen) and (
+            info.data.get("tls_cert") is None or info.data.get("tls_key") is None
+        ):
+            raise ValueError(
+                f"{listen!r} is reachable from other hosts: /metrics is served there over TLS "
+                "only; set metrics.tls_cert and metrics.tls_key (see docs/runbook.md), or "
+                'listen on "127.0.0.1"'
+            )
+        return listen
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> MetricsConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both or neither")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("tls_client_ca needs tls_cert and tls_key (TLS on the server)")
+        return self
+
+    def tls(self) -> MetricsTls | None:
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        return MetricsTls(self.tls_cert, self.tls_key, self.tls_client_ca)
 
 
 class ClockConfig(Section):
@@ -490,15 +563,19 @@ def with_value(doc: Mapping[str, Any], key: str, value: Any) -> dict[str, Any]:
     return new
 
 
-def set_value(path: Path, key: str, text: str, dry_run: bool = False) -> tuple[Any, Any]:
+def set_value(
+    path: Path, key: str, text: str, dry_run: bool = False, *, literal: bool = False
+) -> tuple[Any, Any]:
     """Set ``key`` to ``text`` in the file at ``path``, validating first; return (old, new).
+
+    ``text`` is a TOML value (see :func:`parse_value`), or with ``literal`` the string itself.
 
     The file is replaced atomically: the new text is written beside it, flushed to disk and
     renamed over it, keeping its mode. Nothing is written when validation fails or when
     ``dry_run`` is set.
     """
     doc = read_toml(path, ConfigError, "configuration file")
-    value = parse_value(text)
+    value = text if literal else parse_value(text)
     new_doc = with_value(doc, key, value)
     try:
         validate_document(new_doc, f"{path} (after setting {key})")

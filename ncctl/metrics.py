@@ -5,9 +5,11 @@ so that ``ncctl --help`` and ``ncctl schedule now`` never load it.
 
 Two ways out:
 
-* the daemon serves ``/metrics`` over HTTP: ``serve(collect(config, engine, clock.now,
-  config_path), config.metrics.listen, config.metrics.port)`` returns a :class:`MetricsServer`
-  whose ``stop()`` shuts it down; every scrape computes the values afresh at ``clock.now()``;
+* the daemon serves ``/metrics``: ``serve(collect(config, engine, clock.now, config_path),
+  config.metrics.listen, config.metrics.port, tls=config.metrics.tls())`` returns a
+  :class:`MetricsServer` whose ``stop()`` shuts it down; every scrape computes the values
+  afresh at ``clock.now()``. Over HTTP on loopback, over HTTPS (:mod:`ncctl.metrics_tls`,
+  optionally mutual TLS) anywhere;
 * cron setups write node_exporter's textfile format with ``ncctl metrics --textfile PATH``
   (:func:`write_textfile`, atomic).
 
@@ -43,12 +45,12 @@ from prometheus_client import CollectorRegistry, generate_latest, start_http_ser
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ncctl.errors import NcctlError, UnavailableError
+from ncctl.errors import ConfigError, NcctlError, UnavailableError
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
-    from ncctl.config import NcctlConfig
+    from ncctl.config import MetricsTls, NcctlConfig
     from ncctl.schedule import ScheduleEngine
 
 MARKET_STATES: tuple[str, ...] = ("CLOSED", "PRE_OPEN", "OPEN")
@@ -670,10 +672,12 @@ class _Deferred:
 
 @dataclass
 class MetricsServer:
-    """A running ``/metrics`` HTTP server; ``stop()`` shuts it down and waits for it."""
+    """A running ``/metrics`` server (HTTP, or HTTPS when ``tls``); ``stop()`` shuts it down
+    and waits for it."""
 
     server: WSGIServer
     thread: threading.Thread
+    tls: bool = False
 
     @property
     def host(self) -> str:
@@ -686,7 +690,7 @@ class MetricsServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/metrics"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}/metrics"
 
     def stop(self, timeout_s: float = 5.0) -> None:
         if self.thread.is_alive():
@@ -701,20 +705,44 @@ class MetricsServer:
         self.stop()
 
 
-def serve(target: Collector | Callable[[], Collector], listen: str, port: int) -> MetricsServer:
+def serve(
+    target: Collector | Callable[[], Collector],
+    listen: str,
+    port: int,
+    *,
+    tls: MetricsTls | None = None,
+) -> MetricsServer:
     """Serve ``target`` (a registry, or a factory called at every scrape) on
-    ``listen:port`` in a daemon thread (port 0: any free port, see ``MetricsServer.port``)."""
+    ``listen:port`` in a daemon thread (port 0: any free port, see ``MetricsServer.port``).
+
+    With ``tls`` the server speaks HTTPS only (and asks for a client certificate signed by
+    ``tls.client_ca`` when set, refusing clients without one); without it only a loopback
+    address is served, in plain HTTP (metrics.listen)."""
+    from ncctl.config import is_loopback
+
     collector: Collector
     if callable(getattr(target, "collect", None)):
         collector = cast("Collector", target)
     else:
         collector = _Deferred(cast("Callable[[], Collector]", target))
+    if tls is None and not is_loopback(listen):
+        raise ConfigError(
+            f"metrics.listen: {listen!r} is reachable from other hosts and no TLS is configured",
+            hint="set metrics.tls_cert and metrics.tls_key (see docs/runbook.md), or listen on "
+            '"127.0.0.1"',
+            code="metrics.tls",
+        )
     try:
-        server, thread = start_http_server(port, addr=listen, registry=collector)
+        if tls is None:
+            server, thread = start_http_server(port, addr=listen, registry=collector)
+        else:
+            from ncctl.metrics_tls import start_https_server
+
+            server, thread = start_https_server(collector, listen, port, tls)
     except OSError as exc:
         raise UnavailableError(
             f"cannot serve metrics on {listen}:{port}: {exc.strerror or exc}",
             hint="another process may hold the port: change metrics.port or metrics.listen",
             code="metrics.listen",
         ) from None
-    return MetricsServer(server, thread)
+    return MetricsServer(server, thread, tls=tls is not None)

@@ -209,6 +209,21 @@ Subsystem sftp internal-sftp
 """
 
 
+WEAK_ONLY = """\
+# only algorithms below ncctl's floor (OpenSSH still implements them, off by default)
+Ciphers aes128-cbc
+MACs hmac-sha1
+KexAlgorithms diffie-hellman-group14-sha1
+"""
+"""``extra_config`` for a server that offers nothing but weak algorithms."""
+
+WEAK_CIPHER_AND_MAC = """\
+Ciphers aes128-cbc
+MACs hmac-sha1
+"""
+"""``extra_config`` for a server with a modern key exchange but only CBC and HMAC-SHA1."""
+
+
 @dataclass
 class SshServer:
     """A running test sshd and what a client needs to reach it."""
@@ -245,6 +260,7 @@ class SshServer:
         key_file: Path | None = None,
         known_hosts: Path | None = None,
         retries: int = 0,
+        allow_algorithms: list[str] | None = None,
     ) -> DestinationConfig:
         """A ``[destinations.NAME]`` for this server (``port`` to go through a proxy)."""
         directory = remote_dir if remote_dir is not None else self.remote_root
@@ -257,6 +273,7 @@ class SshServer:
                 "timeout_s": timeout_s,
                 "retries": retries,
                 "verify": verify,
+                "allow_algorithms": allow_algorithms or [],
             }
         )
 

@@ -64,7 +64,7 @@ def validate(
     ] = None,
     json: JsonOpt = False,
 ) -> None:
-    """Validate a configuration file and the schedule files it names (exit 78 if bad)."""
+    """Validate a configuration file and the schedule and TLS files it names (exit 78 if bad)."""
     from ncctl import config
     from ncctl.schedule.check import check_files
 
@@ -79,12 +79,24 @@ def validate(
 
     checked = check_files([cfg.schedule.template_path(), *cfg.schedule.holiday_paths()])
     load_engine(cfg.schedule.template_path(), cfg.schedule.holiday_paths())
-    data = {"file": str(path), "valid": True, "schedule_files": [c["file"] for c in checked]}
+    tls = cfg.metrics.tls()
+    if tls is not None:
+        from ncctl.metrics_tls import tls_context
+
+        tls_context(tls)  # the files the daemon will serve /metrics with
+    data = {
+        "file": str(path),
+        "valid": True,
+        "schedule_files": [c["file"] for c in checked],
+        "metrics_tls": tls is not None,
+    }
 
     def draw(console: Console) -> None:
         console.print(f"[green]ok[/green] {path}: valid")
         for c in checked:
             console.print(f"  [green]ok[/green] {c['summary']}")
+        if tls is not None:
+            console.print(f"  [green]ok[/green] metrics TLS: {tls.cert}, {tls.key}", markup=False)
 
     output.emit(data, draw)
 
@@ -96,23 +108,30 @@ def set_(
         typer.Argument(help="Dotted key path, like schedule.display_tz.", metavar="KEY"),
     ],
     value: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help='A TOML value (5, true, ["a", "b"], "text"); bare words are text.',
+            help='A TOML value (5, true, ["a", "b"], "text"); bare words are text. "-" reads '
+            "it from stdin. Secrets (ilink.secret_key, *password, *token...) are never given "
+            'here: pass "-" and pipe them in, or leave VALUE out for a hidden prompt.',
             metavar="VALUE",
+            show_default=False,
         ),
-    ],
+    ] = None,
     dry_run: DryRunOpt = False,
     json: JsonOpt = False,
 ) -> None:
     """Set one key in the configuration file; the whole file is validated before writing.
 
-    The file is rewritten from its data, so comments are not kept.
+    The file is rewritten from its data, so comments are not kept. A secret (such as
+    ilink.secret_key) is read from stdin when VALUE is "-", or from a hidden prompt when VALUE
+    is left out, never from the command line (exit 64 if given there).
     """
     from ncctl import config
+    from ncctl.cli import secret_value
     from ncctl.errors import ConfigError
 
     output.begin("config set", json)
+    secret, value = _value_for(key, value)
     loaded = STATE.config()
     from ncctl.resources import builtin_config
 
@@ -124,8 +143,13 @@ def set_(
             code="config.read_only",
         )
     path = loaded.path
-    old_raw, new_raw = config.set_value(path, key, value, dry_run=dry_run)
+    if secret or secret_value.secret_inside(key, config.parse_value(value)) is not None:
+        secret_value.check_private(path)
+    old_raw, new_raw = config.set_value(path, key, value, dry_run=dry_run, literal=secret)
     old, new_value = config.mask_value(key, old_raw), config.mask_value(key, new_raw)
+    if secret:
+        old = config.MASK if old is not None else None
+        new_value = config.MASK
     if not dry_run:
         from ncctl.journal import Journal, journal_path
 
@@ -153,6 +177,30 @@ def set_(
         )
 
     output.emit(data, draw)
+
+
+def _value_for(key: str, value: str | None) -> tuple[bool, str]:
+    """(is a secret, the value text): a secret comes from stdin or a hidden prompt only."""
+    from ncctl import config
+    from ncctl.cli import secret_value
+    from ncctl.errors import UsageError
+
+    config.parse_key(key)  # a malformed KEY is reported before anything is read
+    if secret_value.is_secret_key(key):
+        if value not in (None, secret_value.STDIN):
+            raise secret_value.refuse_on_command_line(key, key)
+        return True, secret_value.read_value(key)
+    if value is None:
+        raise UsageError(
+            f"VALUE is missing for {key}",
+            hint=f'give it: `ncctl config set {key} VALUE`, or "-" to read it from stdin',
+        )
+    if value == secret_value.STDIN:
+        return False, secret_value.read_value(key)
+    inside = secret_value.secret_inside(key, config.parse_value(value))
+    if inside is not None:
+        raise secret_value.refuse_on_command_line(key, inside)
+    return False, value
 
 
 @app.command("init")

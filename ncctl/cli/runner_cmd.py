@@ -174,7 +174,7 @@ def metrics_server() -> Callable[[], Callable[[], None]]:
                 "metrics_source_failed", source=source, error=message
             ),
         )
-        server = serve(registry, cfg.metrics.listen, cfg.metrics.port)
+        server = serve(registry, cfg.metrics.listen, cfg.metrics.port, tls=cfg.metrics.tls())
         log("metrics", url=server.url)
         return server.stop
 

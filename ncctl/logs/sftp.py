@@ -35,6 +35,7 @@ Not thread-safe: one instance per thread.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import posixpath
@@ -48,7 +49,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BufferedIOBase
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ncctl.config import DestinationConfig
 from ncctl.crashpoints import crashpoint
@@ -69,6 +70,7 @@ from ncctl.logs.destinations import (
     VerifyMethod,
     VerifyOutcome,
 )
+from ncctl.logs.ssh_algorithms import apply_floor, legacy_kex, refused_offer, unsupported
 from ncctl.logs.url import parse_destination_url
 
 if TYPE_CHECKING:
@@ -140,6 +142,12 @@ class HostKeyError(UnavailableError):
     """The server's host key is not the one ``known_hosts`` pins (or none is pinned)."""
 
     default_code = "sftp.host_key"
+
+
+class WeakAlgorithmsError(UnavailableError):
+    """The server offers only algorithms below ncctl's floor (not retried: exit 69)."""
+
+    default_code = "sftp.weak_algorithms"
 
 
 class SftpStatusError(Exception):
@@ -615,6 +623,29 @@ def _quiet_paramiko_logging() -> None:
         logger.addHandler(logging.NullHandler())
 
 
+@functools.cache
+def _recording_transport() -> type[paramiko.Transport]:
+    """paramiko's Transport, keeping the server's KEXINIT lists (``server_offer``) so that a
+    refused handshake can name what the server offered, and knowing the SHA-1 key exchanges
+    that ``allow_algorithms`` may name (:func:`ncctl.logs.ssh_algorithms.legacy_kex`)."""
+    import paramiko
+
+    class RecordingTransport(paramiko.Transport):
+        server_offer: dict[str, list[str]] | None = None
+        _kex_info: ClassVar[dict[str, Any]] = {
+            **legacy_kex(),
+            **paramiko.Transport._kex_info,  # type: ignore[attr-defined]
+        }
+
+        def _really_parse_kex_init(self, m: Any, ignore_first_byte: bool = False) -> Any:
+            parsed = super()._really_parse_kex_init(m, ignore_first_byte)  # type: ignore[misc]
+            if not ignore_first_byte:  # the peer's KEXINIT (ours is parsed with True)
+                self.server_offer = {k: list(v) for k, v in parsed.items() if k.endswith("_list")}
+            return parsed
+
+    return RecordingTransport
+
+
 # --- the destination ----------------------------------------------------------------------
 
 
@@ -743,7 +774,18 @@ class SftpDestination:
             )
 
     def _set_preferences(self, transport: paramiko.Transport, known: paramiko.HostKeys) -> None:
-        """AES-GCM first; the host key types that known_hosts pins for this host first."""
+        """No weak algorithm unless allowed; AES-GCM first; the host key types that
+        known_hosts pins for this host first."""
+        unsupported = apply_floor(transport, self.config.allow_algorithms)
+        if unsupported:
+            import paramiko
+
+            raise ConfigError(
+                f"destinations.{self.name}.allow_algorithms: paramiko {paramiko.__version__} "
+                f"cannot speak {', '.join(unsupported)} at all",
+                hint="remove those names; the server's owner has to enable a modern algorithm",
+                code="sftp.allow_algorithms",
+            )
         options = transport.get_security_options()
         available = tuple(options.ciphers)
         options.ciphers = tuple(c for c in PREFERRED_CIPHERS if c in available) + tuple(
@@ -773,14 +815,17 @@ class SftpDestination:
         try:
             sock = socket.create_connection((self.host, self.port), timeout=timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            transport = paramiko.Transport(sock)
+            transport = _recording_transport()(sock)
             transport.banner_timeout = timeout
             transport.handshake_timeout = timeout
             transport.auth_timeout = timeout
             transport.channel_timeout = timeout
             self._set_preferences(transport, known)
             transport.set_keepalive(min(KEEPALIVE_S, max(1.0, timeout / 2)))
-            transport.start_client(timeout=timeout)
+            try:
+                transport.start_client(timeout=timeout)
+            except paramiko.ssh_exception.IncompatiblePeer as exc:
+                raise self._weak_algorithms(transport, exc) from None
             if transport.is_active() and not transport.initial_kex_done:
                 raise _Silent("during key exchange")  # start_client gave up waiting
             self._check_host_key(known, transport.get_remote_server_key())
@@ -809,6 +854,41 @@ class SftpDestination:
             raise self._network_error(exc, "cannot connect") from None
         self._conn = _Connection(transport, session)
         return self._conn
+
+    def _weak_algorithms(
+        self, transport: paramiko.Transport, exc: Exception
+    ) -> WeakAlgorithmsError:
+        """The handshake found nothing acceptable: name what the server offers instead."""
+        offer = getattr(transport, "server_offer", None) or {}
+        weak = refused_offer(offer, self.config.allow_algorithms)
+        if not weak:
+            return WeakAlgorithmsError(
+                f"{self._prefix()}: no SSH algorithm in common with the server ({exc})",
+                hint="ask the server's owner which algorithms it offers (ssh -vv shows them)",
+            )
+        named = "; ".join(f"{kind} {', '.join(names)}" for kind, names in weak.items())
+        hint = (
+            "ask the server's owner to enable modern ones (curve25519-sha256, "
+            "aes128-gcm@openssh.com or aes128-ctr, hmac-sha2-256)"
+        )
+        # a kind in which this paramiko speaks none of the offered names cannot be allowed
+        missing = [
+            names for names in weak.values() if len(unsupported(transport, names)) == len(names)
+        ]
+        if missing:
+            import paramiko
+
+            lacking = ", ".join(n for names in missing for n in names)
+            hint += f"; paramiko {paramiko.__version__} cannot speak {lacking} at all"
+        else:
+            listed = ", ".join(f'"{n}"' for names in weak.values() for n in names)
+            hint += (
+                f"; only if that cannot be done, accept the risk for this server with "
+                f"allow_algorithms = [{listed}] in [destinations.{self.name}]"
+            )
+        return WeakAlgorithmsError(
+            f"{self._prefix()}: the server offers only weak algorithms: {named}", hint=hint
+        )
 
     def _authenticate(self, transport: paramiko.Transport, key: paramiko.PKey) -> list[str]:
         """Public-key authentication; the methods the server still wants (none when done).

@@ -86,24 +86,33 @@ def test_show_masks_secrets_of_any_file(ncctl: Runner, tmp_path: Path) -> None:
         assert "h.invalid" in result.out
 
 
-def test_set_never_prints_the_secret_it_replaces_or_sets(ncctl: Runner, dev_copy: Path) -> None:
-    """Secrets are never printed (DESIGN.md section 4), not even by `config set`."""
+def test_set_never_takes_a_secret_from_the_command_line(ncctl: Runner, dev_copy: Path) -> None:
+    """Secrets are never printed (DESIGN.md section 4) nor taken from argv, where ps shows
+    them: `config set` refuses them there (exit 64) and writes nothing."""
     new_secret = "bmV3LXNlY3JldC12YWx1ZS0xMjM0NTY3ODk"
-    for extra in (("--dry-run",), ("--dry-run", "--json")):
+    before = state(dev_copy)
+    for extra in ((), ("--dry-run",), ("--dry-run", "--json")):
         result = ncctl(
             "--config", dev_copy, "config", "set", "ilink.secret_key", new_secret, *extra
         )
-        assert result.code == 0, result.err
+        assert result.code == 64, result.err
         printed = result.out + result.err
         assert DEV_SECRET not in printed, printed
         assert new_secret not in printed, printed
+        assert "config set ilink.secret_key -" in printed
+    assert state(dev_copy) == before
 
 
-def test_set_never_prints_a_secret_inside_a_table(ncctl: Runner, dev_copy: Path) -> None:
+def test_set_never_takes_a_secret_inside_a_table_from_the_command_line(
+    ncctl: Runner, dev_copy: Path
+) -> None:
+    before = state(dev_copy)
     value = '{host = "h", secret_key = "pw-c0ffee"}'
     result = ncctl("--config", dev_copy, "config", "set", "ilink", value, "--dry-run", "--json")
-    assert result.code == 0, result.out
+    assert result.code == 64, result.out
     assert "pw-c0ffee" not in result.out + result.err
+    assert "ilink.secret_key" in result.error()["message"]
+    assert state(dev_copy) == before
 
 
 # -- config validate -----------------------------------------------------------------------
