@@ -26,9 +26,11 @@ def backends() -> Iterator[list[ProcessBackend]]:
     made: list[ProcessBackend] = []
     yield made
     for b in made:
-        rec = b._read_pidfile()
-        if rec is not None and b._is_ours(rec.pid, rec.start_ticks):
-            os.kill(rec.pid, signal.SIGKILL)
+        inst = b._instance()
+        if inst is not None:
+            os.kill(inst.supervisor, signal.SIGKILL)
+            if inst.pid is not None:
+                os.kill(inst.pid, signal.SIGKILL)
 
 
 def make(
