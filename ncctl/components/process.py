@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.components.base import ActionResult, ComponentStatus
-from ncctl.components.procfs import alive_children, flock_holders, read_stat, started_at
+from ncctl.components.procfs import (
+    alive_children,
+    cmdline,
+    flock_holders,
+    pids,
+    read_stat,
+    started_at,
+)
 from ncctl.config import ComponentConfig, ReadyCheck
 from ncctl.errors import CantCreateError, UnavailableError
 
@@ -44,6 +51,7 @@ READY_POLL_S = 0.05
 LAUNCH_TIMEOUT_S = 30.0
 SUPERVISOR_GRACE_S = 10.0
 EXIT_BUSY = 75
+SUPERVISOR_MODULE = "ncctl.components.supervise"
 """The supervisor's verdict when another instance holds the instance lock."""
 LOG_TAIL_LINES = 10
 PYTHON_PLACEHOLDER = "{python}"
@@ -196,10 +204,32 @@ class ProcessBackend:
     def _read_pidfile(self) -> PidRecord | None:
         return self._pidfile()[0]
 
-    def _instance(self) -> Instance | None:
-        """The running instance: the live holder of the instance lock and its child."""
+    def _lock_holders(self) -> list[int]:
+        """Who holds the instance lock, by the kernel's lock table."""
         path = Path(os.path.realpath(self.run_dir)) / self.instance_lock.name
-        for holder in flock_holders(path, self.proc):
+        return flock_holders(path, self.proc)
+
+    def _is_supervisor(self, pid: int) -> bool:
+        return cmdline(pid, self.proc)[1:3] == ["-m", SUPERVISOR_MODULE]
+
+    def _legacy_supervisors(self) -> list[int]:
+        """Supervisors of this component started before there was an instance lock (by an
+        older ncctl, before an upgrade): found by their command line, never by the pidfile."""
+        mine = ["--pidfile", str(self.pidfile.absolute())]
+        found: list[int] = []
+        for pid in pids(self.proc):
+            argv = cmdline(pid, self.proc)
+            if argv[1:3] == ["-m", SUPERVISOR_MODULE] and "--lock-fd" not in argv:
+                cut = argv.index("--") if "--" in argv else len(argv)
+                if any(argv[i : i + 2] == mine for i in range(3, cut)):
+                    found.append(pid)
+        return found
+
+    def _instance(self) -> Instance | None:
+        """The running instance: the live ncctl supervisor holding the instance lock (or, for
+        one started by an older ncctl, running for this pidfile) and its child."""
+        holders = [h for h in self._lock_holders() if self._is_supervisor(h)]
+        for holder in holders or self._legacy_supervisors():
             supervisor = read_stat(holder, self.proc)
             if supervisor is None or not supervisor.alive:
                 continue
@@ -344,10 +374,22 @@ class ProcessBackend:
         pid = current.pid or (inst.supervisor if inst else None)
         return ActionResult(self.name, "start", False, f"already running (pid {pid})", current)
 
+    def _held_by(self, holders: list[int]) -> UnavailableError:
+        """The failure of a start while the instance lock is held by no ncctl supervisor."""
+        who = ", ".join(f"pid {h} ({' '.join(cmdline(h, self.proc))[:100]})" for h in holders)
+        return UnavailableError(
+            f"{self.instance_lock}: the instance lock is held by "
+            f"{who or 'another process'}, not by an ncctl supervisor",
+            hint="find out what that process is and end it; then start again",
+            code="component.lock_held",
+        )
+
     def start(self) -> ActionResult:
         with self._locked():
             if self._instance() is not None:
                 return self._already_running()
+            if foreign := self._lock_holders():
+                raise self._held_by(foreign)
             argv = self.argv()
             self._check_command(argv)
             self._clean(self.pidfile, self.exit_file, *self._ready_paths())
@@ -362,9 +404,11 @@ class ProcessBackend:
             with log:
                 verdict = self._launch(argv, log.fileno())
             if verdict == EXIT_BUSY:
-                # an instance started outside this lock got there first
-                wait_until(lambda: self._instance() is not None, 5.0)
-                return self._already_running()
+                # an instance started outside this lock got there first, or the lock is held
+                # by something that is not an ncctl supervisor
+                if wait_until(lambda: self._instance() is not None, 2.0):
+                    return self._already_running()
+                raise self._held_by(self._lock_holders())
             if verdict != 0:
                 raise ComponentFailed(
                     f"{self.name}: its supervisor ended before it started the component "
@@ -384,7 +428,7 @@ class ProcessBackend:
         supervisor = [
             sys.executable,
             "-m",
-            "ncctl.components.supervise",
+            SUPERVISOR_MODULE,
             "--pidfile",
             str(self.pidfile.absolute()),
             "--exit-file",
@@ -431,8 +475,9 @@ class ProcessBackend:
         while True:
             inst = self._instance()
             if self._read_exit() is not None or inst is None:
-                # the supervisor records the exit status right after the component ends
-                wait_until(lambda: self._read_exit() is not None, 5.0)
+                # the supervisor records the exit status right after the component ends,
+                # then ends itself
+                wait_until(lambda: self._read_exit() is not None and self._instance() is None, 5.0)
                 code = self._read_exit()
                 self._clean(self.pidfile, self.exit_file)  # the failure reports the status
                 raise ComponentFailed(

@@ -42,6 +42,23 @@ def read_stat(pid: int, proc: Path = Path("/proc")) -> ProcStat | None:
         return None
 
 
+def cmdline(pid: int, proc: Path = Path("/proc")) -> list[str]:
+    """The command line of ``pid`` (empty when it is gone or has none)."""
+    try:
+        raw = (proc / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.decode("utf-8", errors="replace").split("\0")[:-1] if raw else []
+
+
+def pids(proc: Path = Path("/proc")) -> list[int]:
+    """Every process id in ``proc``."""
+    try:
+        return [int(e.name) for e in proc.iterdir() if e.name.isdigit()]
+    except OSError:
+        return []
+
+
 def boot_time(proc: Path = Path("/proc")) -> float | None:
     """Seconds since the epoch at boot (``btime`` in /proc/stat)."""
     try:
@@ -64,12 +81,8 @@ def started_at(start_ticks: int, proc: Path = Path("/proc")) -> dt.datetime | No
 def alive_children(pid: int, proc: Path = Path("/proc")) -> list[ProcStat]:
     """The live processes whose parent is ``pid``, oldest first."""
     found: list[ProcStat] = []
-    try:
-        entries = [e.name for e in proc.iterdir() if e.name.isdigit()]
-    except OSError:
-        return []
-    for entry in entries:
-        stat = read_stat(int(entry), proc)
+    for entry in pids(proc):
+        stat = read_stat(entry, proc)
         if stat is not None and stat.ppid == pid and stat.alive:
             found.append(stat)
     return sorted(found, key=lambda s: (s.start_ticks, s.pid))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from ncctl.components.process import ComponentFailed, ProcessBackend, wait_until
-from ncctl.components.procfs import read_stat
+from ncctl.components.procfs import alive_children, read_stat
 from ncctl.config import ComponentConfig, ReadyCheck
+from ncctl.errors import UnavailableError
 
 SLEEPER = ["{python}", "-c", "import time; print('up', flush=True); time.sleep(120)"]
 
@@ -240,3 +242,63 @@ def test_missing_executable_is_unavailable(backends: list[ProcessBackend], tmp_p
 def test_ready_check_config_needs_its_target() -> None:
     with pytest.raises(ValueError, match="needs port"):
         ReadyCheck.model_validate({"kind": "tcp_port"})
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts itself; killed afterwards."""
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for proc in procs:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.skipif(shutil.which("flock") is None, reason="needs flock(1)")
+def test_an_instance_lock_held_by_something_else_is_named_and_nothing_starts(
+    backends: list[ProcessBackend], spawned: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    b = make(backends, tmp_path)
+    b.run_dir.mkdir(parents=True)
+    holder = subprocess.Popen(["flock", "--exclusive", str(b.instance_lock), "sleep", "120"])
+    spawned.append(holder)
+    assert wait_until(lambda: holder.pid in b._lock_holders(), 10)
+    assert b.status().state == "stopped"
+    with pytest.raises(UnavailableError) as info:
+        b.start()
+    assert info.value.code == "component.lock_held" and info.value.exit_code == 69
+    assert f"pid {holder.pid} (flock" in info.value.message
+    assert b._instance() is None and not b.exit_file.exists()
+    assert not b.stop().changed
+    assert holder.poll() is None  # never signalled
+
+
+def test_a_supervisor_of_an_older_ncctl_is_found_without_a_pidfile(
+    backends: list[ProcessBackend], spawned: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """Upgrading ncctl while a component runs under a supervisor that took no instance lock:
+    it is found by its command line (same module and pidfile, no --lock-fd)."""
+    old = tmp_path / "old"
+    (old / "ncctl" / "components").mkdir(parents=True)
+    for package in (old / "ncctl", old / "ncctl" / "components"):
+        (package / "__init__.py").write_text("")
+    (old / "ncctl" / "components" / "supervise.py").write_text(
+        "import subprocess, sys\nsys.exit(subprocess.call(sys.argv[sys.argv.index('--') + 1 :]))\n"
+    )
+    b = make(backends, tmp_path)
+    argv = ["--pidfile", str(b.pidfile.absolute()), "--exit-file", str(b.exit_file.absolute())]
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "ncctl.components.supervise", *argv, "--", *sleeper], cwd=old
+    )
+    spawned.append(supervisor)
+    assert wait_until(lambda: bool(alive_children(supervisor.pid)), 10)
+    [child] = alive_children(supervisor.pid)
+    assert not b.pidfile.exists()
+    assert (b.status().state, b.status().pid) == ("running", child.pid)
+    again = b.start()
+    assert not again.changed and again.message == f"already running (pid {child.pid})"
+    assert b.stop().changed
+    supervisor.wait(timeout=10)  # it ends with its component
+    assert (s := read_stat(child.pid)) is None or not s.alive
+    assert b._instance() is None

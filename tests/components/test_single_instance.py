@@ -22,7 +22,7 @@ import pytest
 
 from ncctl.cli.main import main
 from ncctl.components.process import PIDFILE_DAMAGED, wait_until
-from ncctl.components.procfs import read_stat
+from ncctl.components.procfs import cmdline, pids, read_stat
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = REPO / "configs" / "dev.toml"
@@ -37,17 +37,14 @@ pytestmark = pytest.mark.skipif(not Path("/proc/locks").is_file(), reason="needs
 def processes(root: Path, module: str) -> list[int]:
     """Live processes running ``python -m module`` with ``root`` as working directory."""
     found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in pids():
         try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            cwd = (entry / "cwd").readlink()
+            cwd = Path(f"/proc/{pid}/cwd").readlink()
         except OSError:
             continue
-        stat = read_stat(int(entry.name))
-        if argv[1:3] == [b"-m", module.encode()] and cwd == root and stat and stat.alive:
-            found.append(int(entry.name))
+        stat = read_stat(pid)
+        if cmdline(pid)[1:3] == ["-m", module] and cwd == root and stat and stat.alive:
+            found.append(pid)
     return found
 
 
