@@ -201,9 +201,6 @@ class ProcessBackend:
         finally:
             os.close(fd)
 
-    def _read_pidfile(self) -> PidRecord | None:
-        return self._pidfile()[0]
-
     def _lock_holders(self) -> list[int]:
         """Who holds the instance lock, by the kernel's lock table."""
         path = Path(os.path.realpath(self.run_dir)) / self.instance_lock.name
@@ -219,10 +216,10 @@ class ProcessBackend:
         found: list[int] = []
         for pid in pids(self.proc):
             argv = cmdline(pid, self.proc)
-            if argv[1:3] == ["-m", SUPERVISOR_MODULE] and "--lock-fd" not in argv:
-                cut = argv.index("--") if "--" in argv else len(argv)
-                if any(argv[i : i + 2] == mine for i in range(3, cut)):
-                    found.append(pid)
+            own = argv[: argv.index("--")] if "--" in argv else argv  # not the component's
+            ours = any(own[i : i + 2] == mine for i in range(3, len(own)))
+            if own[1:3] == ["-m", SUPERVISOR_MODULE] and "--lock-fd" not in own and ours:
+                found.append(pid)
         return found
 
     def _instance(self) -> Instance | None:
@@ -289,35 +286,32 @@ class ProcessBackend:
 
     # -- status ---------------------------------------------------------------------------
 
-    def _pidfile_warning(self, inst: Instance | None) -> str:
+    def _pidfile_warning(
+        self, inst: Instance | None, rec: PidRecord | None, problem: str | None
+    ) -> str:
         """What is wrong with the pidfile (it is never trusted), or ''."""
-        rec, problem = self._pidfile()
         if problem is None and rec is not None:
-            if inst is not None:
-                if (rec.pid, rec.start_ticks) == (inst.pid, inst.start_ticks):
-                    return ""
+            stat = read_stat(rec.pid, self.proc)
+            if inst is not None and (rec.pid, rec.start_ticks) != (inst.pid, inst.start_ticks):
                 problem = (
-                    f"it names pid {rec.pid}, not the running instance (pid {inst.pid}, "
-                    f"supervisor {inst.supervisor})"
+                    f"its start time is not that of pid {rec.pid}"
+                    if rec.pid == inst.pid
+                    else f"it names pid {rec.pid}, not the running instance (pid {inst.pid})"
                 )
-            else:
-                stat = read_stat(rec.pid, self.proc)
-                if stat is None or not stat.alive:
-                    return ""
+            elif inst is None and stat is not None and stat.alive:
                 problem = (
                     f"pid {rec.pid} now belongs to another process"
                     if stat.start_ticks != rec.start_ticks
                     else f"pid {rec.pid} is alive but holds no instance lock"
                 )
-        return (
-            ""
-            if problem is None
-            else f"{PIDFILE_DAMAGED} {self.pidfile}: {problem}; it is not trusted"
-        )
+        if problem is None:
+            return ""
+        return f"{PIDFILE_DAMAGED} {self.pidfile}: {problem}; it is not trusted"
 
     def status(self) -> ComponentStatus:
         inst = self._instance()
-        warning = self._pidfile_warning(inst)
+        rec, problem = self._pidfile()
+        warning = self._pidfile_warning(inst, rec, problem)
         code = self._read_exit()
         if inst is not None and inst.pid is not None:
             return ComponentStatus(
@@ -332,7 +326,6 @@ class ProcessBackend:
                 or f"its supervisor (pid {inst.supervisor}) holds the instance lock but runs "
                 "no component",
             )
-        rec = self._read_pidfile()
         if code is None and rec is None:
             return ComponentStatus(self.name, self.kind, "stopped", detail=warning)
         detail = "the component has just ended" if inst is not None else ""
