@@ -36,6 +36,7 @@ from typing import Any
 
 from ncctl.components.base import ActionResult, ComponentStatus
 from ncctl.components.procfs import (
+    ProcStat,
     alive_children,
     cmdline,
     flock_holders,
@@ -222,6 +223,34 @@ class ProcessBackend:
                 found.append(pid)
         return found
 
+    def _component_of(self, supervisor: int) -> ProcStat | None:
+        """The live child of ``supervisor``: the one it recorded in the instance lock file if
+        /proc confirms it (its parent and start time), else the first one /proc lists."""
+        from ncctl.errors import NcctlError
+        from ncctl.statefile import read_capped
+
+        try:
+            raw = read_capped(
+                self.instance_lock, what="the lock", limit=PIDFILE_LIMIT, error=NcctlError
+            )
+            rec = parse_pidfile(raw)
+        except (NcctlError, ValueError):
+            rec = None
+        if rec is not None:
+            child = read_stat(rec.pid, self.proc)
+            if (
+                child
+                and child.alive
+                and (child.ppid, child.start_ticks)
+                == (
+                    supervisor,
+                    rec.start_ticks,
+                )
+            ):
+                return child
+        children = alive_children(supervisor, self.proc)
+        return children[0] if children else None
+
     def _instance(self) -> Instance | None:
         """The running instance: the live ncctl supervisor holding the instance lock (or, for
         one started by an older ncctl, running for this pidfile) and its child."""
@@ -230,8 +259,7 @@ class ProcessBackend:
             supervisor = read_stat(holder, self.proc)
             if supervisor is None or not supervisor.alive:
                 continue
-            children = alive_children(holder, self.proc)
-            child = children[0] if children else None
+            child = self._component_of(holder)
             return Instance(
                 supervisor=holder,
                 supervisor_start_ticks=supervisor.start_ticks,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,33 +83,43 @@ def alive_children(pid: int, proc: Path = Path("/proc")) -> list[ProcStat]:
     """The live processes whose parent is ``pid``, oldest first."""
     found: list[ProcStat] = []
     for entry in pids(proc):
-        stat = read_stat(entry, proc)
-        if stat is not None and stat.ppid == pid and stat.alive:
-            found.append(stat)
+        child = read_stat(entry, proc)
+        if child is not None and child.ppid == pid and child.alive:
+            found.append(child)
     return sorted(found, key=lambda s: (s.start_ticks, s.pid))
 
 
-def _flock_writers(proc: Path) -> list[tuple[int, int]]:
-    """(pid, inode) of every exclusive flock held (not waited for), from /proc/locks."""
+def _flock_writers(proc: Path) -> list[tuple[int, str]]:
+    """(pid, "MAJ:MIN:INODE") of every exclusive flock held (not waited for), /proc/locks."""
     try:
         lines = (proc / "locks").read_text(encoding="ascii", errors="replace").splitlines()
     except OSError:
         return []
-    held: list[tuple[int, int]] = []
+    held: list[tuple[int, str]] = []
     for line in lines:
         fields = line.split()
         # "1: FLOCK  ADVISORY  WRITE 4242 fe:00:2146517 0 EOF"; a waiter has "->" after "1:"
         if len(fields) < 6 or fields[1] != "FLOCK" or fields[3] != "WRITE":
             continue
-        try:
-            held.append((int(fields[4]), int(fields[5].rsplit(":", 1)[1])))
-        except (IndexError, ValueError):
-            continue
+        if fields[4].isdigit() and fields[5].count(":") == 2:
+            held.append((int(fields[4]), fields[5]))
     return held
 
 
-def _has_open(pid: int, path: Path, inode: int, proc: Path) -> bool:
-    """Whether ``pid`` has the file ``inode``, opened as ``path`` (since deleted or not), open."""
+def _file_id(path: Path) -> str | None:
+    """The "MAJ:MIN:INODE" of the regular file ``path`` as /proc/locks writes it, or None."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+
+
+def _has_open(pid: int, path: Path, file_id: str, proc: Path) -> bool:
+    """Whether ``pid`` has the file ``file_id``, opened as ``path`` (deleted since or not)."""
+    inode = int(file_id.rsplit(":", 1)[1])
     names = {str(path), f"{path} (deleted)"}
     fd_dir = proc / str(pid) / "fd"
     try:
@@ -127,9 +138,11 @@ def _has_open(pid: int, path: Path, inode: int, proc: Path) -> bool:
 def flock_holders(path: Path, proc: Path = Path("/proc")) -> list[int]:
     """The pids that hold an exclusive flock on the lock file ``path`` (an absolute path
     without symbolic links), also when that file has since been deleted or replaced: the
-    kernel's lock table (/proc/locks) names the holder, its open files confirm the file."""
+    kernel's lock table (/proc/locks) names the holder and the file (device and inode); a
+    file that is no longer at ``path`` is recognised among the holder's open files."""
+    here = _file_id(path)
     holders: list[int] = []
-    for pid, inode in _flock_writers(proc):
-        if pid not in holders and _has_open(pid, path, inode, proc):
+    for pid, file_id in _flock_writers(proc):
+        if pid not in holders and (file_id == here or _has_open(pid, path, file_id, proc)):
             holders.append(pid)
     return holders

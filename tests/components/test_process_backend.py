@@ -302,3 +302,18 @@ def test_a_supervisor_of_an_older_ncctl_is_found_without_a_pidfile(
     supervisor.wait(timeout=10)  # it ends with its component
     assert (s := read_stat(child.pid)) is None or not s.alive
     assert b._instance() is None
+
+
+def test_what_the_instance_lock_file_says_is_checked_against_proc(
+    backends: list[ProcessBackend], spawned: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    b = make(backends, tmp_path)
+    pid = b.start().status.pid
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    spawned.append(bystander)
+    stat = read_stat(bystander.pid)
+    assert stat is not None
+    b.instance_lock.write_text(json.dumps({"pid": bystander.pid, "start_ticks": stat.start_ticks}))
+    assert (b.status().state, b.status().pid) == ("running", pid)
+    assert b.stop().changed
+    assert bystander.poll() is None  # never signalled
