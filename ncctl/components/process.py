@@ -302,9 +302,18 @@ class ProcessBackend:
         stat = read_stat(pid, self.proc)
         return stat is not None and stat.alive and stat.start_ticks == ticks
 
-    def _clean(self, *paths: Path) -> None:
+    def _clean(self, *paths: Path, strict: bool = False) -> None:
+        """Remove these files (a link is removed, never followed). What cannot be removed (a
+        directory put there, say) is left; ``strict``: CantCreateError naming it."""
         for path in paths:
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                if strict:
+                    raise CantCreateError(
+                        f"{path}: cannot remove it before starting: {exc.strerror}",
+                        hint=f"remove {path} by hand (ncctl writes that file itself)",
+                    ) from None
 
     def _ready_paths(self) -> list[Path]:
         ready = self.config.ready
@@ -413,7 +422,7 @@ class ProcessBackend:
                 raise self._held_by(foreign)
             argv = self.argv()
             self._check_command(argv)
-            self._clean(self.pidfile, self.exit_file, *self._ready_paths())
+            self._clean(self.pidfile, self.exit_file, *self._ready_paths(), strict=True)
             try:
                 self.log_file.parent.mkdir(parents=True, exist_ok=True)
                 log = self.log_file.open("ab")
@@ -581,7 +590,9 @@ class ProcessBackend:
                 self._clean(self.pidfile, self.exit_file, *self._ready_paths())
                 message = "already stopped"
                 if before.detail.startswith(PIDFILE_DAMAGED):
-                    message = f"not running ({before.detail}; it is removed)"
+                    left = os.path.lexists(self.pidfile)
+                    done = "it could not be removed" if left else "it is removed"
+                    message = f"not running ({before.detail}; {done})"
                 elif before.state == "crashed":
                     message = "not running (it had ended" + (
                         f" with exit status {before.exit_code})"

@@ -129,7 +129,11 @@ def run(
         "argv": argv,
     }
     _record_identity(lock_fd, identity)
-    write_json_atomic(pidfile, identity)
+    try:
+        write_json_atomic(pidfile, identity)
+    except OSError as exc:  # the pidfile is for people: the instance does not depend on it
+        sys.stderr.write(f"ncctl supervise: {pidfile}: cannot write the pidfile: {exc.strerror}\n")
+        sys.stderr.flush()
     _report(pipe, 0)
     code = child.wait()
     write_json_atomic(exit_file, {"exit_code": code, "ended_at": _now(), "pid": child.pid})

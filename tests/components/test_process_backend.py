@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ncctl.components.process import ComponentFailed, ProcessBackend, wait_until
+from ncctl.components.process import PIDFILE_DAMAGED, ComponentFailed, ProcessBackend, wait_until
 from ncctl.components.procfs import alive_children, read_stat
 from ncctl.config import ComponentConfig, ReadyCheck
-from ncctl.errors import UnavailableError
+from ncctl.errors import CantCreateError, UnavailableError
 
 SLEEPER = ["{python}", "-c", "import time; print('up', flush=True); time.sleep(120)"]
 
@@ -317,3 +317,17 @@ def test_what_the_instance_lock_file_says_is_checked_against_proc(
     assert (b.status().state, b.status().pid) == ("running", pid)
     assert b.stop().changed
     assert bystander.poll() is None  # never signalled
+
+
+def test_a_directory_in_place_of_the_pidfile_is_named_and_nothing_starts(
+    backends: list[ProcessBackend], tmp_path: Path
+) -> None:
+    b = make(backends, tmp_path)
+    b.pidfile.mkdir(parents=True)
+    assert b.status().detail.startswith(PIDFILE_DAMAGED)
+    with pytest.raises(CantCreateError, match="cannot remove it before starting") as info:
+        b.start()
+    assert info.value.exit_code == 73 and str(b.pidfile) in info.value.message
+    assert b._instance() is None and b.pidfile.is_dir()
+    stopped = b.stop()
+    assert not stopped.changed and "it could not be removed" in stopped.message
