@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ncctl.components.process import PIDFILE_DAMAGED, ComponentFailed, ProcessBackend, wait_until
 from ncctl.components.procfs import alive_children, read_stat
@@ -331,3 +333,32 @@ def test_a_directory_in_place_of_the_pidfile_is_named_and_nothing_starts(
     assert b._instance() is None and b.pidfile.is_dir()
     stopped = b.stop()
     assert not stopped.changed and "it could not be removed" in stopped.message
+
+
+def test_whatever_the_pidfile_holds_the_running_instance_is_the_one_found(
+    backends: list[ProcessBackend], tmp_path: Path
+) -> None:
+    """Property: any pidfile content (bytes, or a record naming any pid and start time,
+    the component's and its supervisor's among them) changes neither what `status` reports
+    nor what `start` does while an instance runs."""
+    b = make(backends, tmp_path)
+    pid = b.start().status.pid
+    inst = b._instance()
+    assert pid is not None and inst is not None and inst.start_ticks is not None
+    pids = st.sampled_from([pid, inst.supervisor, 1, os.getpid()]) | st.integers(1, 2**22)
+    ticks = st.sampled_from([inst.start_ticks, inst.start_ticks + 1, 0]) | st.integers(1, 2**40)
+    records = st.builds(lambda p, t: json.dumps({"pid": p, "start_ticks": t}).encode(), pids, ticks)
+
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    @given(content=st.binary(max_size=128) | records)
+    def check(content: bytes) -> None:
+        b.pidfile.write_bytes(content)
+        status = b.status()
+        assert (status.state, status.pid) == ("running", pid)
+        again = b.start()
+        assert not again.changed and again.message == f"already running (pid {pid})"
+        assert [c.pid for c in alive_children(inst.supervisor)] == [pid]
+
+    check()
+    assert b.stop().changed
+    assert b._instance() is None
