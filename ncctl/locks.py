@@ -76,3 +76,42 @@ def hold(state_dir: Path, name: str, timeout_s: float, command: str = "") -> Ite
         yield
     finally:
         os.close(fd)
+
+
+def open_lock_file(path: Path) -> int:
+    """Open (creating it, mode 0600) the lock file ``path`` for reading and writing, never
+    through a symbolic link: it must be a regular file of this user with no other name.
+    A file readable by others is narrowed to 0600. CantCreateError names what is wrong."""
+    import stat
+
+    def refused(why: str, hint: str) -> CantCreateError:
+        return CantCreateError(f"{path}: cannot use the lock file: {why}", hint=hint)
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+        fd = os.open(
+            path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600
+        )
+    except OSError as exc:
+        if path.is_symlink():
+            raise refused(
+                "it is a symbolic link", f"remove the link (ncctl creates {path.name} itself)"
+            ) from None
+        raise refused(
+            exc.strerror or str(exc), "check state_dir in the configuration and its permissions"
+        ) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise refused("it is not a regular file", f"remove {path} (ncctl creates it)")
+        if st.st_uid != os.geteuid() or st.st_nlink != 1:
+            raise refused(
+                "it belongs to another user or has other names (hard links)",
+                f"remove {path} (ncctl creates it)",
+            )
+        if st.st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

@@ -2,11 +2,18 @@
 
 Files, under ``RUN_DIR`` (``state_dir/run``) for component NAME:
 
-* ``NAME.pid``  - written by the supervisor: the component's pid and start time (field 22 of
-  /proc/PID/stat), so that a recycled pid is never taken for ours;
+* ``NAME.instance.lock`` - the instance lock: the supervisor holds an exclusive ``flock`` on
+  it for the component's whole life. Which instance is running (if any) is always asked of the
+  kernel: the holder of that lock in /proc/locks is the supervisor, its live child is the
+  component, and both are identified by pid and start time (field 22 of /proc/PID/stat). So a
+  lost, empty, garbage or stale pidfile never leads to a second instance or an orphan;
+* ``NAME.pid``  - written by the supervisor: the component's pid and start time, and its own.
+  For people and other tools only: ncctl warns when it is damaged or disagrees, never trusts it;
 * ``NAME.exit`` - written by the supervisor when the component ends: its exit status;
 * ``NAME.lock`` - held (flock) while starting or stopping, so that two concurrent ``start``
   calls start exactly one process.
+
+Lock files are created by ncctl, mode 0600, never opened through a symbolic link.
 """
 
 from __future__ import annotations
@@ -28,11 +35,25 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.components.base import ActionResult, ComponentStatus
-from ncctl.components.procfs import read_stat
+from ncctl.components.procfs import (
+    ProcStat,
+    alive_children,
+    cmdline,
+    flock_holders,
+    pids,
+    read_stat,
+    started_at,
+)
 from ncctl.config import ComponentConfig, ReadyCheck
 from ncctl.errors import CantCreateError, UnavailableError
 
 POLL_S = 0.02
+READY_POLL_S = 0.05
+LAUNCH_TIMEOUT_S = 30.0
+SUPERVISOR_GRACE_S = 10.0
+EXIT_BUSY = 75
+SUPERVISOR_MODULE = "ncctl.components.supervise"
+"""The supervisor's verdict when another instance holds the instance lock."""
 LOG_TAIL_LINES = 10
 PYTHON_PLACEHOLDER = "{python}"
 
@@ -60,6 +81,18 @@ class PidRecord:
     supervisor: int | None
     supervisor_start_ticks: int | None
     started_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """The running instance, as the kernel sees it: the supervisor holding the instance lock
+    and its live child, the component (None for the moments it has none)."""
+
+    supervisor: int
+    supervisor_start_ticks: int
+    pid: int | None
+    start_ticks: int | None
+    since: dt.datetime | None
 
 
 PIDFILE_LIMIT = 64 * 1024
@@ -153,28 +186,88 @@ class ProcessBackend:
         self.pidfile = self.run_dir / f"{name}.pid"
         self.exit_file = self.run_dir / f"{name}.exit"
         self.lock_file = self.run_dir / f"{name}.lock"
+        self.instance_lock = self.run_dir / f"{name}.instance.lock"
         self.log_file = config.log_file or state_dir / "log" / f"{name}.log"
 
     # -- files ----------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o640)
-        except OSError as exc:
-            raise CantCreateError(
-                f"{self.run_dir}: cannot create the run directory: {exc.strerror}",
-                hint="check state_dir in the configuration and its permissions",
-            ) from None
+        from ncctl.locks import open_lock_file
+
+        fd = open_lock_file(self.lock_file)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)
 
-    def _read_pidfile(self) -> PidRecord | None:
-        return self._pidfile()[0]
+    def _lock_holders(self) -> list[int]:
+        """Who holds the instance lock, by the kernel's lock table."""
+        path = Path(os.path.realpath(self.run_dir)) / self.instance_lock.name
+        return flock_holders(path, self.proc)
+
+    def _is_supervisor(self, pid: int) -> bool:
+        return cmdline(pid, self.proc)[1:3] == ["-m", SUPERVISOR_MODULE]
+
+    def _legacy_supervisors(self) -> list[int]:
+        """Supervisors of this component started before there was an instance lock (by an
+        older ncctl, before an upgrade): found by their command line, never by the pidfile."""
+        mine = ["--pidfile", str(self.pidfile.absolute())]
+        found: list[int] = []
+        for pid in pids(self.proc):
+            argv = cmdline(pid, self.proc)
+            own = argv[: argv.index("--")] if "--" in argv else argv  # not the component's
+            ours = any(own[i : i + 2] == mine for i in range(3, len(own)))
+            if own[1:3] == ["-m", SUPERVISOR_MODULE] and "--lock-fd" not in own and ours:
+                found.append(pid)
+        return found
+
+    def _component_of(self, supervisor: int) -> ProcStat | None:
+        """The live child of ``supervisor``: the one it recorded in the instance lock file if
+        /proc confirms it (its parent and start time), else the first one /proc lists."""
+        from ncctl.errors import NcctlError
+        from ncctl.statefile import read_capped
+
+        try:
+            raw = read_capped(
+                self.instance_lock, what="the lock", limit=PIDFILE_LIMIT, error=NcctlError
+            )
+            rec = parse_pidfile(raw)
+        except (NcctlError, ValueError):
+            rec = None
+        if rec is not None:
+            child = read_stat(rec.pid, self.proc)
+            if (
+                child
+                and child.alive
+                and (child.ppid, child.start_ticks)
+                == (
+                    supervisor,
+                    rec.start_ticks,
+                )
+            ):
+                return child
+        children = alive_children(supervisor, self.proc)
+        return children[0] if children else None
+
+    def _instance(self) -> Instance | None:
+        """The running instance: the live ncctl supervisor holding the instance lock (or, for
+        one started by an older ncctl, running for this pidfile) and its child."""
+        holders = [h for h in self._lock_holders() if self._is_supervisor(h)]
+        for holder in holders or self._legacy_supervisors():
+            supervisor = read_stat(holder, self.proc)
+            if supervisor is None or not supervisor.alive:
+                continue
+            child = self._component_of(holder)
+            return Instance(
+                supervisor=holder,
+                supervisor_start_ticks=supervisor.start_ticks,
+                pid=child.pid if child else None,
+                start_ticks=child.start_ticks if child else None,
+                since=started_at(child.start_ticks, self.proc) if child else None,
+            )
+        return None
 
     def _pidfile(self) -> tuple[PidRecord | None, str | None]:
         """The pidfile's record, or (None, what is wrong with it); (None, None) when there is
@@ -209,9 +302,18 @@ class ProcessBackend:
         stat = read_stat(pid, self.proc)
         return stat is not None and stat.alive and stat.start_ticks == ticks
 
-    def _clean(self, *paths: Path) -> None:
+    def _clean(self, *paths: Path, strict: bool = False) -> None:
+        """Remove these files (a link is removed, never followed). What cannot be removed (a
+        directory put there, say) is left; ``strict``: CantCreateError naming it."""
         for path in paths:
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                if strict:
+                    raise CantCreateError(
+                        f"{path}: cannot remove it before starting: {exc.strerror}",
+                        hint=f"remove {path} by hand (ncctl writes that file itself)",
+                    ) from None
 
     def _ready_paths(self) -> list[Path]:
         ready = self.config.ready
@@ -221,40 +323,58 @@ class ProcessBackend:
 
     # -- status ---------------------------------------------------------------------------
 
+    def _pidfile_warning(
+        self, inst: Instance | None, rec: PidRecord | None, problem: str | None
+    ) -> str:
+        """What is wrong with the pidfile (it is never trusted), or ''."""
+        if problem is None and rec is not None:
+            stat = read_stat(rec.pid, self.proc)
+            if inst is not None and (rec.pid, rec.start_ticks) != (inst.pid, inst.start_ticks):
+                problem = (
+                    f"its start time is not that of pid {rec.pid}"
+                    if rec.pid == inst.pid
+                    else f"it names pid {rec.pid}, not the running instance (pid {inst.pid})"
+                )
+            elif inst is None and stat is not None and stat.alive:
+                problem = (
+                    f"pid {rec.pid} now belongs to another process"
+                    if stat.start_ticks != rec.start_ticks
+                    else f"pid {rec.pid} is alive but holds no instance lock"
+                )
+        if problem is None:
+            return ""
+        return f"{PIDFILE_DAMAGED} {self.pidfile}: {problem}; it is not trusted"
+
     def status(self) -> ComponentStatus:
+        inst = self._instance()
         rec, problem = self._pidfile()
-        if problem is not None:
+        warning = self._pidfile_warning(inst, rec, problem)
+        code = self._read_exit()
+        if inst is not None and inst.pid is not None:
+            return ComponentStatus(
+                self.name, self.kind, "running", pid=inst.pid, since=inst.since, detail=warning
+            )
+        if inst is not None and code is None:
             return ComponentStatus(
                 self.name,
                 self.kind,
                 "unknown",
-                detail=f"{PIDFILE_DAMAGED} {self.pidfile}: {problem}; it is not trusted",
+                detail=warning
+                or f"its supervisor (pid {inst.supervisor}) holds the instance lock but runs "
+                "no component",
             )
-        if rec is None:
-            return ComponentStatus(self.name, self.kind, "stopped")
-        if self._is_ours(rec.pid, rec.start_ticks):
-            return ComponentStatus(
-                self.name, self.kind, "running", pid=rec.pid, since=rec.started_at
-            )
-        code = self._read_exit()
-        stat = read_stat(rec.pid, self.proc)
-        detail = ""
-        if stat is not None and stat.alive:
-            detail = (
-                f"{PIDFILE_DAMAGED} {self.pidfile}: pid {rec.pid} now belongs to another "
-                "process; it is not trusted"
-            )
-        if code is None and self._is_ours(rec.supervisor, rec.supervisor_start_ticks):
-            detail = detail or "the component has just ended"
+        if code is None and rec is None:
+            return ComponentStatus(self.name, self.kind, "stopped", detail=warning)
+        detail = "the component has just ended" if inst is not None else ""
         return ComponentStatus(
             self.name,
             self.kind,
             "crashed",
-            pid=rec.pid,
-            since=rec.started_at,
+            pid=rec.pid if rec else None,
+            since=rec.started_at if rec else None,
             exit_code=code,
             log_tail=tail(self.log_file),
-            detail=detail or ("exit status unknown" if code is None else ""),
+            detail=warning or detail or ("exit status unknown" if code is None else ""),
         )
 
     # -- start ----------------------------------------------------------------------------
@@ -278,16 +398,31 @@ class ProcessBackend:
                 code="component.no_command",
             )
 
+    def _already_running(self) -> ActionResult:
+        current = self.status()
+        inst = self._instance()
+        pid = current.pid or (inst.supervisor if inst else None)
+        return ActionResult(self.name, "start", False, f"already running (pid {pid})", current)
+
+    def _held_by(self, holders: list[int]) -> UnavailableError:
+        """The failure of a start while the instance lock is held by no ncctl supervisor."""
+        who = ", ".join(f"pid {h} ({' '.join(cmdline(h, self.proc))[:100]})" for h in holders)
+        return UnavailableError(
+            f"{self.instance_lock}: the instance lock is held by "
+            f"{who or 'another process'}, not by an ncctl supervisor",
+            hint="find out what that process is and end it; then start again",
+            code="component.lock_held",
+        )
+
     def start(self) -> ActionResult:
         with self._locked():
-            current = self.status()
-            if current.running:
-                return ActionResult(
-                    self.name, "start", False, f"already running (pid {current.pid})", current
-                )
+            if self._instance() is not None:
+                return self._already_running()
+            if foreign := self._lock_holders():
+                raise self._held_by(foreign)
             argv = self.argv()
             self._check_command(argv)
-            self._clean(self.pidfile, self.exit_file, *self._ready_paths())
+            self._clean(self.pidfile, self.exit_file, *self._ready_paths(), strict=True)
             try:
                 self.log_file.parent.mkdir(parents=True, exist_ok=True)
                 log = self.log_file.open("ab")
@@ -296,38 +431,71 @@ class ProcessBackend:
                     f"{self.log_file}: cannot open the log file: {exc.strerror}",
                     hint=f"check components.{self.name}.log_file and its directory",
                 ) from None
-            env = {**os.environ, **self.base_env, **self.config.env}
-            supervisor = [
-                sys.executable,
-                "-m",
-                "ncctl.components.supervise",
-                "--pidfile",
-                str(self.pidfile.absolute()),
-                "--exit-file",
-                str(self.exit_file.absolute()),
-                "--",
-                *argv,
-            ]
             with log:
-                try:
-                    first = subprocess.Popen(
-                        supervisor,
-                        cwd=self.config.cwd,
-                        env=env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                except OSError as exc:
-                    raise UnavailableError(
-                        f"components.{self.name}: cannot start: {exc.strerror}",
-                        hint=f"check components.{self.name}.cwd and command",
-                    ) from None
-                first.wait(timeout=30)  # the detaching parent exits at once
+                verdict = self._launch(argv, log.fileno())
+            if verdict == EXIT_BUSY:
+                # an instance started outside this lock got there first, or the lock is held
+                # by something that is not an ncctl supervisor
+                if wait_until(lambda: self._instance() is not None, 2.0):
+                    return self._already_running()
+                raise self._held_by(self._lock_holders())
+            if verdict != 0:
+                raise ComponentFailed(
+                    f"{self.name}: its supervisor ended before it started the component "
+                    f"(exit status {verdict})",
+                    hint=f"read its log: {self.log_file}",
+                    log_tail=tail(self.log_file),
+                )
             self._await_ready()
             status = self.status()
             return ActionResult(self.name, "start", True, f"started (pid {status.pid})", status)
+
+    def _launch(self, argv: list[str], log_fd: int) -> int:
+        """Start the supervisor, handing it the opened instance lock file; its verdict."""
+        from ncctl.locks import open_lock_file
+
+        lock_fd = open_lock_file(self.instance_lock)
+        supervisor = [
+            sys.executable,
+            "-m",
+            SUPERVISOR_MODULE,
+            "--pidfile",
+            str(self.pidfile.absolute()),
+            "--exit-file",
+            str(self.exit_file.absolute()),
+            "--lock-fd",
+            str(lock_fd),
+            "--",
+            *argv,
+        ]
+        try:
+            first = subprocess.Popen(
+                supervisor,
+                cwd=self.config.cwd,
+                env={**os.environ, **self.base_env, **self.config.env},
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(lock_fd,),
+            )
+        except OSError as exc:
+            raise UnavailableError(
+                f"components.{self.name}: cannot start: {exc.strerror}",
+                hint=f"check components.{self.name}.cwd and command",
+            ) from None
+        finally:
+            os.close(lock_fd)
+        try:
+            # the first process exits once the supervisor holds the lock and started the component
+            return first.wait(timeout=LAUNCH_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            first.wait(timeout=5)
+            raise UnavailableError(
+                f"{self.name}: its supervisor did not report within {LAUNCH_TIMEOUT_S:g} s",
+                hint=f"read its log: {self.log_file}; then `ncctl` status",
+            ) from None
 
     def _await_ready(self) -> None:
         ready = self.config.ready
@@ -335,25 +503,23 @@ class ProcessBackend:
         deadline = time.monotonic() + timeout
         check = self._ready_check(ready)
         while True:
-            rec = self._read_pidfile()
-            exit_code = self._read_exit()
-            if exit_code is not None or (
-                rec is not None and not self._is_ours(rec.pid, rec.start_ticks)
-            ):
-                # the supervisor records the exit status right after the component ends
-                wait_until(lambda: self._read_exit() is not None, 5.0)
+            inst = self._instance()
+            if self._read_exit() is not None or inst is None:
+                # the supervisor records the exit status right after the component ends,
+                # then ends itself
+                wait_until(lambda: self._read_exit() is not None and self._instance() is None, 5.0)
                 code = self._read_exit()
-                self._clean(self.pidfile)
+                self._clean(self.pidfile, self.exit_file)  # the failure reports the status
                 raise ComponentFailed(
                     f"{self.name} died before it was ready"
                     + (f" (exit status {code})" if code is not None else ""),
                     hint=f"read its log: {self.log_file}",
                     log_tail=tail(self.log_file),
                 )
-            if rec is not None and check():
+            if inst.pid is not None and check():
                 return
             if time.monotonic() >= deadline:
-                self._terminate(rec, timeout_s=self.config.stop_timeout_s)
+                self._terminate(inst, timeout_s=self.config.stop_timeout_s)
                 self._clean(self.pidfile, self.exit_file)
                 raise ComponentFailed(
                     f"{self.name} was not ready after {timeout:g} s; it was stopped",
@@ -361,7 +527,7 @@ class ProcessBackend:
                     f"components.{self.name}.ready.timeout_s",
                     log_tail=tail(self.log_file),
                 )
-            time.sleep(POLL_S)
+            time.sleep(READY_POLL_S)
 
     def _ready_check(self, ready: ReadyCheck | None) -> Callable[[], bool]:
         if ready is None:
@@ -384,31 +550,49 @@ class ProcessBackend:
 
     # -- stop -----------------------------------------------------------------------------
 
-    def _terminate(self, rec: PidRecord | None, timeout_s: float) -> str:
-        """SIGTERM, wait, then SIGKILL; wait for the supervisor to record the exit."""
-        if rec is None or not self._is_ours(rec.pid, rec.start_ticks):
-            return "not running"
-        how = "stopped with SIGTERM"
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(rec.pid, signal.SIGTERM)
-        if not wait_until(lambda: not self._is_ours(rec.pid, rec.start_ticks), timeout_s):
+    def _signal(self, pid: int | None, ticks: int | None, sig: signal.Signals) -> None:
+        """Send ``sig`` to ``pid`` if it is still the process that started at ``ticks``."""
+        if pid is not None and self._is_ours(pid, ticks):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(rec.pid, signal.SIGKILL)
-            how = f"killed with SIGKILL: still running {timeout_s:g} s after SIGTERM"
-            wait_until(lambda: not self._is_ours(rec.pid, rec.start_ticks), 10.0)
-        # the supervisor reaps the component and writes its exit status, then ends
-        wait_until(lambda: not self._is_ours(rec.supervisor, rec.supervisor_start_ticks), 10.0)
+                os.kill(pid, sig)
+
+    def _terminate(self, inst: Instance, timeout_s: float) -> str:
+        """SIGTERM, wait, then SIGKILL; wait for the supervisor to record the exit and end."""
+        how = "stopped with SIGTERM"
+
+        def gone() -> bool:
+            return not self._is_ours(inst.pid, inst.start_ticks)
+
+        if inst.pid is None:
+            how = f"stopped its supervisor (pid {inst.supervisor}), which ran no component"
+        else:
+            self._signal(inst.pid, inst.start_ticks, signal.SIGTERM)
+            if not wait_until(gone, timeout_s):
+                self._signal(inst.pid, inst.start_ticks, signal.SIGKILL)
+                how = f"killed with SIGKILL: still running {timeout_s:g} s after SIGTERM"
+                wait_until(gone, 10.0)
+
+        # the supervisor reaps the component, writes its exit status, then ends (and so
+        # releases the instance lock); one that does not is killed
+        def released() -> bool:
+            return not self._is_ours(inst.supervisor, inst.supervisor_start_ticks)
+
+        if not wait_until(released, SUPERVISOR_GRACE_S):
+            self._signal(inst.supervisor, inst.supervisor_start_ticks, signal.SIGKILL)
+            wait_until(released, 10.0)
         return how
 
     def stop(self) -> ActionResult:
         with self._locked():
-            rec = self._read_pidfile()
-            if rec is None or not self._is_ours(rec.pid, rec.start_ticks):
+            inst = self._instance()
+            if inst is None:
                 before = self.status()
                 self._clean(self.pidfile, self.exit_file, *self._ready_paths())
                 message = "already stopped"
-                if before.state == "unknown":
-                    message = f"{before.detail}; it is removed"
+                if before.detail.startswith(PIDFILE_DAMAGED):
+                    left = os.path.lexists(self.pidfile)
+                    done = "it could not be removed" if left else "it is removed"
+                    message = f"not running ({before.detail}; {done})"
                 elif before.state == "crashed":
                     message = "not running (it had ended" + (
                         f" with exit status {before.exit_code})"
@@ -422,7 +606,7 @@ class ProcessBackend:
                     message,
                     ComponentStatus(self.name, self.kind, "stopped"),
                 )
-            how = self._terminate(rec, self.config.stop_timeout_s)
+            how = self._terminate(inst, self.config.stop_timeout_s)
             code = self._read_exit()
             self._clean(self.pidfile, self.exit_file, *self._ready_paths())
             message = how + (f" (exit status {code})" if code is not None else "")
@@ -434,11 +618,11 @@ class ProcessBackend:
 
     def reopen(self) -> bool:
         """Send SIGHUP to the component (it reopens its files); False when it is not running."""
-        rec = self._read_pidfile()
-        if rec is None or not self._is_ours(rec.pid, rec.start_ticks):
+        inst = self._instance()
+        if inst is None or inst.pid is None or not self._is_ours(inst.pid, inst.start_ticks):
             return False
         try:
-            os.kill(rec.pid, signal.SIGHUP)
+            os.kill(inst.pid, signal.SIGHUP)
         except ProcessLookupError:
             return False
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,10 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ncctl.components.process import ComponentFailed, ProcessBackend, wait_until
-from ncctl.components.procfs import read_stat
+from ncctl.components.process import PIDFILE_DAMAGED, ComponentFailed, ProcessBackend, wait_until
+from ncctl.components.procfs import alive_children, read_stat
 from ncctl.config import ComponentConfig, ReadyCheck
+from ncctl.errors import CantCreateError, UnavailableError
 
 SLEEPER = ["{python}", "-c", "import time; print('up', flush=True); time.sleep(120)"]
 
@@ -26,9 +30,11 @@ def backends() -> Iterator[list[ProcessBackend]]:
     made: list[ProcessBackend] = []
     yield made
     for b in made:
-        rec = b._read_pidfile()
-        if rec is not None and b._is_ours(rec.pid, rec.start_ticks):
-            os.kill(rec.pid, signal.SIGKILL)
+        inst = b._instance()
+        if inst is not None:
+            os.kill(inst.supervisor, signal.SIGKILL)
+            if inst.pid is not None:
+                os.kill(inst.pid, signal.SIGKILL)
 
 
 def make(
@@ -238,3 +244,121 @@ def test_missing_executable_is_unavailable(backends: list[ProcessBackend], tmp_p
 def test_ready_check_config_needs_its_target() -> None:
     with pytest.raises(ValueError, match="needs port"):
         ReadyCheck.model_validate({"kind": "tcp_port"})
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts itself; killed afterwards."""
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for proc in procs:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.skipif(shutil.which("flock") is None, reason="needs flock(1)")
+def test_an_instance_lock_held_by_something_else_is_named_and_nothing_starts(
+    backends: list[ProcessBackend], spawned: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    b = make(backends, tmp_path)
+    b.run_dir.mkdir(parents=True)
+    holder = subprocess.Popen(["flock", "--exclusive", str(b.instance_lock), "sleep", "120"])
+    spawned.append(holder)
+    assert wait_until(lambda: holder.pid in b._lock_holders(), 10)
+    assert b.status().state == "stopped"
+    with pytest.raises(UnavailableError) as info:
+        b.start()
+    assert info.value.code == "component.lock_held" and info.value.exit_code == 69
+    assert f"pid {holder.pid} (flock" in info.value.message
+    assert b._instance() is None and not b.exit_file.exists()
+    assert not b.stop().changed
+    assert holder.poll() is None  # never signalled
+
+
+def test_a_supervisor_of_an_older_ncctl_is_found_without_a_pidfile(
+    backends: list[ProcessBackend], spawned: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    """Upgrading ncctl while a component runs under a supervisor that took no instance lock:
+    it is found by its command line (same module and pidfile, no --lock-fd)."""
+    old = tmp_path / "old"
+    (old / "ncctl" / "components").mkdir(parents=True)
+    for package in (old / "ncctl", old / "ncctl" / "components"):
+        (package / "__init__.py").write_text("")
+    (old / "ncctl" / "components" / "supervise.py").write_text(
+        "import subprocess, sys\nsys.exit(subprocess.call(sys.argv[sys.argv.index('--') + 1 :]))\n"
+    )
+    b = make(backends, tmp_path)
+    argv = ["--pidfile", str(b.pidfile.absolute()), "--exit-file", str(b.exit_file.absolute())]
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "ncctl.components.supervise", *argv, "--", *sleeper], cwd=old
+    )
+    spawned.append(supervisor)
+    assert wait_until(lambda: bool(alive_children(supervisor.pid)), 10)
+    [child] = alive_children(supervisor.pid)
+    assert not b.pidfile.exists()
+    assert (b.status().state, b.status().pid) == ("running", child.pid)
+    again = b.start()
+    assert not again.changed and again.message == f"already running (pid {child.pid})"
+    assert b.stop().changed
+    supervisor.wait(timeout=10)  # it ends with its component
+    assert (s := read_stat(child.pid)) is None or not s.alive
+    assert b._instance() is None
+
+
+def test_what_the_instance_lock_file_says_is_checked_against_proc(
+    backends: list[ProcessBackend], spawned: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    b = make(backends, tmp_path)
+    pid = b.start().status.pid
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    spawned.append(bystander)
+    stat = read_stat(bystander.pid)
+    assert stat is not None
+    b.instance_lock.write_text(json.dumps({"pid": bystander.pid, "start_ticks": stat.start_ticks}))
+    assert (b.status().state, b.status().pid) == ("running", pid)
+    assert b.stop().changed
+    assert bystander.poll() is None  # never signalled
+
+
+def test_a_directory_in_place_of_the_pidfile_is_named_and_nothing_starts(
+    backends: list[ProcessBackend], tmp_path: Path
+) -> None:
+    b = make(backends, tmp_path)
+    b.pidfile.mkdir(parents=True)
+    assert b.status().detail.startswith(PIDFILE_DAMAGED)
+    with pytest.raises(CantCreateError, match="cannot remove it before starting") as info:
+        b.start()
+    assert info.value.exit_code == 73 and str(b.pidfile) in info.value.message
+    assert b._instance() is None and b.pidfile.is_dir()
+    stopped = b.stop()
+    assert not stopped.changed and "it could not be removed" in stopped.message
+
+
+def test_whatever_the_pidfile_holds_the_running_instance_is_the_one_found(
+    backends: list[ProcessBackend], tmp_path: Path
+) -> None:
+    """Property: any pidfile content (bytes, or a record naming any pid and start time,
+    the component's and its supervisor's among them) changes neither what `status` reports
+    nor what `start` does while an instance runs."""
+    b = make(backends, tmp_path)
+    pid = b.start().status.pid
+    inst = b._instance()
+    assert pid is not None and inst is not None and inst.start_ticks is not None
+    pids = st.sampled_from([pid, inst.supervisor, 1, os.getpid()]) | st.integers(1, 2**22)
+    ticks = st.sampled_from([inst.start_ticks, inst.start_ticks + 1, 0]) | st.integers(1, 2**40)
+    records = st.builds(lambda p, t: json.dumps({"pid": p, "start_ticks": t}).encode(), pids, ticks)
+
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    @given(content=st.binary(max_size=128) | records)
+    def check(content: bytes) -> None:
+        b.pidfile.write_bytes(content)
+        status = b.status()
+        assert (status.state, status.pid) == ("running", pid)
+        again = b.start()
+        assert not again.changed and again.message == f"already running (pid {pid})"
+        assert [c.pid for c in alive_children(inst.supervisor)] == [pid]
+
+    check()
+    assert b.stop().changed
+    assert b._instance() is None
