@@ -2,7 +2,8 @@
 
 Validating the configuration and the schedule files with pydantic costs more than answering
 the question. Once a configuration file and the schedule files it names have been validated,
-the compiled engine input is stored under ``$XDG_CACHE_HOME/ncctl`` (or ``~/.cache/ncctl``;
+the compiled engine input is stored under ``$XDG_CACHE_HOME/ncctl`` (or ``~/.cache/ncctl``, none
+without a home directory;
 ``NCCTL_CACHE_DIR`` overrides, ``NCCTL_CACHE_DIR=off`` disables), keyed by the SHA-256 of the
 configuration's bytes, its path and the current directory. A hit also checks the SHA-256 of
 every schedule file, so any edit is seen at once and falls back to full validation. The cache
@@ -36,7 +37,12 @@ def cache_dir() -> Path | None:
     value = os.environ.get("NCCTL_CACHE_DIR")
     if value is not None:
         return None if value in ("", "off", "0") else Path(value)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no $HOME and no passwd entry (a bare uid): no cache
+            return None
     return Path(base) / "ncctl"
 
 

@@ -609,7 +609,7 @@ def probe(
     if access is Access.READ_ONLY_MODE:
         verdict, why = setting.read_only()
         return Finding(verdict, why, current, raw, str(access))
-    if access is not Access.WRITABLE:
+    if access not in (Access.WRITABLE, Access.ROOT_ONLY):
         return Finding(
             Verdict.HOST_ONLY,
             f"{access} ({host.mode_of(setting.path)}): {setting.host_instruction()}",

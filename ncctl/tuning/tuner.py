@@ -26,7 +26,13 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from ncctl.errors import NcctlError, RefusedError, UnavailableError, UsageError
+from ncctl.errors import (
+    NcctlError,
+    PermissionDeniedError,
+    RefusedError,
+    UnavailableError,
+    UsageError,
+)
 from ncctl.journal import Journal, journal_path
 from ncctl.tuning.boot import (
     DROPIN,
@@ -38,7 +44,7 @@ from ncctl.tuning.boot import (
     parse_cmdline,
     probe_boot,
 )
-from ncctl.tuning.host import Host, NamespaceContext
+from ncctl.tuning.host import Access, Host, NamespaceContext
 from ncctl.tuning.persist import ABSENT, FileChange, planned_files, write_file
 from ncctl.tuning.profiles import Profile
 from ncctl.tuning.settings import (
@@ -390,6 +396,8 @@ class Tuner:
         self.check_force(force, reason)
         if dry_run:
             return ApplyResult(self.plan(profile, window), None, dry_run=True)
+        if os.geteuid() != 0:
+            _refuse_root_only(self.plan(profile, window))
         check_persistent(self.state_dir, self.mounts)
         with locked(self.directory):
             plan = self.plan(profile, window)
@@ -803,6 +811,18 @@ def _token(name: str, params: dict[str, str | None]) -> str | None:
         return None
     value = params[name]
     return name if value is None else f"{name}={value}"
+
+
+def _refuse_root_only(plan: Plan) -> None:
+    """Refuse, before anything is written, changes only root can make (a refused write
+    would be remembered for the rest of the boot as the kernel's refusal)."""
+    items = [i for i in plan.items if i.drifting and i.finding.access == Access.ROOT_ONLY]
+    if items:
+        raise PermissionDeniedError(
+            f"`ncctl tune host` changes files only root may write: {_ids(items)}",
+            hint="run it as root (ncctl-tune.service does); tune plan and verify work as any user",
+            code="tune.needs_root",
+        )
 
 
 class TuningDriftError(NcctlError):
