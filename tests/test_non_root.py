@@ -386,15 +386,16 @@ def test_operations_as_the_dedicated_user(host: Host, remote_dir: Path) -> None:
 
     # tuning: plan and verify read a fake root and see what root would (drift, exit 1);
     # host tuning itself is root's and is refused before anything is written
-    plan = host.run("tune", "plan").data()
+    fake = ("--root", str(host.fake_root))
+    plan = host.run("tune", "plan", *fake).data()
     assert plan["profile"]["name"] == "dev"
     assert {(s["verdict"], s["access"]) for s in plan["settings"]} == {
         ("apply", "writable by root only")
     }
-    verify = host.run("tune", "verify")
+    verify = host.run("tune", "verify", *fake)
     assert verify.code == 1 and verify.error()["code"] == "tune.drift", verify
     before = fakeroot.tree(host.fake_root)
-    refused = host.run("tune", "host", clock=WEEKEND)
+    refused = host.run("tune", "host", *fake, clock=WEEKEND)
     assert refused.code == 77 and refused.error()["code"] == "tune.needs_root", refused
     assert fakeroot.tree(host.fake_root) == before
     assert not (host.root / "state" / "tuning").exists()
@@ -411,6 +412,22 @@ def test_operations_as_the_dedicated_user(host: Host, remote_dir: Path) -> None:
     # everything ncctl made belongs to the account: nothing root's in its directories
     for name in ("state", "log", "archive", "outbox"):
         assert _owners(host.root / name) == {(account.uid, account.gid)}, name
+
+
+def test_config_and_schedule_commands_as_the_dedicated_user(host: Host) -> None:
+    shown = host.run("config", "show").data()
+    assert shown["source"] == "--config" and shown["path"] == str(host.config)
+    assert host.run("schedule", "show").code == 0
+    assert host.run("schedule", "next").code == 0
+    work = host.root / "work"
+    made = host.run("config", "init", "--env", "dev", "--dir", str(work), clock=None)
+    assert made.code == 0, made
+    created = work / "configs" / "dev.toml"
+    assert created.stat().st_uid == host.account.uid
+    key = ("runner.reconcile_interval_s", "30")
+    assert host.run("config", "set", *key, config=created, clock=None).code == 0
+    assert "reconcile_interval_s = 30" in created.read_text(encoding="utf-8")
+    assert created.stat().st_uid == host.account.uid
 
 
 def test_clock_set_as_the_dedicated_user(host: Host) -> None:
