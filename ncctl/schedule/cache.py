@@ -2,10 +2,10 @@
 
 Validating the configuration and the schedule files with pydantic costs more than answering
 the question. Once a configuration file and the schedule files it names have been validated,
-the compiled engine input is stored under ``$XDG_CACHE_HOME/ncctl`` (or ``~/.cache/ncctl``, none
-without a home directory;
-``NCCTL_CACHE_DIR`` overrides, ``NCCTL_CACHE_DIR=off`` disables), keyed by the SHA-256 of the
-configuration's bytes, its path and the current directory. A hit also checks the SHA-256 of
+the compiled engine input is stored under ``$XDG_CACHE_HOME/ncctl`` (or ``~/.cache/ncctl``;
+nowhere without a home directory; ``NCCTL_CACHE_DIR`` overrides, ``NCCTL_CACHE_DIR=off``
+disables), keyed by the SHA-256 of the configuration's bytes, its path and the current
+directory. A hit also checks the SHA-256 of
 every schedule file, so any edit is seen at once and falls back to full validation. The cache
 only ever remembers that identical bytes were valid; a failure to read or write it is ignored.
 """
