@@ -7,7 +7,6 @@ file. A second taker waits a bounded time, then fails with exit 75 naming the ho
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import getpass
 import json
 import os
@@ -17,9 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ncctl.errors import CantCreateError, TemporaryError
-
-POLL_S = 0.05
+from ncctl import floor
+from ncctl.errors import TemporaryError
 
 
 def _holder(fd: int) -> str:
@@ -38,28 +36,15 @@ def _holder(fd: int) -> str:
 def hold(state_dir: Path, name: str, timeout_s: float, command: str = "") -> Iterator[None]:
     """Hold lock ``name``; wait at most ``timeout_s`` for it, then raise TemporaryError."""
     path = state_dir / "locks" / f"{name}.lock"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
-    except OSError as exc:
-        raise CantCreateError(
-            f"{path}: cannot create the lock: {exc.strerror}",
-            hint="check state_dir in the configuration and its permissions",
-        ) from None
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TemporaryError(
-                        f"the {name} lock is held by {_holder(fd)}",
-                        hint=f"wait for it to finish and run again (waited {timeout_s:g} s)",
-                        code="lock.busy",
-                    ) from None
-                time.sleep(POLL_S)
+
+    def busy(fd: int) -> TemporaryError:
+        return TemporaryError(
+            f"the {name} lock is held by {_holder(fd)}",
+            hint=f"wait for it to finish and run again (waited {timeout_s:g} s)",
+            code="lock.busy",
+        )
+
+    with floor.locked(path, timeout_s, what="lock", busy=busy) as fd:
         try:
             user = getpass.getuser()
         except (KeyError, OSError):
@@ -74,5 +59,3 @@ def hold(state_dir: Path, name: str, timeout_s: float, command: str = "") -> Ite
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
         yield
-    finally:
-        os.close(fd)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import shutil
@@ -27,12 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ncctl import floor
 from ncctl.components.base import ActionResult, ComponentStatus
 from ncctl.components.procfs import read_stat
 from ncctl.config import ComponentConfig, ReadyCheck
 from ncctl.errors import CantCreateError, UnavailableError
+from ncctl.floor import wait_until
+
+__all__ = ["wait_until"]  # for the callers that still import it from here
 
 POLL_S = 0.02
+LOCK_WAIT_S = 30.0
 LOG_TAIL_LINES = 10
 PYTHON_PLACEHOLDER = "{python}"
 
@@ -121,17 +125,6 @@ def tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> list[str]:
     return data.decode("utf-8", errors="replace").splitlines()[-lines:]
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    """Poll ``condition`` until it holds or ``timeout_s`` passes (monotonic clock)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(POLL_S)
-
-
 class ProcessBackend:
     """Start, stop and observe one component as a supervised child process."""
 
@@ -159,16 +152,10 @@ class ProcessBackend:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        fd = floor.open_lock(self.lock_file, what=f"{self.name} lock")
         try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o640)
-        except OSError as exc:
-            raise CantCreateError(
-                f"{self.run_dir}: cannot create the run directory: {exc.strerror}",
-                hint="check state_dir in the configuration and its permissions",
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not floor.flock_within(fd, LOCK_WAIT_S):
+                raise floor.lock_busy(self.lock_file, f"{self.name} lock", LOCK_WAIT_S)
             yield
         finally:
             os.close(fd)
@@ -290,7 +277,7 @@ class ProcessBackend:
             self._clean(self.pidfile, self.exit_file, *self._ready_paths())
             try:
                 self.log_file.parent.mkdir(parents=True, exist_ok=True)
-                log = self.log_file.open("ab")
+                log = floor.open_file(self.log_file, "ab", what="component log", trusted_dir=False)
             except OSError as exc:
                 raise CantCreateError(
                     f"{self.log_file}: cannot open the log file: {exc.strerror}",

@@ -22,18 +22,14 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from ncctl import floor
 from ncctl.components.procfs import read_stat
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
 
 def write_json_atomic(path: Path, doc: dict[str, object]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(doc, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    floor.atomic_write(path, json.dumps(doc).encode(), what="supervisor record")
 
 
 def _now() -> str:
@@ -83,6 +79,7 @@ def main(args: list[str] | None = None) -> int:
     parser.add_argument("--no-detach", action="store_true")
     parser.add_argument("argv", nargs=argparse.REMAINDER)
     ns = parser.parse_args(args)
+    floor.set_umask()
     argv: list[str] = ns.argv[1:] if ns.argv[:1] == ["--"] else ns.argv
     if not argv:
         parser.error("no command to run")
