@@ -96,7 +96,8 @@ def refuse_link(path: Path, what: str) -> DataError:
 
 def check_dir(directory: Path, what: str = "directory") -> None:
     """Refuse to write into ``directory`` unless it is a real directory (not a link), owned by
-    root or by ncctl's user, and not group/world-writable (unless sticky and root-owned)."""
+    root, by ncctl's user or its service account, and not group/world-writable (unless sticky
+    and root-owned)."""
     st = os.lstat(directory)  # OSError: the caller names what it was writing
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
         raise DataError(
@@ -105,7 +106,7 @@ def check_dir(directory: Path, what: str = "directory") -> None:
             hint=f"make {directory} a real directory owned by root",
             code="file.not_directory",
         )
-    owner_ok = st.st_uid in (0, os.geteuid())
+    owner_ok = not foreign_owner(st)
     shared = st.st_mode & 0o022 and not (st.st_mode & stat.S_ISVTX and st.st_uid == 0)
     if not owner_ok or shared:
         raise PermissionDeniedError(
@@ -138,10 +139,22 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+_service_uids: set[int] = set()
+
+
+def trust_service_user(name: str) -> None:
+    """Also accept directories and files of the account ncctl's units run as (``[systemd]
+    user``): root shares the state directory with it (``ncctl tune host``, an operator)."""
+    import pwd
+
+    with contextlib.suppress(KeyError):  # no such account here: nothing more is trusted
+        _service_uids.add(pwd.getpwnam(name).pw_uid)
+
+
 def foreign_owner(st: os.stat_result) -> bool:
-    """Whether a file belongs to another user than root or ncctl's own (a key or a secret
-    such a user could swap at will)."""
-    return st.st_uid not in (0, os.geteuid())
+    """Whether a file belongs to another user than root, ncctl's own or its service account
+    (a key, a secret or a directory such a user could swap at will)."""
+    return st.st_uid not in (0, os.geteuid(), *_service_uids)
 
 
 # -- opens --------------------------------------------------------------------------------

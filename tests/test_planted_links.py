@@ -170,3 +170,24 @@ def test_a_link_beside_the_live_file_does_not_stop_the_other_categories(site: Si
     assert by_name["audit"]["action"] == "refused"
     assert by_name["trade"]["action"] == "rotated"
     assert target.read_bytes() == SECRET and stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("service_user", [None, "nobody"])
+def test_a_state_directory_of_another_user_is_refused_unless_it_is_the_service_account(
+    site: Site, service_user: str | None
+) -> None:
+    state = site.root / "state"
+    state.mkdir(mode=0o750)
+    os.chown(state, 65534, 65534)  # nobody: the service account only when configured so
+    if service_user is not None:
+        site.config.write_text(site.config.read_text() + f'[systemd]\nuser = "{service_user}"\n')
+    code, doc, err = run(site.config, "logs", "rotate")
+    if service_user is None:
+        assert code == 77, (doc, err)
+        assert doc["error"]["code"] == "file.unsafe_directory"
+        assert str(state) in doc["error"]["message"]
+        assert (site.root / "live" / "audit.csv").read_bytes() == b"row\n"  # not rotated
+        assert not (state / "manifest.sqlite").exists()
+        assert not (state / "journal.jsonl").exists()
+    else:
+        assert code == 0, (doc, err)
