@@ -202,18 +202,14 @@ class SharedClock:
         if problem is not None:
             raise ValueError(problem)
         doc = {"sim": sim.isoformat(), "wall": time.time(), "speed": speed, "paused": paused}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        from ncctl import floor
+
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.unlink(missing_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(doc))
-            tmp.replace(self.path)
+            floor.atomic_write(self.path, json.dumps(doc).encode(), what="shared simulated clock")
         except OSError as exc:
             from ncctl.errors import CantCreateError
 
-            tmp.unlink(missing_ok=True)
             raise CantCreateError(
                 f"{self.path}: cannot write the shared simulated clock: {exc.strerror}",
                 hint="check that it is a regular file (or absent) in a writable directory",

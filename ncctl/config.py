@@ -11,9 +11,7 @@ Relative paths inside a configuration are taken from the current directory.
 from __future__ import annotations
 
 import copy
-import os
 import stat
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -605,37 +603,22 @@ def dumps(doc: Mapping[str, Any]) -> str:
 
 
 def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file, fsync, rename, fsync dir)."""
-    directory = path.parent if str(path.parent) else Path()
+    """Write ``text`` to ``path`` atomically (see :func:`ncctl.floor.atomic_write`); the mode
+    is ``mode``, else the existing file's (at most 0640), else 0640."""
+    from ncctl import floor
+
     if mode is None:
         try:
-            mode = stat.S_IMODE(path.stat().st_mode)
+            mode = stat.S_IMODE(path.lstat().st_mode) & floor.FILE_MODE
         except FileNotFoundError:
-            mode = 0o644
+            mode = floor.FILE_MODE
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        floor.atomic_write(path, text.encode("utf-8"), what="file", mode=mode)
     except OSError as exc:
         raise CantCreateError(
             f"{path}: cannot write: {exc.strerror}",
-            hint="check that the directory exists and is writable",
+            hint="check that the directory exists, is writable, and has free space",
         ) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).chmod(mode)
-        Path(tmp).replace(path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise CantCreateError(
-            f"{path}: cannot write: {exc.strerror}", hint="check free space and permissions"
-        ) from None
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def init_file(env: str, directory: Path, force: bool = False) -> Path:

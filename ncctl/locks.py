@@ -7,7 +7,6 @@ file. A second taker waits a bounded time, then fails with exit 75 naming the ho
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import getpass
 import json
 import os
@@ -17,9 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ncctl import floor
 from ncctl.errors import CantCreateError, TemporaryError
-
-POLL_S = 0.05
 
 
 def _holder(fd: int) -> str:
@@ -38,28 +36,15 @@ def _holder(fd: int) -> str:
 def hold(state_dir: Path, name: str, timeout_s: float, command: str = "") -> Iterator[None]:
     """Hold lock ``name``; wait at most ``timeout_s`` for it, then raise TemporaryError."""
     path = state_dir / "locks" / f"{name}.lock"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
-    except OSError as exc:
-        raise CantCreateError(
-            f"{path}: cannot create the lock: {exc.strerror}",
-            hint="check state_dir in the configuration and its permissions",
-        ) from None
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TemporaryError(
-                        f"the {name} lock is held by {_holder(fd)}",
-                        hint=f"wait for it to finish and run again (waited {timeout_s:g} s)",
-                        code="lock.busy",
-                    ) from None
-                time.sleep(POLL_S)
+
+    def busy(fd: int) -> TemporaryError:
+        return TemporaryError(
+            f"the {name} lock is held by {_holder(fd)}",
+            hint=f"wait for it to finish and run again (waited {timeout_s:g} s)",
+            code="lock.busy",
+        )
+
+    with floor.locked(path, timeout_s, what="lock", busy=busy) as fd:
         try:
             user = getpass.getuser()
         except (KeyError, OSError):
@@ -74,43 +59,20 @@ def hold(state_dir: Path, name: str, timeout_s: float, command: str = "") -> Ite
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
         yield
-    finally:
-        os.close(fd)
 
 
 def open_lock_file(path: Path) -> int:
-    """Open (creating it, mode 0600) the lock file ``path`` for reading and writing, never
-    through a symbolic link: it must be a regular file of this user with no other name.
-    A file readable by others is narrowed to 0600. CantCreateError names what is wrong."""
-    import stat
-
-    def refused(why: str, hint: str) -> CantCreateError:
-        return CantCreateError(f"{path}: cannot use the lock file: {why}", hint=hint)
-
+    """The descriptor of the instance lock file ``path`` (created by the file floor: never
+    through a link, in a checked directory), which must also be this user's own; one that
+    others can read is narrowed to 0600."""
+    fd = floor.open_lock(path, what="instance lock file")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
-        fd = os.open(
-            path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o600
-        )
-    except OSError as exc:
-        if path.is_symlink():
-            raise refused(
-                "it is a symbolic link", f"remove the link (ncctl creates {path.name} itself)"
-            ) from None
-        raise refused(
-            exc.strerror or str(exc), "check state_dir in the configuration and its permissions"
-        ) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise refused("it is not a regular file", f"remove {path} (ncctl creates it)")
-        if st.st_uid != os.geteuid() or st.st_nlink != 1:
-            raise refused(
-                "it belongs to another user or has other names (hard links)",
-                f"remove {path} (ncctl creates it)",
+        if os.fstat(fd).st_uid != os.geteuid():
+            raise CantCreateError(
+                f"{path}: cannot use the instance lock file: it belongs to another user",
+                hint=f"remove {path} (ncctl creates it)",
             )
-        if st.st_mode & 0o077:
-            os.fchmod(fd, 0o600)
+        os.fchmod(fd, 0o600)
     except BaseException:
         os.close(fd)
         raise

@@ -651,10 +651,11 @@ def collect(
 
 def write_textfile(path: Path, scrape: Scrape) -> None:
     """Write node_exporter's textfile format atomically: a temporary file in the same
-    directory (not named ``*.prom``, so never read half-written), fsync, rename."""
+    directory (not named ``*.prom``, so never read half-written), fsync, rename. It stays
+    world-readable (0644): node_exporter is meant to read it."""
     from ncctl.config import write_atomic
 
-    write_atomic(path, scrape.text())
+    write_atomic(path, scrape.text(), mode=0o644)
 
 
 # -- serving ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ncctl import floor
 from ncctl.errors import (
     CantCreateError,
     DataError,
@@ -132,15 +133,12 @@ def tables_of(schema: str) -> list[str]:
 
 def _connect(target: str, *, uri: bool, path: Path, what: str, hint: str) -> StateConnection:
     try:
-        db = sqlite3.connect(
-            target, timeout=30, isolation_level=None, uri=uri, factory=StateConnection
-        )
+        db = floor.sqlite_connect(path, target, uri=uri, factory=StateConnection, what=what)
     except sqlite3.Error as exc:
         raise CantCreateError(
             f"{path}: cannot open {what}: {exc}",
             hint="check state_dir in the configuration and its permissions",
         ) from None
-    assert isinstance(db, StateConnection)
     db.path, db.what, db.rebuild_hint = path, what, hint
     return db
 
@@ -149,11 +147,9 @@ def _create(path: Path, schema: str, *, what: str, hint: str, wal: bool) -> None
     """Make a new database at ``path`` with its schema, all at once: it is built beside it
     and linked into place, so that a crash never leaves an empty file behind."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-        for stale in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-            stale.unlink(missing_ok=True)
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        floor.ensure_dir(path.parent, "state directory")
+        tmp = floor.temp_name(path)
+        os.close(floor.create_exclusive(tmp, what=what, mode=0o600))
     except OSError as exc:
         cls = PermissionDeniedError if exc.errno in (errno.EACCES, errno.EPERM) else CantCreateError
         raise cls(
@@ -178,7 +174,8 @@ def _create(path: Path, schema: str, *, what: str, hint: str, wal: bool) -> None
                 hint="check state_dir in the configuration and its permissions",
             ) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        for own in (tmp, Path(f"{tmp}-journal"), Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            floor.remove(own)
 
 
 def check_db_file(path: Path, *, what: str, hint: str, writable: bool) -> bool:
@@ -197,7 +194,7 @@ def check_db_file(path: Path, *, what: str, hint: str, writable: bool) -> bool:
         )
     flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_NOFOLLOW | os.O_NONBLOCK
     try:
-        fd = os.open(path, flags | os.O_CLOEXEC)
+        fd = floor.open_fd(path, flags, what=what)
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM):
             raise PermissionDeniedError(

@@ -38,8 +38,10 @@ class AppState:
     def config(self) -> LoadedConfig:
         if self._loaded is None:
             from ncctl import config
+            from ncctl.floor import trust_service_user
 
             self._loaded = config.load(self.config_path)
+            trust_service_user(self._loaded.config.systemd.user)
         return self._loaded
 
     def reset(self) -> None:

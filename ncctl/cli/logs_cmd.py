@@ -107,9 +107,11 @@ def rotate(
         for name, newest in run.forced.items():
             console.print(f"[yellow]forced[/yellow] {name}: rotating before {newest} ({reason})")
         for r in run.results:
-            mark = {"rotated": "[green]ok[/green]", "planned": "[cyan]plan[/cyan]"}.get(
-                r.action, "[dim]no-op[/dim]"
-            )
+            mark = {
+                "rotated": "[green]ok[/green]",
+                "planned": "[cyan]plan[/cyan]",
+                "refused": "[red]refused[/red]",
+            }.get(r.action, "[dim]no-op[/dim]")
             console.print(f"{mark} {r.category}: {r.message}")
             for w in r.warnings:
                 console.print(f"    [yellow]warning[/yellow] {w}")
@@ -120,7 +122,8 @@ def rotate(
                 console.print(f"    {f.get('archive')}{size}{empty}", markup=False)
         _print_held(console, run.held)
 
-    output.emit(data, draw, failure=None if dry_run else run.held_error())
+    failure = run.refused_error() or (None if dry_run else run.held_error())
+    output.emit(data, draw, failure=failure)
 
 
 class _Progress(ProgressSink):

@@ -16,7 +16,21 @@ def _command_from_argv(argv: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ncctl with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    """Run ncctl with ``argv`` (default: ``sys.argv[1:]``) and return the exit code, under
+    umask 027: ncctl's own files are never world-readable, never group-writable (the caller's
+    umask is put back afterwards, for in-process callers)."""
+    import os
+
+    from ncctl.floor import set_umask
+
+    previous = set_umask()
+    try:
+        return _main(argv)
+    finally:
+        os.umask(previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     import typer
     import typer.main
     from typer._click import exceptions as click_exc

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ncctl import floor
 from ncctl.components.base import ActionResult, ComponentStatus
 from ncctl.components.procfs import (
     ProcStat,
@@ -46,6 +46,9 @@ from ncctl.components.procfs import (
 )
 from ncctl.config import ComponentConfig, ReadyCheck
 from ncctl.errors import CantCreateError, UnavailableError
+from ncctl.floor import wait_until
+
+__all__ = ["wait_until"]  # for the callers that still import it from here
 
 POLL_S = 0.02
 READY_POLL_S = 0.05
@@ -54,6 +57,7 @@ SUPERVISOR_GRACE_S = 10.0
 EXIT_BUSY = 75
 SUPERVISOR_MODULE = "ncctl.components.supervise"
 """The supervisor's verdict when another instance holds the instance lock."""
+LOCK_WAIT_S = 30.0
 LOG_TAIL_LINES = 10
 PYTHON_PLACEHOLDER = "{python}"
 
@@ -154,17 +158,6 @@ def tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> list[str]:
     return data.decode("utf-8", errors="replace").splitlines()[-lines:]
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    """Poll ``condition`` until it holds or ``timeout_s`` passes (monotonic clock)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(POLL_S)
-
-
 class ProcessBackend:
     """Start, stop and observe one component as a supervised child process."""
 
@@ -193,11 +186,10 @@ class ProcessBackend:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        from ncctl.locks import open_lock_file
-
-        fd = open_lock_file(self.lock_file)
+        fd = floor.open_lock(self.lock_file, what=f"{self.name} lock")
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not floor.flock_within(fd, LOCK_WAIT_S):
+                raise floor.lock_busy(self.lock_file, f"{self.name} lock", LOCK_WAIT_S)
             yield
         finally:
             os.close(fd)
@@ -425,7 +417,7 @@ class ProcessBackend:
             self._clean(self.pidfile, self.exit_file, *self._ready_paths(), strict=True)
             try:
                 self.log_file.parent.mkdir(parents=True, exist_ok=True)
-                log = self.log_file.open("ab")
+                log = floor.open_file(self.log_file, "ab", what="component log", trusted_dir=False)
             except OSError as exc:
                 raise CantCreateError(
                     f"{self.log_file}: cannot open the log file: {exc.strerror}",

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
 import signal
@@ -34,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from ncctl import floor
 from ncctl.components.procfs import read_stat
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -43,15 +43,7 @@ PR_SET_PDEATHSIG = 1
 
 
 def write_json_atomic(path: Path, doc: dict[str, object]) -> None:
-    """Replace ``path`` with ``doc``; a symbolic link there is replaced, never followed."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    floor.atomic_write(path, json.dumps(doc).encode(), what="supervisor record")
 
 
 def _now() -> str:
@@ -92,8 +84,10 @@ def run(
     pidfile: Path, exit_file: Path, argv: list[str], lock_fd: int, pipe: int | None = None
 ) -> int:
     try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        taken = floor.try_flock(lock_fd)
     except OSError:
+        taken = False
+    if not taken:
         sys.stderr.write("ncctl supervise: another instance holds the instance lock\n")
         sys.stderr.flush()
         _report(pipe, EXIT_BUSY)
@@ -161,6 +155,7 @@ def main(args: list[str] | None = None) -> int:
     parser.add_argument("--no-detach", action="store_true")
     parser.add_argument("argv", nargs=argparse.REMAINDER)
     ns = parser.parse_args(args)
+    floor.set_umask()
     argv: list[str] = ns.argv[1:] if ns.argv[:1] == ["--"] else ns.argv
     if not argv:
         parser.error("no command to run")

@@ -22,6 +22,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ncctl import floor
 from ncctl.ilink.errors import CredentialsError, KeyFilePermissionError
 
 
@@ -83,6 +84,11 @@ def check_key_file_mode(path: Path) -> None:
         raise KeyFilePermissionError(
             f"{path}: iLink key file has mode {mode:04o}; group or others can access it",
             hint=f"run `chmod 600 {path}`, and rotate the secret if others may have read it",
+        )
+    if floor.foreign_owner(st):
+        raise KeyFilePermissionError(
+            f"{path}: iLink key file is owned by uid {st.st_uid}, not by root or this user",
+            hint=f"run `chown root {path}`, and rotate the secret if others may have read it",
         )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ncctl import floor
 from ncctl.errors import DataError, NcctlError, PermissionDeniedError, TemporaryError
 from ncctl.journal.records import Head
 
@@ -94,8 +95,8 @@ def _write_error(path: Path, exc: sqlite3.Error) -> TemporaryError | DataError:
 def connect_readonly(path: Path, probe: str, hint: str) -> sqlite3.Connection | None:
     """A state database opened read-only (``mode=ro``: nothing is created or changed but
     SQLite's -wal/-shm), checked with the query ``probe``; None when it does not exist."""
-    if not path.is_file():
-        return None
+    if not path.is_file() and not path.is_symlink():
+        return None  # a planted link is refused by the opener
     wal = path.with_name(path.name + "-wal")
     modes = ["mode=ro"]
     if not wal.exists() or wal.stat().st_size == 0:
@@ -103,7 +104,13 @@ def connect_readonly(path: Path, probe: str, hint: str) -> sqlite3.Connection | 
     problem: sqlite3.Error | None = None
     for mode in modes:
         try:
-            db = sqlite3.connect(f"{path.absolute().as_uri()}?{mode}", uri=True, timeout=30)
+            db = floor.sqlite_connect(
+                path,
+                f"{path.absolute().as_uri()}?{mode}",
+                uri=True,
+                factory=sqlite3.Connection,
+                what="database",
+            )
         except sqlite3.Error as exc:
             problem = exc
             continue

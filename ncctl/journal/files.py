@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from ncctl import floor
 from ncctl.errors import (
     CantCreateError,
     DataError,
@@ -95,12 +96,11 @@ def open_journal(path: Path, *, write: bool) -> int | None:
     None when reading one that does not exist."""
     if lstat_journal(path) is None and not write:
         return None
-    flags = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    flags |= os.O_RDWR | os.O_APPEND | os.O_CREAT if write else os.O_RDONLY
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT if write else os.O_RDONLY
     try:
         if write:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, flags, 0o640)
+            floor.ensure_dir(path.parent, "state directory")
+        fd = floor.open_fd(path, flags, what="journal")
     except FileNotFoundError:
         if write:
             raise CantCreateError(
@@ -119,21 +119,12 @@ def open_journal(path: Path, *, write: bool) -> int | None:
 
 def lock(fd: int, path: Path, kind: int, timeout_s: float = LOCK_TIMEOUT_S) -> None:
     """``flock`` with a deadline: a holder that never lets go is exit 75, not a hang."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.001
-    while True:
-        try:
-            fcntl.flock(fd, kind | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise TemporaryError(
-                    f"{path}: the journal stayed locked for {timeout_s:g} s",
-                    hint="another ncctl is writing it; run the command again",
-                    code="journal.locked",
-                ) from None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+    if not floor.flock_within(fd, timeout_s, exclusive=kind == fcntl.LOCK_EX):
+        raise TemporaryError(
+            f"{path}: the journal stayed locked for {timeout_s:g} s",
+            hint="another ncctl is writing it; run the command again",
+            code="journal.locked",
+        )
 
 
 def _line_start(fd: int, end: int) -> int:
@@ -161,7 +152,7 @@ def set_aside_partial(fd: int, path: Path, size: int) -> dict[str, object] | Non
     start = _line_start(fd, size)
     aside = path.with_name(f"{path.name}.partial-{time.time_ns()}")
     try:
-        out = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        out = floor.create_exclusive(aside, what="journal's set-aside line", mode=0o600)
         try:
             pos = start
             while pos < size:

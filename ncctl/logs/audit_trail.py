@@ -290,7 +290,12 @@ class AuditTrailWriter:
     def open(self) -> AuditTrailWriter:
         if self._fh is not None:
             return self
-        fh = self.path.open("a", encoding="utf-8", newline="")
+        from ncctl import floor
+
+        fd = floor.open_fd(
+            self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, what="audit trail", trusted_dir=False
+        )
+        fh = os.fdopen(fd, "a", encoding="utf-8", newline="")
         try:
             size = os.fstat(fh.fileno()).st_size
             if size == 0:

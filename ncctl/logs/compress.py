@@ -6,14 +6,15 @@ either exists whole or not at all.
 
 from __future__ import annotations
 
+import glob
 import gzip
 import hashlib
-import os
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from ncctl import floor
 from ncctl.errors import CantCreateError, TemporaryError, UnavailableError
 
 Method = Literal["none", "gzip", "zstd"]
@@ -71,16 +72,16 @@ def _write(src: BinaryIO, out: _HashingWriter, method: Method) -> None:
 
 def compress_file(source: Path, target: Path, method: Method) -> tuple[int, str]:
     """Write ``source`` compressed to ``target`` durably; return (size, sha256) of ``target``."""
-    tmp = target.with_name(f".{target.name}.tmp")
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        floor.remove(stale)  # left by a run killed while compressing (a link: only unlinked)
     try:
-        with source.open("rb") as src, tmp.open("wb") as raw:
+        with (
+            floor.open_file(source, "rb", what="archive", trusted_dir=False) as src,
+            floor.atomic_writer(target, what="compressed archive") as raw,
+        ):
             out = _HashingWriter(raw)
             _write(src, out, method)
-            raw.flush()
-            os.fsync(raw.fileno())
-        tmp.replace(target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         if exc.errno in (28, 122, 27):  # ENOSPC, EDQUOT, EFBIG
             raise TemporaryError(
                 f"{target}: cannot write the compressed archive: {exc.strerror}",
@@ -92,6 +93,5 @@ def compress_file(source: Path, target: Path, method: Method) -> tuple[int, str]
             hint=f"check {target.parent}",
         ) from None
     except zlib.error as exc:  # pragma: no cover - gzip of a readable file does not fail
-        tmp.unlink(missing_ok=True)
         raise CantCreateError(f"{target}: compression failed: {exc}", hint="report it") from None
     return out.size, out.digest.hexdigest()

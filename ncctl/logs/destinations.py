@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from ncctl import floor
 from ncctl.config import DestinationConfig
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import (
@@ -80,18 +81,13 @@ class Destination(Protocol):
 
 def sha256_of(path: Path, chunk: int = CHUNK) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with floor.open_file(path, "rb", what="file", trusted_dir=False) as fh:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
 
 
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+fsync_dir = floor.fsync_dir
 
 
 class FileDestination:
@@ -117,21 +113,20 @@ class FileDestination:
         final = self.directory / item.name
         part = self.directory / f"{item.name}.part"
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            if final.exists():
-                if final.stat().st_size == item.size and sha256_of(final) == item.sha256:
+            floor.ensure_dir(self.directory, f"destination {self.name} directory")
+            if os.path.lexists(final):
+                if final.lstat().st_size == item.size and sha256_of(final) == item.sha256:
                     return SendResult(str(final), 0, item.size, already_present=True)
                 raise UploadConflict(
                     f"destination {self.name}: {final} already exists with other content",
                     hint="nothing was overwritten; compare the two files and move one aside",
                 )
             start = 0
-            if part.exists():
-                start = max(0, min(part.stat().st_size, item.size) - RESUME_MARGIN)
             sent = 0
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT, 0o640)
+            fd = floor.open_fd(part, os.O_WRONLY | os.O_CREAT, what="partial upload")
+            start = max(0, min(os.fstat(fd).st_size, item.size) - RESUME_MARGIN)
             try:
-                with item.local.open("rb") as src:
+                with floor.open_file(item.local, "rb", what="archive", trusted_dir=False) as src:
                     src.seek(start)
                     offset = start
                     while block := src.read(CHUNK):
@@ -145,13 +140,12 @@ class FileDestination:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            if final.exists():  # appeared meanwhile: never replace it
+            if os.path.lexists(final):  # appeared meanwhile: never replace it
                 raise UploadConflict(
                     f"destination {self.name}: {final} appeared during the upload",
                     hint="nothing was overwritten; find out who else writes there",
                 )
-            part.rename(final)
-            fsync_dir(self.directory)
+            floor.publish(part, final, what="upload")
         except OSError as exc:
             raise self._oserror(exc, f"cannot write {item.name}") from None
         return SendResult(str(final), sent, start, already_present=False)
@@ -159,7 +153,7 @@ class FileDestination:
     def verify(self, item: Item) -> VerifyOutcome:
         final = self.directory / item.name
         try:
-            size = final.stat().st_size
+            size = final.lstat().st_size
             if size != item.size:
                 return VerifyOutcome(False, "size", f"remote size {size}, expected {item.size}")
             if self.verify_method == "size":

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ncctl import floor
 from ncctl.config import NcctlConfig, write_atomic
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import CantCreateError, TemporaryError
@@ -32,7 +33,7 @@ from ncctl.journal import ExportedHead, Head, Journal, journal_path
 from ncctl.journal.anchor import connect_readonly
 from ncctl.journal.files import open_journal
 from ncctl.journal.records import EMPTY
-from ncctl.logs.destinations import fsync_dir, sha256_of
+from ncctl.logs.destinations import sha256_of
 from ncctl.logs.manifest import Manifest, manifest_path
 from ncctl.logs.rotation import CategoryResult
 
@@ -93,26 +94,18 @@ def _previous(manifest: Manifest, trade_date: str) -> Head:
 def _copy_segment(source: Path, start: int, end: int, target: Path) -> str:
     """Bytes ``start..end`` of the journal into ``target`` (temporary name, fsync, rename)."""
     digest = hashlib.sha256()
-    tmp = target.with_name(f".{target.name}.tmp")
     fd = open_journal(source, write=False)
     try:
-        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o640)
-        try:
+        with floor.atomic_writer(target, what="journal segment") as out:
             pos = start
             while pos < end and fd is not None:
                 block = os.pread(fd, min(CHUNK, end - pos), pos)
                 if not block:
                     break
-                os.write(out, block)
+                out.write(block)
                 digest.update(block)
                 pos += len(block)
-            os.fsync(out)
-        finally:
-            os.close(out)
-        tmp.replace(target)
-        fsync_dir(target.parent)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         cls = TemporaryError if exc.errno in (28, 122) else CantCreateError
         raise cls(
             f"{target}: cannot write the journal's segment: {exc.strerror}",
@@ -138,13 +131,7 @@ def _export(config: NcctlConfig, manifest: Manifest, trade_date: str) -> Categor
     if prev.size > head.size:  # the journal shrank: export all of it
         prev = EMPTY
     directory = journal_archive_dir(config)
-    try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o750)
-    except OSError as exc:
-        raise CantCreateError(
-            f"{directory}: cannot create the journal's archive directory: {exc.strerror}",
-            hint="check logs.archive_dir and its permissions",
-        ) from None
+    floor.ensure_dir(directory, "journal's archive directory")
     day = trade_date.replace("-", "")
     segment = directory / f"journal.{day}.jsonl"
     head_file = directory / f"journal.{day}{HEAD_SUFFIX}"

@@ -38,9 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ncctl import floor
 from ncctl.config import LogCategory, NcctlConfig, write_atomic
 from ncctl.crashpoints import crashpoint
-from ncctl.errors import CantCreateError, RefusedError, TemporaryError, UsageError
+from ncctl.errors import CantCreateError, DataError, RefusedError, TemporaryError, UsageError
 from ncctl.logs.compress import SUFFIX, compress_file
 from ncctl.logs.destinations import fsync_dir, sha256_of
 from ncctl.logs.inuse import FileId, Holder, file_id, scan
@@ -119,6 +120,7 @@ class CategoryResult:
     files: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
     warnings: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +130,7 @@ class CategoryResult:
             "files": self.files,
             "message": self.message,
             "warnings": self.warnings,
+            "refused": self.refused,
         }
 
 
@@ -152,6 +155,21 @@ class RotationRun:
     @property
     def changed(self) -> bool:
         return bool(self.resumed or self.held or any(r.action == "rotated" for r in self.results))
+
+    def refused_error(self) -> DataError | None:
+        """Exit 65 when a live file is a symbolic link or not a regular file (nothing was
+        read, truncated or archived through it; the other categories were rotated)."""
+        refused = [(r.category, path) for r in self.results for path in r.refused]
+        if not refused:
+            return None
+        name, path = refused[0]
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        return DataError(
+            f"logs.{name}: {path} is not a regular file (a symbolic link?){more}: not rotated",
+            hint=f"ncctl reads no live file through a link; point logs.{name}.path at the "
+            "real file, or remove what is there",
+            code="rotate.not_regular",
+        )
 
     def held_error(self) -> TemporaryError | None:
         """Exit 75 when a file is held back (everything else that could be done is done)."""
@@ -194,7 +212,9 @@ class Rotator:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _live_files(self, cat: LogCategory, warnings: list[str]) -> list[Path]:
+    def _live_files(self, cat: LogCategory, result: CategoryResult) -> list[Path]:
+        """The category's live files; anything there that is not a regular file (a link, a
+        FIFO, a directory) is listed in ``result.refused`` instead, and never opened."""
         pattern = cat.path
         if glob.has_magic(pattern):
             found = sorted(Path(p) for p in glob.glob(pattern))  # noqa: PTH207
@@ -204,20 +224,17 @@ class Rotator:
         for path in found:
             if is_regular(path):
                 lives.append(path)
-            elif path.is_symlink():
-                warnings.append(f"{path} is a symbolic link: not rotated (ncctl follows none)")
+            else:
+                result.refused.append(str(path))
+        if result.refused:
+            result.action = "refused"
+            result.message = f"not rotated: {result.refused[0]} is not a regular file"
         return lives
 
     def _archive_dir(self, name: str) -> Path:
-        directory = self.config.logs.archive_for(name)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CantCreateError(
-                f"{directory}: cannot create the archive directory: {exc.strerror}",
-                hint=f"check logs.archive_dir (or logs.{name}.archive_dir) and its permissions",
-            ) from None
-        return directory
+        return floor.ensure_dir(
+            self.config.logs.archive_for(name), f"logs.{name} archive directory"
+        )
 
     def _unique_archive(self, directory: Path, live: Path, trade_date: dt.date) -> Path:
         taken = self.manifest.archive_names()
@@ -263,26 +280,18 @@ class Rotator:
                 self._truncate_after_crash(live, archive)
             return  # moved before a crash
         if row.empty or not is_regular(live):
-            archive.touch()
+            os.close(floor.create_exclusive(archive, what="archive"))
             fsync_dir(archive.parent)
             return
         try:
             if cat.mode == "copytruncate":
-                tmp = archive.with_name(f".{archive.name}.tmp")
-                try:
-                    with live.open("rb") as src, tmp.open("wb") as dst:
+                with floor.open_file(live, "r+b", what="live file", trusted_dir=False) as src:
+                    with floor.atomic_writer(archive, what="archive") as dst:
                         shutil.copyfileobj(src, dst, 1024 * 1024)
-                        dst.flush()
-                        os.fsync(dst.fileno())
-                    tmp.replace(archive)
-                except OSError:
-                    tmp.unlink(missing_ok=True)
-                    raise
-                fsync_dir(archive.parent)
-                crashpoint("rotate.before_truncate")
-                os.truncate(live, 0)
+                    crashpoint("rotate.before_truncate")
+                    os.ftruncate(src.fileno(), 0)
             else:
-                live.rename(archive)
+                floor.move(live, archive, what="live file")
                 fsync_dir(archive.parent)
                 if live.parent != archive.parent:
                     fsync_dir(live.parent)
@@ -310,8 +319,11 @@ class Rotator:
         """A copy finished but the truncation did not: truncate only if nothing was appended
         since (same size and content). Otherwise keep the live file: its copied rows will be
         archived twice, which is better than losing the rows appended after the copy."""
-        if live.stat().st_size == archive.stat().st_size and sha256_of(live) == sha256_of(archive):
-            os.truncate(live, 0)
+        with floor.open_file(live, "r+b", what="live file", trusted_dir=False) as fh:
+            if os.fstat(fh.fileno()).st_size == archive.stat().st_size and sha256_of(
+                live
+            ) == sha256_of(archive):
+                os.ftruncate(fh.fileno(), 0)
 
     def _moved(self, name: str, cat: LogCategory, row: FileRow) -> FileRow:
         """Steps 1-2 done: the row is ``rotated`` (renamed, not yet released)."""
@@ -397,7 +409,7 @@ class Rotator:
         sidecar = final.with_name(final.name + ".sha256")
         for stale in final.parent.glob(f".{glob.escape(sidecar.name)}.*.tmp"):
             stale.unlink(missing_ok=True)  # a run killed while writing it
-        write_atomic(sidecar, f"{digest}  {final.name}\n", mode=0o644)
+        write_atomic(sidecar, f"{digest}  {final.name}\n", mode=0o640)
         if archive != final:
             try:
                 archive.unlink(missing_ok=True)
@@ -487,7 +499,9 @@ class Rotator:
             return CategoryResult(name, td, "already", message=f"already rotated for {td}")
         result = CategoryResult(name, td, "planned")
         directory = self.config.logs.archive_for(name)
-        lives = self._live_files(cat, result.warnings)
+        lives = self._live_files(cat, result)
+        if result.refused:
+            return result
         for live in lives or [self._placeholder(name, cat)]:
             final = directory / (archive_name(live, trade_date, 0) + SUFFIX[cat.compress])
             result.files.append({"live": str(live), "archive": str(final), "empty": not lives})
@@ -521,7 +535,9 @@ class Rotator:
                 name, td, "already", message=f"already rotated for {td} (interrupted run)"
             )
         result = CategoryResult(name, td, "rotated")
-        lives = self._live_files(cat, result.warnings)
+        lives = self._live_files(cat, result)
+        if result.refused:
+            return result
         directory = self._archive_dir(name)
         targets = lives or [self._placeholder(name, cat)]
         for live in targets:

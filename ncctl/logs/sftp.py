@@ -38,6 +38,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import os
 import posixpath
 import re
 import shlex
@@ -51,6 +52,7 @@ from dataclasses import dataclass
 from io import BufferedIOBase
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from ncctl import floor
 from ncctl.config import DestinationConfig
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import (
@@ -710,6 +712,13 @@ class SftpDestination:
                 hint=f"chmod 600 {key_file}",
                 code="sftp.key_file",
             )
+        if floor.foreign_owner(info):
+            raise ConfigError(
+                f"{self._prefix()}: key file {key_file} is owned by uid {info.st_uid}, "
+                "not by root or this user",
+                hint=f"chown root {key_file}",
+                code="sftp.key_file",
+            )
         try:
             return paramiko.PKey.from_path(key_file)
         except paramiko.PasswordRequiredException:
@@ -734,7 +743,17 @@ class SftpDestination:
             raise ConfigError(f"{self._prefix()}: no known_hosts", code="sftp.known_hosts")
         keys = paramiko.HostKeys()
         try:
+            info = path.stat()
+            if info.st_mode & 0o022 or floor.foreign_owner(info):
+                raise ConfigError(
+                    f"{self._prefix()}: known_hosts {path} can be changed by others (owner uid "
+                    f"{info.st_uid}, mode {stat_mode.S_IMODE(info.st_mode):04o})",
+                    hint=f"chown root {path} && chmod go-w {path}",
+                    code="sftp.known_hosts",
+                )
             keys.load(str(path))
+        except ConfigError:
+            raise
         except OSError as exc:
             raise ConfigError(
                 f"{self._prefix()}: cannot read known_hosts {path}: {exc.strerror or exc}",
@@ -1068,7 +1087,8 @@ class SftpDestination:
                 hint="nothing was overwritten; compare the two files and move one aside",
             )
         try:
-            source = item.local.open("rb")
+            fd = floor.open_fd(item.local, os.O_RDONLY, what="archive", trusted_dir=False)
+            source = os.fdopen(fd, "rb")
         except OSError as exc:
             raise LocalFileError(
                 f"{self._prefix()}: cannot read {item.local}: {exc.strerror or exc}",

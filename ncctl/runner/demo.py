@@ -156,8 +156,9 @@ class Demo:
         import subprocess
         import sys
 
-        from ncctl.components.process import wait_until
+        from ncctl import floor
         from ncctl.errors import UnavailableError
+        from ncctl.floor import wait_until
 
         ilink = self.config.ilink
         if not self.config.party_details or ilink.secret_key is None:
@@ -167,7 +168,7 @@ class Demo:
         # does not get the simulated clock (every client stamps real time)
         env = {k: v for k, v in os.environ.items() if k != CLOCK_FILE_ENV}
         env["NCCTL_DEMO_GATEWAY_SECRET"] = ilink.secret_key.get_secret_value()
-        log = (self.workdir / "gateway.log").open("ab")
+        log = floor.open_file(self.workdir / "gateway.log", "ab", what="gateway log")
         self.gateway = subprocess.Popen(
             [
                 sys.executable,
@@ -248,7 +249,7 @@ class Demo:
 
     def _check(self, group: list[Transition], check: EventCheck) -> None:
         from ncctl.components.lifecycle import Lifecycle
-        from ncctl.components.process import wait_until
+        from ncctl.floor import wait_until
 
         instant = group[0].at
         life = Lifecycle(self.config, self.engine, instant, config_path=self.config_path)

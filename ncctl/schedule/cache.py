@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ncctl import __version__
+from ncctl.errors import NcctlError
 from ncctl.schedule.engine import CompiledTemplate, HolidayCalendar, ScheduleEngine
 
 FORMAT = 2
@@ -115,12 +116,12 @@ def store(
             "template": engine.template.to_data(),
             "holidays": engine.holidays.to_data(),
         }
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(doc), encoding="utf-8")
-        tmp.replace(entry)
+        from ncctl import floor
+
+        floor.ensure_dir(entry.parent, "schedule cache")
+        floor.atomic_write(entry, json.dumps(doc).encode(), what="schedule cache entry")
         _prune(entry.parent)
-    except OSError:
+    except (OSError, NcctlError):
         return
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ncctl import floor
 from ncctl.errors import CantCreateError, DataError, TemporaryError
 
 VOLATILE_FS = frozenset({"tmpfs", "ramfs", "devtmpfs"})
@@ -81,42 +81,25 @@ def check_persistent(directory: Path, mounts: Path | None) -> None:
         )
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+_fsync_dir = floor.fsync_dir
 
 
 def ensure_dir(directory: Path) -> None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CantCreateError(
-            f"{directory}: cannot create the tuning state directory: {exc.strerror}",
-            hint="check state_dir in the configuration and its permissions",
-        ) from None
+    floor.ensure_dir(directory, "tuning state directory")
 
 
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
     """Hold the tuning lock of ``directory``; TemporaryError when another run holds it."""
-    ensure_dir(directory)
-    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o640)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise TemporaryError(
-                    "another `ncctl tune host` or `tune rollback` is running",
-                    hint="wait for it to finish, then run again",
-                ) from None
-            raise
+
+    def busy(fd: int) -> TemporaryError:
+        return TemporaryError(
+            "another `ncctl tune host` or `tune rollback` is running",
+            hint="wait for it to finish, then run again",
+        )
+
+    with floor.locked(directory / "lock", 0, what="tuning lock", busy=busy):
         yield
-    finally:
-        os.close(fd)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -229,7 +212,9 @@ class RollbackJournal:
         record = {**record, "ts_ns": time.time_ns()}
         line = (json.dumps(record, sort_keys=True, ensure_ascii=True) + "\n").encode()
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            fd = floor.open_fd(
+                self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, what="rollback journal"
+            )
         except OSError as exc:
             raise CantCreateError(
                 f"{self.path}: cannot open the rollback journal: {exc.strerror}",
@@ -283,7 +268,8 @@ class RollbackJournal:
         history = self.directory / "history"
         ensure_dir(history)
         target = history / f"rollback-{time.time_ns()}.jsonl"
-        self.path.replace(target)
+        floor.move(self.path, target, what="rollback journal")
+        _fsync_dir(history)
         _fsync_dir(self.directory)
         return target
 

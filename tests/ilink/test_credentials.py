@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,17 @@ def test_the_secret_never_shows_in_repr_or_str() -> None:
         assert SECRET not in text
         assert repr(SECRET_BYTES) not in text
         assert "********" in text
+
+
+def test_a_key_file_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    key = tmp_path / "k"
+    key.write_text(SECRET + "\n")
+    key.chmod(0o600)
+    os.chown(key, 65534, -1)
+    with pytest.raises(KeyFilePermissionError) as info:
+        read_key_file(key, "AK")
+    assert "owned by uid 65534" in info.value.message
+    assert info.value.exit_code == EXIT_NOPERM
+    assert SECRET not in info.value.message + info.value.hint

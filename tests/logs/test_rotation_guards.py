@@ -241,18 +241,20 @@ def test_without_proc_the_file_is_kept(tmp_path: Path) -> None:
     assert (tmp_path / "archive" / "audit" / f"audit.{TRADE_DATE}.csv").read_text() == "row\n"
 
 
-def test_a_symlinked_live_file_is_not_followed(tmp_path: Path) -> None:
+def test_a_symlinked_live_file_is_refused(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     target = tmp_path / "elsewhere.csv"
     target.write_text("not ours\n")
     (tmp_path / "live" / "audit.csv").symlink_to(target)
     code, doc, _ = run(config, "logs", "rotate")
-    assert code == 0, doc
+    assert code == 65, doc
+    assert doc["error"]["code"] == "rotate.not_regular"
+    assert str(tmp_path / "live" / "audit.csv") in doc["error"]["message"]
     [cat] = doc["data"]["categories"]
-    assert any("symbolic link" in w for w in cat["warnings"])
-    assert cat["files"][0]["empty"] is True
+    assert cat["action"] == "refused" and cat["files"] == []
     assert target.read_text() == "not ours\n"
     assert (tmp_path / "live" / "audit.csv").is_symlink()
+    assert not list((tmp_path / "archive").rglob("*.csv*"))
 
 
 # -- a clock moved back -------------------------------------------------------------------

@@ -695,3 +695,25 @@ def test_sftp_destination_satisfies_the_protocol(sshd: SshServer, remote_dir: Pa
     assert (dest.name, dest.url) == ("fcm", config.url)
     dest.close()
     dest.close()  # idempotent, and a no-op before any connection
+
+
+@pytest.mark.parametrize(("mode", "uid"), [(0o666, 0), (0o620, 0), (0o644, 65534)])
+def test_a_known_hosts_others_can_change_is_refused(
+    sshd: SshServer,
+    remote_dir: Path,
+    make_item: MakeItem,
+    open_destination: OpenDestination,
+    tmp_path: Path,
+    mode: int,
+    uid: int,
+) -> None:
+    pinned = tmp_path / "known_hosts"
+    pinned.write_text(known_hosts_line(sshd.port, sshd.host_public))
+    pinned.chmod(mode)
+    os.chown(pinned, uid, -1)
+    dest = open_destination(sshd.destination_config(remote_dir, known_hosts=pinned))
+    with pytest.raises(ConfigError) as caught:
+        dest.send(make_item(1000))
+    assert caught.value.code == "sftp.known_hosts"
+    assert str(pinned) in caught.value.message and f"{mode:04o}" in caught.value.message
+    assert listing(remote_dir) == []

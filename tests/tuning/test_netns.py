@@ -181,6 +181,10 @@ def test_tcp_sysctls_in_a_network_namespace(
         pytest.skip(why)
     if mode == "unprivileged":
         prefix = [*expose_interpreter(shared), *prefix]
+    # ncctl writes only into directories of its own user, not writable by others
+    for sub in ("sysctl.d", "tmpfiles.d", "state"):
+        os.chown(shared / sub, 65534 if mode == "unprivileged" else 0, -1)
+        (shared / sub).chmod(0o755)
     profile = write_profile(shared, guard_host)
     out = run_session(prefix, shared, profile)
     steps = out["steps"]
