@@ -147,7 +147,7 @@ def test_a_planted_link_is_never_followed(site: Site, case: str) -> None:
     assert snapshot(target) == before  # nothing written through the link
     assert (site.root / rel).is_symlink()
     assert SECRET.decode() not in str(doc) + err  # nothing read through it
-    if command[0] == "logs" and codes == {65} and rel.startswith(("live", "archive")):
+    if command[0] == "logs" and codes == {65} and rel.startswith(("live", "archive", "state")):
         assert snapshot(site.root / "live") == live_before  # not moved, not truncated
     for p in site.root.rglob("*"):  # no archive, upload or record became a link
         assert not p.is_symlink() or p == site.root / rel, p
@@ -191,3 +191,26 @@ def test_a_state_directory_of_another_user_is_refused_unless_it_is_the_service_a
         assert not (state / "journal.jsonl").exists()
     else:
         assert code == 0, (doc, err)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("logs", "rotate"), ("logs", "upload"), ("logs", "prune"), ("config", "set", "x", "y")],
+)
+def test_a_linked_journal_stops_the_action_before_it_is_taken(site: Site, command: Command) -> None:
+    """An action the journal could not record is not taken: nothing rotated, uploaded,
+    pruned or changed in the configuration."""
+    if command[0] in ("logs",) and command[1] != "rotate":
+        rotated(site)
+    (site.root / "state").mkdir(mode=0o750, exist_ok=True)
+    site.plant("state/journal.jsonl")
+    before = snapshot(site.root)
+    args = list(command)
+    if command[0] == "config":
+        args = ["config", "set", "logs.lock_timeout_s", "12"]
+    code, doc, err = run(site.config, *args, clock=AFTER_WEDNESDAY_CLOSE)
+    assert code == 65, (doc, err)
+    assert "journal" in doc["error"]["message"], doc
+    after = snapshot(site.root)
+    changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    assert not {k for k in changed if not k.endswith(("-wal", "-shm", ".lock"))}, changed

@@ -145,15 +145,17 @@ def set_(
     path = loaded.path
     if secret or secret_value.secret_inside(key, config.parse_value(value)) is not None:
         secret_value.check_private(path)
+    if not dry_run:
+        from ncctl.journal import Journal, journal_path
+
+        journal = Journal(journal_path(loaded.config.state_dir))  # checked before the change
     old_raw, new_raw = config.set_value(path, key, value, dry_run=dry_run, literal=secret)
     old, new_value = config.mask_value(key, old_raw), config.mask_value(key, new_raw)
     if secret:
         old = config.MASK if old is not None else None
         new_value = config.MASK
     if not dry_run:
-        from ncctl.journal import Journal, journal_path
-
-        Journal(journal_path(loaded.config.state_dir)).append(
+        journal.append(
             "config set",
             [key, value if new_value == new_raw else config.MASK],
             "ok",

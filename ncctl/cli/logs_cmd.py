@@ -220,6 +220,7 @@ def upload(
             f"--destination {destination!r} is not configured",
             hint=f"configured: {', '.join(cfg.destinations) or 'none'}",
         )
+    journal = Journal(journal_path(cfg.state_dir))  # refused before anything is sent
     with _locked_manifest("logs upload", rebuild=rebuild) as manifest:
         uploader = Uploader(cfg, manifest, destination, progress=_Progress(not json))
         outcomes = uploader.run()
@@ -232,7 +233,7 @@ def upload(
         "not_adopted": uploader.not_adopted,
     }
     if outcomes:
-        Journal(journal_path(cfg.state_dir)).append(
+        journal.append(
             "logs upload",
             [f"--destination={destination}"] if destination else [],
             "ok" if not failed else "failed",
@@ -345,12 +346,11 @@ def prune(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
 
     output.begin("logs prune", json)
     cfg = STATE.config().config
+    journal = None if dry_run else Journal(journal_path(cfg.state_dir))
     with _locked_manifest("logs prune", read_only=dry_run) as manifest:
         removed = prune_archives(cfg, manifest, STATE.now(), dry_run=dry_run)
-    if removed and not dry_run:
-        Journal(journal_path(cfg.state_dir)).append(
-            "logs prune", [], "ok", details={"removed": [r["file"] for r in removed]}
-        )
+    if removed and journal is not None:
+        journal.append("logs prune", [], "ok", details={"removed": [r["file"] for r in removed]})
 
     def draw(console: Console) -> None:
         verb = "would delete" if dry_run else "deleted"

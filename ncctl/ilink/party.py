@@ -608,6 +608,10 @@ def register_all(
         )
     if dry_run:
         return result
+    if journal:
+        from ncctl.journal import Journal, journal_path
+
+        Journal(journal_path(inputs.state_dir))  # a journal ncctl cannot write stops it here
     db = StateDB(inputs.state_dir)
     result.state_db = str(db.path)
     started = clock.now()

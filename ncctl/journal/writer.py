@@ -90,8 +90,11 @@ class Journal:
     """The journal file of one state directory (its anchor lives next to it)."""
 
     def __init__(self, path: Path) -> None:
+        """``path`` is checked at once: a journal that is a link, a directory, a FIFO or a
+        device is refused here, before the action it would record is taken."""
         self.path = path
         self.state_dir = path.parent
+        lstat_journal(path)
 
     # -- writing --------------------------------------------------------------------------
 
