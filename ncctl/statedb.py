@@ -297,3 +297,40 @@ def _require_tables(db: StateConnection, have: set[str], schema: str) -> None:
         found = _TABLE.search(statement)
         if found is not None and found.group(1) in missing:
             db.execute(_TABLE.sub(r"CREATE TEMP TABLE IF NOT EXISTS \1", statement, count=1))
+
+
+def open_readonly_if_present(path: Path, probe: str, hint: str) -> sqlite3.Connection | None:
+    """A state database opened read-only (``mode=ro``: nothing is created or changed but
+    SQLite's -wal/-shm), checked with the query ``probe``; None when it does not exist."""
+    if not path.is_file() and not path.is_symlink():
+        return None  # a planted link is refused by the opener
+    wal = path.with_name(path.name + "-wal")
+    modes = ["mode=ro"]
+    if not wal.exists() or wal.stat().st_size == 0:
+        modes.append("immutable=1")  # nothing uncheckpointed: no -shm needed (full disk)
+    problem: sqlite3.Error | None = None
+    for mode in modes:
+        try:
+            db = floor.sqlite_connect(
+                path,
+                f"{path.absolute().as_uri()}?{mode}",
+                uri=True,
+                factory=sqlite3.Connection,
+                what="database",
+            )
+        except sqlite3.Error as exc:
+            problem = exc
+            continue
+        try:
+            db.execute(probe).fetchall()
+        except sqlite3.Error as exc:
+            db.close()
+            problem = exc
+            continue
+        return db
+    if isinstance(problem, sqlite3.OperationalError) and "unable to open" in str(problem):
+        raise PermissionDeniedError(
+            f"{path}: cannot open the database: {problem}",
+            hint=f"run ncctl as the owner of {path.parent} (root) or fix its permissions",
+        )
+    raise DataError(f"{path}: not a usable database: {problem}", hint=hint)

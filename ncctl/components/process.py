@@ -27,7 +27,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -492,34 +491,40 @@ class ProcessBackend:
     def _await_ready(self) -> None:
         ready = self.config.ready
         timeout = ready.timeout_s if ready else 10.0
-        deadline = time.monotonic() + timeout
         check = self._ready_check(ready)
-        while True:
-            inst = self._instance()
-            if self._read_exit() is not None or inst is None:
-                # the supervisor records the exit status right after the component ends,
-                # then ends itself
-                wait_until(lambda: self._read_exit() is not None and self._instance() is None, 5.0)
-                code = self._read_exit()
-                self._clean(self.pidfile, self.exit_file)  # the failure reports the status
-                raise ComponentFailed(
-                    f"{self.name} died before it was ready"
-                    + (f" (exit status {code})" if code is not None else ""),
-                    hint=f"read its log: {self.log_file}",
-                    log_tail=tail(self.log_file),
-                )
-            if inst.pid is not None and check():
-                return
-            if time.monotonic() >= deadline:
-                self._terminate(inst, timeout_s=self.config.stop_timeout_s)
-                self._clean(self.pidfile, self.exit_file)
-                raise ComponentFailed(
-                    f"{self.name} was not ready after {timeout:g} s; it was stopped",
-                    hint=f"read its log: {self.log_file}; or raise "
-                    f"components.{self.name}.ready.timeout_s",
-                    log_tail=tail(self.log_file),
-                )
-            time.sleep(READY_POLL_S)
+        last: list[Instance | None] = [None]
+
+        def gone() -> bool:
+            return self._read_exit() is not None or last[0] is None
+
+        def settled() -> bool:  # ready, or gone before it was
+            last[0] = self._instance()
+            inst = last[0]
+            return gone() or (inst is not None and inst.pid is not None and check())
+
+        wait_until(settled, timeout, READY_POLL_S)
+        inst = last[0]
+        if gone() or inst is None:
+            # the supervisor records the exit status right after the component ends,
+            # then ends itself
+            wait_until(lambda: self._read_exit() is not None and self._instance() is None, 5.0)
+            code = self._read_exit()
+            self._clean(self.pidfile, self.exit_file)  # the failure reports the status
+            raise ComponentFailed(
+                f"{self.name} died before it was ready"
+                + (f" (exit status {code})" if code is not None else ""),
+                hint=f"read its log: {self.log_file}",
+                log_tail=tail(self.log_file),
+            )
+        if inst.pid is not None and check():
+            return
+        self._terminate(inst, timeout_s=self.config.stop_timeout_s)
+        self._clean(self.pidfile, self.exit_file)
+        raise ComponentFailed(
+            f"{self.name} was not ready after {timeout:g} s; it was stopped",
+            hint=f"read its log: {self.log_file}; or raise components.{self.name}.ready.timeout_s",
+            log_tail=tail(self.log_file),
+        )
 
     def _ready_check(self, ready: ReadyCheck | None) -> Callable[[], bool]:
         if ready is None:

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ncctl import floor
-from ncctl.errors import DataError, NcctlError, PermissionDeniedError, TemporaryError
+from ncctl.errors import DataError, NcctlError, TemporaryError
 from ncctl.journal.records import Head
 
 ANCHOR_NAME = "journal.sqlite"
@@ -92,43 +91,6 @@ def _write_error(path: Path, exc: sqlite3.Error) -> TemporaryError | DataError:
     return DataError(f"{path}: the journal's anchor cannot be updated: {exc}", hint=REBUILD_HINT)
 
 
-def connect_readonly(path: Path, probe: str, hint: str) -> sqlite3.Connection | None:
-    """A state database opened read-only (``mode=ro``: nothing is created or changed but
-    SQLite's -wal/-shm), checked with the query ``probe``; None when it does not exist."""
-    if not path.is_file() and not path.is_symlink():
-        return None  # a planted link is refused by the opener
-    wal = path.with_name(path.name + "-wal")
-    modes = ["mode=ro"]
-    if not wal.exists() or wal.stat().st_size == 0:
-        modes.append("immutable=1")  # nothing uncheckpointed: no -shm needed (full disk)
-    problem: sqlite3.Error | None = None
-    for mode in modes:
-        try:
-            db = floor.sqlite_connect(
-                path,
-                f"{path.absolute().as_uri()}?{mode}",
-                uri=True,
-                factory=sqlite3.Connection,
-                what="database",
-            )
-        except sqlite3.Error as exc:
-            problem = exc
-            continue
-        try:
-            db.execute(probe).fetchall()
-        except sqlite3.Error as exc:
-            db.close()
-            problem = exc
-            continue
-        return db
-    if isinstance(problem, sqlite3.OperationalError) and "unable to open" in str(problem):
-        raise PermissionDeniedError(
-            f"{path}: cannot open the database: {problem}",
-            hint=f"run ncctl as the owner of {path.parent} (root) or fix its permissions",
-        )
-    raise DataError(f"{path}: not a usable database: {problem}", hint=hint)
-
-
 class Anchor:
     """The anchor database of one state directory."""
 
@@ -155,7 +117,9 @@ class Anchor:
     def open_readonly(cls, state_dir: Path) -> Anchor | None:
         """Read-only (``mode=ro``); None when there is none: reading never creates one."""
         path = anchor_path(state_dir)
-        db = connect_readonly(path, "SELECT lines FROM head LIMIT 1", REBUILD_HINT)
+        from ncctl.statedb import open_readonly_if_present
+
+        db = open_readonly_if_present(path, "SELECT lines FROM head LIMIT 1", REBUILD_HINT)
         return None if db is None else cls(db, path)
 
     def close(self) -> None:

@@ -30,12 +30,12 @@ from ncctl.config import NcctlConfig, write_atomic
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import CantCreateError, TemporaryError
 from ncctl.journal import ExportedHead, Head, Journal, journal_path
-from ncctl.journal.anchor import connect_readonly
 from ncctl.journal.files import open_journal
 from ncctl.journal.records import EMPTY
 from ncctl.logs.destinations import sha256_of
 from ncctl.logs.manifest import Manifest, manifest_path
 from ncctl.logs.rotation import CategoryResult
+from ncctl.statedb import open_readonly_if_present
 
 CATEGORY = "journal"
 HEAD_SUFFIX = ".head.json"
@@ -205,7 +205,7 @@ def _exported(td: str, where: str, doc: dict[str, Any], how: str = "read") -> Ex
 
 def _rows(config: NcctlConfig) -> list[tuple[str, Path, str | None, list[tuple[str, str]]]]:
     """(trade date, local head file, recorded sha256, [(destination, upload state)])."""
-    db = connect_readonly(
+    db = open_readonly_if_present(
         manifest_path(config.state_dir),
         "SELECT 1 FROM files LIMIT 1",
         "move it aside and rebuild it from the archive's .sha256 sidecars",

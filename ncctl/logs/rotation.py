@@ -354,14 +354,18 @@ class Rotator:
         started = time.monotonic()
         signalled: set[str] | None = None
         held: list[_Waiting] = []
-        while waiting:
-            usage = scan({w.fid: Path(w.row.archive_path) for w in waiting}, name=False)
+        pending = list(waiting)
+
+        def settled(final: bool = False) -> bool:
+            """One look at every file still pending; whether none is left."""
+            nonlocal pending, signalled
+            usage = scan({w.fid: Path(w.row.archive_path) for w in pending}, name=False)
             still: list[_Waiting] = []
             late: list[_Waiting] = []
-            for item in waiting:
+            for item in pending:
                 if usage.free(item.fid):
                     self._released(item, signalled)
-                elif time.monotonic() - started >= item.cat.reopen_timeout_s:
+                elif final or time.monotonic() - started >= item.cat.reopen_timeout_s:
                     late.append(item)
                 else:
                     still.append(item)
@@ -374,11 +378,14 @@ class Rotator:
                         reason, writers = named.reason(item.fid), named.writers.get(item.fid)
                         self._hold(item.row, item.entry, reason, writers)
                         held.append(item)
-            waiting = still
-            if waiting and signalled is None:
-                signalled = self._signal(waiting)
-            if waiting:
-                time.sleep(POLL_S)
+            pending = still
+            if pending and signalled is None:
+                signalled = self._signal(pending)
+            return not pending
+
+        longest = max((w.cat.reopen_timeout_s for w in waiting), default=0.0)
+        if not floor.wait_until(settled, longest + POLL_S, POLL_S):
+            settled(final=True)  # every timeout has passed: what is still written is held
         return held
 
     @staticmethod
