@@ -106,7 +106,9 @@ def build_app(only: str | None = None) -> typer.Typer:
         name="ncctl",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
-        add_completion=False,
+        add_completion=False,  # `ncctl completion SHELL` prints the scripts instead
+        # help texts are plain text: "[clock] file" is a TOML table, not Rich markup
+        rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     application.callback(help=ROOT_HELP)(root)
