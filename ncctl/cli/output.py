@@ -30,16 +30,29 @@ def begin(command: str, as_json: bool) -> None:
     json_mode.set(as_json)
 
 
-def stdout_console() -> Console:
+PIPE_WIDTH = 10_000
+"""Console width when the stream is not a terminal: a pipe or a file gets whole lines (no table
+row wraps or is cut with an ellipsis, whatever $COLUMNS says), so grep and awk see every row."""
+
+
+def _console(stderr: bool) -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        tty = False
+    width = None if tty else PIPE_WIDTH
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+def stdout_console() -> Console:
+    return _console(stderr=False)
 
 
 def stderr_console() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return _console(stderr=True)
 
 
 def envelope(command: str, data: Any, error: NcctlError | None = None) -> dict[str, Any]:

@@ -110,11 +110,14 @@ def ncctl(capsys: pytest.CaptureFixture[str]) -> Runner:
     return run
 
 
-def run_process(*argv: str | Path, cwd: Path) -> Outcome:
-    """Run the installed ``ncctl`` script as a real process (end-to-end checks)."""
+def run_process(*argv: str | Path, cwd: Path, columns: str | None = "200") -> Outcome:
+    """Run the installed ``ncctl`` script as a real process (end-to-end checks), stdout and
+    stderr piped, with ``$COLUMNS`` set to ``columns`` (unset when None)."""
     args = tuple(str(a) for a in argv)
-    env = {k: v for k, v in os.environ.items() if k not in {"NCCTL_CONFIG", "NCCTL_ENV"}}
-    env["COLUMNS"] = "200"
+    drop = {"NCCTL_CONFIG", "NCCTL_ENV", "COLUMNS"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    if columns is not None:
+        env["COLUMNS"] = columns
     proc = subprocess.run(
         [str(NCCTL_BIN), *args],
         cwd=cwd,
