@@ -31,6 +31,7 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "audit": ("ncctl.cli.audit_cmd", "app"),
     "config": ("ncctl.cli.config_cmd", "app"),
     "systemd": ("ncctl.cli.systemd_cmd", "app"),
+    "completion": ("ncctl.cli.completion_cmd", "completion"),
 }
 """Every top-level command or group: the module and attribute that define it, in help order."""
 

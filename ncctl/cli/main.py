@@ -31,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    import os
+
     import typer
     import typer.main
     from typer._click import exceptions as click_exc
@@ -44,8 +46,13 @@ def _main(argv: Sequence[str] | None) -> int:
     output.begin("", False)
     as_json = "--json" in args
     debug = "--debug" in args
+    only = entry_named(args)
+    if "_NCCTL_COMPLETE" in os.environ:  # a completion script asks: every group must be known
+        from ncctl.cli.completion_cmd import completing
+
+        only = None if completing() else only
     try:
-        command = typer.main.get_command(build_app(entry_named(args)))
+        command = typer.main.get_command(build_app(only))
         rv = command.main(args=args, prog_name="ncctl", standalone_mode=False)
     except NcctlError as err:
         output.emit_error(err, output.current_command.get() or _command_from_argv(args), as_json)

@@ -77,6 +77,7 @@ CASES: dict[str, Case] = {
 NOT_JSON = {
     "scheduler run": "a daemon: it logs JSON lines on stderr until SIGTERM (tests/runner)",
     "demo": "a simulated week of minutes; its --json is checked in tests/runner/test_demo.py",
+    "completion": "prints a shell script, no result to report (tests/cli/test_completion.py)",
 }
 """Commands the contract cases do not run, and why."""
 
