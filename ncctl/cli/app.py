@@ -44,13 +44,35 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+EXIT_STATUS: tuple[tuple[int, str], ...] = (
+    (0, "ok"),
+    (1, "failed, refused or drift"),
+    (2, "bad command line"),
+    (64, "bad argument value"),
+    (65, "bad data"),
+    (69, "unavailable"),
+    (70, "internal error"),
+    (73, "cannot create"),
+    (75, "retry later"),
+    (77, "permission denied"),
+    (78, "configuration error"),
+)
+"""Every exit code of every command, and what it means (help, docs/cli.md, the man page)."""
+
+TUNE_EXIT_STATUS: tuple[tuple[int, str], ...] = (
+    (3, "reboot pending"),
+    (4, "cannot be changed from here"),
+)
+"""The exit codes only ``ncctl tune`` adds."""
+
 ROOT_HELP = (
     "Operations CLI for a managed, colocated CME Globex trading environment.\n\n"
     "Times are America/Chicago wall-clock unless a command says otherwise. "
-    "Exit codes: 0 ok, 1 failed, refused or drift, 2 bad command line, 64 bad argument value, "
-    "65 bad data, 69 unavailable, 70 internal error, 73 cannot create, 75 retry later, "
-    "77 permission denied, 78 configuration error; `ncctl tune` also 3 (reboot pending) and 4 "
-    "(cannot be changed from here)."
+    "Exit codes: "
+    + ", ".join(f"{code} {meaning}" for code, meaning in EXIT_STATUS)
+    + "; `ncctl tune` also "
+    + " and ".join(f"{code} ({meaning})" for code, meaning in TUNE_EXIT_STATUS)
+    + "."
 )
 
 

@@ -23,6 +23,7 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 
 PROG = "ncctl"
 REGENERATE = ".venv/bin/python -m ncctl.cli.docs > docs/cli.md"
+MAN_REGENERATE = ".venv/bin/python -m ncctl.cli.docs --man > docs/ncctl.1"
 
 _CODE_SPAN = re.compile(r"(`+).+?\1", re.DOTALL)
 # Markdown-active characters in prose; "_" only at a word edge (GFM ignores intraword "_").
@@ -187,7 +188,8 @@ def _param_names(param: _click.Parameter) -> str:
     return ", ".join(_code(n) for n in names)
 
 
-def _param_type(param: _click.Parameter, ctx: _click.Context) -> str:
+def _type_label(param: _click.Parameter, ctx: _click.Context) -> str:
+    """The type a parameter takes, as plain text (``count``, ``flag``, ``TEXT [x>=1]``)."""
     if isinstance(param, TyperOption):
         if param.count:
             return "count"
@@ -199,8 +201,13 @@ def _param_type(param: _click.Parameter, ctx: _click.Context) -> str:
     else:
         label = param.metavar or ""
     bounds = _range(param)
-    if bounds:
-        label = f"{label} [{bounds}]".strip()
+    return f"{label} [{bounds}]".strip() if bounds else label
+
+
+def _param_type(param: _click.Parameter, ctx: _click.Context) -> str:
+    label = _type_label(param, ctx)
+    if isinstance(param, TyperOption) and (param.count or param.is_flag):
+        return label
     text = _code(label) if label else ""
     if param.multiple:
         text = f"{text} (repeatable)".strip()
@@ -221,19 +228,26 @@ def _default_text(param: _click.Parameter, value: Any) -> str:
     return str(value)
 
 
-def _param_default(param: _click.Parameter, ctx: _click.Context) -> str:
+def _default_of(param: _click.Parameter, ctx: _click.Context) -> tuple[str, bool]:
+    """A parameter's default as plain text, and whether that text is a value (not prose)."""
     if param.required:
-        return "required"
+        return "required", False
     show: bool | str = getattr(param, "show_default", False)
     if isinstance(show, str):
-        return _md_text(show)
+        return show, False
     if not (show or ctx.show_default):
-        return ""
+        return "", False
     value = param.get_default(ctx, call=False)
     if value is None:
+        return "", False
+    return _default_text(param, value), True
+
+
+def _param_default(param: _click.Parameter, ctx: _click.Context) -> str:
+    text, is_value = _default_of(param, ctx)
+    if not text:
         return ""
-    text = _default_text(param, value)
-    return _code(text) if text else ""
+    return _code(text) if is_value else _md_text(text)
 
 
 def _param_help(param: _click.Parameter, command: _click.Command) -> str:
@@ -340,7 +354,141 @@ def missing_help(app: typer.Typer | None = None) -> list[str]:
     return out
 
 
+# -- the man page ---------------------------------------------------------------------------
+
+
+def _roff(text: str) -> str:
+    """Prose for roff: backslashes and hyphens escaped, code spans in bold."""
+    out: list[str] = []
+    pos = 0
+    for match in _CODE_SPAN.finditer(text):
+        out.append(_roff_escape(text[pos : match.start()]))
+        fence = match.group(1)
+        out.append(r"\fB" + _roff_escape(match.group(0)[len(fence) : -len(fence)].strip()) + r"\fR")
+        pos = match.end()
+    out.append(_roff_escape(text[pos:]))
+    return "".join(out)
+
+
+def _roff_escape(text: str) -> str:
+    return text.replace("\\", r"\e").replace("-", r"\-")
+
+
+def _roff_lines(text: str) -> list[str]:
+    """Source lines that roff cannot read as requests (a leading dot or quote)."""
+    return [r"\&" + line if line[:1] in ".'" else line for line in text.splitlines()]
+
+
+def _roff_paragraphs(text: str) -> list[str]:
+    """Help text as roff paragraphs; click's ``\\b`` blocks keep their lines."""
+    out: list[str] = []
+    for para in text.split("\n\n"):
+        if para.startswith("\b"):
+            lines = [_roff(line) for line in para.strip("\b\n").splitlines()]
+            out += [".PP", ".nf", *_roff_lines("\n".join(lines)), ".fi"]
+        elif para.strip():
+            joined = " ".join(line.strip() for line in para.splitlines())
+            out += [".PP", *_roff_lines(_roff(joined))]
+    return out
+
+
+def _man_param(param: _click.Parameter, entry: CommandEntry) -> list[str]:
+    if isinstance(param, TyperArgument):
+        names = r"\fI" + _roff_escape(param.metavar or param.name or "") + r"\fR"
+    else:
+        names = ", ".join(r"\fB" + _roff_escape(n) + r"\fR" for n in param.opts)
+        names += "".join(r", \fB" + _roff_escape(n) + r"\fR" for n in param.secondary_opts)
+    label = _type_label(param, entry.ctx)
+    if label and label not in ("flag", "count"):
+        names += r" \fI" + _roff_escape(label) + r"\fR"
+    text = " ".join(_plain(getattr(param, "help", None), _markup_mode(entry.command)).split())
+    default, _ = _default_of(param, entry.ctx)
+    extras = [f"Default: {default}." if default and default != "required" else ""]
+    if default == "required":
+        extras.append("Required.")
+    if param.multiple:
+        extras.append("Repeatable.")
+    if param.envvar:
+        envs = [param.envvar] if isinstance(param.envvar, str) else list(param.envvar)
+        extras.append(f"Environment: {', '.join(envs)}.")
+    body = " ".join(part for part in [text, *extras] if part)
+    return [".TP", *_roff_lines(names), *_roff_lines(_roff(body))]
+
+
+def _man_command(entry: CommandEntry) -> list[str]:
+    command = entry.command
+    lines = [f".SS {_roff_escape(entry.name)}"]
+    if command.deprecated:
+        lines += [".PP", "Deprecated."]
+    lines += _roff_paragraphs(_plain(command.help, _markup_mode(command)))
+    lines += [".PP", ".nf", *_roff_lines(r"\fB" + _roff_escape(_usage(entry)) + r"\fR"), ".fi"]
+    params = entry.params()
+    if params:
+        lines += [".RS", *[line for p in params for line in _man_param(p, entry)], ".RE"]
+    subs = entry.subcommands()
+    if subs:
+        lines += [".PP", "Commands: " + ", ".join(r"\fB" + n + r"\fR" for n, _ in subs) + "."]
+    if command.epilog:
+        lines += _roff_paragraphs(_plain(command.epilog, _markup_mode(command)))
+    return lines
+
+
+def render_man_page(app: typer.Typer | None = None) -> str:
+    """The man page ncctl(1) of the whole app, in roff (the content of docs/ncctl.1)."""
+    from ncctl.cli.app import EXIT_STATUS, TUNE_EXIT_STATUS
+    from ncctl.config_files import ETC_CONFIG
+
+    entries = list(iter_commands(app))
+    root = entries[0]
+    help_text = _plain(root.command.help, _markup_mode(root.command))
+    summary = help_text.split("\n\n", 1)[0].rstrip(".")
+    help_names = " or ".join(r"\fB" + _roff_escape(n) + r"\fR" for n in root.ctx.help_option_names)
+    lines = [
+        f'.\\" Generated from the Typer app by `{MAN_REGENERATE}`; do not edit by hand.',
+        f'.TH {PROG.upper()} 1 "" "{PROG}" "{PROG} manual"',
+        ".SH NAME",
+        rf"{PROG} \- {_roff(summary[:1].lower() + summary[1:])}",
+        ".SH SYNOPSIS",
+        rf"\fB{PROG}\fR [\fIOPTIONS\fR] \fICOMMAND\fR [\fIARGS\fR]...",
+        ".SH DESCRIPTION",
+        *_roff_paragraphs(help_text),
+        ".PP",
+        f"Every command also takes {help_names}, which prints its help and exits.",
+        ".SH OPTIONS",
+        *[line for p in root.params() for line in _man_param(p, root)],
+        ".SH COMMANDS",
+        *[line for entry in entries[1:] for line in _man_command(entry)],
+        ".SH EXIT STATUS",
+    ]
+    for code, meaning in EXIT_STATUS:
+        lines += [".TP", f"\\fB{code}\\fR", _roff(meaning[:1].upper() + meaning[1:]) + "."]
+    for code, meaning in TUNE_EXIT_STATUS:
+        lines += [".TP", f"\\fB{code}\\fR", _roff(f"ncctl tune only: {meaning}.")]
+    lines += [
+        ".SH ENVIRONMENT",
+        ".TP",
+        r"\fBNCCTL_CONFIG\fR",
+        "Configuration file, unless \\fB\\-\\-config\\fR names one.",
+        ".TP",
+        r"\fBNCCTL_ENV\fR",
+        r"Name of the environment: \fBconfigs/$NCCTL_ENV.toml\fR (default \fBdev\fR).",
+        ".SH FILES",
+        ".TP",
+        r"\fBconfigs/$NCCTL_ENV.toml\fR",
+        "Configuration of the environment, in the current directory.",
+        ".TP",
+        rf"\fB{_roff_escape(str(ETC_CONFIG))}\fR",
+        "Configuration of the host, when no other one is named.",
+        ".SH SEE ALSO",
+        r"\fBdocs/cli.md\fR, the same reference in Markdown.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--man"]:
+        sys.stdout.write(render_man_page())
+        return
     sys.stdout.write(render_cli_reference())
 
 
