@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import re
+import select
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import run_process
+from tests.cli.conftest import NCCTL_BIN, run_process
 from tests.tuning import fakeroot
 from tests.tuning.conftest import SATURDAY, WEDNESDAY, write_config
 
@@ -63,3 +69,39 @@ def test_tables_are_not_cut_in_a_pipe(tmp_path: Path, argv: tuple[str, ...]) -> 
     assert narrow.out == wide.out == unset.out
     assert len(narrow.out.splitlines()) >= 5, narrow.out
     assert max(len(line) for line in narrow.out.splitlines()) > 40
+
+
+def test_a_terminal_keeps_its_width(tmp_path: Path) -> None:
+    """On a terminal (a real pty) the console still fits the table to $COLUMNS."""
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NCCTL_")}
+    env.update({"COLUMNS": "30", "LINES": "50", "TERM": "dumb", "NO_COLOR": "1"})
+    proc = subprocess.Popen(
+        [str(NCCTL_BIN), "--clock", WEDNESDAY, "schedule", "show"],
+        stdout=secondary, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    os.close(secondary)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], 1.0)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the pty closes when the child exits
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(primary)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode())
+    lines = text.splitlines()
+    assert len(lines) >= 5, lines
+    assert max(len(line.rstrip()) for line in lines) <= 30, lines
