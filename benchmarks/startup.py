@@ -5,7 +5,7 @@ Run: ``.venv/bin/python benchmarks/startup.py [--runs N]``
 Both are run as subprocesses of the same interpreter (this script's ``sys.executable``, so the
 project's virtualenv), interleaved and in alternating order, and their median wall times
 compared. Target: ncctl / baseline <= 1.2, and ``schedule now --json`` imports neither paramiko
-nor APScheduler (DESIGN.md section 3, rule 6). Prints a report and exits 0 whether the target
+nor APScheduler (docs/design.md §3.2, rule 6). Prints a report and exits 0 whether the target
 is met or not; exits 1 only when a measurement could not be made.
 """
 

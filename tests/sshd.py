@@ -1,4 +1,4 @@
-"""A throwaway OpenSSH server on 127.0.0.1 for tests and benchmarks (DESIGN.md section 7).
+"""A throwaway OpenSSH server on 127.0.0.1 for tests and benchmarks (docs/design.md §7).
 
 :func:`start_sshd` writes a private ``sshd_config`` (its own host key, pid file, log file and
 ``authorized_keys``; public-key authentication only; ``Subsystem sftp internal-sftp``), checks

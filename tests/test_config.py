@@ -1,6 +1,6 @@
 """ncctl.config: resolution order, validation messages, masking, atomic edits and init.
 
-Resolution (DESIGN.md section 4): ``--config PATH`` > ``$NCCTL_CONFIG`` >
+Resolution (docs/design.md §4.1): ``--config PATH`` > ``$NCCTL_CONFIG`` >
 ``configs/$NCCTL_ENV.toml`` in the current directory (default env ``dev``) >
 ``/etc/ncctl/config.toml`` > the embedded dev configuration.
 """

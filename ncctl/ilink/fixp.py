@@ -17,7 +17,7 @@ sequence number it sends next, so a message it sent while we were away shows as 
 (counted in :attr:`FixpClient.gaps`; ncctl does not ask for retransmission: the party layer
 reconciles with a list request instead).
 
-Signatures (DESIGN.md §5, CME-1-SHA-256): HMAC-SHA256 keyed with the base64url-decoded
+Signatures (docs/design.md §5.2, CME-1-SHA-256): HMAC-SHA256 keyed with the base64url-decoded
 secret over the field values as UTF-8 text (integers in decimal, strings without their NUL
 padding) joined by ``\\n`` with no trailing newline; the raw 32-byte digest goes into
 HMACSignature. Negotiate signs RequestTimestamp, UUID, Session, Firm; Establish signs those

@@ -3,7 +3,7 @@
 Written from CME's iLink 3 schema (``package="iLinkBinary" id="8" version="9"``,
 ``byteOrder="littleEndian"``); every offset below is the schema's explicit ``offset``.
 
-Frame layout (DESIGN.md §5)::
+Frame layout (docs/design.md §5.2)::
 
     SOFH    uint16 message length (the whole frame, SOFH included), uint16 0xCAFE
     header  uint16 blockLength, uint16 templateId, uint16 schemaId (8), uint16 version (9)

@@ -19,13 +19,13 @@ Sources, and where a decision was needed
   header list cites CME's "iLink 3 - Minimum Acceptable Audit Trail Elements - Data
   Definitions and Validation Rules" page; it agrees with every CME position above.
 * Positions 41-54 carry the Party Details Definition Request (518, MsgType CX) fields that
-  DESIGN.md §5 says must appear in the audit trail. Their order is taken from that same
+  docs/design.md §5.4 says must appear in the audit trail. Their order is taken from that same
   implementation; I could not read CME's own page for them. *Decision*: their names are
   spelled out in full ("Self-Match Prevention Instruction", "Average Price Group ID", ...)
   where the implementation abbreviates. Check them against CME's page before certification.
 * Names: CME's own wording, including the plural "Sending Timestamps" and "Aggressor Flag".
 * Timestamps: CME asks for ``YYYYMMDD-hh:mm:ss.sssss`` "populated minimally at millisecond
-  precision"; DESIGN.md §5 fixes ``YYYYMMDD-hh:mm:ss.sss``. *Decision*: milliseconds,
+  precision"; docs/design.md §5.4 fixes ``YYYYMMDD-hh:mm:ss.sss``. *Decision*: milliseconds,
   truncated (never rounded, so a stamp never moves into the next second or day).
 * Message Type: the FIX MsgType of the message (``D`` NewOrderSingle 514, ``F``
   OrderCancelRequest 516, ``G`` OrderCancelReplaceRequest 515, ``CX`` 518, ``CY`` 519, ``j``

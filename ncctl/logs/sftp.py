@@ -1,7 +1,7 @@
 """The SFTP destination: paramiko for SSH, a small SFTP v3 client of our own on its channel.
 
 paramiko is imported here and nowhere else, and only when a connection is opened, so that
-commands which upload nothing never load it (DESIGN.md section 3, rule 6).
+commands which upload nothing never load it (docs/design.md §3.2, rule 6).
 
 What paramiko provides: the SSH transport (key exchange, ciphers, host key, public-key
 authentication, channels, keepalive). What this module does itself, on the ``sftp`` subsystem

@@ -12,7 +12,7 @@ atomically with one JSON object::
 
 ``at`` is the clock's instant in the schedule's zone, ``seq`` counts the writes from 1. The
 simulator is a running feed handler, so ``feed_handler`` is always ``on`` and ``l3_loop`` is
-``on`` exactly when the market is CLOSED (DESIGN.md §2), whatever the schedule says about
+``on`` exactly when the market is CLOSED (docs/design.md §2.2), whatever the schedule says about
 when the feed handler should run: that is for ncctl to compare. A market transition due
 before the next interval ends wakes it early, so the file follows transitions promptly.
 

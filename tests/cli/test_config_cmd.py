@@ -87,7 +87,7 @@ def test_show_masks_secrets_of_any_file(ncctl: Runner, tmp_path: Path) -> None:
 
 
 def test_set_never_takes_a_secret_from_the_command_line(ncctl: Runner, dev_copy: Path) -> None:
-    """Secrets are never printed (DESIGN.md section 4) nor taken from argv, where ps shows
+    """Secrets are never printed (docs/design.md §4.2) nor taken from argv, where ps shows
     them: `config set` refuses them there (exit 64) and writes nothing."""
     new_secret = "bmV3LXNlY3JldC12YWx1ZS0xMjM0NTY3ODk"
     before = state(dev_copy)

@@ -1,4 +1,4 @@
-"""The ``--json`` contract (DESIGN.md section 3, rule 4) for every command of the Typer app.
+"""The ``--json`` contract (docs/design.md §3.2, rule 4) for every command of the Typer app.
 
 Exactly one JSON document on stdout, ``{"ok", "command", "data", "error"}``, where
 ``command`` is the command path without ``ncctl``, even on failure; ``error`` is null or

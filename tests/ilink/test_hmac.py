@@ -1,5 +1,5 @@
 """HMAC signatures (CME-1-SHA-256): known answers computed here with hashlib from the
-canonical strings of DESIGN.md §5, independent of the client's code."""
+canonical strings of docs/design.md §5.2, independent of the client's code."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Bad schedule and holiday files are rejected with a ConfigError naming the file and key path.
 
-Messages have the form ``FILE: KEY.PATH: problem`` (DESIGN.md section 4).
+Messages have the form ``FILE: KEY.PATH: problem`` (docs/design.md §4.3).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from ncctl.schedule.data import HolidaySpec, load_holiday_table
 CHICAGO = ZoneInfo("America/Chicago")
 FIRST_DAY = dt.date(2026, 1, 1)
 LAST_DAY = dt.date(2027, 12, 31)
-REGULAR_CLOSE = dt.time(16, 0)  # DESIGN.md section 2: the daily halt is at 16:00 CT
+REGULAR_CLOSE = dt.time(16, 0)  # docs/design.md §2.1: the daily halt is at 16:00 CT
 
 KNOWN_DISAGREEMENTS: dict[dt.date, str] = {}
 """Dates where our tables and pandas_market_calendars are known to differ, with the reason."""

@@ -1,4 +1,4 @@
-"""Holiday rules of DESIGN.md section 2 on the shipped 2026-2027 tables.
+"""Holiday rules of docs/design.md §2.4 on the shipped 2026-2027 tables.
 
 Early close on D at T: the market is CLOSED from T; feed handler, order entry and maintenance
 stay on their clock times. Full closure of D: no session opens the evening before D; a closed

@@ -1,4 +1,4 @@
-"""Every row of DESIGN.md section 2's weekly table, in a CST week and in a CDT week.
+"""Every row of docs/design.md §2.1's weekly table, in a CST week and in a CDT week.
 
 The expected values are written here from the DESIGN table, not derived from the engine.
 All instants are built in America/Chicago wall-clock time with zoneinfo.
