@@ -19,17 +19,32 @@ from pathlib import Path
 from ncctl import floor
 from ncctl.errors import CantCreateError, TemporaryError
 
+HOLDER_WAIT_S = 1.0
+"""How long a waiter gives a new holder to write who it is (it does so right after locking)."""
+
 
 def _holder(fd: int) -> str:
-    try:
-        raw = os.pread(fd, 4096, 0).decode("utf-8", errors="replace")
-        doc = json.loads(raw)
-        return (
-            f"pid {doc.get('pid')} ({doc.get('user')}@{doc.get('host')}, "
-            f"`{doc.get('command')}`, since {doc.get('since')})"
-        )
-    except (OSError, ValueError, AttributeError):
+    """Who holds the lock, as the holder wrote it into the lock file just after taking it;
+    read again for a moment when the record is not there yet (or being rewritten)."""
+    found: list[dict[str, object]] = []
+
+    def readable() -> bool:
+        try:
+            doc = json.loads(os.pread(fd, 4096, 0).decode("utf-8", errors="replace"))
+        except (OSError, ValueError):
+            return False
+        if isinstance(doc, dict) and "pid" in doc:
+            found.append(doc)
+            return True
+        return False
+
+    if not floor.wait_until(readable, HOLDER_WAIT_S):
         return "another ncctl process"
+    doc = found[-1]
+    return (
+        f"pid {doc.get('pid')} ({doc.get('user')}@{doc.get('host')}, "
+        f"`{doc.get('command')}`, since {doc.get('since')})"
+    )
 
 
 @contextlib.contextmanager
@@ -56,8 +71,9 @@ def hold(state_dir: Path, name: str, timeout_s: float, command: str = "") -> Ite
             "command": command or " ".join(sys.argv[1:])[:200],
             "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(me).encode(), 0)
+        record = json.dumps(me).encode()
+        os.pwrite(fd, record, 0)  # written over, then cut: never an empty record to read
+        os.ftruncate(fd, len(record))
         yield
 
 
