@@ -35,8 +35,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ncctl.config import NcctlConfig
+from ncctl.floor import file_id
 from ncctl.logs.compress import compress_file
-from ncctl.logs.inuse import file_id, scan
+from ncctl.logs.inuse import scan
 from ncctl.logs.manifest import Manifest
 from ncctl.logs.rotation import Rotator
 from ncctl.schedule import load_engine

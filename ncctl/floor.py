@@ -131,6 +131,18 @@ def ensure_dir(directory: Path, what: str = "directory", mode: int = DIR_MODE) -
     return directory
 
 
+def file_id(path: Path) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of ``path`` if it is a regular file; None otherwise (a symbolic link
+    is not followed)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

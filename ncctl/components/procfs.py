@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,13 +107,13 @@ def _flock_writers(proc: Path) -> list[tuple[int, str]]:
 
 def _file_id(path: Path) -> str | None:
     """The "MAJ:MIN:INODE" of the regular file ``path`` as /proc/locks writes it, or None."""
-    try:
-        st = os.lstat(path)
-    except OSError:
+    from ncctl.floor import file_id
+
+    ident = file_id(path)
+    if ident is None:
         return None
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    return f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    dev, ino = ident
+    return f"{os.major(dev):02x}:{os.minor(dev):02x}:{ino}"
 
 
 def _has_open(pid: int, path: Path, file_id: str, proc: Path) -> bool:

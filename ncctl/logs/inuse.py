@@ -31,27 +31,14 @@ import errno
 import fcntl
 import os
 import signal
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 FileId = tuple[int, int]
-"""(st_dev, st_ino) of a regular file."""
+"""(st_dev, st_ino) of a regular file: what :func:`ncctl.floor.file_id` returns."""
 
 _WRITE_MODES = (os.O_WRONLY, os.O_RDWR)
-
-
-def file_id(path: Path) -> FileId | None:
-    """The identity of ``path`` if it is a regular file; None otherwise. A symbolic link is
-    not followed (it is not a file ncctl rotates)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    return (st.st_dev, st.st_ino)
 
 
 @dataclass(frozen=True)

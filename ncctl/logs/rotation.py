@@ -44,7 +44,7 @@ from ncctl.crashpoints import crashpoint
 from ncctl.errors import CantCreateError, DataError, RefusedError, TemporaryError, UsageError
 from ncctl.logs.compress import SUFFIX, compress_file
 from ncctl.logs.destinations import fsync_dir, sha256_of
-from ncctl.logs.inuse import FileId, Holder, file_id, scan
+from ncctl.logs.inuse import FileId, Holder, scan
 from ncctl.logs.manifest import FileRow, Manifest
 from ncctl.schedule import ScheduleEngine
 
@@ -449,7 +449,7 @@ class Rotator:
             if cat.mode != "rename" or row.empty or not os.path.lexists(archive):
                 ready.append((cat, row, entry))
                 continue
-            fid = file_id(archive)
+            fid = floor.file_id(archive)
             if fid is None:  # replaced by something else than a regular file: keep it
                 reason = "not a regular file any more (replaced after the rename?)"
                 self._hold(row, entry, reason, None)

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ncctl.logs.inuse import Usage, file_id, scan
+from ncctl.floor import file_id
+from ncctl.logs.inuse import Usage, scan
 
 OPEN_ALL = (
     "import sys, time\n"
