@@ -616,17 +616,11 @@ JOURNAL_CASES = {
 }
 
 
-@needs_promtool
-def test_alert_rules_fire_when_intended(tmp_path: Path) -> None:
-    """``promtool test rules``: each alert fires on its condition, after its ``for``, with
-    its labels and rendered annotations, and not on the neighbouring conditions."""
+def promtool_test_rules(tmp_path: Path, cases: list[Any]) -> None:
+    """Run ``promtool test rules`` on docs/alerts.yml with these test groups; assert success."""
     assert PROMTOOL is not None
     tests = tmp_path / "alerts_test.yml"
-    doc = {
-        "rule_files": [str(ALERTS)],
-        "evaluation_interval": "1m",
-        "tests": [DRIFT_CASES, JOB_CASES, HOST_CASES, JOURNAL_CASES],
-    }
+    doc = {"rule_files": [str(ALERTS)], "evaluation_interval": "1m", "tests": cases}
     tests.write_text(json.dumps(doc, indent=1), encoding="utf-8")  # JSON is YAML
     proc = subprocess.run(
         [PROMTOOL, "test", "rules", str(tests)],
@@ -638,6 +632,13 @@ def test_alert_rules_fire_when_intended(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout
+
+
+@needs_promtool
+def test_alert_rules_fire_when_intended(tmp_path: Path) -> None:
+    """``promtool test rules``: each alert fires on its condition, after its ``for``, with
+    its labels and rendered annotations, and not on the neighbouring conditions."""
+    promtool_test_rules(tmp_path, [DRIFT_CASES, JOB_CASES, HOST_CASES, JOURNAL_CASES])
 
 
 def test_registration_metrics_from_the_party_state_db(env: Env) -> None:

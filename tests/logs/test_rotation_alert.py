@@ -3,11 +3,9 @@ rotated file stays held for 10 minutes, per category and host, and not before.""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-from tests.test_metrics import ALERTS, H1, H2, PROMTOOL, fires, needs_promtool, quiet, series
+from tests.test_metrics import H1, H2, fires, needs_promtool, promtool_test_rules, quiet, series
 
 HELD_CASES = {
     "interval": "1m",
@@ -35,17 +33,4 @@ HELD_CASES = {
 
 @needs_promtool
 def test_rotation_held_alert_fires_after_ten_minutes(tmp_path: Path) -> None:
-    assert PROMTOOL is not None
-    tests = tmp_path / "alerts_test.yml"
-    doc = {"rule_files": [str(ALERTS)], "evaluation_interval": "1m", "tests": [HELD_CASES]}
-    tests.write_text(json.dumps(doc, indent=1), encoding="utf-8")  # JSON is YAML
-    proc = subprocess.run(
-        [PROMTOOL, "test", "rules", str(tests)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS" in proc.stdout
+    promtool_test_rules(tmp_path, [HELD_CASES])
