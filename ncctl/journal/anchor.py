@@ -84,13 +84,6 @@ def _no_space(path: Path, detail: object) -> TemporaryError | None:
     )
 
 
-def _write_error(path: Path, exc: sqlite3.Error) -> TemporaryError | DataError:
-    full = _no_space(path, exc)
-    if full is not None:
-        return full
-    return DataError(f"{path}: the journal's anchor cannot be updated: {exc}", hint=REBUILD_HINT)
-
-
 class Anchor:
     """The anchor database of one state directory."""
 
@@ -147,10 +140,8 @@ class Anchor:
 
     def _write(self, sql: str, args: tuple[object, ...]) -> None:
         try:
-            self.db.execute(sql, args)
-        except sqlite3.Error as exc:
-            raise _write_error(self.path, exc) from None
-        except NcctlError as exc:  # the state connection's own error for the same failure
+            self.db.execute(sql, args)  # writers hold a state connection: NcctlError only
+        except NcctlError as exc:
             full = _no_space(self.path, exc.message)
             if full is not None:
                 raise full from None
