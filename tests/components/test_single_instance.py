@@ -221,3 +221,49 @@ def test_a_killed_supervisor_takes_its_component_with_it(
     code, doc = ncctl(capsys, "session", "start")
     assert code == 0 and doc["data"]["changed"] is True, doc
     assert counts(root, "session") == (1, 1)
+
+
+def test_starts_and_stops_killed_at_random_instants_never_leave_two_or_an_orphan(
+    root: Path,
+) -> None:
+    """Rounds of two racing `feed start`s and a `feed stop` (real CLI processes), one of
+    them SIGKILLed at a random instant (seeded): after every round, at most one feed handler
+    and one supervisor, each handler with its supervisor; at the end one start gives exactly
+    one, and a stop leaves none."""
+    import random
+
+    rng = random.Random(1536)
+    base = [sys.executable, "-m", "ncctl", "--config", str(DEV), "--clock", TRADING, "feed"]
+    env = {k: v for k, v in os.environ.items() if k != "NCCTL_CONFIG"}
+
+    def launch(verb: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [*base, verb, "--json"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def paired() -> bool:
+        components, supervisors = counts(root, "feed")
+        return components == supervisors
+
+    for round_ in range(15):
+        verbs = ["start", "start"] + (["stop"] if round_ % 3 == 2 else [])
+        procs = [launch(v) for v in verbs]
+        victim = rng.choice(procs)
+        try:
+            victim.wait(timeout=rng.uniform(0.0, 0.8))
+        except subprocess.TimeoutExpired:
+            victim.kill()
+        for proc in procs:
+            proc.wait(timeout=60)
+        assert wait_until(paired, 10.0), (round_, counts(root, "feed"))
+        assert counts(root, "feed")[0] <= 1, (round_, counts(root, "feed"))
+    start = launch("start")
+    assert start.wait(timeout=60) == 0
+    assert counts(root, "feed") == (1, 1)
+    stop = launch("stop")
+    assert stop.wait(timeout=60) == 0
+    assert wait_until(lambda: counts(root, "feed") == (0, 0), 10.0), counts(root, "feed")
