@@ -246,11 +246,13 @@ def _not_regular(key: str, path: Path, what: str) -> _Read:
         kind = kind_of(os.lstat(path).st_mode)
     except OSError:
         kind = "special file"
-    return _problem(
-        key,
-        f"{what} {path} is a {kind}, not a regular file (ncctl follows no links for keys)",
-        f"point {key} at the file itself",
-    )
+    if kind == "symbolic link":
+        return _problem(
+            key,
+            f"{what} {path} is a symbolic link; ncctl follows no links for key files",
+            f"point {key} at the file itself",
+        )
+    return _problem(key, f"{what} {path} is a {kind}, not a regular file", f"point {key} at a file")
 
 
 # -- the parts ----------------------------------------------------------------------------
