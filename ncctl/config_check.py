@@ -53,6 +53,9 @@ class ConfigProblem:
     message: str
     hint: str
     severity: Severity = "error"
+    refused: bool = False
+    """The schema refuses the setting (the file does not load at all), as opposed to a
+    setting that loads but cannot work."""
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -77,7 +80,8 @@ class ConfigProblems(ConfigError):
         if len(problems) > 1:
             message += f" (and {len(problems) - 1} more, listed below)"
             hint = "fix each key listed, then run `ncctl config validate` again"
-        super().__init__(message, hint=hint, code="config.problems")
+        code = "config.invalid" if any(p.refused for p in problems) else "config.problems"
+        super().__init__(message, hint=hint, code=code)
         self.problems = problems
 
     def detail_lines(self) -> list[str]:
@@ -101,8 +105,155 @@ def check_config(loaded: LoadedConfig) -> list[ConfigProblem]:
         problems = [p for p in problems if p.key != "ilink.access_key_id"]
     problems += ilink
     problems += _metrics(cfg, flagged)
-    order = {key: i for i, (key, _) in enumerate(_walk(loaded.document, ""))}
+    return in_file_order(problems, loaded.document)
+
+
+def in_file_order(
+    problems: list[ConfigProblem], document: Mapping[str, Any]
+) -> list[ConfigProblem]:
+    """``problems`` in the order their keys (or the tables holding them) come in the file;
+    keys the file does not set come last."""
+    order: dict[str, int] = {}
+    for i, (key, _) in enumerate(_walk(document, "")):
+        for end in [m.start() for m in re.finditer(r"[.\[]", key)] + [len(key)]:
+            order.setdefault(key[:end], i)
     return sorted(problems, key=lambda p: order.get(p.key, len(order)))
+
+
+# -- the schema, and the rest despite it ----------------------------------------------------
+
+MAX_REPAIRS = 16
+"""How many times settings the schema refuses are left out before giving up on the rest."""
+
+
+def load_checked(
+    path: Path, source: str, *, credentials: bool = False
+) -> tuple[LoadedConfig, list[ConfigProblem]]:
+    """The configuration at ``path`` and every problem of it, the schema's included: settings
+    the schema refuses are listed, then left out (their defaults stand in) so that the rest
+    is checked too. A file that cannot be read as a TOML document raises ConfigError as
+    :func:`ncctl.config.load_file` does. ``credentials``: key paths from systemd's
+    credentials directory, as for the resolved configuration."""
+    from ncctl import config
+    from ncctl.floor import trust_service_user
+
+    try:
+        cfg, doc = config.load_file(path, source)
+        schema: list[ConfigProblem] = []
+        dropped: list[str] = []
+    except ConfigError as err:
+        repaired = _repaired(path)
+        if repaired is None:
+            raise err from None
+        cfg, doc, schema, dropped = repaired
+    if credentials:
+        from ncctl.credentials import with_credentials
+
+        cfg = with_credentials(cfg)
+    trust_service_user(cfg.systemd.user)
+    loaded = config.LoadedConfig(cfg, path, source, doc)
+    refused = {p.key for p in schema}
+    rest = [
+        p
+        for p in check_config(loaded)
+        if p.key not in refused and not any(_within(p.key, d) for d in dropped)
+    ]
+    if not schema:
+        return loaded, rest
+    original = read_document(path)
+    return loaded, in_file_order(schema + rest, original or doc)
+
+
+def read_document(path: Path) -> dict[str, Any] | None:
+    from ncctl.validation import read_toml
+
+    try:
+        return read_toml(path, ConfigError, "configuration file")
+    except ConfigError:
+        return None
+
+
+def _within(key: str, prefix: str) -> bool:
+    return key == prefix or key.startswith((prefix + ".", prefix + "["))
+
+
+def _repaired(
+    path: Path,
+) -> tuple[NcctlConfig, dict[str, Any], list[ConfigProblem], list[str]] | None:
+    """(the configuration without the settings the schema refuses, its document, a problem
+    per refusal, the key paths left out), or None when the file cannot be read or repaired."""
+    import copy
+
+    from pydantic import ValidationError
+
+    from ncctl.config import NcctlConfig
+    from ncctl.validation import describe_errors, key_path
+
+    original = read_document(path)
+    if not original:
+        return None
+    doc = copy.deepcopy(original)
+    problems: list[ConfigProblem] = []
+    dropped: list[str] = []
+    for _ in range(MAX_REPAIRS):
+        try:
+            cfg = NcctlConfig.model_validate(doc)
+        except ValidationError as exc:
+            errors = describe_errors(exc)
+            if not problems:  # the file as written: every refusal
+                problems = [_refusal(key_path(loc), msg) for loc, msg in errors]
+            removed = _drop(doc, [loc for loc, _ in errors])
+            if not removed:
+                return None
+            dropped += removed
+            continue
+        cross = cfg.cross_reference_problem()
+        if cross is not None and not any(_within(d, "destinations") for d in dropped):
+            hint = f"add the destination or fix the name in {cross[0]}"
+            problems.append(ConfigProblem(cross[0], cross[1], hint, refused=True))
+        return cfg, doc, problems, dropped
+    return None
+
+
+def _refusal(key: str, msg: str) -> ConfigProblem:
+    if msg == "unknown key":
+        hint = f"remove {key} or correct its spelling (see docs/design.md for the keys)"
+    elif msg == "required key is missing":
+        hint = f"add {key}"
+    else:
+        hint = f"give {key} a value it accepts"
+    return ConfigProblem(key, msg, hint, refused=True)
+
+
+def _drop(doc: dict[str, Any], locs: list[tuple[int | str, ...]]) -> list[str]:
+    """Remove the setting at each location (or, where it is not set, the nearest table
+    holding it); the key paths removed."""
+    from ncctl.validation import key_path
+
+    removed: list[str] = []
+    # deepest first, and the later items of a list before the earlier ones
+    for loc in sorted(set(locs), key=_sort_key, reverse=True):
+        for end in range(len(loc), 0, -1):
+            parent: Any = doc
+            for part in loc[: end - 1]:
+                parent = _child(parent, part)
+            if _child(parent, loc[end - 1]) is not None:
+                del parent[loc[end - 1]]
+                removed.append(key_path(loc[:end]))
+                break
+    return removed
+
+
+def _sort_key(loc: tuple[int | str, ...]) -> tuple[tuple[int, str], ...]:
+    return tuple((p, "") if isinstance(p, int) else (-1, p) for p in loc)
+
+
+def _child(node: Any, part: int | str) -> Any:
+    if isinstance(node, dict) and isinstance(part, str):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
 
 
 # -- placeholders -------------------------------------------------------------------------

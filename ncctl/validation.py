@@ -23,16 +23,24 @@ def key_path(loc: tuple[int | str, ...]) -> str:
     return out or "(document)"
 
 
+def describe_errors(exc: ValidationError) -> list[tuple[tuple[int | str, ...], str]]:
+    """Every error as (location without pydantic's union members, problem in words)."""
+    described = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(p for p in error["loc"] if not _is_union_tag(p))
+        msg = str(error["msg"])
+        if error["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif error["type"] == "missing":
+            msg = "required key is missing"
+        described.append((loc, msg))
+    return described
+
+
 def describe_validation_error(source: str, exc: ValidationError) -> str:
     """One line: ``FILE: KEY: problem`` for the first error, and how many more there are."""
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc = tuple(p for p in first["loc"] if not _is_union_tag(p))
-    msg = str(first["msg"])
-    if first["type"] == "extra_forbidden":
-        msg = "unknown key"
-    elif first["type"] == "missing":
-        msg = "required key is missing"
+    errors = describe_errors(exc)
+    loc, msg = errors[0]
     line = f"{source}: {key_path(loc)}: {msg}"
     if len(errors) > 1:
         line += f" (and {len(errors) - 1} more)"

@@ -15,6 +15,8 @@ from ncctl.cli.options import DryRunOpt, JsonOpt
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.config import NcctlConfig
+
 app = typer.Typer(
     help="Show, validate, change and create configuration files.", no_args_is_help=True
 )
@@ -70,24 +72,20 @@ def validate(
     under .invalid). Every problem is listed, each with its key; exit 78 if any is an error
     (warnings alone exit 0). Nothing is written.
     """
-    from ncctl import config
-    from ncctl.config_check import ConfigProblems, check_config
-    from ncctl.floor import trust_service_user
-    from ncctl.schedule.check import check_files
+    from ncctl.config_check import ConfigProblems, load_checked
 
     output.begin("config validate", json)
     if file is None:
-        loaded = STATE.config()
-    else:
-        cfg, doc = config.load_file(file, "FILE argument")
-        trust_service_user(cfg.systemd.user)
-        loaded = config.LoadedConfig(cfg, file, "FILE argument", doc)
-    path, cfg = loaded.path, loaded.config
-    from ncctl.schedule import load_engine
+        from ncctl.config_files import resolve_path
 
-    checked = check_files([cfg.schedule.template_path(), *cfg.schedule.holiday_paths()])
-    load_engine(cfg.schedule.template_path(), cfg.schedule.holiday_paths())
-    problems = check_config(loaded)
+        path, source = resolve_path(STATE.config_path)
+        loaded, problems = load_checked(path, source, credentials=True)
+    else:
+        path = file
+        loaded, problems = load_checked(file, "FILE argument")
+    cfg = loaded.config
+    refused = any(p.refused for p in problems)
+    checked = [] if refused else _check_schedule(cfg)
     errors = [p for p in problems if p.severity == "error"]
     tls = cfg.metrics.tls()
     data = {
@@ -98,7 +96,7 @@ def validate(
         "problems": [p.as_dict() for p in problems],
     }
     if errors:
-        failure = ConfigProblems(str(path), problems)
+        failure = ConfigProblems(str(path), problems)  # config.invalid when the schema refuses
         if not json:
             raise failure  # one line naming the first, then every problem, then the hint
         output.emit(data, lambda console: None, failure=failure)
@@ -113,6 +111,17 @@ def validate(
 
     warnings = [f"{p.line()} (hint: {p.hint})" for p in problems]
     output.emit(data, draw, warnings=warnings)
+
+
+def _check_schedule(cfg: NcctlConfig) -> list[dict[str, Any]]:
+    """Check the schedule files the configuration names (raises on the first bad one)."""
+    from ncctl.schedule import load_engine
+    from ncctl.schedule.check import check_files
+
+    files = [cfg.schedule.template_path(), *cfg.schedule.holiday_paths()]
+    checked = check_files(files)
+    load_engine(files[0], files[1:])
+    return checked
 
 
 @app.command("set", context_settings={"ignore_unknown_options": True})

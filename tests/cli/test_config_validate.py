@@ -174,7 +174,7 @@ def validate(ncctl: Runner, site: Site) -> tuple[Outcome, dict[str, dict[str, st
     assert doc["data"]["valid"] is (not errors)
     if errors:
         err = result.error()
-        assert err["code"] == "config.problems"
+        assert err["code"] in {"config.problems", "config.invalid"}  # invalid: schema refusals
         assert err["message"].startswith(f"{site.config}: {errors[0]['key']}: ")
     for p in problems:
         assert {"key", "severity", "message", "hint"} == set(p) and all(p.values()), p
@@ -403,6 +403,53 @@ def test_metrics_beyond_loopback_without_tls_is_exit_78_naming_the_key(
     assert snapshot(site.root) == before
 
 
+def test_settings_the_schema_refuses_are_listed_with_every_other_problem(
+    ncctl: Runner, tmp_path: Path, material: Material
+) -> None:
+    site = filled(tmp_path / "site", material)
+    site.doc["metrics"] = {"listen": "0.0.0.0"}
+    site.set("ilink.prot", 29000)
+    site.set("ilink.access_key_id", "set-me")
+    site.set("destinations.fcm.retries", 1000)
+    (site.root / "fcm_ed25519").chmod(0o644)
+    result, problems = validate(ncctl, site)
+    assert set(problems) == {
+        "destinations.fcm.key_file",
+        "destinations.fcm.retries",
+        "ilink.access_key_id",
+        "ilink.prot",
+        "metrics.listen",
+    }
+    assert result.error()["code"] == "config.invalid"
+    assert problems["ilink.prot"]["message"] == "unknown key"
+    assert "tls_cert" in problems["metrics.listen"]["message"]
+    text = ncctl("config", "validate", site.config)
+    lines = text.err.splitlines()
+    assert lines[0] == (
+        f"ncctl: error: {site.config}: destinations.fcm.key_file: "
+        f"{problems['destinations.fcm.key_file']['message']} (and 4 more, listed below)"
+    )
+    listed = [line.split(": ")[1] for line in lines if line.startswith("  error: ")]
+    assert listed == [
+        "destinations.fcm.key_file",
+        "destinations.fcm.retries",
+        "ilink.access_key_id",
+        "ilink.prot",
+        "metrics.listen",
+    ]  # in the order of the file
+
+
+def test_a_destination_the_logs_name_but_the_schema_refuses_is_not_reported_twice(
+    ncctl: Runner, tmp_path: Path, material: Material
+) -> None:
+    site = filled(tmp_path / "site", material)
+    site.doc["destinations"]["client"].pop("url")
+    site.set("ilink.access_key_id", "set-me")
+    _, problems = validate(ncctl, site)
+    assert set(problems) == {"destinations.client.url", "ilink.access_key_id"}
+    assert problems["destinations.client.url"]["message"] == "required key is missing"
+
+
 def test_warnings_alone_print_and_exit_0(ncctl: Runner, tmp_path: Path, material: Material) -> None:
     site = filled(tmp_path / "site", material)
     site.set("metrics.listen", "0.0.0.0")
@@ -486,6 +533,11 @@ INJECTIONS: dict[str, tuple[Callable[[Site, Material], None], set[str]]] = {
         _break_known_hosts,
         {"destinations.fcm.known_hosts", "destinations.client.known_hosts"},
     ),
+    "fcm retries out of range": (
+        lambda s, m: s.set("destinations.fcm.retries", -1),
+        {"destinations.fcm.retries"},
+    ),
+    "unknown iLink key": (lambda s, m: s.set("ilink.prot", 1), {"ilink.prot"}),
     "TLS key readable": (
         lambda s, m: (s.root / "metrics.key").chmod(0o640),
         {"metrics.tls_key"},
