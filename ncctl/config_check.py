@@ -428,9 +428,11 @@ def _destinations(cfg: NcctlConfig, flagged: set[str]) -> list[ConfigProblem]:
             continue
         base = f"destinations.{name}"
         if dest.key_file is not None and f"{base}.key_file" not in flagged:
-            read = read_checked(f"{base}.key_file", dest.key_file, private=True, what="key file")
-            if read.problem is not None:
-                problems.append(read.problem)
+            key = f"{base}.key_file"
+            read = read_checked(key, dest.key_file, private=True, what="key file")
+            problem = read.problem or _private_key_problem(key, dest.key_file, read.data or b"")
+            if problem is not None:
+                problems.append(problem)
         if dest.known_hosts is None or f"{base}.known_hosts" in flagged:
             continue
         key = f"{base}.known_hosts"
@@ -443,6 +445,32 @@ def _destinations(cfg: NcctlConfig, flagged: set[str]) -> list[ConfigProblem]:
             if problem is not None:
                 problems.append(problem)
     return problems
+
+
+def _private_key_problem(key: str, path: Path, data: bytes) -> ConfigProblem | None:
+    """The problem when ``data`` is not an unencrypted private key paramiko can use (read as
+    ``paramiko.PKey.from_path`` reads it: OpenSSH format first, then PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    hint = (
+        "key_file must be an unencrypted OpenSSH or PEM private key (ed25519, ecdsa or rsa); "
+        "ncctl uses no agent and asks no passphrase"
+    )
+    try:
+        try:
+            loaded: object = serialization.load_ssh_private_key(data, password=None)
+        except ValueError:
+            loaded = serialization.load_pem_private_key(data, password=None)
+    except TypeError:  # a password is needed
+        return ConfigProblem(key, f"key file {path} is encrypted", hint)
+    except Exception:  # cryptography raises assorted errors for what is not a key
+        return ConfigProblem(key, f"key file {path} is not a private key", hint)
+    if not isinstance(
+        loaded, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey, ec.EllipticCurvePrivateKey)
+    ):
+        return ConfigProblem(key, f"key file {path} holds a key type SSH cannot use here", hint)
+    return None
 
 
 def known_host_name(host: str, port: int) -> str:

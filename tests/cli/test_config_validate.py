@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import subprocess
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -329,6 +330,29 @@ def test_a_directory_or_a_fifo_as_a_key_file_is_an_error(
     assert set(problems) == {"ilink.secret_key_file", "destinations.fcm.key_file"}
     assert "is a FIFO" in problems["ilink.secret_key_file"]["message"]
     assert "is a directory" in problems["destinations.fcm.key_file"]["message"]
+
+
+def test_a_key_file_ssh_cannot_use_is_an_error(
+    ncctl: Runner, tmp_path: Path, material: Material
+) -> None:
+    site = filled(tmp_path / "site", material)
+    encrypted = site.root / "encrypted"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-f", str(encrypted)],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    encrypted.chmod(0o600)
+    public = site.copy(material.fcm_key.with_name("fcm.pub"), "fcm.pub", 0o600)
+    site.set("destinations.fcm.key_file", str(encrypted))
+    site.set("destinations.client.key_file", str(public))
+    _, problems = validate(ncctl, site)
+    assert set(problems) == {"destinations.fcm.key_file", "destinations.client.key_file"}
+    assert problems["destinations.fcm.key_file"]["message"] == f"key file {encrypted} is encrypted"
+    assert problems["destinations.client.key_file"]["message"] == (
+        f"key file {public} is not a private key"
+    )
 
 
 def test_an_ilink_key_file_that_is_not_a_secret_is_an_error(
