@@ -238,7 +238,11 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Create configs/ENV.toml from the configuration shipped with ncctl."""
+    """Create configs/ENV.toml from the configuration shipped with ncctl.
+
+    The staging and prod files hold placeholders (hosts under .invalid, "set-me", key files
+    to create): `ncctl config validate FILE` lists each one until it is filled in.
+    """
     from ncctl import config
 
     output.begin("config init", json)
@@ -246,7 +250,21 @@ def init(
     data = {"file": str(target), "env": env}
 
     def draw(console: Console) -> None:
+        from ncctl.config_check import load_checked
+
         console.print(f"wrote {target}", markup=False)
-        console.print(f"edit it, then check it with `ncctl config validate {target}`", markup=False)
+        _, problems = load_checked(target, "FILE argument")
+        errors = sum(p.severity == "error" for p in problems)
+        check = f"`ncctl config validate {target}`"
+        if errors:
+            console.print(
+                f"{errors} settings are placeholders or name files not there yet: {check} lists "
+                "them; fill them in until it says valid",
+                markup=False,
+            )
+        else:
+            console.print(
+                f"it is valid as written; after each edit, check it with {check}", markup=False
+            )
 
     output.emit(data, draw)
