@@ -73,8 +73,7 @@ class ConfigProblems(ConfigError):
     """A configuration with at least one error: the first in the message, all of them below."""
 
     def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
-        errors = [p for p in problems if p.severity == "error"]
-        first = errors[0]
+        first = next((p for p in problems if p.severity == "error"), problems[0])
         message = f"{source}: {first.line()}"
         hint = first.hint
         if len(problems) > 1:
@@ -105,7 +104,10 @@ def check_config(loaded: LoadedConfig) -> list[ConfigProblem]:
         problems = [p for p in problems if p.key != "ilink.access_key_id"]
     problems += ilink
     problems += _metrics(cfg, flagged)
-    return in_file_order(problems, loaded.document)
+    first: dict[str, ConfigProblem] = {}
+    for problem in problems:  # one per key: a placeholder rather than the missing file it names
+        first.setdefault(problem.key, problem)
+    return in_file_order(list(first.values()), loaded.document)
 
 
 def in_file_order(
@@ -262,7 +264,7 @@ def _child(node: Any, part: int | str) -> Any:
 def placeholder_text(value: str) -> bool:
     """Whether ``value`` is a value a template writes to be replaced (``set-me``, ``<...>``)."""
     text = value.strip()
-    word = re.sub(r"[^a-z]", "", text.lower())
+    word = re.sub(r"[\s_.-]", "", text.lower())
     return word in _PLACEHOLDER_WORDS or (len(text) > 2 and text[0] == "<" and text[-1] == ">")
 
 

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ncctl.config import with_value
+from ncctl.config_check import placeholder_host, placeholder_text
 from ncctl.resources import builtin_config
 from tests.cli.conftest import Outcome, Runner, snapshot
 from tests.sshd import keygen, known_hosts_line
@@ -567,6 +568,14 @@ INJECTIONS: dict[str, tuple[Callable[[Site, Material], None], set[str]]] = {
         {"destinations.fcm.retries"},
     ),
     "unknown iLink key": (lambda s, m: s.set("ilink.prot", 1), {"ilink.prot"}),
+    "profile placeholder": (
+        lambda s, m: s.set("tuning.profile", "set-me"),
+        {"tuning.profile"},
+    ),
+    "TLS certificate placeholder": (
+        lambda s, m: s.set("metrics.tls_cert", "<server certificate>"),
+        {"metrics.tls_cert"},
+    ),
     "TLS key readable": (
         lambda s, m: (s.root / "metrics.key").chmod(0o640),
         {"metrics.tls_key"},
@@ -577,7 +586,7 @@ _sites = itertools.count()
 
 
 @settings(
-    max_examples=40,
+    max_examples=50,
     deadline=None,
     derandomize=True,
     database=None,
@@ -596,3 +605,27 @@ def test_any_set_of_injected_problems_is_reported_exactly(
     _, problems = validate(ncctl, site)
     assert set(problems) == expected
     assert all(p["severity"] == "error" for p in problems.values())
+
+
+labels = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True).filter(
+    lambda label: label not in {"invalid", "example", "test"}
+)
+
+
+@given(name=st.lists(labels, min_size=1, max_size=4).map(".".join))
+def test_reserved_names_are_placeholders_and_others_are_not(name: str) -> None:
+    for reserved in ("invalid", "example", "test", "example.com", "example.org"):
+        assert placeholder_host(f"{name}.{reserved}")
+        assert placeholder_host(f"{name}.{reserved}.".upper())
+    assert not placeholder_host(name)
+    assert not placeholder_host(f"{name}example.com")  # only whole labels are reserved
+
+
+@given(
+    word=st.sampled_from(["set-me", "SET_ME", "ChangeMe", "change me", "TODO", "fix.me"]),
+    suffix=st.text(alphabet="0123456789xyz", min_size=1, max_size=4),
+)
+def test_template_words_are_placeholders(word: str, suffix: str) -> None:
+    assert placeholder_text(word)
+    assert placeholder_text(f"<{word}{suffix}>")
+    assert not placeholder_text(word + suffix)
