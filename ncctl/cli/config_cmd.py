@@ -103,7 +103,9 @@ def validate(
         return
 
     def draw(console: Console) -> None:
-        console.print(f"[green]ok[/green] {path}: valid", markup=True)
+        from rich.markup import escape
+
+        console.print(f"[green]ok[/green] {escape(str(path))}: valid", markup=True)
         for c in checked:
             console.print(f"  [green]ok[/green] {c['summary']}")
         if tls is not None:
@@ -251,11 +253,16 @@ def init(
 
     def draw(console: Console) -> None:
         from ncctl.config_check import load_checked
+        from ncctl.errors import NcctlError
 
         console.print(f"wrote {target}", markup=False)
-        _, problems = load_checked(target, "FILE argument")
-        errors = sum(p.severity == "error" for p in problems)
         check = f"`ncctl config validate {target}`"
+        try:
+            _, problems = load_checked(target, "FILE argument")
+        except NcctlError:  # written, but not readable back here: validate will say why
+            console.print(f"check it with {check}", markup=False)
+            return
+        errors = sum(p.severity == "error" for p in problems)
         if errors:
             console.print(
                 f"{errors} settings are placeholders or name files not there yet: {check} lists "
