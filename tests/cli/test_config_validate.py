@@ -101,12 +101,15 @@ def material(tmp_path_factory: pytest.TempPathFactory) -> Material:
 class Site:
     """A configuration file made from a shipped one, and the files it names, in ``root``."""
 
-    def __init__(self, root: Path, env: str = "prod") -> None:
+    def __init__(self, root: Path, config: Path | None = None) -> None:
+        """A copy of the shipped prod file, or ``config`` (a file under ``root``) as it is."""
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self.config = root / f"{env}.toml"
-        shutil.copyfile(builtin_config(env), self.config)
-        self.config.chmod(0o600)
+        if config is None:
+            config = root / "prod.toml"
+            shutil.copyfile(builtin_config("prod"), config)
+            config.chmod(0o600)
+        self.config = config
         self.doc: dict[str, Any] = tomllib.loads(self.config.read_text(encoding="utf-8"))
 
     def set(self, key: str, value: Any) -> None:
@@ -222,7 +225,9 @@ def test_init_then_validate_lists_every_placeholder(
 def test_filling_in_the_placeholders_one_by_one_ends_valid(
     ncctl: Runner, tmp_path: Path, material: Material
 ) -> None:
-    site = Site(tmp_path / "site")
+    root = tmp_path / "site"
+    assert ncctl("config", "init", "--env", "prod", "--dir", root).code == 0
+    site = Site(root, root / "configs" / "prod.toml")
     _, problems = validate(ncctl, site)
     assert set(problems) == TEMPLATE_PROBLEMS
     left = set(TEMPLATE_PROBLEMS)
