@@ -1,0 +1,86 @@
+"""Run every preflight check, record the outcome, and the runner's Sunday job.
+
+The runner runs preflight once a week, ``PREFLIGHT_LEAD`` before the feed handler starts
+(``feed_handler.on``, Sunday 15:00 CT): a failure fails the job instance, which the pass
+retries with backoff and alerts on (``ncctl_job_overdue``) when its window closes at the
+feed start; ``ncctl_preflight_check_ok`` alerts at once. It never stops the week: the feed
+handler starts on schedule whatever preflight found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ncctl.errors import NcctlError, RefusedError
+from ncctl.preflight import holidays, host, ilink, space
+from ncctl.preflight.result import CheckResult, Context, Report, record
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from ncctl.runner.reconcile import JobAction, Reconciler
+
+Check = Callable[[Context], CheckResult | list[CheckResult]]
+
+CHECKS: tuple[tuple[str, Check], ...] = (
+    (ilink.SECRET, ilink.secret_expiry),
+    (ilink.GATEWAY, ilink.gateway),
+    ("destination", space.destinations),
+    (space.LOCAL, space.local_space),
+    (host.TUNING, host.tuning),
+    (holidays.HOLIDAYS, holidays.coverage),
+    (host.CLOCK_SYNC, host.clock_sync),
+)
+"""Every check, by the name its result has (``destination`` gives one per destination)."""
+
+
+def _one(name: str, check: Check, ctx: Context) -> list[CheckResult]:
+    """A check's results; an error it raises is its failure (the others still run)."""
+    try:
+        got = check(ctx)
+    except NcctlError as err:
+        label = space.destination_name("*") if name == "destination" else name
+        return [CheckResult(label, "fail", err.message, err.hint)]
+    return got if isinstance(got, list) else [got]
+
+
+def run_checks(ctx: Context, checks: Sequence[tuple[str, Check]] = CHECKS) -> Report:
+    """Every check at ``ctx.now``; recorded for the metrics when ``ctx.live``."""
+    report = Report(ctx.now)
+    for name, check in checks:
+        report.checks += _one(name, check, ctx)
+    if ctx.live:
+        record(report, ctx.config.state_dir)
+    return report
+
+
+def failure(report: Report) -> NcctlError | None:
+    """The failure a report with failed checks is (exit 1), naming the first."""
+    failed = report.failed
+    if not failed:
+        return None
+    first = failed[0]
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    return RefusedError(
+        f"preflight: {len(failed)} check(s) failed; {first.name}: {first.detail}{more}",
+        hint=first.hint or "see each check's hint in `ncctl preflight`",
+        code="preflight.failed",
+    )
+
+
+def preflight_hook(*, simulated: bool = False) -> JobAction:
+    """The runner's job action: every check; failed checks fail the instance (retried with
+    backoff, alerted when its window closes), warnings are in its result."""
+
+    def run(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
+        report = run_checks(Context(rec.config, rec.engine, rec.now, simulated=simulated))
+        problem = failure(report)
+        if problem is not None:
+            raise problem
+        return {
+            "counts": report.counts(),
+            "warnings": [f"{c.name}: {c.detail}" for c in report.checks if c.status == "warn"],
+        }
+
+    return run
