@@ -35,6 +35,7 @@ from ncctl.metrics import (
     collect,
     serve,
 )
+from ncctl.preflight.result import Recorded
 from ncctl.runner.jobs import JobStore, job_store_path
 from ncctl.schedule import ScheduleEngine, load_engine
 from tests.logs.helpers import write_config
@@ -419,6 +420,7 @@ def test_alert_rules_name_only_metrics_ncctl_exports(env: Env) -> None:
     sources = MetricSources(
         registration=lambda config, now: RegistrationStatus(ok=True, last_run=NOW),
         tuning=lambda config, now: TuningStatus("dev", "compliant"),
+        preflight=lambda config, now: Recorded(NOW.timestamp(), {"holidays": "ok"}),
     )
     exported: set[str] = set()
     for family in text_string_to_metric_families(

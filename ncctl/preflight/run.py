@@ -40,8 +40,7 @@ def _one(name: str, check: Check, ctx: Context) -> list[CheckResult]:
     try:
         got = check(ctx)
     except NcctlError as err:
-        label = space.destination_name("*") if name == "destination" else name
-        return [CheckResult(label, "fail", err.message, err.hint)]
+        return [CheckResult(name, "fail", err.message, err.hint)]
     return got if isinstance(got, list) else [got]
 
 

@@ -151,10 +151,13 @@ def destinations(ctx: Context) -> list[CheckResult]:
     out: list[CheckResult] = []
     for name in sorted(ctx.config.destinations):
         url = ctx.config.destinations[name].url
-        if url.startswith("sftp://"):
-            out.append(_sftp_destination(ctx, name))
-        else:
-            out.append(_local_destination(ctx, name, Path(parse_destination_url(url).path)))
+        try:
+            if url.startswith("sftp://"):
+                out.append(_sftp_destination(ctx, name))
+            else:
+                out.append(_local_destination(ctx, name, Path(parse_destination_url(url).path)))
+        except NcctlError as err:  # this destination fails; the others are still checked
+            out.append(CheckResult(destination_name(name), "fail", err.message, err.hint))
     return out
 
 
