@@ -19,15 +19,6 @@ SUNDAY = "2026-11-22T13:30"
 """Half an hour before the Sunday preflight; the holiday tables reach 2027-12-31."""
 
 
-@pytest.fixture(autouse=True)
-def _cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    for name in ("NCCTL_CONFIG", "NCCTL_ENV", "NCCTL_CLOCK_FILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def listener() -> Iterator[int]:
     """A port on 127.0.0.1 that accepts TCP connections (the kernel completes them)."""
@@ -151,4 +142,6 @@ def snapshot_tree(root: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-from tests.logs.conftest import sshd  # noqa: E402, F401  (the shared test sshd fixture)
+# an empty working directory without NCCTL_* (autouse), and the shared test sshd
+from tests.cli.conftest import isolated_cwd  # noqa: E402, F401
+from tests.logs.conftest import sshd  # noqa: E402, F401
