@@ -228,7 +228,7 @@ def test_config_validate_checks_the_tls_files(
     bad = _tls_config(tmp_path / "bad.toml", pki, readable)
     assert main(["config", "validate", str(bad)]) == EXIT_CONFIG
     err = capsys.readouterr().err
-    assert err.startswith(f"ncctl: error: metrics.tls_key: {readable}")
+    assert err.startswith(f"ncctl: error: {bad}: metrics.tls_key: TLS file {readable}")
     assert f"hint: chmod 600 {readable}" in err
 
 

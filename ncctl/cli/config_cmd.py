@@ -64,41 +64,55 @@ def validate(
     ] = None,
     json: JsonOpt = False,
 ) -> None:
-    """Validate a configuration file and the schedule and TLS files it names (exit 78 if bad)."""
+    """Validate a configuration file, the schedule and TLS files it names, and everything it
+    points to: the tuning profile, key and secret files (present, private, not links), pinned
+    SFTP host keys, and placeholders left from `config init` (such as "set-me" or a host
+    under .invalid). Every problem is listed, each with its key; exit 78 if any is an error
+    (warnings alone exit 0). Nothing is written.
+    """
     from ncctl import config
+    from ncctl.config_check import ConfigProblems, check_config
+    from ncctl.floor import trust_service_user
     from ncctl.schedule.check import check_files
 
     output.begin("config validate", json)
     if file is None:
         loaded = STATE.config()
-        path, cfg = loaded.path, loaded.config
     else:
-        path = file
-        cfg, _ = config.load_file(file, "FILE argument")
+        cfg, doc = config.load_file(file, "FILE argument")
+        trust_service_user(cfg.systemd.user)
+        loaded = config.LoadedConfig(cfg, file, "FILE argument", doc)
+    path, cfg = loaded.path, loaded.config
     from ncctl.schedule import load_engine
 
     checked = check_files([cfg.schedule.template_path(), *cfg.schedule.holiday_paths()])
     load_engine(cfg.schedule.template_path(), cfg.schedule.holiday_paths())
+    problems = check_config(loaded)
+    errors = [p for p in problems if p.severity == "error"]
     tls = cfg.metrics.tls()
-    if tls is not None:
-        from ncctl.metrics_tls import tls_context
-
-        tls_context(tls)  # the files the daemon will serve /metrics with
     data = {
         "file": str(path),
-        "valid": True,
+        "valid": not errors,
         "schedule_files": [c["file"] for c in checked],
         "metrics_tls": tls is not None,
+        "problems": [p.as_dict() for p in problems],
     }
+    if errors:
+        failure = ConfigProblems(str(path), problems)
+        if not json:
+            raise failure  # one line naming the first, then every problem, then the hint
+        output.emit(data, lambda console: None, failure=failure)
+        return
 
     def draw(console: Console) -> None:
-        console.print(f"[green]ok[/green] {path}: valid")
+        console.print(f"[green]ok[/green] {path}: valid", markup=True)
         for c in checked:
             console.print(f"  [green]ok[/green] {c['summary']}")
         if tls is not None:
             console.print(f"  [green]ok[/green] metrics TLS: {tls.cert}, {tls.key}", markup=False)
 
-    output.emit(data, draw)
+    warnings = [f"{p.line()} (hint: {p.hint})" for p in problems]
+    output.emit(data, draw, warnings=warnings)
 
 
 @app.command("set", context_settings={"ignore_unknown_options": True})

@@ -133,9 +133,9 @@ def test_validate_a_good_file(ncctl: Runner, dev_copy: Path) -> None:
     assert text.err == ""
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_validate_the_shipped_files(ncctl: Runner, env: str) -> None:
-    assert ncctl("config", "validate", builtin_config(env), "--json").data()["valid"] is True
+def test_validate_the_shipped_dev_file(ncctl: Runner) -> None:
+    # staging and prod hold placeholders until filled in: see test_config_validate.py
+    assert ncctl("config", "validate", builtin_config("dev"), "--json").data()["valid"] is True
 
 
 def test_validate_the_resolved_configuration(ncctl: Runner, dev_copy: Path) -> None:
@@ -310,13 +310,13 @@ def test_set_refuses_the_embedded_default_even_from_the_source_checkout(
 # -- config init ---------------------------------------------------------------------------
 
 
-def test_init_writes_a_file_that_validates(ncctl: Runner, tmp_path: Path) -> None:
+def test_init_writes_a_copy_of_the_shipped_file(ncctl: Runner, tmp_path: Path) -> None:
     target = tmp_path / "proj" / "configs" / "staging.toml"
     data = ncctl("config", "init", "--env", "staging", "--dir", tmp_path / "proj", "--json").data()
     assert data == {"file": str(target), "env": "staging"}
     assert target.read_bytes() == builtin_config("staging").read_bytes()
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
-    assert ncctl("config", "validate", target, "--json").data()["valid"] is True
+    # what validate says of it (placeholders until filled in): test_config_validate.py
 
 
 def test_init_refuses_to_overwrite_without_force(ncctl: Runner, tmp_path: Path) -> None:

@@ -1,0 +1,415 @@
+"""What keeps a configuration that parses from working: every problem at once, by key path.
+
+:func:`check_config` looks past the schema (which :mod:`ncctl.config` enforces on loading) at
+what the file points to and at values a template writes to be replaced:
+
+- the tuning profile ``tuning.profile`` names, loaded as ``ncctl tune`` loads it;
+- key and secret files (``destinations.*.key_file``, ``ilink.secret_key_file``,
+  ``metrics.tls_key``): present, regular files (a symbolic link is never followed: opened
+  ``O_NOFOLLOW``), owned by root or this user, not readable by group or others; the iLink key
+  file is read as ``ncctl party`` reads it;
+- files others must not change (``known_hosts``, ``metrics.tls_cert``,
+  ``metrics.tls_client_ca``): present, regular, not writable by group or others;
+- placeholders: values such as ``set-me``, hosts under a name RFC 2606 reserves
+  (``.invalid``, ``.example``, ``example.com``), files the template names that do not exist;
+- SFTP destinations whose ``known_hosts`` pins no key for their ``host:port``;
+- ``/metrics`` beyond loopback without TLS (an error), or without client certificates (a
+  warning).
+
+Nothing is written and nothing goes over the network.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ncctl.errors import ConfigError, NcctlError
+
+if TYPE_CHECKING:
+    from ncctl.config import LoadedConfig, NcctlConfig
+
+Severity = Literal["error", "warning"]
+READ_LIMIT = 1024 * 1024
+"""The most bytes read from a key or known_hosts file (far above any real one)."""
+
+_PLACEHOLDER_WORDS = frozenset(
+    {"setme", "changeme", "replaceme", "fillmein", "fillme", "todo", "tbd", "fixme", "placeholder"}
+)
+_RESERVED_TLDS = ("invalid", "example", "test")
+_RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a configuration: where (a dotted key path), what, what to do."""
+
+    key: str
+    message: str
+    hint: str
+    severity: Severity = "error"
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "key": self.key,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+    def line(self) -> str:
+        return f"{self.key}: {self.message}"
+
+
+class ConfigProblems(ConfigError):
+    """A configuration with at least one error: the first in the message, all of them below."""
+
+    def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
+        errors = [p for p in problems if p.severity == "error"]
+        first = errors[0]
+        message = f"{source}: {first.line()}"
+        hint = first.hint
+        if len(problems) > 1:
+            message += f" (and {len(problems) - 1} more, listed below)"
+            hint = "fix each key listed, then run `ncctl config validate` again"
+        super().__init__(message, hint=hint, code="config.problems")
+        self.problems = problems
+
+    def detail_lines(self) -> list[str]:
+        if len(self.problems) < 2:
+            return []
+        lines: list[str] = []
+        for p in self.problems:
+            lines += [f"  {p.severity}: {p.line()}", f"    hint: {p.hint}"]
+        return lines
+
+
+def check_config(loaded: LoadedConfig) -> list[ConfigProblem]:
+    """Every problem of ``loaded`` (errors and warnings), in the order of the file's parts."""
+    cfg = loaded.config
+    problems = list(_placeholder_values(loaded.document))
+    flagged = {p.key for p in problems}
+    problems += _tuning(cfg)
+    problems += _destinations(cfg, flagged)
+    ilink, key_id_in_file = _ilink(cfg, flagged)
+    if key_id_in_file:  # the key file names the access key id: the configured one is unused
+        problems = [p for p in problems if p.key != "ilink.access_key_id"]
+    problems += ilink
+    problems += _metrics(cfg, flagged)
+    order = {key: i for i, (key, _) in enumerate(_walk(loaded.document, ""))}
+    return sorted(problems, key=lambda p: order.get(p.key, len(order)))
+
+
+# -- placeholders -------------------------------------------------------------------------
+
+
+def placeholder_text(value: str) -> bool:
+    """Whether ``value`` is a value a template writes to be replaced (``set-me``, ``<...>``)."""
+    text = value.strip()
+    word = re.sub(r"[^a-z]", "", text.lower())
+    return word in _PLACEHOLDER_WORDS or (len(text) > 2 and text[0] == "<" and text[-1] == ">")
+
+
+def placeholder_host(host: str) -> bool:
+    """Whether ``host`` is under a name RFC 2606 reserves, so it cannot be the real server."""
+    name = host.strip().rstrip(".").lower()
+    labels = name.split(".")
+    return labels[-1] in _RESERVED_TLDS or any(
+        name == d or name.endswith("." + d) for d in _RESERVED_DOMAINS
+    )
+
+
+def _walk(value: Any, key: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from _walk(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk(item, f"{key}[{i}]")
+    else:
+        yield key, value
+
+
+def _placeholder_values(document: Mapping[str, Any]) -> Iterator[ConfigProblem]:
+    from ncctl.config import mask_value
+
+    for key, value in _walk(document, ""):
+        if not isinstance(value, str) or not placeholder_text(value):
+            continue
+        secret = mask_value(key, value) != value
+        yield ConfigProblem(
+            key,
+            f"{'the value' if secret else repr(value)} is a placeholder, to be replaced with "
+            "the real value",
+            hint=f"set the real value: `ncctl config set {key} "
+            + ("-` and type it (it is a secret)" if secret else "VALUE`"),
+        )
+    for key, host in _hosts(document):
+        if placeholder_host(host):
+            yield ConfigProblem(
+                key,
+                f"host {host!r} is a placeholder (RFC 2606 reserves that name; it resolves "
+                "nowhere)",
+                hint=f"put the real server's host name or address in {key}",
+            )
+
+
+def _hosts(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(key, host) of every host a configuration names."""
+    from ncctl.logs.url import parse_destination_url
+
+    destinations = document.get("destinations")
+    if isinstance(destinations, Mapping):
+        for name, dest in destinations.items():
+            url = dest.get("url") if isinstance(dest, Mapping) else None
+            if isinstance(url, str) and url.startswith("sftp://"):
+                yield f"destinations.{name}.url", parse_destination_url(url).host
+    for table, field in (("ilink", "host"), ("metrics", "listen")):
+        section = document.get(table)
+        value = section.get(field) if isinstance(section, Mapping) else None
+        if isinstance(value, str):
+            yield f"{table}.{field}", value
+
+
+# -- files --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Read:
+    data: bytes | None
+    problem: ConfigProblem | None
+
+
+def _problem(key: str, message: str, hint: str) -> _Read:
+    return _Read(None, ConfigProblem(key, message, hint))
+
+
+def read_checked(key: str, path: Path, *, private: bool, what: str) -> _Read:
+    """The content of the file ``key`` names, or the problem that keeps it from being used:
+    missing, a link (never followed), not a regular file, owned by another user, readable by
+    group or others (``private``), or writable by them."""
+    from ncctl import floor
+
+    try:
+        fd = floor.open_fd(path, os.O_RDONLY, what=what, trusted_dir=False)
+    except ValueError:
+        return _problem(key, f"{path!r} is not a usable file name", f"fix the path in {key}")
+    except NcctlError:  # floor refuses a link or a non-regular file
+        return _not_regular(key, path, what)
+    except (FileNotFoundError, NotADirectoryError):
+        return _problem(
+            key,
+            f"{what} {path} does not exist",
+            f"create it (owned by root, mode {'0600' if private else '0644'}) or point {key} "
+            "at the real file",
+        )
+    except OSError as exc:
+        return _problem(
+            key,
+            f"cannot open {what} {path}: {exc.strerror}",
+            "run as root or as the user that owns it, and check the directories above it",
+        )
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        mode = stat.S_IMODE(info.st_mode)
+        if floor.foreign_owner(info):
+            return _problem(
+                key,
+                f"{what} {path} is owned by uid {info.st_uid}, not by root or this user",
+                f"chown root {path}" + (", and replace the secret" if private else ""),
+            )
+        if private and mode & 0o077:
+            return _problem(
+                key,
+                f"{what} {path} is accessible by group or others (mode {mode:04o}); a secret "
+                "must be private",
+                f"chmod 600 {path}, and replace the secret if others may have read it",
+            )
+        if mode & 0o022:
+            return _problem(
+                key,
+                f"{what} {path} is writable by group or others (mode {mode:04o})",
+                f"chmod go-w {path}",
+            )
+        return _Read(fh.read(READ_LIMIT), None)
+
+
+def _not_regular(key: str, path: Path, what: str) -> _Read:
+    from ncctl.statefile import kind_of
+
+    try:
+        kind = kind_of(os.lstat(path).st_mode)
+    except OSError:
+        kind = "special file"
+    if kind == "symbolic link":
+        return _problem(
+            key,
+            f"{what} {path} is a symbolic link; ncctl follows no links for key files",
+            f"point {key} at the file itself",
+        )
+    return _problem(key, f"{what} {path} is a {kind}, not a regular file", f"point {key} at a file")
+
+
+# -- the parts ----------------------------------------------------------------------------
+
+
+def _tuning(cfg: NcctlConfig) -> list[ConfigProblem]:
+    from ncctl.tuning.profiles import load_profile
+
+    try:
+        load_profile(cfg.tuning.profile)
+    except ConfigError as err:
+        return [ConfigProblem("tuning.profile", err.message, err.hint or "see docs/tuning.md")]
+    return []
+
+
+def _destinations(cfg: NcctlConfig, flagged: set[str]) -> list[ConfigProblem]:
+    from ncctl.logs.url import parse_destination_url
+
+    problems: list[ConfigProblem] = []
+    for name, dest in cfg.destinations.items():
+        if not dest.url.startswith("sftp://"):
+            continue
+        base = f"destinations.{name}"
+        if dest.key_file is not None and f"{base}.key_file" not in flagged:
+            read = read_checked(f"{base}.key_file", dest.key_file, private=True, what="key file")
+            if read.problem is not None:
+                problems.append(read.problem)
+        if dest.known_hosts is None or f"{base}.known_hosts" in flagged:
+            continue
+        key = f"{base}.known_hosts"
+        read = read_checked(key, dest.known_hosts, private=False, what="known_hosts")
+        if read.problem is not None:
+            problems.append(read.problem)
+        elif read.data is not None and f"{base}.url" not in flagged:
+            url = parse_destination_url(dest.url)
+            problem = _pinned(key, dest.known_hosts, read.data, url.host, url.port)
+            if problem is not None:
+                problems.append(problem)
+    return problems
+
+
+def known_host_name(host: str, port: int) -> str:
+    """How known_hosts names ``host:port`` (``host`` on 22, ``[host]:port`` otherwise)."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def _pinned(key: str, path: Path, data: bytes, host: str, port: int) -> ConfigProblem | None:
+    """The problem when ``data`` (a known_hosts file) cannot be read or pins no key for
+    ``host:port``; None when it pins one."""
+    import paramiko
+
+    name = known_host_name(host, port)
+    keys = paramiko.HostKeys()
+    for lineno, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(line, lineno)
+        except Exception:  # paramiko raises assorted errors for a malformed line
+            return ConfigProblem(
+                key,
+                f"known_hosts {path}: line {lineno} is not a known_hosts entry",
+                f"fix or remove line {lineno} of {path}",
+            )
+        if entry is not None and entry.key is not None:
+            for pattern in entry.hostnames:
+                keys.add(pattern, entry.key.get_name(), entry.key)
+    if keys.lookup(name):
+        return None
+    return ConfigProblem(
+        key,
+        f"known_hosts {path} pins no host key for {name}: uploads would be refused",
+        f"get the key with `ssh-keyscan -p {port} {host}`, check its fingerprint with the "
+        f"server's owner, then add that line to {path}",
+    )
+
+
+def _ilink(cfg: NcctlConfig, flagged: set[str]) -> tuple[list[ConfigProblem], bool]:
+    """The problems of the iLink secret, and whether its key file names the access key id."""
+    ilink = cfg.ilink
+    key = "ilink.secret_key_file"
+    if ilink.secret_key_file is not None and key not in flagged:
+        read = read_checked(key, ilink.secret_key_file, private=True, what="iLink key file")
+        if read.problem is not None:
+            return [read.problem], False
+        from ncctl.ilink.credentials import load_credentials
+
+        try:
+            creds = load_credentials(ilink.access_key_id, None, ilink.secret_key_file)
+        except NcctlError as err:
+            problem = ConfigProblem(key, _without(err.message, key), err.hint or "fix the file")
+            return [problem], False
+        return [], creds.access_key_id != ilink.access_key_id
+    if ilink.secret_key is not None and cfg.environment != "dev":
+        warning = ConfigProblem(
+            "ilink.secret_key",
+            f"the iLink secret is written in the {cfg.environment} configuration itself",
+            "move it to a key file (mode 0600) and name it in ilink.secret_key_file",
+            "warning",
+        )
+        return [warning], False
+    return [], False
+
+
+def _metrics(cfg: NcctlConfig, flagged: set[str]) -> list[ConfigProblem]:
+    from ncctl.config import is_loopback
+
+    metrics = cfg.metrics
+    tls = metrics.tls()
+    if is_loopback(metrics.listen) or "metrics.listen" in flagged:
+        pass
+    elif tls is None:
+        return [
+            ConfigProblem(
+                "metrics.listen",
+                f"{metrics.listen!r} is reachable from other hosts and /metrics has no TLS",
+                'set metrics.tls_cert and metrics.tls_key, or listen on "127.0.0.1"',
+            )
+        ]
+    elif tls.client_ca is None:
+        problem = ConfigProblem(
+            "metrics.tls_client_ca",
+            f"/metrics on {metrics.listen!r} answers any client that reaches port "
+            f"{metrics.port} (no client certificate is asked for)",
+            "set metrics.tls_client_ca to the CA that signs the scrapers' certificates",
+            "warning",
+        )
+        return [*_tls_files(cfg), problem]
+    return _tls_files(cfg)
+
+
+def _tls_files(cfg: NcctlConfig) -> list[ConfigProblem]:
+    tls = cfg.metrics.tls()
+    if tls is None:
+        return []
+    files = [("tls_cert", tls.cert, False), ("tls_key", tls.key, True)]
+    if tls.client_ca is not None:
+        files.append(("tls_client_ca", tls.client_ca, False))
+    problems = []
+    for name, path, private in files:
+        read = read_checked(f"metrics.{name}", path, private=private, what="TLS file")
+        if read.problem is not None:
+            problems.append(read.problem)
+    if problems:
+        return problems
+    from ncctl.metrics_tls import tls_context
+
+    try:
+        tls_context(tls)
+    except ConfigError as err:
+        key = err.message.split(":", 1)[0].split(",", 1)[0]
+        return [ConfigProblem(key, _without(err.message, key), err.hint)]
+    return []
+
+
+def _without(message: str, key: str) -> str:
+    """``message`` without a leading ``KEY: `` (or ``KEY, OTHER: ``) the problem already names."""
+    head, sep, rest = message.partition(": ")
+    return rest if sep and head.split(",")[0] == key else message
