@@ -17,7 +17,7 @@ STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
 def preflight(json: JsonOpt = False) -> None:
     """Check what the week needs before it starts: the iLink secret's expiry and gateway,
     each upload destination (host key, a probe file, free space), local free space, host
-    tuning, holiday-table coverage and clock synchronisation.
+    tuning, holiday-table coverage, clock synchronisation and `config validate`.
 
     One line per check: ok, warn, fail or skip (with the reason). Exit 1 when a check fails;
     warnings alone exit 0. Reads only, except a probe file written to and removed from each
@@ -31,7 +31,7 @@ def preflight(json: JsonOpt = False) -> None:
     output.begin("preflight", json)
     loaded = STATE.config()
     engine = STATE.engine()
-    ctx = Context(loaded.config, engine, STATE.now(), simulated=STATE.simulated())
+    ctx = Context(loaded.config, engine, STATE.now(), STATE.simulated(), loaded.path)
     report = run_checks(ctx)
     data = report.as_dict()
     data["at"] = ctx.now.astimezone(engine.zone).isoformat(timespec="seconds")

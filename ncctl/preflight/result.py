@@ -35,13 +35,15 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Context:
-    """What every check sees: the configuration, the schedule, the time, and whether that
-    time is simulated (``--clock``, ``[clock] file``)."""
+    """What every check sees: the configuration (and its file), the schedule, the time, and
+    whether that time is simulated (``--clock``, ``[clock] file``)."""
 
     config: NcctlConfig
     engine: ScheduleEngine
     now: dt.datetime
     simulated: bool = False
+    config_path: Path | None = None
+    """The configuration file (None: resolved as every command resolves it)."""
 
     @property
     def live(self) -> bool:

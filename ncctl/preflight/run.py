@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ncctl.errors import NcctlError, RefusedError
-from ncctl.preflight import holidays, host, ilink, space
+from ncctl.preflight import configured, holidays, host, ilink, space
 from ncctl.preflight.result import CheckResult, Context, Report, record
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     (host.TUNING, host.tuning),
     (holidays.HOLIDAYS, holidays.coverage),
     (host.CLOCK_SYNC, host.clock_sync),
+    (configured.CONFIG, configured.validate),
 )
 """Every check, by the name its result has (``destination`` gives one per destination)."""
 
@@ -73,7 +74,8 @@ def preflight_hook(*, simulated: bool = False) -> JobAction:
     backoff, alerted when its window closes), warnings are in its result."""
 
     def run(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
-        report = run_checks(Context(rec.config, rec.engine, rec.now, simulated=simulated))
+        ctx = Context(rec.config, rec.engine, rec.now, simulated, rec.config_path)
+        report = run_checks(ctx)
         problem = failure(report)
         if problem is not None:
             raise problem

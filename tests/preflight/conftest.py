@@ -69,9 +69,11 @@ def write_config(
     extra: str = "",
     tuning_root: Path | None = None,
     tuning_profile: str = "dev",
+    ilink: str = "",
 ) -> Path:
     """A configuration in ``tmp_path``: state, archives and logs there, no tuning root unless
-    given, the gateway at ``gateway_port``, ``min_free_mb = 1``; ``extra`` is appended."""
+    given, the gateway at ``gateway_port``, ``min_free_mb = 1``; ``ilink`` is added to the
+    ``[ilink]`` table, ``extra`` appended."""
     root = tuning_root or tmp_path / "no-tuning-root"
     text = f"""environment = "{environment}"
 state_dir = "{tmp_path / "state"}"
@@ -90,7 +92,7 @@ root = "{root}"
 host = "127.0.0.1"
 port = {gateway_port}
 connect_timeout_s = 2.0
-"""
+{ilink}"""
     path = tmp_path / "cfg" / "ncctl.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text + extra, encoding="utf-8")
@@ -144,4 +146,5 @@ def snapshot_tree(root: Path) -> dict[str, tuple[int, int]]:
 
 # an empty working directory without NCCTL_* (autouse), and the shared test sshd
 from tests.cli.conftest import isolated_cwd  # noqa: E402, F401
+from tests.ilink.conftest import key_file, start_gateway  # noqa: E402, F401
 from tests.logs.conftest import sshd  # noqa: E402, F401
