@@ -11,12 +11,17 @@ from tests.cli.conftest import run_in_process
 from tests.preflight.conftest import SUNDAY, write_config
 
 
+@pytest.fixture
+def config(tmp_path: Path, listener: int) -> Path:
+    """A configuration whose state directory exists (and is empty)."""
+    (tmp_path / "state").mkdir(mode=0o750)
+    return write_config(tmp_path, gateway_port=listener)
+
+
 def test_a_planted_link_is_refused_and_its_target_untouched(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, listener: int
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, config: Path
 ) -> None:
-    config = write_config(tmp_path, gateway_port=listener)
     state = tmp_path / "state"
-    state.mkdir(mode=0o750)
     target = tmp_path / "elsewhere.txt"
     target.write_text("not ncctl's\n")
     (state / "preflight.json").symlink_to(target)
@@ -29,12 +34,9 @@ def test_a_planted_link_is_refused_and_its_target_untouched(
 
 
 def test_a_damaged_record_fails_only_the_preflight_metrics(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, listener: int
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, config: Path
 ) -> None:
-    config = write_config(tmp_path, gateway_port=listener)
-    state = tmp_path / "state"
-    state.mkdir(mode=0o750)
-    (state / "preflight.json").write_text('{"at": "yesterday"')
+    (tmp_path / "state" / "preflight.json").write_text('{"at": "yesterday"')
     got = run_in_process(capsys, "--config", config, "--clock", SUNDAY, "metrics", "--json")
     data = got.data()
     assert list(data["collector_errors"]) == ["preflight"]
