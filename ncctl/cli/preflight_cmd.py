@@ -22,8 +22,9 @@ def preflight(json: JsonOpt = False) -> None:
     One line per check: ok, warn, fail or skip (with the reason). Exit 1 when a check fails;
     warnings alone exit 0. Reads only, except a probe file written to and removed from each
     destination and the record the metrics read (state_dir/preflight.json). Under --clock on
-    a configuration whose environment is not dev, nothing goes over the wire and nothing is
-    recorded. The runner runs it every Sunday an hour before the feed handler starts.
+    a configuration whose environment is not dev, nothing goes over the wire, no probe is
+    written and nothing is recorded. The runner runs it every Sunday an hour before the feed
+    handler starts.
     """
     from ncctl.preflight.result import Context
     from ncctl.preflight.run import failure, run_checks

@@ -86,20 +86,22 @@ def probe_name() -> str:
 
 def _local_destination(ctx: Context, name: str, directory: Path) -> CheckResult:
     """A ``file:`` destination: the directory is real, a probe file can be made and removed
-    there, and its file system has room."""
+    there (not under a simulated clock on a configuration that is not ``dev``: that changes
+    nothing), and its file system has room."""
     from ncctl import floor
 
     check = destination_name(name)
     where = f"destination {name} ({directory})"
     try:
         floor.check_dir(directory, f"destination {name} directory")
-        probe = directory / probe_name()
-        fd = floor.create_exclusive(probe, what="preflight probe")
-        try:
-            os.write(fd, b"ncctl preflight probe\n")
-        finally:
-            os.close(fd)
-            floor.remove(probe)
+        if ctx.live:
+            probe = directory / probe_name()
+            fd = floor.create_exclusive(probe, what="preflight probe")
+            try:
+                os.write(fd, b"ncctl preflight probe\n")
+            finally:
+                os.close(fd)
+                floor.remove(probe)
         free = free_bytes(directory)
     except FileNotFoundError:
         return CheckResult(
@@ -116,7 +118,8 @@ def _local_destination(ctx: Context, name: str, directory: Path) -> CheckResult:
             f"check the permissions and free space of {directory}",
         )
     day = newest_day_bytes(ctx, name)
-    return _space_verdict(check, where, free, needed_bytes(ctx, day), day, extra=", writable")
+    probed = ", writable" if ctx.live else ", no probe written (simulated clock)"
+    return _space_verdict(check, where, free, needed_bytes(ctx, day), day, extra=probed)
 
 
 def _sftp_destination(ctx: Context, name: str) -> CheckResult:

@@ -98,7 +98,10 @@ def test_a_simulated_clock_on_a_production_config_reaches_no_wire(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, listener: int, sshd: SshServer
 ) -> None:
     remote = fresh_dir(sshd)
-    extra = destination("fcm", sshd, remote)
+    outbox = tmp_path / "outbox"
+    outbox.mkdir(mode=0o750)
+    outbox_mtime = outbox.stat().st_mtime_ns
+    extra = destination("fcm", sshd, remote) + f'\n[destinations.local]\nurl = "file://{outbox}"\n'
     config = write_config(tmp_path, gateway_port=listener, environment="prod", extra=extra)
     log_before = sshd.log_file.read_text(errors="replace").count("Accepted publickey")
     run = preflight(capsys, config)
@@ -106,6 +109,9 @@ def test_a_simulated_clock_on_a_production_config_reaches_no_wire(
         check = run.checks[name]
         assert check["status"] == "skip", check
         assert "a simulated clock never reaches a wire" in check["detail"]
+    local = run.checks["destination.local"]
+    assert local["status"] == "ok" and "no probe written (simulated clock)" in local["detail"]
+    assert outbox.stat().st_mtime_ns == outbox_mtime
     assert run.doc["data"]["recorded"] is False
     assert not (tmp_path / "state" / "preflight.json").exists()
     assert list(remote.iterdir()) == []
