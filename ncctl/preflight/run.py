@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from ncctl.errors import NcctlError, RefusedError
 from ncctl.preflight import configured, holidays, host, ilink, space
-from ncctl.preflight.result import CheckResult, Context, Report, record
+from ncctl.preflight.result import CheckResult, Context, Report, read_record, record
 
 if TYPE_CHECKING:
     import datetime as dt
+    from pathlib import Path
 
     from ncctl.runner.reconcile import JobAction, Reconciler
 
@@ -69,11 +70,39 @@ def failure(report: Report) -> NcctlError | None:
     )
 
 
+def recorded_failure(state_dir: Path, since: dt.datetime) -> NcctlError | None:
+    """The failure of the latest recorded run, if it was at or after ``since`` and a check
+    failed (None otherwise)."""
+    recorded = read_record(state_dir)
+    if recorded is None or recorded.at < since.timestamp():
+        return None
+    failed = sorted(name for name, status in recorded.statuses.items() if status == "fail")
+    if not failed:
+        return None
+    return RefusedError(
+        f"preflight found {', '.join(failed)} failing before the week started",
+        hint="fix it, then run `ncctl preflight`: the job is done once a run passes",
+        code="preflight.failed",
+    )
+
+
 def preflight_hook(*, simulated: bool = False) -> JobAction:
     """The runner's job action: every check; failed checks fail the instance (retried with
-    backoff, alerted when its window closes), warnings are in its result."""
+    backoff, alerted when its window closes), warnings are in its result.
+
+    Once the week has started (the feed handler's start, ``PREFLIGHT_LEAD`` after the
+    instance) the checks are not run again: an instance that failed stays failed while the
+    latest recorded run (by hand: ``ncctl preflight``) has a failed check, and is done once
+    one passes; an instance the runner never got to (the host was down) is done with a note.
+    """
+    from ncctl.runner.jobs import PREFLIGHT_LEAD
 
     def run(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
+        if rec.now >= instant + PREFLIGHT_LEAD:
+            problem = recorded_failure(rec.config.state_dir, instant)
+            if problem is not None:
+                raise problem
+            return {"note": "the week had started: run `ncctl preflight` to check it now"}
         ctx = Context(rec.config, rec.engine, rec.now, simulated, rec.config_path)
         report = run_checks(ctx)
         problem = failure(report)

@@ -89,13 +89,9 @@ def _party_registration(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]
 
 
 def _preflight(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
-    from ncctl.runner.jobs import PREFLIGHT_LEAD
-
     hook = rec.preflight_hook
     if hook is None:
         return {"note": "preflight is not run by this pass"}
-    if rec.now >= instant + PREFLIGHT_LEAD:  # caught up after the week started: too late
-        return {"note": "the week had started: run `ncctl preflight` to check it now"}
     return hook(rec, instant)
 
 

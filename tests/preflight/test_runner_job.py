@@ -21,15 +21,26 @@ CHICAGO = ZoneInfo("America/Chicago")
 PREFLIGHT_AT = "2026-11-22T14:00:00-06:00"
 
 
-def jobs_of(config: Path, at: dt.datetime) -> list[dict[str, object]]:
+def pass_at(config: Path, at: dt.datetime) -> PassReport:
+    """The jobs of a reconcile pass at ``at`` (no component is started); a failed job may be
+    retried by the very next pass (no backoff: the jitter cancels it)."""
     cfg, _ = load_file(config)
     engine = load_engine(cfg.schedule.template_path(), cfg.schedule.holiday_paths())
     rec = Reconciler(
-        cfg, engine, at, config_path=config, preflight_hook=preflight_hook(simulated=True)
+        cfg,
+        engine,
+        at,
+        config_path=config,
+        preflight_hook=preflight_hook(simulated=True),
+        jitter=lambda: -0.5,
     )
     report = PassReport(at=at.isoformat())
-    rec.run_jobs(report)  # the jobs alone: no component is started
-    return [j for j in report.jobs if j["job"] == "preflight"]
+    rec.run_jobs(report)
+    return report
+
+
+def jobs_of(config: Path, at: dt.datetime) -> list[dict[str, object]]:
+    return [j for j in pass_at(config, at).jobs if j["job"] == "preflight"]
 
 
 def test_due_at_14_00_on_sunday_and_recorded(tmp_path: Path, listener: int) -> None:
@@ -86,3 +97,27 @@ def test_a_pass_after_the_week_started_does_not_run_it(tmp_path: Path, listener:
     assert (job["instance"], job["state"]) == (PREFLIGHT_AT, "done")
     assert job["result"] == {"note": "the week had started: run `ncctl preflight` to check it now"}
     assert not (tmp_path / "state" / "preflight.json").exists()
+
+
+def test_a_failure_outlives_the_feed_start_until_a_run_passes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, listener: int
+) -> None:
+    """After 15:00 the checks are not run again: the failed instance stays failed (and is
+    alerted once, its window closed) until ``ncctl preflight`` by hand passes."""
+    outbox = tmp_path / "outbox"
+    extra = f'\n[destinations.fcm]\nurl = "file://{outbox}"\n'
+    config = write_config(tmp_path, gateway_port=listener, extra=extra)
+    (first,) = jobs_of(config, dt.datetime(2026, 11, 22, 14, 5, tzinfo=CHICAGO))
+    assert first["state"] == "failed"
+    late = pass_at(config, dt.datetime(2026, 11, 22, 15, 10, tzinfo=CHICAGO))
+    (job,) = [j for j in late.jobs if j["job"] == "preflight"]
+    assert (job["state"], job["code"]) == ("failed", "preflight.failed")
+    assert job["message"] == "preflight found destination.fcm failing before the week started"
+    assert [(a["job"], a["instance"]) for a in late.alerts] == [("preflight", PREFLIGHT_AT)]
+    outbox.mkdir(mode=0o750)
+    fixed = run_in_process(capsys, "--config", config, "--clock", "2026-11-22T15:20", "preflight")
+    assert fixed.code == 0, fixed
+    after = pass_at(config, dt.datetime(2026, 11, 22, 15, 30, tzinfo=CHICAGO))
+    (done,) = [j for j in after.jobs if j["job"] == "preflight"]
+    assert done["state"] == "done"
+    assert after.alerts == []  # alerted once only
