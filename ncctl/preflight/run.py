@@ -43,6 +43,10 @@ def _one(name: str, check: Check, ctx: Context) -> list[CheckResult]:
         got = check(ctx)
     except NcctlError as err:
         return [CheckResult(name, "fail", err.message, err.hint)]
+    except OSError as exc:  # a path the check reads (statvfs, a directory) cannot be read
+        where = f"{exc.filename}: " if exc.filename else ""
+        detail = f"{where}{exc.strerror or exc}"
+        return [CheckResult(name, "fail", detail, "check that path and its permissions")]
     return got if isinstance(got, list) else [got]
 
 
