@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import run_in_process
+from tests.logs.helpers import add_archive
 from tests.preflight.conftest import preflight, snapshot_tree, write_config
 from tests.sshd import SshServer, keygen, known_hosts_line
 
@@ -161,4 +162,39 @@ def test_local_space_fails_below_the_minimum(
     assert check["status"] == "fail"
     assert check["detail"].startswith("less than 1073741824.0 MiB free")
     assert str(tmp_path) in check["detail"]
+    assert run.code == 1
+
+
+def test_free_space_needs_twice_the_newest_day_bound_for_each_destination(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, listener: int
+) -> None:
+    """The newest trade date's archives for ``fcm`` (recorded in the upload manifest) are
+    larger than any disk: fcm and the local file systems fail; ``other``, which gets none of
+    them, needs only the minimum. An older, larger day does not count."""
+    from contextlib import closing
+
+    from ncctl.logs.manifest import Manifest, manifest_path
+
+    outboxes = {name: tmp_path / "outbox" / name for name in ("fcm", "other")}
+    for directory in outboxes.values():
+        directory.mkdir(parents=True, mode=0o750)
+    extra = "".join(
+        f'\n[destinations.{name}]\nurl = "file://{path}"\n' for name, path in outboxes.items()
+    )
+    config = write_config(tmp_path, gateway_port=listener, extra=extra)
+    pib = 1 << 50
+    manifest = Manifest(manifest_path(tmp_path / "state"))
+    with closing(manifest):
+        for trade_date, size in (("20261119", 4 * pib), ("20261120", pib)):
+            add_archive(manifest, tmp_path, trade_date, size, ["fcm"])
+    run = preflight(capsys, config)
+    fcm = run.checks["destination.fcm"]
+    assert fcm["status"] == "fail"
+    assert "needs 2147483648.0 MiB (newest day's archives 1073741824.0 MiB)" in fcm["detail"]
+    other = run.checks["destination.other"]
+    assert other["status"] == "ok"
+    assert "needs 1.0 MiB (newest day's archives 0.0 MiB)" in other["detail"]
+    local = run.checks["local_space"]
+    assert local["status"] == "fail"
+    assert local["detail"].startswith("less than 2147483648.0 MiB free")
     assert run.code == 1
