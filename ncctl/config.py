@@ -34,6 +34,7 @@ from pydantic import (
 from ncctl.config_files import ETC_CONFIG, resolve_path
 from ncctl.errors import CantCreateError, ConfigError, UsageError
 from ncctl.ilink.settings import IlinkConfig, PartyDetailsList
+from ncctl.preflight.settings import PreflightConfig
 from ncctl.resources import builtin_config, builtin_envs, builtin_holidays, builtin_schedule
 
 __all__ = ["ETC_CONFIG", "resolve_path"]
@@ -384,6 +385,7 @@ class NcctlConfig(Section):
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)
     systemd: SystemdConfig = Field(default_factory=SystemdConfig)
+    preflight: PreflightConfig = Field(default_factory=PreflightConfig)
 
     def cross_reference_problem(self) -> tuple[str, str] | None:
         """A key path and a problem where one part names another that does not exist."""

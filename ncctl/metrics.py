@@ -17,7 +17,7 @@ What is measured comes from *sources*, each a function of a :class:`ScrapeContex
 metric families: ``info``, ``schedule``, one ``component.NAME`` per component, ``uploads``
 (the upload manifest), ``rotation`` (files held back by a writer), ``jobs`` (the runner's
 done-records), ``journal`` (the journal's head as anchored in ``journal.sqlite``),
-``registration`` and ``tuning``.
+``registration``, ``tuning`` and ``preflight`` (the latest ``ncctl preflight`` run).
 A source that raises is skipped and reported as ``ncctl_collector_errors{source} 1``: nothing
 fails the whole scrape. Sources only read: a state database that does not exist yet is not
 created by a scrape.
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
     from ncctl.config import MetricsTls, NcctlConfig
+    from ncctl.preflight.result import Recorded
     from ncctl.schedule import ScheduleEngine
 
 MARKET_STATES: tuple[str, ...] = ("CLOSED", "PRE_OPEN", "OPEN")
@@ -86,6 +87,7 @@ class TuningStatus:
 
 RegistrationSource = Callable[["NcctlConfig", dt.datetime], RegistrationStatus | None]
 TuningSource = Callable[["NcctlConfig", dt.datetime], TuningStatus | None]
+PreflightSource = Callable[["NcctlConfig", dt.datetime], "Recorded | None"]
 
 
 def registration_status(config: NcctlConfig, now: dt.datetime) -> RegistrationStatus | None:
@@ -126,12 +128,21 @@ def tuning_status(config: NcctlConfig, now: dt.datetime) -> TuningStatus | None:
     return TuningStatus(config.tuning.profile, cast("TuningState", label))
 
 
+def preflight_status(config: NcctlConfig, now: dt.datetime) -> Recorded | None:
+    """The latest ``ncctl preflight`` run recorded in ``state_dir/preflight.json`` (by the
+    command or the runner's Sunday job); None before the first."""
+    from ncctl.preflight.result import read_record
+
+    return read_record(config.state_dir)
+
+
 @dataclass(frozen=True)
 class MetricSources:
     """The sources that other parts of ncctl provide; replace one to test or to plug it in."""
 
     registration: RegistrationSource = field(default=registration_status)
     tuning: TuningSource = field(default=tuning_status)
+    preflight: PreflightSource = field(default=preflight_status)
 
 
 @dataclass(frozen=True)
@@ -359,15 +370,10 @@ def rotation_source(ctx: ScrapeContext) -> list[Metric]:
 def latest_instants(engine: ScheduleEngine, now: dt.datetime) -> dict[str, dt.datetime]:
     """Each one-shot job's latest scheduled instance at or before ``now``, within the
     reconciler's look-back horizon (the instance a pass at ``now`` works on)."""
-    from ncctl.runner.jobs import JOBS
+    from ncctl.runner.jobs import job_instants
     from ncctl.runner.reconcile import LOOKBACK
 
-    latest: dict[str, dt.datetime] = {}
-    for tr in engine.transitions(now - LOOKBACK, now + dt.timedelta(microseconds=1)):
-        for job in JOBS:
-            if tr.event in job.events:
-                latest[job.name] = tr.at
-    return latest
+    return {name: at[-1] for name, at in job_instants(engine, now, LOOKBACK).items()}
 
 
 def jobs_source(ctx: ScrapeContext) -> list[Metric]:
@@ -463,6 +469,36 @@ def tuning_source(ctx: ScrapeContext) -> list[Metric]:
     return [compliant, state]
 
 
+def preflight_source(ctx: ScrapeContext) -> list[Metric]:
+    """Each check of the latest preflight run: ok (1 unless it failed) and its status."""
+    from ncctl.preflight.result import STATUSES
+
+    recorded = ctx.sources.preflight(ctx.config, ctx.now)
+    if recorded is None:
+        return []
+    ok = _gauge(
+        "ncctl_preflight_check_ok",
+        "1 unless the check failed at the latest `ncctl preflight` run (warn and skip are 1).",
+        ["check"],
+    )
+    status = _gauge(
+        "ncctl_preflight_check_status",
+        "The check's status at the latest preflight run: 1 for the current one.",
+        ["check", "status"],
+    )
+    for name in sorted(recorded.statuses):
+        current = recorded.statuses[name]
+        ok.add_metric([name], _flag(current != "fail"))
+        for st in STATUSES:
+            status.add_metric([name, st], _flag(current == st))
+    last = _gauge(
+        "ncctl_preflight_last_run_timestamp_seconds",
+        "When the latest preflight run was recorded (POSIX seconds).",
+    )
+    last.add_metric([], recorded.at)
+    return [ok, status, last]
+
+
 def journal_source(ctx: ScrapeContext) -> list[Metric]:
     """The journal's head as anchored in ``journal.sqlite`` (read-only), so that a scraper
     keeps a copy this host cannot rewrite. Before the first journaled action (or once the
@@ -511,6 +547,7 @@ def default_sources() -> list[tuple[str, Source]]:
         ("journal", journal_source),
         ("registration", registration_source),
         ("tuning", tuning_source),
+        ("preflight", preflight_source),
     ]
 
 

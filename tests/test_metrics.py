@@ -35,9 +35,10 @@ from ncctl.metrics import (
     collect,
     serve,
 )
+from ncctl.preflight.result import Recorded
 from ncctl.runner.jobs import JobStore, job_store_path
 from ncctl.schedule import ScheduleEngine, load_engine
-from tests.logs.helpers import write_config
+from tests.logs.helpers import add_archive, write_config
 
 CHICAGO = ZoneInfo("America/Chicago")
 CLOCK = "2026-11-25T16:40"
@@ -99,17 +100,7 @@ def env(tmp_path: Path) -> Env:
     try:
         files = []
         for trade_date, size in (("20261124", 1000), ("20261125", 500)):
-            row = manifest.add_file(
-                "audit",
-                trade_date=trade_date,
-                live_path=str(tmp_path / "live" / "audit.csv"),
-                archive_path=str(tmp_path / "archive" / f"audit.{trade_date}.csv"),
-                final_path=str(tmp_path / "archive" / f"audit.{trade_date}.csv.gz"),
-                empty=False,
-            )
-            manifest.set_file_state(row.id, "compressed", size=size, sha256="0" * 64)
-            manifest.ensure_uploads(row.id, ["fcm", "client"])
-            files.append(row.id)
+            files.append(add_archive(manifest, tmp_path, trade_date, size, ["fcm", "client"]))
         manifest.set_upload(files[0], "fcm", "uploading", attempt=True)
         manifest.set_upload(files[0], "fcm", "verified", verified_by="readback")
         manifest.set_upload(files[0], "client", "failed", attempt=True, error="refused")
@@ -419,6 +410,7 @@ def test_alert_rules_name_only_metrics_ncctl_exports(env: Env) -> None:
     sources = MetricSources(
         registration=lambda config, now: RegistrationStatus(ok=True, last_run=NOW),
         tuning=lambda config, now: TuningStatus("dev", "compliant"),
+        preflight=lambda config, now: Recorded(NOW.timestamp(), {"holidays": "ok"}),
     )
     exported: set[str] = set()
     for family in text_string_to_metric_families(

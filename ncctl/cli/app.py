@@ -16,6 +16,7 @@ from ncctl.cli.options import check_speed
 
 ENTRIES: dict[str, tuple[str, str]] = {
     "status": ("ncctl.cli.status_cmd", "status"),
+    "preflight": ("ncctl.cli.preflight_cmd", "preflight"),
     "schedule": ("ncctl.cli.schedule_cmd", "app"),
     "feed": ("ncctl.cli.component_cmd", "feed_app"),
     "session": ("ncctl.cli.component_cmd", "session_app"),

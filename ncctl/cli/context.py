@@ -99,6 +99,14 @@ class AppState:
                 self.share_clock = (start, self.clock_speed)
         return self._clock.now()
 
+    def simulated(self) -> bool:
+        """Whether this command runs on a simulated clock (``--clock``, ``[clock] file`` or
+        ``$NCCTL_CLOCK_FILE``) rather than the machine's."""
+        from ncctl.clock import SystemClock
+
+        self.now()
+        return not isinstance(self._clock, SystemClock)
+
     def engine(self) -> ScheduleEngine:
         """The schedule engine of the configuration; from the validated-schedule cache when
         the configuration and its schedule files are unchanged since they were validated."""

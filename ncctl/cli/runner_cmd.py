@@ -29,6 +29,7 @@ def run_pass(rebuild: bool = False) -> dict[str, Any]:
     ``rebuild``: make new job records when they are missing though the journal has runs."""
     from ncctl.errors import TemporaryError
     from ncctl.locks import hold
+    from ncctl.preflight.run import preflight_hook
     from ncctl.runner.jobs import JobStore, job_store_path
     from ncctl.runner.reconcile import Reconciler
     from ncctl.runner.registration import registration_hook, session_gate
@@ -46,6 +47,7 @@ def run_pass(rebuild: bool = False) -> dict[str, Any]:
                 STATE.now(),
                 config_path=loaded.path,
                 registration_hook=registration_hook(cfg),
+                preflight_hook=preflight_hook(simulated=STATE.simulated()),
                 session_gate=session_gate(cfg),
                 component_env=env,
                 rebuild=rebuild,

@@ -1250,6 +1250,40 @@ class SftpDestination:
 
         return self._guarded(f"cannot read back {path}", self.directory, run)
 
+    def preflight(self, probe: str | None) -> int | None:
+        """Connect (pinned host key, key authentication), check that the directory exists,
+        and return the bytes free there (``statvfs@openssh.com``; None when the server does
+        not offer it). With ``probe``, write a small file of that name in the directory and
+        remove it. Nothing else is created or changed: a missing directory is an error here
+        (uploads create it)."""
+        conn = self._guarded("cannot connect", self.directory, self._connect)
+        sftp = conn.sftp
+        where = self.directory
+        found = self._guarded(f"cannot stat {where}", where, lambda: sftp.stat(where))
+        if found is None or not found.is_dir:
+            raise UnavailableError(
+                f"{self._prefix()}: {where} "
+                + ("does not exist" if found is None else "is not a directory"),
+                hint=f"create {where} on {self.host} for {self.user} before the week",
+                code="upload.no_such_file",
+            )
+        free = self._guarded("cannot read free space", where, lambda: sftp.free_bytes(where))
+        if probe is not None:
+            path = self._path(probe)
+
+            def write_and_remove() -> None:
+                handle = sftp.open(path, FXF_WRITE | FXF_CREAT | FXF_EXCL)
+                try:
+                    data = b"ncctl preflight probe\n"
+                    payload = _string(handle) + struct.pack(">Q", 0) + _string(data)
+                    sftp.call(FXP_WRITE, payload, f"write {path}")
+                finally:
+                    sftp.close(handle)
+                sftp.remove(path)
+
+            self._guarded(f"cannot write probe file {path}", where, write_and_remove)
+        return free
+
     def verify(self, item: Item) -> VerifyOutcome:
         final = self._path(item.name)
         conn = self._guarded("cannot connect", self.directory, self._connect)

@@ -114,6 +114,7 @@ class Daemon:
     def _reconcile(self, reason: str) -> None:
         from ncctl.errors import NcctlError
         from ncctl.locks import hold
+        from ncctl.preflight.run import preflight_hook
         from ncctl.runner.reconcile import Reconciler
         from ncctl.runner.registration import registration_hook, session_gate
 
@@ -127,6 +128,7 @@ class Daemon:
                     now,
                     config_path=self.config_path,
                     registration_hook=registration_hook(self.config),
+                    preflight_hook=preflight_hook(),
                     session_gate=session_gate(self.config),
                 ).run()
         except NcctlError as err:

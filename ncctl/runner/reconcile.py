@@ -25,7 +25,7 @@ from ncctl.components.lifecycle import Lifecycle, desired_running
 from ncctl.config import NcctlConfig
 from ncctl.errors import NcctlError
 from ncctl.journal import Journal, journal_path
-from ncctl.runner.jobs import JOBS, Job, JobStore, job_store_path
+from ncctl.runner.jobs import JOBS, Job, JobStore, job_instants, job_store_path
 from ncctl.schedule import ScheduleEngine
 
 LOOKBACK = dt.timedelta(days=7)
@@ -88,7 +88,15 @@ def _party_registration(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]
     return hook(rec, instant)
 
 
+def _preflight(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
+    hook = rec.preflight_hook
+    if hook is None:
+        return {"note": "preflight is not run by this pass"}
+    return hook(rec, instant)
+
+
 ACTIONS: dict[str, JobAction] = {
+    "preflight": _preflight,
     "party_registration": _party_registration,
     "rotate": _rotate,
     "upload": _upload,
@@ -102,6 +110,9 @@ class Reconciler:
     now: dt.datetime
     config_path: Path | None = None
     registration_hook: JobAction | None = None
+    preflight_hook: JobAction | None = None
+    """The Sunday preflight (:func:`ncctl.preflight.run.preflight_hook`); without it the
+    instance is marked done with a note (tests and the demo run no preflight)."""
     jobs: tuple[Job, ...] = JOBS
     jitter: Callable[[], float] = random.random
     component_env: dict[str, str] = field(default_factory=dict)
@@ -166,14 +177,7 @@ class Reconciler:
         """For each job, its latest instance in the look-back horizon, with the older ones it
         supersedes (each pass works on the newest: the last closed trade date, the whole
         upload queue, this week's registration), in schedule order."""
-        events = self.engine.transitions(
-            self.now - LOOKBACK, self.now + dt.timedelta(microseconds=1)
-        )
-        latest: dict[str, list[dt.datetime]] = {}
-        for tr in events:
-            for job in self.jobs:
-                if tr.event in job.events:
-                    latest.setdefault(job.name, []).append(tr.at)
+        latest = job_instants(self.engine, self.now, LOOKBACK, self.jobs)
         out = [
             (job, latest[job.name][-1], latest[job.name][:-1])
             for job in self.jobs

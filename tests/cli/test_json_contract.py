@@ -37,6 +37,7 @@ class Case:
 
 CASES: dict[str, Case] = {
     "status": Case(pre=WEEKEND),
+    "preflight": Case(pre=WEEKEND, code=1, note="no gateway listening, no outbox directories"),
     "schedule now": Case(args=("--at", "2026-11-27T12:20")),
     "schedule show": Case(args=("--week", "2026-11-22")),
     "schedule next": Case(args=("--at", "2026-11-27T12:20", "--count", "2")),

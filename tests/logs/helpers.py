@@ -9,7 +9,10 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ncctl.logs.manifest import Manifest
 
 NCCTL = str(Path(sys.executable).parent / "ncctl")
 AFTER_WEDNESDAY_CLOSE = "2026-11-25T16:05"
@@ -103,3 +106,21 @@ def tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and not p.name.endswith((".sqlite-wal", ".sqlite-shm"))
     }
+
+
+def add_archive(
+    manifest: Manifest, root: Path, trade_date: str, size: int, destinations: list[str]
+) -> int:
+    """Record a compressed audit archive of ``size`` bytes for ``trade_date`` (files under
+    ``root``), queued for ``destinations``; its file id."""
+    row = manifest.add_file(
+        "audit",
+        trade_date=trade_date,
+        live_path=str(root / "live" / "audit.csv"),
+        archive_path=str(root / "archive" / f"audit.{trade_date}.csv"),
+        final_path=str(root / "archive" / f"audit.{trade_date}.csv.gz"),
+        empty=False,
+    )
+    manifest.set_file_state(row.id, "compressed", size=size, sha256="0" * 64)
+    manifest.ensure_uploads(row.id, destinations)
+    return row.id
