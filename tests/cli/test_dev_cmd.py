@@ -70,6 +70,9 @@ def dev(isolated_cwd: Path, tmp_path: Path) -> Iterator[Dev]:
 
 def test_up_status_register_down(dev: Dev, isolated_cwd: Path) -> None:
     assert dev.state() == "stopped"
+    unreachable = dev("party", "list", "--json")
+    assert unreachable.code == 69
+    assert "`ncctl dev up`" in unreachable.error()["hint"]
     up = dev("dev", "up", "--json").data()
     assert up["changed"] is True and up["status"]["state"] == "running"
     pid = up["status"]["pid"]
