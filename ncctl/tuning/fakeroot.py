@@ -6,10 +6,11 @@ is missing, :func:`prepare` creates it (mode 0700) holding what the profile read
 kernel file of its settings, copied from this machine's /proc and /sys (which are only read),
 and what the tuner asks of the host it tunes (boot id, kernel command line, online CPUs, the
 user and network namespaces: the fake root is a host of its own, not a container, so every
-setting can be applied to it). It is built beside its final name and renamed into place, so
-it is whole or absent. A fake root ncctl made carries a marker file; for such a root, files a
-further profile needs are added (none is ever changed). A directory without the marker is
-somebody else's: it is left as it is.
+setting can be applied to it). The marker file is written first, so that a run interrupted
+half-way is completed by the next one: for a fake root with the marker (or an empty
+directory), whatever the profile needs and the root lacks is added, and nothing present is
+ever changed. A directory with other content and no marker is somebody else's: it is left as
+it is.
 
 Nothing is followed through a symbolic link: files are created ``O_EXCL | O_NOFOLLOW`` and
 the only links in the tree are the two namespace links ncctl writes itself.
@@ -18,7 +19,6 @@ the only links in the tree are the two namespace links ncctl writes itself.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 
@@ -64,68 +64,61 @@ def needed_files(profile: Profile, live: Host) -> list[str]:
 
 def prepare(root: Path, profile: Profile, live: Host | None = None) -> list[str]:
     """Make the fake root ``root`` for ``profile`` if it is missing, or add what ``profile``
-    needs to one ncctl made; the paths created (relative to the root). ``live`` is the host
-    whose current values are copied (this machine's ``/``; only read)."""
+    needs to one ncctl made; the kernel files copied (paths relative to the root). ``live``
+    is the host whose current values are copied (this machine's ``/``; only read)."""
+    from ncctl.floor import ensure_dir
+
     live = live or Host(Path("/"))
     root = root.absolute()
+    needed = needed_files(profile, live)  # a bad profile fails before anything is made
     try:
         st = os.lstat(root)
     except FileNotFoundError:
-        return _create(root, profile, live)
+        ensure_dir(root.parent, "directory of the tuning root")
+        try:
+            root.mkdir(mode=DIR_MODE)
+        except OSError as exc:
+            raise _cannot(root, exc) from None
     except OSError as exc:
         raise _cannot(root, exc) from None
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise DataError(
-            f"tuning root {root} is not a directory (ncctl follows no links here)",
-            hint=f"remove {root}; ncctl makes a fake root there for a dev configuration",
-            code="tuning.root_not_directory",
-        )
-    if not os.path.lexists(root / MARKER):
-        return []  # somebody's own tree
-    return _fill(root, needed_files(profile, live), live)
-
-
-def _create(root: Path, profile: Profile, live: Host) -> list[str]:
-    from ncctl.floor import ensure_dir, temp_name
-
-    needed = needed_files(profile, live)  # a bad profile fails before anything is made
-    ensure_dir(root.parent, "directory of the tuning root")
-    build = temp_name(root)
+    else:
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+            raise DataError(
+                f"tuning root {root} is not a directory (ncctl follows no links here)",
+                hint=f"remove {root}; ncctl makes a fake root there for a dev configuration",
+                code="tuning.root_not_directory",
+            )
+        if not os.path.lexists(root / MARKER) and any(root.iterdir()):
+            return []  # somebody's own tree
     try:
-        build.mkdir(mode=DIR_MODE)
-        _put(build, MARKER, "made by ncctl for a dev configuration: a fake root to tune\n")
-        _put(build, "proc/self/uid_map", HOST_UID_MAP)
-        for link in NS_LINKS:
-            _mkdirs(build, (build / link).parent)
-            (build / link).symlink_to(NET_NAMESPACE)
-        _mkdirs(build, build / "etc")
-        created = _fill(build, needed, live)
-        build.rename(root)
+        return _complete(root, needed, live)
     except OSError as exc:
-        shutil.rmtree(build, ignore_errors=True)
         raise _cannot(root, exc) from None
-    except BaseException:
-        shutil.rmtree(build, ignore_errors=True)
-        raise
-    return created
 
 
-def _fill(root: Path, needed: list[str], live: Host) -> list[str]:
-    """Copy each of ``needed`` that ``root`` lacks from ``live`` (what ``live`` cannot show
-    is left out: the plan then says the setting is unsupported here)."""
+def _complete(root: Path, needed: list[str], live: Host) -> list[str]:
+    """Add to ``root`` what it lacks: the marker first (so that an interrupted run is
+    completed by the next one), the host's context, then each of ``needed`` copied from
+    ``live`` (what ``live`` cannot show is left out: the plan then says the setting is
+    unsupported here). Nothing present is changed."""
+    if not os.path.lexists(root / MARKER):
+        _put(root, MARKER, "made by ncctl for a dev configuration: a fake root to tune\n")
+    if not os.path.lexists(root / "proc/self/uid_map"):
+        _put(root, "proc/self/uid_map", HOST_UID_MAP)
+    for link in NS_LINKS:
+        if not os.path.lexists(root / link):
+            _mkdirs(root, (root / link).parent)
+            (root / link).symlink_to(NET_NAMESPACE)
+    _mkdirs(root, root / "etc")
     created: list[str] = []
     for absolute in needed:
         rel = absolute.lstrip("/")
         if os.path.lexists(root / rel):
             continue
         text = live.read(absolute)
-        if text is None:
-            continue
-        try:
+        if text is not None:
             _put(root, rel, text)
-        except OSError as exc:
-            raise _cannot(root / rel, exc) from None
-        created.append(rel)
+            created.append(rel)
     return created
 
 
@@ -146,9 +139,11 @@ def _mkdirs(root: Path, directory: Path) -> None:
 
 def _put(root: Path, rel: str, text: str) -> None:
     """A new file ``root/rel`` (its directories made), never through a link."""
+    from ncctl.floor import create_exclusive
+
     path = root / rel
     _mkdirs(root, path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    fd = create_exclusive(path, what="fake root file", mode=FILE_MODE)
     try:
         os.write(fd, text.encode("utf-8", errors="replace"))
     finally:

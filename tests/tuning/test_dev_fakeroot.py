@@ -5,6 +5,7 @@ this machine), whole or absent, never through a link, never over somebody else's
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -80,12 +81,31 @@ def test_a_link_at_the_root_is_refused(tmp_path: Path, live: Host) -> None:
     assert list(target.iterdir()) == []
 
 
-def test_cannot_create_is_named_and_leaves_nothing(tmp_path: Path, live: Host) -> None:
+def test_a_file_in_the_way_is_named_and_left(tmp_path: Path, live: Host) -> None:
     blocker = tmp_path / "state"
     blocker.write_text("a file where the state directory should be\n")
-    with pytest.raises(CantCreateError, match="state"):
+    with pytest.raises(CantCreateError, match=str(blocker)):
         prepare(blocker / "fakeroot", load_profile("dev"), live)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "live", "state"]
+    assert blocker.read_text() == "a file where the state directory should be\n"
+
+
+@pytest.mark.parametrize("left", ["empty", "marker only", "half"])
+def test_an_interrupted_making_is_completed(tmp_path: Path, live: Host, left: str) -> None:
+    """Whatever a killed run left (an empty directory, the marker alone, some files), the
+    next run completes it to the same tree as a run that was never interrupted."""
+    profile = load_profile("latency")
+    whole = tmp_path / "whole"
+    prepare(whole, profile, live)
+    root = tmp_path / "interrupted"
+    root.mkdir(mode=0o700)
+    kept = {"empty": [], "marker only": [MARKER], "half": [MARKER, "proc/sys/vm/swappiness"]}
+    for rel in kept[left]:  # as the killed run wrote them: same modes, same content
+        for parent in reversed(Path(rel).parents[:-1]):
+            (root / parent).mkdir(mode=0o700, exist_ok=True)
+            (root / parent).chmod(0o700)
+        shutil.copy2(whole / rel, root / rel)
+    prepare(root, profile, live)
+    assert fakeroot.tree(root) == fakeroot.tree(whole)
 
 
 def test_only_a_dev_configuration_gets_one() -> None:
