@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="The CME iLink 3 gateway simulator of a dev configuration, on ilink.host:ilink.port, "
-    "so that `ncctl party register` and the order-session simulator have a gateway to talk "
-    "to (the feed and session simulators are the dev components: `ncctl feed|session "
+    "so that `ncctl party register` and the runner's Sunday registration have a gateway to "
+    "talk to (the feed and session simulators are the dev components: `ncctl feed|session "
     "start`). Refused (exit 1) for a configuration whose environment is not dev, exit 78 when "
     "ilink.host is not a loopback address or the iLink secret is missing.",
     no_args_is_help=True,
