@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ncctl.config import ETC_CONFIG
 from ncctl.floor import wait_until
@@ -114,6 +116,24 @@ def test_the_block_parses() -> None:
         "ncctl --clock T a && ncctl --clock T b; ncctl --clock T c"
     )
     assert parse_line("ncctl x   # exit 0, or 1 outside hours: 5 s").codes == {0, 1}
+
+
+WORDS = st.sampled_from(["status", "logs rotate", "feed stop", "tune plan", "--json", "x"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.lists(WORDS, min_size=1, max_size=3), min_size=1, max_size=4),
+    st.lists(st.sampled_from([" && ", "; ", " || "]), min_size=3, max_size=3),
+)
+def test_the_clock_goes_after_every_ncctl_and_nowhere_else(
+    commands: list[list[str]], separators: list[str]
+) -> None:
+    parts = [" ".join(["ncctl", *words]) for words in commands]
+    line = parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:], strict=False))
+    clocked = with_clock(line, "2026-12-12T12:00")
+    assert clocked.count("ncctl --clock 2026-12-12T12:00 ") == len(parts)
+    assert clocked.replace("--clock 2026-12-12T12:00 ", "") == line
 
 
 @contextlib.contextmanager

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ncctl.config import NcctlConfig
 from ncctl.errors import CantCreateError, DataError
@@ -89,23 +92,38 @@ def test_a_file_in_the_way_is_named_and_left(tmp_path: Path, live: Host) -> None
     assert blocker.read_text() == "a file where the state directory should be\n"
 
 
-@pytest.mark.parametrize("left", ["empty", "marker only", "half"])
-def test_an_interrupted_making_is_completed(tmp_path: Path, live: Host, left: str) -> None:
-    """Whatever a killed run left (an empty directory, the marker alone, some files), the
-    next run completes it to the same tree as a run that was never interrupted."""
-    profile = load_profile("latency")
-    whole = tmp_path / "whole"
-    prepare(whole, profile, live)
-    root = tmp_path / "interrupted"
-    root.mkdir(mode=0o700)
-    kept = {"empty": [], "marker only": [MARKER], "half": [MARKER, "proc/sys/vm/swappiness"]}
-    for rel in kept[left]:  # as the killed run wrote them: same modes, same content
-        for parent in reversed(Path(rel).parents[:-1]):
-            (root / parent).mkdir(mode=0o700, exist_ok=True)
-            (root / parent).chmod(0o700)
-        shutil.copy2(whole / rel, root / rel)
-    prepare(root, profile, live)
-    assert fakeroot.tree(root) == fakeroot.tree(whole)
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Host, Path]:
+    """A live tree and the fake root of ``latency`` made from it in one uninterrupted run."""
+    directory = tmp_path_factory.mktemp("made")
+    live = Host(fakeroot.build(directory / "live"))
+    prepare(directory / "whole", load_profile("latency"), live)
+    return live, directory / "whole"
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_an_interrupted_making_is_completed(made: tuple[Host, Path], data: st.DataObject) -> None:
+    """Whatever a killed run left (an empty directory, or the marker and any of the files
+    it writes after it), the next run completes it to the same tree as a run that was never
+    interrupted, and changes none of the files already there."""
+    live, whole = made
+    files = sorted(k for k, v in fakeroot.tree(whole).items() if v[0].startswith("file"))
+    kept = data.draw(st.sets(st.sampled_from(files)), label="files left")
+    if kept:
+        kept.add(MARKER)  # written first: no run leaves files without it
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "interrupted"
+        root.mkdir(mode=0o700)
+        for rel in sorted(kept):  # as the killed run wrote them: same modes and content
+            for parent in reversed(Path(rel).parents[:-1]):
+                (root / parent).mkdir(mode=0o700, exist_ok=True)
+                (root / parent).chmod(0o700)
+            shutil.copy2(whole / rel, root / rel)
+        before = {rel: (root / rel).stat().st_ino for rel in kept}
+        prepare(root, load_profile("latency"), live)
+        assert fakeroot.tree(root) == fakeroot.tree(whole)
+        assert {rel: (root / rel).stat().st_ino for rel in kept} == before
 
 
 def test_only_a_dev_configuration_gets_one() -> None:
