@@ -28,6 +28,7 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "clock": ("ncctl.cli.runner_cmd", "clock_app"),
     "metrics": ("ncctl.cli.metrics_cmd", "metrics"),
     "party": ("ncctl.cli.party_cmd", "app"),
+    "dev": ("ncctl.cli.dev_cmd", "app"),
     "tune": ("ncctl.cli.tune_cmd", "app"),
     "audit": ("ncctl.cli.audit_cmd", "app"),
     "config": ("ncctl.cli.config_cmd", "app"),

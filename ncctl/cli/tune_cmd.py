@@ -69,11 +69,18 @@ VERDICT_STYLE = {
 }
 
 
-def _tuner(root: Path | None) -> Tuner:
+def _tuner(root: Path | None, profile: Profile | None = None) -> Tuner:
+    """The tuner of ``--root``, else of tuning.root; a dev configuration's fake root is made
+    (or completed for ``profile``) first, never ``/``."""
     from ncctl.tuning.host import Host
     from ncctl.tuning.tuner import Tuner
 
     cfg = STATE.config().config
+    if root is None and profile is not None:
+        from ncctl.tuning.fakeroot import prepare, uses_fake_root
+
+        if uses_fake_root(cfg):
+            prepare(cfg.tuning.root, profile)
     host = Host(root if root is not None else cfg.tuning.root)
     return Tuner(host, cfg.state_dir, mounts=MOUNTS, now=STATE.now())
 
@@ -158,7 +165,8 @@ def plan(
     """Show every setting of the profile: current and desired value, a verdict (ok, apply,
     reboot, host-only, unsupported) and why. Reads only; exits 0 when it could plan."""
     output.begin("tune plan", json)
-    result = _tuner(root).plan(_profile(profile), _window())
+    chosen = _profile(profile)
+    result = _tuner(root, chosen).plan(chosen, _window())
     data = result.as_dict()
     output.emit(data, render_plan(data, "plan"), warnings=result.warnings)
 
@@ -177,8 +185,9 @@ def host(
     persist in sysctl.d and tmpfiles.d, stage boot parameters, then verify. Huge page pool
     changes and IRQ moves are refused inside trading hours unless --force --reason."""
     output.begin("tune host", json)
-    result = _tuner(root).apply(
-        _profile(profile), window=_window(), force=force, reason=reason, dry_run=dry_run
+    chosen = _profile(profile)
+    result = _tuner(root, chosen).apply(
+        chosen, window=_window(), force=force, reason=reason, dry_run=dry_run
     )
     data = result.as_dict()
     final = result.final
@@ -214,7 +223,8 @@ def verify(
     """Check the host against the profile: exit 0 compliant, 1 drift (`tune host` would
     change something), 3 reboot pending, 4 something cannot be changed from here."""
     output.begin("tune verify", json)
-    result = _tuner(root).verify(_profile(profile), _window())
+    chosen = _profile(profile)
+    result = _tuner(root, chosen).verify(chosen, _window())
     data = result.as_dict()
     failure = compliance_failure(result)
     output.emit(data, render_plan(data, "verify"), warnings=result.warnings, failure=failure)

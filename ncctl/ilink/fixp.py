@@ -299,7 +299,8 @@ class FixpClient:
         except OSError as exc:
             raise GatewayUnavailableError(
                 f"iLink gateway {p.host}:{p.port}: cannot connect: {exc.strerror or exc}",
-                hint="check ilink.host and ilink.port, and that the gateway is up",
+                hint="check ilink.host and ilink.port, and that the gateway is up (in a dev "
+                "setup, `ncctl dev up` starts the gateway simulator)",
             ) from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock

@@ -154,11 +154,11 @@ class Demo:
     def _start_gateway(self) -> None:
         """The CME gateway simulator, when party details are to be registered."""
         import subprocess
-        import sys
 
         from ncctl import floor
         from ncctl.errors import UnavailableError
         from ncctl.floor import wait_until
+        from ncctl.sim.cme_gateway import command_line
 
         ilink = self.config.ilink
         if not self.config.party_details or ilink.secret_key is None:
@@ -170,25 +170,14 @@ class Demo:
         env["NCCTL_DEMO_GATEWAY_SECRET"] = ilink.secret_key.get_secret_value()
         log = floor.open_file(self.workdir / "gateway.log", "ab", what="gateway log")
         self.gateway = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ncctl.sim.cme_gateway",
-                "--port",
-                "0",
-                "--secret-env",
-                "NCCTL_DEMO_GATEWAY_SECRET",
-                "--access-key-id",
-                ilink.access_key_id,
-                "--session",
-                ilink.session,
-                "--firm",
-                ilink.firm,
-                "--ready-file",
-                str(ready),
-                "--state-file",
-                str(self.workdir / "gateway.json"),
-            ],
+            command_line(
+                ilink,
+                host="127.0.0.1",
+                port=0,
+                secret=["--secret-env", "NCCTL_DEMO_GATEWAY_SECRET"],
+                ready_file=ready,
+                state_file=self.workdir / "gateway.json",
+            ),
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -1,4 +1,5 @@
-"""Simulators of the feed handler and the iLink 3 order session, for development and tests.
+"""Simulators of the feed handler, the iLink 3 order session and the CME gateway, for
+development and tests (``ncctl dev up`` runs the gateway of a dev configuration by hand).
 
 Each simulator is a real daemon run as ``python -m ncctl.sim.NAME`` (plain argparse, quick to
 start) under the process backend's supervisor, which sends its standard output to the

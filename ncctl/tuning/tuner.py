@@ -294,7 +294,7 @@ class Tuner:
         if not self.host.root.is_dir():
             raise UnavailableError(
                 f"tuning root {self.host.root} does not exist",
-                hint="pass --root / to tune this machine, or set tuning.root in the config",
+                hint="create it, or name an existing directory with --root or tuning.root",
             )
 
     def plan(self, profile: Profile, window: TradingWindow = ALWAYS_OUTSIDE) -> Plan:

@@ -66,10 +66,12 @@ CASES: dict[str, Case] = {
     "cron show": Case(),
     "metrics": Case(pre=WEEKEND),
     "party register": Case(args=("--dry-run",)),
-    "tune plan": Case(code=69, note="no fake root in a fresh directory"),
-    "tune host": Case(args=("--dry-run",), code=69, note="no fake root"),
-    "tune verify": Case(code=69, note="no fake root"),
-    "tune rollback": Case(code=69, note="no fake root"),
+    "tune plan": Case(note="dev: its fake root is made in a fresh directory"),
+    "tune host": Case(args=("--dry-run",), note="dev: its fake root is made"),
+    "tune verify": Case(args=("--root", "{tmp}/nowhere"), code=69, note="no such root"),
+    "tune rollback": Case(code=69, note="no fake root yet: nothing made it"),
+    "dev status": Case(note="the gateway simulator is not running"),
+    "dev down": Case(note="already stopped"),
     "party list": Case(code=69, note="no gateway listening"),
     "party verify": Case(code=69, note="no gateway listening"),
     "clock set": Case(args=("2026-11-25T10:00",), code=78, note="dev has no [clock] file"),
@@ -78,6 +80,7 @@ CASES: dict[str, Case] = {
 NOT_JSON = {
     "scheduler run": "a daemon: it logs JSON lines on stderr until SIGTERM (tests/runner)",
     "demo": "a simulated week of minutes; its --json is checked in tests/runner/test_demo.py",
+    "dev up": "starts a process: its --json is checked in tests/cli/test_dev_cmd.py",
     "completion": "prints a shell script, no result to report (tests/cli/test_completion.py)",
 }
 """Commands the contract cases do not run, and why."""

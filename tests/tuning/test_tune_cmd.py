@@ -142,7 +142,8 @@ def test_errors_are_one_document(tune: Tune, tmp_path: Path, state_dir: Path) ->
     missing = tune("plan", "--root", tmp_path / "nowhere")
     doc = envelope(missing, "tune plan")
     assert missing.code == 69 and doc["data"] is None
-    assert "--root /" in doc["error"]["hint"]
+    assert "--root /" not in doc["error"]["hint"]  # never a hint to tune this machine
+    assert "--root" in doc["error"]["hint"]
     bad = tune("verify", "--profile", "no-such-profile")
     assert bad.code == 78
     assert "isolated-cores" in envelope(bad, "tune verify")["error"]["hint"]
@@ -151,12 +152,19 @@ def test_errors_are_one_document(tune: Tune, tmp_path: Path, state_dir: Path) ->
     assert json.loads(parse.out)["error"]["code"] == "usage.parse"
 
 
-def test_the_embedded_dev_config_names_a_fake_root(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_embedded_dev_config_makes_its_fake_root(capsys: pytest.CaptureFixture[str]) -> None:
     # configs/dev.toml: tuning.root = ".ncctl/fakeroot" (relative to the working directory)
     result = run_in_process(capsys, "tune", "plan", "--json")
     doc = envelope(result, "tune plan")
-    assert result.code == 69
-    assert ".ncctl/fakeroot" in doc["error"]["message"]
+    assert result.code == 0
+    root = Path(".ncctl/fakeroot").absolute()
+    assert doc["data"]["root"] == str(root)
+    assert (root.stat().st_mode & 0o777) == 0o700
+    assert set(verdicts(doc["data"])) == {
+        "sysctl:net.ipv4.tcp_rmem",
+        "sysctl:net.ipv4.tcp_wmem",
+        "sysctl:net.ipv4.tcp_slow_start_after_idle",
+    }
 
 
 def test_dev_profile_on_the_dev_fake_root(
