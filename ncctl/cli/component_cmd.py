@@ -160,7 +160,7 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
         output.emit(
             row,
             render_status([row]),
-            warnings=pidfile_warnings([row]) if json else [],
+            warnings=pidfile_warnings([row]) if output.structured() else [],
             failure=drift_error([row]),
         )
 

@@ -222,7 +222,7 @@ def upload(
         )
     journal = Journal(journal_path(cfg.state_dir))  # refused before anything is sent
     with _locked_manifest("logs upload", rebuild=rebuild) as manifest:
-        uploader = Uploader(cfg, manifest, destination, progress=_Progress(not json))
+        uploader = Uploader(cfg, manifest, destination, progress=_Progress(output.shows_text()))
         outcomes = uploader.run()
     failed = [o for o in outcomes if o.state != "verified"]
     data = {

@@ -137,7 +137,10 @@ scheduler_app = typer.Typer(
 
 @scheduler_app.command("run")
 def scheduler_run() -> None:
-    """Run until SIGTERM: a reconcile pass at every scheduled event and every 15 s."""
+    """Run until SIGTERM: a reconcile pass at every scheduled event and every 15 s.
+
+    Logs one JSON line per event on stderr; with --json (-o json|yaml) it prints one document
+    on stdout when it stops (its exit code, passes run and passes failed)."""
     from ncctl.errors import UsageError
     from ncctl.runner.daemon import Daemon
 
@@ -150,7 +153,11 @@ def scheduler_run() -> None:
     loaded = STATE.config()
     daemon = Daemon(loaded.config, STATE.engine(), loaded.path, serve_metrics=metrics_server())
     daemon.install_signal_handlers()
-    raise typer.Exit(daemon.run())
+    code = daemon.run()
+    # its log lines went to stderr; with -o json|yaml one document says how it ended
+    data = {"exit_code": code, "passes": daemon.passes, "failed_passes": daemon.failed}
+    output.emit(data, lambda console: None)
+    raise typer.Exit(code)
 
 
 def metrics_server() -> Callable[[], Callable[[], None]]:
@@ -216,7 +223,7 @@ def demo(
         today = dt.datetime.now(engine.zone).date()
         day = today + dt.timedelta(days=(6 - today.weekday()) % 7 or 7)
     sunday = engine.week_start(dt.datetime.combine(day, dt.time(12), tzinfo=engine.zone)).date()
-    view = _DemoView(enabled=not json)
+    view = _DemoView(enabled=output.shows_text())
     runner = Demo(
         loaded.config,
         config_path=loaded.path,
