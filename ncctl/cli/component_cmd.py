@@ -11,6 +11,8 @@ from ncctl.cli.context import STATE
 from ncctl.cli.options import JsonOpt
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from rich.console import Console
 
     from ncctl.components.base import ActionResult
@@ -50,9 +52,13 @@ def render_action(result: ActionResult) -> output.Renderer:
     return draw
 
 
-def render_status(rows: list[dict[str, Any]]) -> output.Renderer:
+def render_status(rows: list[dict[str, Any]], zone: ZoneInfo) -> output.Renderer:
+    """Components: desired against actual state, ``since`` in ``zone``."""
+
     def draw(console: Console) -> None:
         from rich.table import Table
+
+        from ncctl.cli.times import local
 
         table = Table(box=None, pad_edge=False)
         for col in ("component", "backend", "desired", "actual", "pid", "since", ""):
@@ -68,7 +74,7 @@ def render_status(rows: list[dict[str, Any]]) -> output.Renderer:
                 row["desired"],
                 actual,
                 str(row["pid"] or ""),
-                row["since"] or "",
+                local(row["since"], zone),
                 flag,
             )
         console.print(table)
@@ -155,11 +161,15 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
     )
     def status(json: JsonOpt = False) -> None:
 
+        from ncctl.cli.schedule_cmd import with_zone
+        from ncctl.cli.times import display_zone
+
         output.begin(f"{group} status", json)
         row = lifecycle().status(name)
+        zone = display_zone()
         output.emit(
             row,
-            render_status([row]),
+            with_zone(zone, render_status([row], zone)),
             warnings=pidfile_warnings([row]) if output.structured() else [],
             failure=drift_error([row]),
         )

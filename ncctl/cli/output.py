@@ -10,10 +10,11 @@ stdout empty in text mode.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -84,6 +85,8 @@ def format_from_argv(argv: Sequence[str]) -> str:
     return fmt
 
 
+_PADDED_END = re.compile(r" +\n")
+
 PIPE_WIDTH = 10_000
 """Console width when the stream is not a terminal: a pipe or a file gets whole lines (no table
 row wraps or is cut with an ellipsis, whatever $COLUMNS says), so grep and awk see every row."""
@@ -98,7 +101,32 @@ def _console(stderr: bool) -> Console:
     except (AttributeError, ValueError):  # a closed or replaced stream
         tty = False
     width = None if tty and not wide() else PIPE_WIDTH
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+    file = None if tty else cast("IO[str]", _LineEnds(stream))
+    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+class _LineEnds:
+    """A pipe or a file gets no padding at the end of a line (table cells are padded to the
+    width of their column): ``grep`` and ``awk`` see the text only."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(_PADDED_END.sub("\n", text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
 
 
 def stdout_console() -> Console:

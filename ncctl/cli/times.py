@@ -20,8 +20,8 @@ def display_zone() -> ZoneInfo:
 
 
 def local(value: str | dt.datetime | None, zone: ZoneInfo) -> str:
-    """An instant (ISO 8601 text or a datetime; without an offset it is UTC) as wall-clock
-    time in ``zone``, to the second; text that is not a time is shown as it is."""
+    """An instant (ISO 8601 text or a datetime; without an offset it is UTC) as ISO 8601 in
+    ``zone``, to the second, with the zone's offset; text that is not a time is shown as is."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
@@ -33,7 +33,7 @@ def local(value: str | dt.datetime | None, zone: ZoneInfo) -> str:
         at = value
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
-    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    return at.astimezone(zone).isoformat(timespec="seconds")
 
 
 def zone_line(zone: ZoneInfo) -> str:
