@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as jsonlib
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -78,7 +79,8 @@ def log(
             ]
             if wide:
                 args = rec.get("args") or []
-                row.append(" ".join(map(str, args)) if isinstance(args, list) else str(args))
+                text = " ".join(map(str, args)) if isinstance(args, list) else None
+                row.append(text if text is not None else jsonlib.dumps(args, sort_keys=True))
             table.add_row(*(escape(cell) for cell in row))
         console.print(table)
 

@@ -123,8 +123,10 @@ def rotate(
             for w in r.warnings:
                 console.print(f"    [yellow]warning[/yellow] {w}")
             for f in r.files:
-                digest = f["sha256"] if output.wide() else f"{f['sha256'][:16]}…"
-                size = f" {human_size(f['size'])}, sha256 {digest}" if "sha256" in f else ""
+                size = ""
+                if "sha256" in f:
+                    digest = f["sha256"] if output.wide() else f"{f['sha256'][:16]}…"
+                    size = f" {human_size(f['size'])}, sha256 {digest}"
                 empty = " (empty day)" if f.get("empty") else ""
                 empty += " (held back, see below)" if f.get("held") else ""
                 console.print(f"    {f.get('archive')}{size}{empty}", markup=False)
