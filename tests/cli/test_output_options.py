@@ -163,15 +163,19 @@ def daemon_config(tmp_path: Path) -> Iterator[Path]:
         )
 
 
-def test_scheduler_run_json_prints_one_document_when_it_stops(daemon_config: Path) -> None:
+def test_scheduler_run_json_prints_one_document_when_it_stops(
+    daemon_config: Path, tmp_path: Path
+) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
-    proc = subprocess.Popen(
-        [NCCTL, "--config", str(daemon_config), "scheduler", "run", "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    stdout = tmp_path / "stdout"
+    with stdout.open("w") as sink:
+        proc = subprocess.Popen(
+            [NCCTL, "--config", str(daemon_config), "scheduler", "run", "--json"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     lines: list[str] = []
     started = threading.Event()
 
@@ -187,14 +191,14 @@ def test_scheduler_run_json_prints_one_document_when_it_stops(daemon_config: Pat
     try:
         assert started.wait(60), "".join(lines)
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
         reader.join(timeout=10)
     assert proc.returncode == 0, "".join(lines)
-    doc = one_json_document(out)
+    doc = one_json_document(stdout.read_text())
     assert doc["ok"] is True and doc["command"] == "scheduler run"
     assert doc["data"]["exit_code"] == 0
     assert doc["data"]["passes"] >= 1
