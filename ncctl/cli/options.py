@@ -18,9 +18,14 @@ JSON_HELP = "Print exactly one JSON document {ok, command, data, error} on stdou
 TZ_HELP = "Show times in this IANA zone (default: schedule.display_tz, America/Chicago)."
 
 
-def _remember_tz(value: str | None) -> str | None:
-    """Option callback: every time the command shows is in this zone."""
+def _remember_tz(ctx: typer.Context, value: str | None) -> str | None:
+    """Option callback: every time the command shows is in this zone; an unknown zone is
+    refused (exit 64) before the command does anything."""
     if value is not None:
+        from ncctl.schedule.timeparse import parse_zone
+
+        output.current_command.set(ctx.command_path.removeprefix("ncctl").strip())
+        parse_zone(value)
         output.display_tz.set(value)
     return value
 

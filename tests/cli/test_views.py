@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ncctl.cli.humanize import UNITS, human_size
 from ncctl.cli.main import main
-from tests.cli.conftest import Runner, run_process
+from tests.cli.conftest import Runner, run_process, snapshot
 from tests.cli.test_lifecycle_cmd import config as lifecycle_config  # noqa: F401 (a fixture)
 from tests.logs.helpers import TRADE_DATE, run, write_config
 
@@ -275,3 +275,25 @@ def test_status_since_is_whole_and_in_the_zone_in_a_pipe(
     text = run_process(*argv, cwd=isolated_cwd, columns="40").out
     [row] = [line for line in text.splitlines() if line.startswith("feed_handler")]
     assert since.astimezone(ZoneInfo(zone)).isoformat(timespec="seconds") in row.split()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("maintenance", "run"),
+        ("logs", "rotate"),
+        ("clock", "set", "2026-11-25T10:00"),
+        ("audit", "log"),
+        ("feed", "status"),
+        ("status",),
+    ],
+)
+def test_an_unknown_zone_is_refused_before_anything_happens(
+    ncctl: Runner, dev_copy: Path, isolated_cwd: Path, argv: tuple[str, ...]
+) -> None:
+    before = snapshot(isolated_cwd)
+    result = ncctl("--config", dev_copy, *WEEKEND, *argv, "--tz", "Mars/Olympus", "--json")
+    assert result.code == 64
+    assert result.error()["message"] == "--tz 'Mars/Olympus' is not a known time zone"
+    assert result.doc()["command"] == " ".join(argv[:2] if len(argv) > 1 else argv)
+    assert snapshot(isolated_cwd) == before
