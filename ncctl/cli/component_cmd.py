@@ -56,19 +56,23 @@ def render_status(rows: list[dict[str, Any]], zone: ZoneInfo) -> output.Renderer
     """Components: desired against actual state, ``since`` in ``zone``."""
 
     def draw(console: Console) -> None:
+        from rich.markup import escape
         from rich.table import Table
 
         from ncctl.cli.times import local
 
+        wide = output.wide()
         table = Table(box=None, pad_edge=False)
         for col in ("component", "backend", "desired", "actual", "pid", "since", ""):
             table.add_column(col)
+        if wide:
+            table.add_column("detail")
         for row in rows:
             flag = "[red]DRIFT[/red]" if row["drift"] else "[green]in sync[/green]"
             actual = row["actual"]
             if row.get("exit_code") is not None:
                 actual += f" (exit {row['exit_code']})"
-            table.add_row(
+            cells = [
                 row["name"],
                 row["backend"],
                 row["desired"],
@@ -76,7 +80,10 @@ def render_status(rows: list[dict[str, Any]], zone: ZoneInfo) -> output.Renderer
                 str(row["pid"] or ""),
                 local(row["since"], zone),
                 flag,
-            )
+            ]
+            if wide:
+                cells.append(escape(str(row.get("detail") or "")))
+            table.add_row(*cells)
         console.print(table)
         for warning in pidfile_warnings(rows):
             console.print(f"warning: {warning}", markup=False, highlight=False)

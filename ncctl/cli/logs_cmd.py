@@ -11,6 +11,7 @@ import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
+from ncctl.cli.humanize import human_size
 from ncctl.cli.options import DryRunOpt, JsonOpt, ReasonOpt
 from ncctl.cli.times import display_zone, local, print_zone
 
@@ -105,8 +106,6 @@ def rotate(
     data: dict[str, Any] = {"dry_run": dry_run, **run.as_dict()}
 
     def draw(console: Console) -> None:
-        from ncctl.cli.humanize import human_size
-
         if run.held:
             print_zone(console, display_zone())
         for item in run.resumed:
@@ -168,7 +167,7 @@ class _Progress(ProgressSink):
             self._bar.start()
             self._task = self._bar.add_task("upload", total=total_bytes)
         else:
-            sys.stderr.write(f"uploading {files} file(s), {total_bytes} bytes\n")
+            sys.stderr.write(f"uploading {files} file(s), {human_size(total_bytes)}\n")
 
     def file(self, pending: Pending) -> None:
         if self._bar is not None:
@@ -276,7 +275,9 @@ def upload(
             mark = "[green]verified[/green]" if o.state == "verified" else "[red]failed[/red]"
             how = f" by {o.verified_by}" if o.verified_by else ""
             resumed = (
-                f", resumed at {o.resumed_from}" if o.resumed_from and not o.already_present else ""
+                f", resumed at {human_size(o.resumed_from)}"
+                if o.resumed_from and not o.already_present
+                else ""
             )
             present = " (already there)" if o.already_present else ""
             console.print(f"{mark}{how} {o.destination}: {o.file}{present}{resumed}")
@@ -320,8 +321,6 @@ def status(json: JsonOpt = False) -> None:
     def draw(console: Console) -> None:
         from rich.markup import escape
         from rich.table import Table
-
-        from ncctl.cli.humanize import human_size
 
         if inv.held:
             print_zone(console, display_zone())
