@@ -143,9 +143,9 @@ def output_command(path: str, shows_times: bool) -> type[TyperCommand]:
         def __init__(self, name: str | None, **kwargs: Any) -> None:
             super().__init__(name, **kwargs)
             own = {opt for p in self.params for opt in p.opts}
-            wanted = {"fmt", "quiet"}
-            wanted |= set() if "--json" in own else {"json"}
-            wanted |= {"tz"} if shows_times and "--tz" not in own else set()
+            spelled = {"fmt": {"-o", "--output"}, "quiet": {"-q", "--quiet"}, "json": {"--json"}}
+            spelled |= {"tz": {"--tz"}} if shows_times else {}
+            wanted = {name for name, opts in spelled.items() if not opts & own}
             self.params.extend(common_options(wanted))
 
     OutputCommand.__qualname__ = f"OutputCommand[{path}]"
