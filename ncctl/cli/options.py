@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
@@ -126,12 +127,17 @@ def _common(
     """The output options every command takes (only their definitions are used)."""
 
 
-def common_options(names: set[str]) -> list[_click.Parameter]:
-    """Fresh click parameters for ``-o/--output``, ``-q/--quiet``, ``--json`` and ``--tz``
-    (those of ``names``), as Typer builds them."""
+@cache
+def _common_params() -> tuple[_click.Parameter, ...]:
     holder = typer.Typer()
     holder.command()(_common)
-    return [p for p in typer.main.get_command(holder).params if p.name in names]
+    return tuple(typer.main.get_command(holder).params)
+
+
+def common_options(names: set[str]) -> list[_click.Parameter]:
+    """Click parameters for ``-o/--output``, ``-q/--quiet``, ``--json`` and ``--tz`` (those
+    of ``names``), as Typer builds them; built once, a copy for each command."""
+    return [copy.copy(p) for p in _common_params() if p.name in names]
 
 
 @cache
