@@ -39,6 +39,27 @@ ENTRIES: dict[str, tuple[str, str]] = {
 
 GLOBAL_OPTIONS_WITH_VALUES = frozenset({"--config", "--clock", "--speed"})
 
+SHOWS_TIMES = frozenset(
+    {
+        "status",
+        "schedule now",
+        "schedule show",
+        "schedule next",
+        "feed status",
+        "session status",
+        "logs status",
+        "logs rotate",
+        "audit log",
+        "maintenance run",
+        "tune plan",
+        "tune host",
+        "tune verify",
+        "clock set",
+        "demo",
+    }
+)
+"""The commands that show times: they take ``--tz`` and name the zone of their text view."""
+
 
 def _version(value: bool) -> None:
     if value:
@@ -145,7 +166,25 @@ def build_app(only: str | None = None) -> typer.Typer:
             application.add_typer(obj, name=name)
         else:
             application.command(name)(obj)
+    _add_output_options(application, ())
     return application
+
+
+def _add_output_options(application: typer.Typer, path: tuple[str, ...]) -> None:
+    """Give every leaf command the output options (-o/--output, -q/--quiet, --json, and
+    --tz where it shows times): they appear in its --help and in the generated docs."""
+    from typer.main import get_command_name
+
+    from ncctl.cli.options import output_command
+
+    for info in application.registered_commands:
+        assert info.callback is not None
+        name = info.name or get_command_name(info.callback.__name__)
+        full = " ".join((*path, name))
+        info.cls = output_command(full, full in SHOWS_TIMES)
+    for group in application.registered_groups:
+        if group.typer_instance is not None and group.name is not None:
+            _add_output_options(group.typer_instance, (*path, group.name))
 
 
 def command_words(argv: Sequence[str], limit: int = 2) -> list[str]:

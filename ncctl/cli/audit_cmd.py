@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as jsonlib
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from ncctl.cli import output
 from ncctl.cli.context import STATE
 from ncctl.cli.options import JsonOpt
+from ncctl.cli.times import display_zone, local, print_zone
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -24,7 +26,8 @@ def log(
         str | None,
         typer.Option(
             "--since",
-            help="Only actions at or after this time, ISO 8601 (Chicago time without offset).",
+            help="Only actions at or after this time, ISO 8601; without an offset it is in "
+            "the display zone (--tz, else schedule.display_tz).",
             metavar="TIME",
         ),
     ] = None,
@@ -39,9 +42,12 @@ def log(
 
     output.begin("audit log", json)
     cfg = STATE.config().config
+    zone = display_zone()
     since_ns = None
+    since_at = None
     if since is not None:
-        since_ns = int(parse_instant(since, STATE.engine().zone, "--since").timestamp() * 1e9)
+        since_at = parse_instant(since, zone, "--since")
+        since_ns = int(since_at.timestamp() * 1e9)
     entries = [
         e.record
         for e in Journal(journal_path(cfg.state_dir)).entries()
@@ -49,25 +55,41 @@ def log(
     ][-limit:]
 
     def draw(console: Console) -> None:
+        from rich.markup import escape
         from rich.table import Table
 
+        print_zone(console, zone)
+        if since_at is not None:
+            console.print(f"since {local(since_at, zone)}", markup=False, highlight=False)
         if not entries:
             console.print("no journaled actions")
             return
         table = Table(box=None, pad_edge=False)
-        for col in ("time (UTC)", "user", "command", "outcome", "reason"):
-            table.add_column(col)
+        wide = output.wide()
+        cols = ("time", "user", "command", "outcome", "reason")
+        for col in (*cols, "arguments") if wide else cols:
+            table.add_column(col, no_wrap=True)
         for rec in entries:
-            table.add_row(
-                str(rec.get("time", ""))[:23],
+            row = [
+                local(str(rec.get("time", "")), zone),
                 str(rec.get("user", "")),
                 str(rec.get("command", "")),
                 str(rec.get("outcome", "")),
                 str(rec.get("reason") or ""),
-            )
+            ]
+            if wide:
+                args = rec.get("args") or []
+                text = " ".join(map(str, args)) if isinstance(args, list) else None
+                row.append(text if text is not None else jsonlib.dumps(args, sort_keys=True))
+            table.add_row(*(escape(cell) for cell in row))
         console.print(table)
 
-    data: dict[str, Any] = {"journal": str(journal_path(cfg.state_dir)), "entries": entries}
+    data: dict[str, Any] = {
+        "journal": str(journal_path(cfg.state_dir)),
+        "since": since_at.isoformat() if since_at is not None else None,
+        "zone": zone.key,
+        "entries": entries,
+    }
     output.emit(data, draw)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from enum import StrEnum
 from typing import Annotated
 
@@ -30,8 +29,14 @@ def completion(
     """
     from typer._completion_shared import get_completion_script
 
+    from ncctl.cli import output
+
+    output.begin("completion", False)
     script = get_completion_script(prog_name=PROG, complete_var=COMPLETE_VAR, shell=shell.value)
-    sys.stdout.write(script + "\n")
+    output.emit(
+        {"shell": shell.value, "script": script + "\n"},
+        lambda console: print(script, file=console.file),
+    )
 
 
 def completing() -> bool:

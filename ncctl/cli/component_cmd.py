@@ -11,6 +11,8 @@ from ncctl.cli.context import STATE
 from ncctl.cli.options import JsonOpt
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from rich.console import Console
 
     from ncctl.components.base import ActionResult
@@ -50,27 +52,38 @@ def render_action(result: ActionResult) -> output.Renderer:
     return draw
 
 
-def render_status(rows: list[dict[str, Any]]) -> output.Renderer:
+def render_status(rows: list[dict[str, Any]], zone: ZoneInfo) -> output.Renderer:
+    """Components: desired against actual state, ``since`` in ``zone``."""
+
     def draw(console: Console) -> None:
+        from rich.markup import escape
         from rich.table import Table
 
+        from ncctl.cli.times import local
+
+        wide = output.wide()
         table = Table(box=None, pad_edge=False)
         for col in ("component", "backend", "desired", "actual", "pid", "since", ""):
             table.add_column(col)
+        if wide:
+            table.add_column("detail")
         for row in rows:
             flag = "[red]DRIFT[/red]" if row["drift"] else "[green]in sync[/green]"
             actual = row["actual"]
             if row.get("exit_code") is not None:
                 actual += f" (exit {row['exit_code']})"
-            table.add_row(
+            cells = [
                 row["name"],
                 row["backend"],
                 row["desired"],
                 actual,
                 str(row["pid"] or ""),
-                row["since"] or "",
+                local(row["since"], zone),
                 flag,
-            )
+            ]
+            if wide:
+                cells.append(escape(str(row.get("detail") or "")))
+            table.add_row(*cells)
         console.print(table)
         for warning in pidfile_warnings(rows):
             console.print(f"warning: {warning}", markup=False, highlight=False)
@@ -155,12 +168,16 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
     )
     def status(json: JsonOpt = False) -> None:
 
+        from ncctl.cli.schedule_cmd import with_zone
+        from ncctl.cli.times import display_zone
+
         output.begin(f"{group} status", json)
         row = lifecycle().status(name)
+        zone = display_zone()
         output.emit(
             row,
-            render_status([row]),
-            warnings=pidfile_warnings([row]) if json else [],
+            with_zone(zone, render_status([row], zone)),
+            warnings=pidfile_warnings([row]) if output.structured() else [],
             failure=drift_error([row]),
         )
 

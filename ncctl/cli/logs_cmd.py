@@ -11,7 +11,9 @@ import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
+from ncctl.cli.humanize import human_size
 from ncctl.cli.options import DryRunOpt, JsonOpt, ReasonOpt
+from ncctl.cli.times import display_zone, local, print_zone
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -51,10 +53,12 @@ ForceOpt = Annotated[
 def _print_held(console: Console, held: list[dict[str, Any]]) -> None:
     from rich.markup import escape
 
+    zone = display_zone() if held else None
     for h in held:
+        since = local(h["since"], zone) if zone is not None else h["since"]
         text = (
             f"{h['category']} {h['trade_date']}: {h['file']} is {h['reason']} (since "
-            f"{h['since']}); kept uncompressed, never delete it"
+            f"{since}); kept uncompressed, never delete it"
         )
         console.print(f"[red]held[/red] {escape(text)}", highlight=False)
 
@@ -102,6 +106,8 @@ def rotate(
     data: dict[str, Any] = {"dry_run": dry_run, **run.as_dict()}
 
     def draw(console: Console) -> None:
+        if run.held:
+            print_zone(console, display_zone())
         for item in run.resumed:
             console.print(f"[yellow]finished[/yellow] interrupted rotation: {item['archive']}")
         for name, newest in run.forced.items():
@@ -116,7 +122,10 @@ def rotate(
             for w in r.warnings:
                 console.print(f"    [yellow]warning[/yellow] {w}")
             for f in r.files:
-                size = f" {f['size']} bytes, sha256 {f['sha256'][:16]}…" if "sha256" in f else ""
+                size = ""
+                if "sha256" in f:
+                    digest = f["sha256"] if output.wide() else f"{f['sha256'][:16]}…"
+                    size = f" {human_size(f['size'])}, sha256 {digest}"
                 empty = " (empty day)" if f.get("empty") else ""
                 empty += " (held back, see below)" if f.get("held") else ""
                 console.print(f"    {f.get('archive')}{size}{empty}", markup=False)
@@ -158,7 +167,7 @@ class _Progress(ProgressSink):
             self._bar.start()
             self._task = self._bar.add_task("upload", total=total_bytes)
         else:
-            sys.stderr.write(f"uploading {files} file(s), {total_bytes} bytes\n")
+            sys.stderr.write(f"uploading {files} file(s), {human_size(total_bytes)}\n")
 
     def file(self, pending: Pending) -> None:
         if self._bar is not None:
@@ -222,7 +231,7 @@ def upload(
         )
     journal = Journal(journal_path(cfg.state_dir))  # refused before anything is sent
     with _locked_manifest("logs upload", rebuild=rebuild) as manifest:
-        uploader = Uploader(cfg, manifest, destination, progress=_Progress(not json))
+        uploader = Uploader(cfg, manifest, destination, progress=_Progress(output.shows_text()))
         outcomes = uploader.run()
     failed = [o for o in outcomes if o.state != "verified"]
     data = {
@@ -266,7 +275,9 @@ def upload(
             mark = "[green]verified[/green]" if o.state == "verified" else "[red]failed[/red]"
             how = f" by {o.verified_by}" if o.verified_by else ""
             resumed = (
-                f", resumed at {o.resumed_from}" if o.resumed_from and not o.already_present else ""
+                f", resumed at {human_size(o.resumed_from)}"
+                if o.resumed_from and not o.already_present
+                else ""
             )
             present = " (already there)" if o.already_present else ""
             console.print(f"{mark}{how} {o.destination}: {o.file}{present}{resumed}")
@@ -308,8 +319,11 @@ def status(json: JsonOpt = False) -> None:
         )
 
     def draw(console: Console) -> None:
+        from rich.markup import escape
         from rich.table import Table
 
+        if inv.held:
+            print_zone(console, display_zone())
         for warning in inv.warnings:
             console.print(f"[yellow]warning[/yellow] {warning}", highlight=False)
         _print_held(console, inv.held)
@@ -318,24 +332,48 @@ def status(json: JsonOpt = False) -> None:
         if not inv.files:
             console.print("no archives yet (`ncctl logs rotate` makes them)")
             return
+        wide = output.wide()
         table = Table(box=None, pad_edge=False)
-        for col in ("trade date", "file", "size", "sha256", "destinations"):
-            table.add_column(col)
+        cols = ("trade date", "category", "file", "size", "bytes", "sha256", "destinations")
+        for col in cols if wide else ("trade date", "file", "size", "sha256", "destinations"):
+            table.add_column(col, no_wrap=True)
         for f in inv.files:
             dests = ", ".join(
-                f"{name}={'[green]verified[/green]' if d['state'] == 'verified' else d['state']}"
+                f"{escape(name)}="
+                + ("[green]verified[/green]" if d["state"] == "verified" else escape(d["state"]))
                 for name, d in f["destinations"].items()
             )
-            table.add_row(
+            sha = f["sha256"] or ""
+            row = [
                 f["trade_date"],
-                f["file"].rsplit("/", 1)[-1],
-                str(f["size"] if f["size"] is not None else ""),
-                (f["sha256"] or "")[:12],
+                escape(f["file"] if wide else f["file"].rsplit("/", 1)[-1]),
+                human_size(f["size"]),
+                sha if wide else sha[:12],
                 dests,
-            )
+            ]
+            if wide:
+                row[1:1] = [f["category"]]
+                row[4:4] = [str(f["size"] if f["size"] is not None else "")]
+            table.add_row(*row)
         console.print(table)
+        for line in failure_lines(inv.files):
+            console.print(line, markup=False, highlight=False)
 
     output.emit(data, draw, failure=failure)
+
+
+def failure_lines(files: list[dict[str, Any]]) -> list[str]:
+    """One line per upload that went wrong: the file, the destination and the reason."""
+    lines = []
+    for f in files:
+        for name, d in f["destinations"].items():
+            if d.get("last_error") and d["state"] != "verified":
+                tries = d.get("attempts") or 0
+                lines.append(
+                    f"{d['state']}: {f['file']} to {name} after {tries} attempt"
+                    f"{'' if tries == 1 else 's'}: {d['last_error']}"
+                )
+    return lines
 
 
 @app.command("prune")

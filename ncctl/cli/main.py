@@ -43,8 +43,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     STATE.reset()
-    output.begin("", False)
-    as_json = "--json" in args
+    output.reset(output.format_from_argv(args))
     debug = "--debug" in args
     only = entry_named(args)
     if "_NCCTL_COMPLETE" in os.environ:  # a completion script asks: every group must be known
@@ -55,19 +54,19 @@ def _main(argv: Sequence[str] | None) -> int:
         command = typer.main.get_command(build_app(only))
         rv = command.main(args=args, prog_name="ncctl", standalone_mode=False)
     except NcctlError as err:
-        output.emit_error(err, output.current_command.get() or _command_from_argv(args), as_json)
+        output.emit_error(err, output.current_command.get() or _command_from_argv(args))
         return err.exit_code
     except click_exc.NoArgsIsHelpError as exc:
         exc.show()
         return EXIT_PARSE
     except click_exc.UsageError as exc:
-        if as_json:
+        if output.structured():
             parse_err = NcctlError(
                 exc.format_message(), hint="see `ncctl --help`", code="usage.parse"
             )
             path = exc.ctx.command_path if exc.ctx is not None else ""
             name = path.removeprefix("ncctl").strip() or _command_from_argv(args)
-            output.emit_error(parse_err, name, True)
+            output.emit_error(parse_err, name)
         else:
             exc.show()
         return EXIT_PARSE
@@ -92,9 +91,7 @@ def _main(argv: Sequence[str] | None) -> int:
             hint="run again with --debug for a traceback, and report it",
             code="internal",
         )
-        output.emit_error(
-            internal, output.current_command.get() or _command_from_argv(args), as_json
-        )
+        output.emit_error(internal, output.current_command.get() or _command_from_argv(args))
         return EXIT_SOFTWARE
     return rv if isinstance(rv, int) else 0
 

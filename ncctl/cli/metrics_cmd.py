@@ -53,7 +53,7 @@ def metrics(
         "families": len(scrape.families),
         "collector_errors": scrape.errors,
     }
-    if json:
+    if output.structured():
         data["samples"] = samples
 
     def draw(console: Console) -> None:

@@ -31,6 +31,21 @@ app = typer.Typer(
 )
 
 
+DEFINITION_COLUMNS = (
+    "PartyDetailsListReqID",
+    "ExecutingFirm",
+    "Account",
+    "Operator",
+    "CustOrderCapacity",
+    "ClearingAccountType",
+    "CustOrderHandlingInst",
+    "SelfMatchPreventionID",
+)
+"""Headers of a party-details table by iLink 3 field name, not tag number: the id (1505), the
+party roles, CustOrderCapacity (582), ClearingAccountType (1816), CustOrderHandlingInst (1031)
+and the self-match prevention id (2362)."""
+
+
 class _StateClock:
     """The command's clock (the machine's, or ``--clock``) as a :class:`ncctl.clock.Clock`."""
 
@@ -57,7 +72,7 @@ def render_register(result: RegisterResult) -> output.Renderer:
                 f"{result.week.isoformat()}; nothing sent"
             )
             table = Table(box=None, pad_edge=False)
-            for col in ("id", "executing firm", "account", "operator", "582", "1816", "1031"):
+            for col in DEFINITION_COLUMNS[:-1]:
                 table.add_column(col)
             for item in result.plan:
                 d = item["definition"]
@@ -83,7 +98,7 @@ def render_register(result: RegisterResult) -> output.Renderer:
             + (f" ({result.attempts} attempts)" if result.attempts > 1 else "")
         )
         table = Table(box=None, pad_edge=False)
-        for col in ("id", "status", "detail"):
+        for col in ("PartyDetailsListReqID", "status", "detail"):
             table.add_column(col)
         for o in result.outcomes:
             style = {"registered": "green", "already_registered": "dim"}.get(o.status, "red")
@@ -107,8 +122,7 @@ def render_list(result: ListResult) -> output.Renderer:
         if not result.definitions:
             return
         table = Table(box=None, pad_edge=False)
-        cols = ("id", "executing firm", "account", "operator", "582", "1816", "1031", "SMP")
-        for col in cols:
+        for col in DEFINITION_COLUMNS:
             table.add_column(col)
         for definition in result.definitions:
             d = definition.as_dict()

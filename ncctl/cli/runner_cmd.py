@@ -86,22 +86,27 @@ def run(
         )
 
     def draw(console: Console) -> None:
+        from ncctl.cli.times import display_zone, local, print_zone
+
         if data["skipped"]:
             console.print(f"skipped: {data['reason']}")
             return
+        zone = display_zone()
+        print_zone(console, zone)
+        at = local(data["at"], zone)
         if not (data["actions"] or data["jobs"] or data["alerts"]):
-            console.print(f"{data['at']}: nothing to do")
+            console.print(f"{at}: nothing to do")
         for a in data["actions"]:
-            console.print(f"{data['at']}: {a['component']}: {a['message']}", markup=False)
+            console.print(f"{at}: {a['component']}: {a['message']}", markup=False)
         for j in data["jobs"]:
-            line = f"{data['at']}: job {j['job']} ({j['instance']}): {j['state']}"
+            line = f"{at}: job {j['job']} ({j['instance']}): {j['state']}"
             if j["state"] != "done":
                 line += f": {j.get('message', '')}"
             console.print(line, markup=False)
         for al in data["alerts"]:
             console.print(
                 f"[red]ALERT[/red] job {al['job']} ({al['instance']}) not done when its "
-                f"window closed at {al['window_closed']}: {al['error']}"
+                f"window closed at {local(al['window_closed'], zone)}: {al['error']}"
             )
 
     output.emit(data, draw, failure=failure)
@@ -139,7 +144,10 @@ scheduler_app = typer.Typer(
 
 @scheduler_app.command("run")
 def scheduler_run() -> None:
-    """Run until SIGTERM: a reconcile pass at every scheduled event and every 15 s."""
+    """Run until SIGTERM: a reconcile pass at every scheduled event and every 15 s.
+
+    Logs one JSON line per event on stderr; with --json (-o json|yaml) it prints one document
+    on stdout when it stops (its exit code, passes run and passes failed)."""
     from ncctl.errors import UsageError
     from ncctl.runner.daemon import Daemon
 
@@ -152,7 +160,11 @@ def scheduler_run() -> None:
     loaded = STATE.config()
     daemon = Daemon(loaded.config, STATE.engine(), loaded.path, serve_metrics=metrics_server())
     daemon.install_signal_handlers()
-    raise typer.Exit(daemon.run())
+    code = daemon.run()
+    # its log lines went to stderr; with -o json|yaml one document says how it ended
+    data = {"exit_code": code, "passes": daemon.passes, "failed_passes": daemon.failed}
+    output.emit(data, lambda console: None)
+    raise typer.Exit(code)
 
 
 def metrics_server() -> Callable[[], Callable[[], None]]:
@@ -218,7 +230,7 @@ def demo(
         today = dt.datetime.now(engine.zone).date()
         day = today + dt.timedelta(days=(6 - today.weekday()) % 7 or 7)
     sunday = engine.week_start(dt.datetime.combine(day, dt.time(12), tzinfo=engine.zone)).date()
-    view = _DemoView(enabled=not json)
+    view = _DemoView(enabled=output.shows_text())
     runner = Demo(
         loaded.config,
         config_path=loaded.path,
@@ -248,11 +260,15 @@ def demo(
     def draw(console: Console) -> None:
         from rich.table import Table
 
+        from ncctl.cli.times import display_zone, print_zone
+
+        zone = display_zone()
+        print_zone(console, zone)
         table = Table(title=f"week of {result.week}", box=None, pad_edge=False)
-        for col in ("at (CT)", "events", "late (sim s)", "actions and jobs", ""):
+        for col in ("at", "events", "late (sim s)", "actions and jobs", ""):
             table.add_column(col)
         for e in result.events:
-            at = dt.datetime.fromisoformat(e.at).strftime("%a %H:%M")
+            at = dt.datetime.fromisoformat(e.at).astimezone(zone).strftime("%a %H:%M %Z")
             mark = (
                 "[green]ok[/green]"
                 if not e.problems
@@ -408,7 +424,11 @@ def clock_set(
     }
 
     def draw(console: Console) -> None:
+        from ncctl.cli.times import display_zone, local, print_zone
+
+        zone = display_zone()
+        print_zone(console, zone)
         state = "paused" if paused else f"running at x{speed:g}"
-        console.print(f"simulated clock {cfg.clock.file}: {instant.isoformat()}, {state}")
+        console.print(f"simulated clock {cfg.clock.file}: {local(instant, zone)}, {state}")
 
     output.emit(data, draw)

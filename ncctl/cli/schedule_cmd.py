@@ -51,31 +51,39 @@ def _onoff(flag: bool, yes: str, no: str) -> str:
     return f"[green]{yes}[/green]" if flag else f"[dim]{no}[/dim]"
 
 
-def render_state(data: dict[str, Any]) -> output.Renderer:
+def render_state(data: dict[str, Any], zone: ZoneInfo) -> output.Renderer:
     def draw(console: Console) -> None:
         from rich.table import Table
 
+        from ncctl.cli.times import local
+
         market = data["market_state"]
         colour = {"OPEN": "green", "PRE_OPEN": "yellow"}.get(market, "red")
-        console.print(f"[bold]{data['at']}[/bold]  trade date {data['trade_date']}")
+        console.print(f"[bold]{local(data['at'], zone)}[/bold]  trade date {data['trade_date']}")
         console.print(f"  market        [{colour}]{market}[/{colour}]")
         console.print(f"  feed handler  {_onoff(data['feed_handler'] == 'on', 'on', 'off')}")
         console.print(f"  order entry   {_onoff(data['order_entry'] == 'up', 'up', 'down')}")
         console.print(f"  maintenance   {_onoff(data['maintenance'], 'yes', 'no')}")
         console.print(f"  L3 loop       {_onoff(data['l3_loop'] == 'on', 'on', 'off')}")
         if data["holiday"]:
-            h = data["holiday"]
-            what = "closed" if h["kind"] == "closed" else f"early close {h['close']}"
-            console.print(f"  holiday       {h['date']} {h['name']}: {what} ({h['note']})")
+            console.print(
+                f"  holiday       {data['holiday']['date']} {holiday_text(data['holiday'])}"
+            )
         if data["next"]:
             table = Table(title="next", title_justify="left", box=None, pad_edge=False)
             table.add_column("at")
             table.add_column("event")
             for ev in data["next"]:
-                table.add_row(ev["at"], ev["event"])
+                table.add_row(local(ev["at"], zone), ev["event"])
             console.print(table)
 
     return draw
+
+
+def holiday_text(h: dict[str, Any]) -> str:
+    """A holiday by name: ``closed: Christmas Day (note)``, ``early close 12:15: … (note)``."""
+    what = "closed" if h["kind"] == "closed" else f"early close {h['close']}"
+    return f"{what}: {h['name']}" + (f" ({h['note']})" if h["note"] else "")
 
 
 def state_data(engine: ScheduleEngine, at: dt.datetime, zone: ZoneInfo) -> dict[str, Any]:
@@ -93,30 +101,67 @@ def now(at: AtOpt = None, tz: TzOpt = None, json: JsonOpt = False) -> None:
     zone = STATE.display_zone(tz)
     t = instant(engine, at)
     data = state_data(engine, t, zone)
-    output.emit(data, render_state(data), warnings=engine.coverage_warnings(t, t))
+    output.emit(
+        data, with_zone(zone, render_state(data, zone)), warnings=engine.coverage_warnings(t, t)
+    )
 
 
-def render_events(events: list[dict[str, str]], zone: ZoneInfo) -> output.Renderer:
+def with_zone(zone: ZoneInfo, *renderers: output.Renderer) -> output.Renderer:
+    """A text view that shows times: a line naming their zone, then the views."""
+
     def draw(console: Console) -> None:
+        from ncctl.cli.times import print_zone
+
+        print_zone(console, zone)
+        for render in renderers:
+            render(console)
+
+    return draw
+
+
+def render_events(
+    events: list[dict[str, str]],
+    zone: ZoneInfo,
+    engine: ScheduleEngine,
+    days: list[dict[str, Any]] | None = None,
+) -> output.Renderer:
+    """Events by day with the trade date each belongs to; with ``days``, every day of the span
+    too, a holiday (closure or early close) by name and a day without trading as closed."""
+
+    def draw(console: Console) -> None:
+        from rich.markup import escape
         from rich.table import Table
 
-        if not events:
+        if not events and not days:
             console.print("no scheduled events in that span")
             return
-        table = Table(box=None, pad_edge=False, show_header=True)
-        table.add_column("day")
-        table.add_column(f"time ({zone.key})")
-        table.add_column("event")
-        last_day = ""
+        by_day: dict[str, list[tuple[dt.datetime, str]]] = {}
         for ev in events:
             at = dt.datetime.fromisoformat(ev["at"]).astimezone(zone)
-            day = at.strftime("%a %Y-%m-%d")
-            if day != last_day and last_day:
+            by_day.setdefault(at.date().isoformat(), []).append((at, ev["event"]))
+        if days is None:
+            days_shown: list[dict[str, Any]] = [{"date": d} for d in by_day]
+        else:
+            days_shown = days
+        table = Table(box=None, pad_edge=False, show_header=True)
+        for col in ("day", "trade date", f"time ({zone.key})", "event"):
+            table.add_column(col, no_wrap=True)
+        for i, day in enumerate(days_shown):
+            label = dt.date.fromisoformat(day["date"]).strftime("%a %Y-%m-%d")
+            if i:
                 table.add_section()
-            table.add_row(
-                day if day != last_day else "", at.strftime("%H:%M %Z") or ev["at"], ev["event"]
-            )
-            last_day = day
+            notes = []
+            if day.get("holiday"):
+                notes.append(holiday_text(day["holiday"]))
+            elif day.get("closed") and day["date"] not in by_day:
+                notes.append("closed: no trading")
+            for note in notes:
+                table.add_row(label, "", "", escape(note))
+                label = ""
+            for at, event in by_day.get(day["date"], []):
+                trade = engine.trade_date(at).isoformat()
+                table.add_row(label, trade, at.strftime("%H:%M %Z"), event)
+                label = ""
         console.print(table)
 
     return draw
@@ -144,7 +189,7 @@ def show(
     """Show the scheduled events of a week (default this week) or of a span, by day."""
     from ncctl.errors import UsageError
     from ncctl.schedule.timeparse import parse_date
-    from ncctl.schedule.views import events_view
+    from ncctl.schedule.views import days_view, events_view
 
     output.begin("schedule show", json)
     engine = STATE.engine()
@@ -169,10 +214,13 @@ def show(
             start.date() + dt.timedelta(days=7), dt.time(0), tzinfo=engine.zone
         )
     events = events_view(engine.transitions(start, end), zone)
+    days = days_view(engine, start, end, zone)
     data = {"from": start.astimezone(zone).isoformat(), "to": end.astimezone(zone).isoformat()}
-    data_out: dict[str, Any] = {**data, "events": events}
+    data_out: dict[str, Any] = {**data, "events": events, "days": days}
     output.emit(
-        data_out, render_events(events, zone), warnings=engine.coverage_warnings(start, end)
+        data_out,
+        with_zone(zone, render_events(events, zone, engine, days)),
+        warnings=engine.coverage_warnings(start, end),
     )
 
 
@@ -212,7 +260,7 @@ def next_(
     end = upcoming[-1].at if upcoming else t
     output.emit(
         {"at": t.astimezone(zone).isoformat(timespec="seconds"), "events": events},
-        render_events(events, zone),
+        with_zone(zone, render_events(events, zone, engine)),
         warnings=engine.coverage_warnings(t, end),
     )
 

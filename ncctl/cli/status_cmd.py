@@ -53,16 +53,19 @@ def status(
         data["week"] = events
 
     def draw(console: Console) -> None:
+        from ncctl.cli.times import print_zone
+
+        print_zone(console, zone)
         console.print(
             f"environment [bold]{data['environment']}[/bold]  config {loaded.path} "
             f"({loaded.source})"
         )
-        render_state(sched)(console)
+        render_state(sched, zone)(console)
         console.print()
-        render_status(rows)(console)
+        render_status(rows, zone)(console)
         if week:
             console.print()
             console.print("[bold]this week[/bold]")
-            render_events(events, zone)(console)
+            render_events(events, zone, engine)(console)
 
     output.emit(data, draw, warnings=engine.coverage_warnings(now, now), failure=drift_error(rows))

@@ -9,7 +9,7 @@ import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
-from ncctl.cli.options import DryRunOpt, JsonOpt
+from ncctl.cli.options import DryRunOpt, JsonOpt, legacy_output_dir
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,8 +25,9 @@ def units(
     directory: Annotated[
         Path,
         typer.Option(
-            "--output",
-            help="Directory to write the unit files to (created if missing).",
+            "--dir",
+            help="Directory to write the unit files to (created if missing). Deprecated "
+            "spelling: --output DIR (a value other than an output format).",
             metavar="DIR",
         ),
     ] = Path("systemd-units"),
@@ -58,6 +59,10 @@ def units(
     notes = unitfiles.generation_notes(
         loaded.config, ncctl=ncctl, base=base, config_path=config_path
     )
+    legacy = legacy_output_dir.get()
+    if legacy is not None:
+        directory = Path(legacy)
+        notes = [f"--output {legacy} is deprecated for the directory: use --dir {legacy}", *notes]
     target = directory.absolute()
     results = unitfiles.write_units(texts, target, dry_run)
     data: dict[str, Any] = {

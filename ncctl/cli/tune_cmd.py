@@ -10,6 +10,7 @@ import typer
 from ncctl.cli import output
 from ncctl.cli.context import STATE
 from ncctl.cli.options import DryRunOpt, JsonOpt
+from ncctl.cli.times import display_zone, local
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -98,9 +99,10 @@ def _window() -> TradingWindow:
 
 
 def _short(text: str | None, width: int = 40) -> str:
+    """A value cut to ``width`` in the compact table; whole with ``-o wide``."""
     if text is None:
         return "-"
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text if len(text) <= width or output.wide() else text[: width - 1] + "…"
 
 
 def render_plan(data: dict[str, Any], title: str) -> output.Renderer:
@@ -141,9 +143,14 @@ def render_plan(data: dict[str, Any], title: str) -> output.Renderer:
         console.print(f"{counts or 'no settings'}: [bold]{data['status']}[/bold]")
         trading = data["trading"]
         if trading["inside_trading_hours"]:
+            until = ""
+            if trading.get("next_outside"):
+                zone = display_zone()
+                until = f" until {local(trading['next_outside'], zone)} ({zone.key})"
             console.print(
-                f"inside trading hours ({trading['reason']}): disruptive changes need "
-                "--force --reason"
+                f"inside trading hours ({trading['reason']}){until}: disruptive changes need "
+                "--force --reason",
+                markup=False,
             )
 
     return draw

@@ -57,7 +57,7 @@ CASES: dict[str, Case] = {
     "config validate": Case(),
     "config set": Case(args=("schedule.display_tz", "UTC")),
     "config init": Case(args=("--env", "dev", "--dir", "{tmp}/init")),
-    "systemd units": Case(args=("--output", "{tmp}/units")),
+    "systemd units": Case(args=("--dir", "{tmp}/units")),
     "logs rotate": Case(pre=WEEKEND, args=("--dry-run",)),
     "logs upload": Case(pre=WEEKEND),
     "logs status": Case(pre=WEEKEND),

@@ -195,7 +195,7 @@ def test_now_bad_values_name_the_option(ncctl: Runner, argv: tuple[str, ...], na
 
 def test_show_week(ncctl: Runner) -> None:
     data = ncctl("schedule", "show", "--week", "2026-11-22", "--json").data()
-    assert set(data) == {"from", "to", "events"}
+    assert set(data) == {"from", "to", "events", "days"}
     assert (data["from"], data["to"]) == ("2026-11-22T00:00:00-06:00", "2026-11-29T00:00:00-06:00")
     events = data["events"]
     assert events[0] == {"at": "2026-11-22T15:00:00-06:00", "event": "feed_handler.on"}

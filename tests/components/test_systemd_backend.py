@@ -397,11 +397,11 @@ def test_systemd_units_command(workdir: Path, capsys: pytest.CaptureFixture[str]
         "ncctl-tune.service",
     ]
 
-    dry = run_json(capsys, "systemd", "units", "--output", str(out), "--dry-run")
+    dry = run_json(capsys, "systemd", "units", "--dir", str(out), "--dry-run")
     assert [f["changed"] for f in dry["files"]] == [True] * 6
     assert not out.exists()
 
-    first = run_json(capsys, "systemd", "units", "--output", str(out))
+    first = run_json(capsys, "systemd", "units", "--dir", str(out))
     assert first["directory"] == str(out)
     assert first["files"] == [{"name": n, "path": str(out / n), "changed": True} for n in names]
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
@@ -409,10 +409,10 @@ def test_systemd_units_command(workdir: Path, capsys: pytest.CaptureFixture[str]
     assert f"WorkingDirectory={workdir}\n" in scheduler
     assert f"--config {DEV_TOML} scheduler run\n" in scheduler
 
-    again = run_json(capsys, "systemd", "units", "--output", str(out))
+    again = run_json(capsys, "systemd", "units", "--dir", str(out))
     assert [f["changed"] for f in again["files"]] == [False] * 6
 
-    code = main(["--config", str(DEV_TOML), "systemd", "units", "--output", str(out)])
+    code = main(["--config", str(DEV_TOML), "systemd", "units", "--dir", str(out)])
     captured = capsys.readouterr()
     assert code == 0
     assert captured.out.count("unchanged") == 6
