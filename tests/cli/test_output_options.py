@@ -150,7 +150,7 @@ def test_completion_as_a_document_and_quiet(ncctl: Runner, isolated_cwd: Path) -
 
 
 def test_every_command_without_a_contract_case_is_covered_here() -> None:
-    assert set(NOT_JSON) == {"scheduler run", "demo", "completion"}
+    assert set(NOT_JSON) == {"scheduler run", "demo", "completion", "dev up"}
 
 
 @pytest.fixture
