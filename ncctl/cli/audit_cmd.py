@@ -55,11 +55,12 @@ def log(
             console.print("no journaled actions")
             return
         table = Table(box=None, pad_edge=False)
-        for col in ("time (UTC)", "user", "command", "outcome", "reason"):
+        for col in ("time (UTC)", "clock", "user", "command", "outcome", "reason"):
             table.add_column(col)
         for rec in entries:
             table.add_row(
                 str(rec.get("time", ""))[:23],
+                clock_mark(rec.get("clock")),
                 str(rec.get("user", "")),
                 str(rec.get("command", "")),
                 str(rec.get("outcome", "")),
@@ -69,6 +70,17 @@ def log(
 
     data: dict[str, Any] = {"journal": str(journal_path(cfg.state_dir)), "entries": entries}
     output.emit(data, draw)
+
+
+def clock_mark(clock: object) -> str:
+    """The clock column of ``audit log``: ``sim`` for an action on a simulated clock (with the
+    simulated time), ``sim!`` when it was forced on a non-development configuration; empty on
+    the machine's clock and for lines older than the field."""
+    if not isinstance(clock, dict) or clock.get("kind") != "simulated":
+        return ""
+    mark = "sim!" if clock.get("override") else "sim"
+    at = clock.get("at")
+    return f"{mark} {str(at)[:16]}" if at else mark
 
 
 @app.command("verify")

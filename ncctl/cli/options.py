@@ -40,3 +40,12 @@ ReasonOpt = Annotated[
     str | None,
     typer.Option("--reason", help="Why, recorded in the journal.", metavar="TEXT"),
 ]
+OverrideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Act on a simulated clock although the configuration is not a development one "
+        "(needs --reason).",
+    ),
+]
+"""``--force`` of a state-changing command that has no other guard to override."""

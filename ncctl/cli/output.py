@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 current_command: ContextVar[str] = ContextVar("current_command", default="")
 json_mode: ContextVar[bool] = ContextVar("json_mode", default=False)
+run_context: ContextVar[dict[str, Any] | None] = ContextVar("run_context", default=None)
 
 Renderer = Callable[["Console"], None]
 
@@ -28,6 +29,19 @@ def begin(command: str, as_json: bool) -> None:
     """Record which command runs and how it answers, for errors raised later."""
     current_command.set(command)
     json_mode.set(as_json)
+    run_context.set(None)
+
+
+def context(doc: dict[str, Any]) -> None:
+    """Record what a state-changing command acts with (configuration, state directory,
+    clock): ``emit`` says it, as one line on stderr (text) or ``data.context`` (JSON)."""
+    run_context.set(doc)
+
+
+def context_line(doc: dict[str, Any]) -> str:
+    clock = doc["clock"]
+    when = "" if clock["kind"] == "real" else f", simulated clock {clock.get('at', '')}"
+    return f"ncctl: config {doc['config']} ({doc['source']}), state {doc['state_dir']}{when}"
 
 
 PIPE_WIDTH = 10_000
@@ -84,12 +98,17 @@ def emit(
     under the result.
     """
     warnings = warnings or []
+    ctx = run_context.get()
     if json_mode.get():
         if warnings:
             data = {**data, "warnings": warnings}
+        if ctx is not None:
+            data = {**data, "context": ctx}
         write_json(envelope(current_command.get(), data, failure))
         _exit_for(failure)
         return
+    if ctx is not None:
+        sys.stderr.write(context_line(ctx) + "\n")
     if warnings:
         err = stderr_console()
         for w in warnings:

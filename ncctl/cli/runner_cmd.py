@@ -12,7 +12,7 @@ import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
-from ncctl.cli.options import JsonOpt, check_speed
+from ncctl.cli.options import JsonOpt, OverrideOpt, ReasonOpt, check_speed
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -67,12 +67,15 @@ def run(
             "journal records job runs; the jobs due in the last seven days run again.",
         ),
     ] = False,
+    force: OverrideOpt = False,
+    reason: ReasonOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Converge components to the schedule and run due jobs once; safe every minute."""
     from ncctl.errors import RefusedError
 
     output.begin("maintenance run", json)
+    STATE.changing("maintenance run", force, reason)
     data = run_pass(rebuild)
     failure = None
     if not data["skipped"] and data["errors"]:
@@ -136,13 +139,18 @@ scheduler_app = typer.Typer(
 
 
 @scheduler_app.command("run")
-def scheduler_run() -> None:
+def scheduler_run(force: OverrideOpt = False, reason: ReasonOpt = None) -> None:
     """Run until SIGTERM: a reconcile pass at every scheduled event and every 15 s."""
+    from ncctl.development import is_development
     from ncctl.errors import UsageError
     from ncctl.runner.daemon import Daemon
 
     output.begin("scheduler run", False)
-    if STATE.clock_at is not None or STATE.config().config.clock.file is not None:
+    config = STATE.config().config
+    simulated = STATE.clock_at is not None or config.clock.file is not None
+    if not (simulated and is_development(config)):  # on a real site: refused, exit 1
+        STATE.changing("scheduler run", force, reason)
+    if simulated:
         raise UsageError(
             "the daemon runs on the machine's clock; --clock and [clock] do not apply",
             hint="use `ncctl demo` to watch a simulated week",
@@ -208,6 +216,12 @@ def demo(
     from ncctl.schedule.timeparse import parse_date
 
     output.begin("demo", json)
+    STATE.changing(
+        "demo",
+        simulated=True,
+        hint="run the demo on a development configuration: the embedded one (no --config, "
+        "no $NCCTL_CONFIG) or configs/dev.toml",
+    )
     loaded = STATE.config()
     engine = STATE.engine()
     if week is not None:
