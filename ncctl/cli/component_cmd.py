@@ -36,6 +36,7 @@ def lifecycle(command: str, force: bool, reason: str | None, *, starts: bool = F
     from ncctl.runner.registration import session_gate
 
     STATE.changing(command, force, reason)
+    gated = starts and command.startswith("session ")  # the order session's registration
     loaded = STATE.config()
     return Lifecycle(
         loaded.config,
@@ -43,7 +44,7 @@ def lifecycle(command: str, force: bool, reason: str | None, *, starts: bool = F
         STATE.now(),
         config_path=loaded.path,
         component_env=STATE.clock_env() if starts else {},
-        session_gate=session_gate(loaded.config) if starts else None,
+        session_gate=session_gate(loaded.config) if gated else None,
     )
 
 

@@ -40,7 +40,8 @@ def context(doc: dict[str, Any]) -> None:
 
 def context_line(doc: dict[str, Any]) -> str:
     clock = doc["clock"]
-    when = "" if clock["kind"] == "real" else f", simulated clock {clock.get('at', '')}"
+    at = clock.get("at", f"({clock.get('source')})")
+    when = "" if clock["kind"] == "real" else f", simulated clock {at}"
     return f"ncctl: config {doc['config']} ({doc['source']}), state {doc['state_dir']}{when}"
 
 

@@ -89,6 +89,7 @@ STATE_CHANGING = [
     ("config", "set", "schedule.display_tz", "UTC"),
     ("maintenance", "run"),
     ("scheduler", "run"),
+    ("metrics", "--textfile", "ncctl.prom"),
 ]
 
 
@@ -104,12 +105,14 @@ def test_a_simulated_clock_is_refused_on_a_production_configuration(
         error = done.error()
         assert error["code"] == "clock.simulated"
         message = error["message"]
-        assert "--force --reason" in error["hint"] and "--clock" in error["hint"]
+        assert "--clock" in error["hint"]
+        assert ("--force --reason" in error["hint"]) is (command[0] != "metrics")
     else:
         lines = done.err.splitlines()
         assert len(lines) == 2 and lines[1].startswith("hint: "), done.err
         message = lines[0].removeprefix("ncctl: error: ")
     assert message.startswith(f"{' '.join(command[:2])} refused: a simulated clock")
+    assert not (isolated_cwd / "ncctl.prom").exists()
     assert "2026-12-07T10:00" in message and str(prod) in message
     assert 'environment is "prod"' in message
     assert snapshot(tmp_path) == before  # nothing written: no journal, no state, no archive
