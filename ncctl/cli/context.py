@@ -158,8 +158,9 @@ class AppState:
                     f"never changes real state, and {loaded.path} is not a development "
                     f"configuration: {problem}",
                     hint=hint
-                    or f"{_real_clock_hint(clock['source'])}; to act on the "
-                    "simulated clock all the same: --force --reason TEXT",
+                    or "rehearse on a development configuration, or "
+                    f"{_real_clock_hint(clock['source'])}; --force --reason TEXT acts on the "
+                    "simulated clock all the same",
                     code="clock.simulated",
                 )
             override = reason  # the journal says the simulated clock was forced, and why

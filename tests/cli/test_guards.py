@@ -125,8 +125,8 @@ def test_the_refusal_is_one_line_in_text_mode(prod: Path, isolated_cwd: Path) ->
     first, hint = done.err.splitlines()
     assert first.startswith("ncctl: error: session start refused: a simulated clock (")
     assert hint == (
-        "hint: drop --clock to act on the machine's clock; to act on the simulated clock all "
-        "the same: --force --reason TEXT"
+        "hint: rehearse on a development configuration, or drop --clock to act on the "
+        "machine's clock; --force --reason TEXT acts on the simulated clock all the same"
     )
 
 
