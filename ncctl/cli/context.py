@@ -130,6 +130,7 @@ class AppState:
         *,
         simulated: bool = False,
         hint: str | None = None,
+        tuning_root: Path | None = None,
     ) -> None:
         """Call before ``command`` changes any state. A simulated clock (``--clock``,
         ``[clock] file``, ``$NCCTL_CLOCK_FILE``) is refused (exit 1, nothing changed) unless
@@ -138,7 +139,8 @@ class AppState:
         Every journal line of the command records its clock; the configuration, its source,
         the state directory and the clock are said on stderr (text) or in ``data.context``
         (JSON). ``simulated``: the command runs a simulated clock of its own (the demo);
-        ``hint``: instead of offering ``--force`` (a command that has none)."""
+        ``hint``: instead of offering ``--force`` (a command that has none); ``tuning_root``:
+        the root a ``tune`` command acts on instead of ``tuning.root`` (``--root``)."""
         from ncctl.cli import output
         from ncctl.development import development_problem
         from ncctl.errors import RefusedError
@@ -149,7 +151,11 @@ class AppState:
         loaded = self.config()
         clock = {"kind": "simulated", "source": command} if simulated else self.clock_info()
         override = None
-        problem = development_problem(loaded.config) if clock["kind"] == "simulated" else None
+        config = loaded.config
+        if tuning_root is not None:
+            tuning = config.tuning.model_copy(update={"root": tuning_root})
+            config = config.model_copy(update={"tuning": tuning})
+        problem = development_problem(config) if clock["kind"] == "simulated" else None
         if problem is not None:
             if hint is not None or not force:
                 at = f"{str(clock['at'])[:19]}, " if "at" in clock else ""

@@ -179,7 +179,7 @@ def host(
     changes and IRQ moves are refused inside trading hours unless --force --reason."""
     output.begin("tune host", json)
     if not dry_run:
-        STATE.changing("tune host", force, reason)
+        STATE.changing("tune host", force, reason, tuning_root=root)
     result = _tuner(root).apply(
         _profile(profile), window=_window(), force=force, reason=reason, dry_run=dry_run
     )
@@ -240,7 +240,7 @@ def rollback(
 
     output.begin("tune rollback", json)
     if not dry_run:
-        STATE.changing("tune rollback", force, reason)
+        STATE.changing("tune rollback", force, reason, tuning_root=root)
     result = _tuner(root).rollback(window=_window(), force=force, reason=reason, dry_run=dry_run)
     data = result.as_dict()
     failure = rollback_error(result)

@@ -252,6 +252,19 @@ def test_a_development_configuration_takes_a_simulated_clock(ncctl: Runner, dev:
     assert "override" not in entry["clock"] and entry["reason"] is None
 
 
+def test_tune_on_the_machine_root_is_not_a_development_setup(
+    ncctl: Runner, dev: Path, tmp_path: Path
+) -> None:
+    """``--root /`` overrides the configuration's fake tuning root: the guard judges the root
+    the command would act on (rollback, which has nothing to restore here anyway)."""
+    before = snapshot(tmp_path)
+    done = ncctl("--config", dev, "--clock", SIM_AT, "tune", "rollback", "--root", "/", "--json")
+    error = done.error()
+    assert done.code == 1 and error["code"] == "clock.simulated"
+    assert "tuning.root is the machine's /" in error["message"]
+    assert snapshot(tmp_path) == before
+
+
 def test_the_machine_clock_is_journaled_as_real(ncctl: Runner, dev: Path) -> None:
     data = ncctl("--config", dev, "config", "set", "ilink.port", "29001", "--json").data()
     assert data["context"]["clock"] == {"kind": "real"}

@@ -21,6 +21,9 @@ NO_DAC_OVERRIDE = (
     "--",
 )
 """Run as root without the capabilities that let root ignore file modes."""
+FORCED = ("--force", "--reason", "a test setup that is more than a development one")
+"""For a state-changing command on a simulated clock when the configuration is not a
+development one (a component that is not a simulator, an SFTP destination)."""
 
 
 def write_config(
