@@ -7,6 +7,7 @@ import json
 import math
 import os
 import time
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -215,6 +216,21 @@ class SharedClock:
                 hint="check that it is a regular file (or absent) in a writable directory",
             ) from None
         self._doc, self._stamp = None, None
+
+
+_RUNNING: ContextVar[Clock | None] = ContextVar("running_clock", default=None)
+
+
+def run_on(clock: Clock | None) -> None:
+    """Say which simulated clock the running command acts on (None: no simulated clock of its
+    own), for what it records (the journal)."""
+    _RUNNING.set(clock)
+
+
+def running() -> Clock | None:
+    """The simulated clock the running command acts on, or the shared one of
+    ``$NCCTL_CLOCK_FILE``; None on the machine's clock."""
+    return _RUNNING.get() or clock_from_env()
 
 
 def describe(clock: Clock) -> dict[str, Any]:

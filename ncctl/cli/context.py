@@ -61,9 +61,10 @@ class AppState:
         self.share_clock = None
         self._clock = None
         self.context = None
-        runclock = sys.modules.get("ncctl.journal.runclock")
-        if runclock is not None:  # an earlier run in this process journaled on its clock
-            runclock.run_under(None)
+        for name, forget in (("ncctl.clock", "run_on"), ("ncctl.journal.runclock", "forced")):
+            module = sys.modules.get(name)
+            if module is not None:  # an earlier run in this process set it
+                getattr(module, forget)(None)
 
     def clock_env(self) -> dict[str, str]:
         """The environment that lets components started by this command share its simulated
@@ -108,9 +109,9 @@ class AppState:
                 self._clock = SimulatedClock(start, self.clock_speed)
                 self.share_clock = (start, self.clock_speed)
             if self.clock_at is not None or shared is not None or configured is not None:
-                from ncctl.journal.runclock import run_under
+                from ncctl.clock import run_on
 
-                run_under(self._clock)  # whatever this command journals ran on it
+                run_on(self._clock)  # whatever this command journals ran on it
         return self._clock.now()
 
     def clock_info(self) -> dict[str, Any]:
@@ -144,7 +145,7 @@ class AppState:
         from ncctl.cli import output
         from ncctl.development import development_problem
         from ncctl.errors import RefusedError
-        from ncctl.journal.runclock import run_under
+        from ncctl.journal.runclock import forced
         from ncctl.override import check_force
 
         check_force(force, reason, "a guard is overridden")
@@ -170,7 +171,7 @@ class AppState:
                     code="clock.simulated",
                 )
             override = reason  # the journal says the simulated clock was forced, and why
-        run_under(self._clock, override)
+        forced(override)
         self.context = {
             "config": str(loaded.path.absolute()),
             "source": loaded.source,
