@@ -104,7 +104,7 @@ def emit(
         if warnings:
             data = {**data, "warnings": warnings}
         if ctx is not None:
-            data = {**data, "context": ctx}
+            data = {"context": ctx, **data}
         write_json(envelope(current_command.get(), data, failure))
         _exit_for(failure)
         return

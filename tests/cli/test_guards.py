@@ -119,6 +119,48 @@ def test_a_simulated_clock_is_refused_on_a_production_configuration(
     assert not (tmp_path / "systemctl.calls").exists()  # systemctl never ran
 
 
+READ_ONLY = [
+    ("schedule", "now"),
+    ("schedule", "next"),
+    ("audit", "log"),
+    ("audit", "verify"),
+    ("config", "show"),
+    ("logs", "status"),
+    ("tune", "plan"),
+    ("metrics",),
+]
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
+def test_read_only_commands_take_a_simulated_clock_anywhere(
+    prod: Path, tmp_path: Path, isolated_cwd: Path, command: tuple[str, ...]
+) -> None:
+    before = snapshot(tmp_path)
+    done = run_process("--config", prod, "--clock", SIM_AT, *command, "--json", cwd=isolated_cwd)
+    assert done.code == 0, (done.out, done.err)
+    # they change nothing, so they announce nothing (tune plan's context is the host's)
+    assert "state_dir" not in done.data().get("context", {})
+    after = snapshot(tmp_path)
+    after.pop("systemctl.calls", None)  # `systemctl show` is looking, not changing
+    assert after == before
+
+
+def test_a_forced_action_reaches_systemd_and_is_journaled(
+    prod: Path, tmp_path: Path, isolated_cwd: Path
+) -> None:
+    args = ("--config", prod, "--clock", SIM_AT, "feed", "start", *FORCED, "--json")
+    done = run_process(*args, cwd=isolated_cwd)
+    assert done.code == 69 and done.error()["code"] != "clock.simulated"  # the stub fails
+    assert (tmp_path / "systemctl.calls").read_text().splitlines()[0].startswith("is-active")
+    [entry] = journal(tmp_path / "state")
+    assert (entry["command"], entry["outcome"], entry["reason"]) == (
+        "feed start",
+        "failed",
+        FORCED[2],
+    )
+    assert entry["clock"]["source"] == "--clock" and entry["clock"]["override"] == FORCED[2]
+
+
 def test_the_refusal_is_one_line_in_text_mode(prod: Path, isolated_cwd: Path) -> None:
     done = run_process("--config", prod, "--clock", SIM_AT, "session", "start", cwd=isolated_cwd)
     assert done.code == 1 and done.out == ""
