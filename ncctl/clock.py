@@ -7,8 +7,9 @@ import json
 import math
 import os
 import time
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -215,6 +216,40 @@ class SharedClock:
                 hint="check that it is a regular file (or absent) in a writable directory",
             ) from None
         self._doc, self._stamp = None, None
+
+
+_RUNNING: ContextVar[Clock | None] = ContextVar("running_clock", default=None)
+
+
+def run_on(clock: Clock | None) -> None:
+    """Say which simulated clock the running command acts on (None: no simulated clock of its
+    own), for what it records (the journal)."""
+    _RUNNING.set(clock)
+
+
+def running() -> Clock | None:
+    """The simulated clock the running command acts on, or the shared one of
+    ``$NCCTL_CLOCK_FILE``; None on the machine's clock."""
+    return _RUNNING.get() or clock_from_env()
+
+
+def describe(clock: Clock) -> dict[str, Any]:
+    """What a clock is, for the journal and the context of a command: ``{"kind": "real"}``
+    or ``{"kind": "simulated", "at": ISO, "speed": x, "source": "--clock" | "clock.file" |
+    "$NCCTL_CLOCK_FILE"}`` (and ``"paused": true`` for a paused shared clock)."""
+    if isinstance(clock, SystemClock):
+        return {"kind": "real"}
+    at = clock.now().isoformat(timespec="seconds")
+    if isinstance(clock, SimulatedClock):
+        return {"kind": "simulated", "at": at, "speed": clock.speed, "source": "--clock"}
+    if isinstance(clock, SharedClock):
+        _sim, _wall, speed, paused = clock._read()
+        doc: dict[str, Any] = {"kind": "simulated", "at": at, "speed": speed}
+        doc["source"] = clock.source
+        if paused:
+            doc["paused"] = True
+        return doc
+    return {"kind": "simulated", "at": at, "speed": 0.0, "source": type(clock).__name__}
 
 
 def clock_from_env() -> Clock | None:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.logs.helpers import run, write_config
 
-SLEEP = '["{python}", "-c", "import time; time.sleep(300)"]'
+SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
 FEED_HOURS = "2026-11-25T10:00"
 
 
@@ -31,7 +31,7 @@ def cycle(root: Path, umask: int) -> Path:
         ("logs", "rotate"),
         ("logs", "upload"),
         ("feed", "start"),
-        ("feed", "stop"),
+        ("feed", "stop", "--force", "--reason", "a test of file modes"),
         ("metrics", "--textfile", str(prom)),
     ]
     try:
@@ -40,7 +40,7 @@ def cycle(root: Path, umask: int) -> Path:
             code, doc, err = run(config, *step, clock=clock, preexec=with_umask)
             assert code == 0, (step, doc, err)
     finally:
-        run(config, "feed", "stop", clock=FEED_HOURS)
+        run(config, "feed", "stop", "--force", "--reason", "test teardown", clock=FEED_HOURS)
     return prom
 
 

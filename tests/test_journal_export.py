@@ -11,7 +11,7 @@ from typing import Any
 
 from ncctl.journal.records import sha
 from ncctl.logs.manifest import Manifest, manifest_path
-from tests.logs.helpers import NCCTL, run, write_config
+from tests.logs.helpers import FORCED, NCCTL, run, write_config
 from tests.test_journal_support import (
     anchors_that_caught,
     journal_with,
@@ -131,7 +131,7 @@ def test_an_sftp_destination_is_checked_through_the_manifests_record(tmp_path: P
     config.write_text(text)
     journal_with(tmp_path / "state", 3)
     (tmp_path / "live" / "audit.csv").write_text("row\n")
-    assert run(config, "logs", "rotate")[0] == 0
+    assert run(config, "logs", "rotate", *FORCED)[0] == 0
     manifest = Manifest(manifest_path(tmp_path / "state"))
     try:
         for row in manifest.files("category = 'journal'"):

@@ -48,7 +48,7 @@ rotation and upload windows closed at 16:29."""
 UPLOAD_AT = "2026-11-25T16:01:00-06:00"
 REGISTRATION_AT = "2026-11-22T15:25:00-06:00"
 ALERTS = Path(__file__).resolve().parents[1] / "docs" / "alerts.yml"
-SLEEP = '["{python}", "-c", "import time; time.sleep(60)"]'
+SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
 
 Key = tuple[str, frozenset[tuple[str, str]]]
 

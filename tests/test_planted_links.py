@@ -17,7 +17,7 @@ import pytest
 from tests.logs.helpers import AFTER_WEDNESDAY_CLOSE, TRADE_DATE, run, write_config
 
 SECRET = b"root-only secret\n"
-SLEEP = '["{python}", "-c", "import time; time.sleep(300)"]'
+SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
 SATURDAY = "2026-11-28T12:00"  # nothing to start: a maintenance pass only checks
 FEED_HOURS = "2026-11-25T10:00"
 NAME = f"audit.{TRADE_DATE}.csv"
@@ -68,7 +68,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     outside = tmp_path / "outside"
     outside.mkdir(mode=0o700)
     yield Site(tmp_path / "site", config, outside)
-    run(config, "feed", "stop", clock=FEED_HOURS)
+    run(config, "feed", "stop", "--force", "--reason", "test teardown", clock=FEED_HOURS)
 
 
 def copytruncate(site: Site) -> None:

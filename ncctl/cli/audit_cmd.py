@@ -66,12 +66,13 @@ def log(
             return
         table = Table(box=None, pad_edge=False)
         wide = output.wide()
-        cols = ("time", "user", "command", "outcome", "reason")
+        cols = ("time", "clock", "user", "command", "outcome", "reason")
         for col in (*cols, "arguments") if wide else cols:
             table.add_column(col, no_wrap=True)
         for rec in entries:
             row = [
                 local(str(rec.get("time", "")), zone),
+                clock_mark(rec.get("clock")),
                 str(rec.get("user", "")),
                 str(rec.get("command", "")),
                 str(rec.get("outcome", "")),
@@ -91,6 +92,17 @@ def log(
         "entries": entries,
     }
     output.emit(data, draw)
+
+
+def clock_mark(clock: object) -> str:
+    """The clock column of ``audit log``: ``sim`` for an action on a simulated clock (with the
+    simulated time), ``sim!`` when it was forced on a non-development configuration; empty on
+    the machine's clock and for lines older than the field."""
+    if not isinstance(clock, dict) or clock.get("kind") != "simulated":
+        return ""
+    mark = "sim!" if clock.get("override") else "sim"
+    at = clock.get("at")
+    return f"{mark} {str(at)[:16]}" if at else mark
 
 
 @app.command("verify")

@@ -8,7 +8,7 @@ import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
-from ncctl.cli.options import JsonOpt
+from ncctl.cli.options import JsonOpt, ReasonOpt
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -21,19 +21,24 @@ if TYPE_CHECKING:
 
 ForceOpt = Annotated[
     bool,
-    typer.Option("--force", help="Override the schedule's guard (needs --reason)."),
-]
-ReasonOpt = Annotated[
-    str | None,
-    typer.Option("--reason", help="Why, recorded in the journal.", metavar="TEXT"),
+    typer.Option(
+        "--force",
+        help="Override the guards: the schedule, the party registration, a simulated clock "
+        "on a non-development configuration (needs --reason).",
+    ),
 ]
 
 
-def lifecycle(*, starts: bool = False) -> Lifecycle:
-    """The lifecycle of the configured components; ``starts``: for a command that may start
-    one (only then is a ``--clock`` written to ``state_dir/run/clock.json`` to share)."""
+def lifecycle(command: str, force: bool, reason: str | None, *, starts: bool = False) -> Lifecycle:
+    """The lifecycle of the configured components, for ``command`` (state-changing: see
+    ``STATE.changing``); ``starts``: for a command that may start one (only then is a
+    ``--clock`` written to ``state_dir/run/clock.json`` to share, and the order session's
+    registration gate applied)."""
     from ncctl.components.lifecycle import Lifecycle
+    from ncctl.runner.registration import session_gate
 
+    STATE.changing(command, force, reason)
+    gated = starts and command.startswith("session ")  # the order session's registration
     loaded = STATE.config()
     return Lifecycle(
         loaded.config,
@@ -41,7 +46,16 @@ def lifecycle(*, starts: bool = False) -> Lifecycle:
         STATE.now(),
         config_path=loaded.path,
         component_env=STATE.clock_env() if starts else {},
+        session_gate=session_gate(loaded.config) if gated else None,
     )
+
+
+def observer() -> Lifecycle:
+    """The lifecycle of the configured components, to look at them only."""
+    from ncctl.components.lifecycle import Lifecycle
+
+    loaded = STATE.config()
+    return Lifecycle(loaded.config, STATE.engine(), STATE.now(), config_path=loaded.path)
 
 
 def render_action(result: ActionResult) -> output.Renderer:
@@ -126,6 +140,13 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
     """The start/stop/restart/status commands of one component."""
     app = typer.Typer(help=f"Start, stop and observe the {what}.", no_args_is_help=True)
 
+    def act(verb: str, force: bool, reason: str | None, json: bool) -> None:
+        command = f"{group} {verb}"
+        output.begin(command, json)
+        life = lifecycle(command, force, reason, starts=verb != "stop")
+        result: ActionResult = getattr(life, verb)(name, force=force, reason=reason)
+        output.emit(result.as_dict(), render_action(result))
+
     @app.command(
         "start",
         help=f"Start the {what}; refused outside its scheduled hours unless --force --reason.",
@@ -135,32 +156,31 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
         reason: ReasonOpt = None,
         json: JsonOpt = False,
     ) -> None:
-        output.begin(f"{group} start", json)
-        result = lifecycle(starts=True).start(name, force=force, reason=reason)
-        output.emit(result.as_dict(), render_action(result))
+        act("start", force, reason, json)
 
     @app.command(
         "stop",
-        help=f"Stop the {what}: SIGTERM, then SIGKILL after stop_timeout_s (process backend).",
+        help=f"Stop the {what}: SIGTERM, then SIGKILL after stop_timeout_s (process backend); "
+        "refused while the schedule wants it running unless --force --reason.",
     )
-    def stop(reason: ReasonOpt = None, json: JsonOpt = False) -> None:
-        output.begin(f"{group} stop", json)
-        result = lifecycle().stop(name, reason=reason)
-        output.emit(result.as_dict(), render_action(result))
+    def stop(
+        force: ForceOpt = False,
+        reason: ReasonOpt = None,
+        json: JsonOpt = False,
+    ) -> None:
+        act("stop", force, reason, json)
 
     @app.command(
         "restart",
-        help=f"Stop, then start the {what}; refused outside its scheduled hours unless "
-        "--force --reason.",
+        help=f"Stop, then start the {what}; refused outside its scheduled hours, and while "
+        "it runs in them, unless --force --reason.",
     )
     def restart(
         force: ForceOpt = False,
         reason: ReasonOpt = None,
         json: JsonOpt = False,
     ) -> None:
-        output.begin(f"{group} restart", json)
-        result = lifecycle(starts=True).restart(name, force=force, reason=reason)
-        output.emit(result.as_dict(), render_action(result))
+        act("restart", force, reason, json)
 
     @app.command(
         "status",
@@ -172,7 +192,7 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
         from ncctl.cli.times import display_zone
 
         output.begin(f"{group} status", json)
-        row = lifecycle().status(name)
+        row = observer().status(name)
         zone = display_zone()
         output.emit(
             row,

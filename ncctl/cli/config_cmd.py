@@ -10,7 +10,7 @@ import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
-from ncctl.cli.options import DryRunOpt, JsonOpt
+from ncctl.cli.options import DryRunOpt, JsonOpt, OverrideOpt, ReasonOpt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -142,7 +142,10 @@ def set_(
             show_default=False,
         ),
     ] = None,
+    *,
     dry_run: DryRunOpt = False,
+    force: OverrideOpt = False,
+    reason: ReasonOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Set one key in the configuration file; the whole file is validated before writing.
@@ -167,6 +170,8 @@ def set_(
             "pass --config DIR/configs/dev.toml",
             code="config.read_only",
         )
+    if not dry_run:
+        STATE.changing("config set", force, reason)
     path = loaded.path
     if secret or secret_value.secret_inside(key, config.parse_value(value)) is not None:
         secret_value.check_private(path)
@@ -184,6 +189,7 @@ def set_(
             "config set",
             [key, value if new_value == new_raw else config.MASK],
             "ok",
+            reason=reason,
             details={"file": str(path), "old": old, "new": new_value},
         )
     data = {

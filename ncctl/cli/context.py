@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -34,6 +35,9 @@ class AppState:
     _engine: ScheduleEngine | None = field(default=None, repr=False)
     _display_tz: str | None = field(default=None, repr=False)
     _clock_file: Path | None = field(default=None, repr=False)
+    context: dict[str, Any] | None = None
+    """What a state-changing command acts with (config, state directory, clock): see
+    :meth:`changing`."""
 
     def config(self) -> LoadedConfig:
         if self._loaded is None:
@@ -56,6 +60,11 @@ class AppState:
         self.clock_speed = 1.0
         self.share_clock = None
         self._clock = None
+        self.context = None
+        for name, forget in (("ncctl.clock", "run_on"), ("ncctl.journal.runclock", "forced")):
+            module = sys.modules.get(name)
+            if module is not None:  # an earlier run in this process set it
+                getattr(module, forget)(None)
 
     def clock_env(self) -> dict[str, str]:
         """The environment that lets components started by this command share its simulated
@@ -79,7 +88,9 @@ class AppState:
 
             shared = clock_from_env() if self.clock_at is None else None
             configured = None
-            if shared is None and self.clock_at is None:
+            if shared is None and self.clock_at is None and self._loaded is not None:
+                configured = self._loaded.config.clock.file  # no schedule needed (config set)
+            elif shared is None and self.clock_at is None:
                 self.engine()  # the configured clock comes with the (cached) schedule
                 configured = self._clock_file
             if shared is not None:
@@ -97,6 +108,10 @@ class AppState:
                 start = parse_instant(self.clock_at, self.engine().zone, "--clock")
                 self._clock = SimulatedClock(start, self.clock_speed)
                 self.share_clock = (start, self.clock_speed)
+            if self.clock_at is not None or shared is not None or configured is not None:
+                from ncctl.clock import run_on
+
+                run_on(self._clock)  # whatever this command journals ran on it
         return self._clock.now()
 
     def simulated(self) -> bool:
@@ -106,6 +121,72 @@ class AppState:
 
         self.now()
         return not isinstance(self._clock, SystemClock)
+
+    def clock_info(self) -> dict[str, Any]:
+        """The clock this command runs on: ``{"kind": "real"}`` or ``{"kind": "simulated",
+        "at", "speed", "source"}`` (see :func:`ncctl.clock.describe`)."""
+        from ncctl.clock import describe
+
+        self.now()
+        assert self._clock is not None
+        return describe(self._clock)
+
+    def changing(
+        self,
+        command: str,
+        force: bool = False,
+        reason: str | None = None,
+        *,
+        simulated: bool = False,
+        hint: str | None = None,
+        tuning_root: Path | None = None,
+    ) -> None:
+        """Call before ``command`` changes any state. A simulated clock (``--clock``,
+        ``[clock] file``, ``$NCCTL_CLOCK_FILE``) is refused (exit 1, nothing changed) unless
+        the configuration is a development one (:func:`ncctl.development.is_development`) or
+        ``--force --reason`` is given: then the journal records the override with the clock.
+        Every journal line of the command records its clock; the configuration, its source,
+        the state directory and the clock are said on stderr (text) or in ``data.context``
+        (JSON). ``simulated``: the command runs a simulated clock of its own (the demo);
+        ``hint``: instead of offering ``--force`` (a command that has none); ``tuning_root``:
+        the root a ``tune`` command acts on instead of ``tuning.root`` (``--root``)."""
+        from ncctl.cli import output
+        from ncctl.development import development_problem
+        from ncctl.errors import RefusedError
+        from ncctl.journal.runclock import forced
+        from ncctl.override import check_force
+
+        check_force(force, reason, "a guard is overridden")
+        loaded = self.config()
+        clock = {"kind": "simulated", "source": command} if simulated else self.clock_info()
+        override = None
+        config = loaded.config
+        if tuning_root is not None:
+            tuning = config.tuning.model_copy(update={"root": tuning_root})
+            config = config.model_copy(update={"tuning": tuning})
+        problem = development_problem(config) if clock["kind"] == "simulated" else None
+        if problem is not None:
+            if hint is not None or not force:
+                at = f"{str(clock['at'])[:19]}, " if "at" in clock else ""
+                raise RefusedError(
+                    f"{command} refused: a simulated clock ({at}from {clock['source']}) "
+                    f"never changes real state, and {loaded.path} is not a development "
+                    f"configuration: {problem}",
+                    hint=hint
+                    or "rehearse on a development configuration, or "
+                    f"{_real_clock_hint(clock['source'])}; --force --reason TEXT acts on the "
+                    "simulated clock all the same",
+                    code="clock.simulated",
+                )
+            override = reason  # the journal says the simulated clock was forced, and why
+        forced(override)
+        self.context = {
+            "config": str(loaded.path.absolute()),
+            "source": loaded.source,
+            "state_dir": str(loaded.config.state_dir.absolute()),
+            "clock": clock,
+        }
+        output.context(self.context)
 
     def engine(self) -> ScheduleEngine:
         """The schedule engine of the configuration; from the validated-schedule cache when
@@ -141,6 +222,15 @@ class AppState:
         if self._display_tz is None:
             self._display_tz = self.config().config.schedule.display_tz
         return parse_zone(self._display_tz, "schedule.display_tz")
+
+
+def _real_clock_hint(source: str) -> str:
+    """How to act on the machine's clock instead of the simulated one from ``source``."""
+    if source == "--clock":
+        return "drop --clock to act on the machine's clock"
+    if source == "clock.file":
+        return "remove [clock] file from the configuration to act on the machine's clock"
+    return f"unset {source.lstrip('$')} to act on the machine's clock"
 
 
 STATE = AppState()

@@ -12,7 +12,7 @@ import typer
 from ncctl.cli import output
 from ncctl.cli.context import STATE
 from ncctl.cli.humanize import human_size
-from ncctl.cli.options import DryRunOpt, JsonOpt, ReasonOpt
+from ncctl.cli.options import DryRunOpt, JsonOpt, OverrideOpt, ReasonOpt
 from ncctl.cli.times import display_zone, local, print_zone
 
 if TYPE_CHECKING:
@@ -45,7 +45,8 @@ ForceOpt = Annotated[
     typer.Option(
         "--force",
         help="Rotate even a trade date older than the newest one already rotated (a clock "
-        "moved back); needs --reason.",
+        "moved back), or on a simulated clock of a non-development configuration; needs "
+        "--reason.",
     ),
 ]
 
@@ -79,14 +80,16 @@ def rotate(
     A renamed file is compressed only once no process holds it open for writing; one still
     held is kept as it is and the run exits 75 (the next run tries again). A trade date
     older than the newest one already rotated is refused unless --force --reason."""
-    from ncctl.errors import RefusedError, UsageError
+    from ncctl.errors import RefusedError
     from ncctl.journal import Journal, journal_path
     from ncctl.logs.journal_export import export_journal
     from ncctl.logs.rotation import PAST_CODE, Rotator, journal_rotation
+    from ncctl.override import check_force
 
     output.begin("logs rotate", json)
-    if force and not (reason and reason.strip()):
-        raise UsageError("--force needs --reason TEXT", hint="say why a past trade date is rotated")
+    check_force(force, reason, "a past trade date is rotated")
+    if not dry_run:
+        STATE.changing("logs rotate", force, reason)
     loaded = STATE.config()
     journal = Journal(journal_path(loaded.config.state_dir))
     args = [f"--category={category}"] if category else []
@@ -207,6 +210,8 @@ def upload(
             "archives with .sha256 sidecars are on disk.",
         ),
     ] = False,
+    force: OverrideOpt = False,
+    reason: ReasonOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Upload every rotated file to its destinations, resuming and verifying each one.
@@ -222,6 +227,7 @@ def upload(
     from ncctl.logs.upload import Uploader
 
     output.begin("logs upload", json)
+    STATE.changing("logs upload", force, reason)
     loaded = STATE.config()
     cfg = loaded.config
     if destination is not None and destination not in cfg.destinations:
@@ -246,6 +252,7 @@ def upload(
             "logs upload",
             [f"--destination={destination}"] if destination else [],
             "ok" if not failed else "failed",
+            reason=reason,
             details={
                 "verified": data["verified"],
                 "failed": data["failed"],
@@ -377,18 +384,26 @@ def failure_lines(files: list[dict[str, Any]]) -> list[str]:
 
 
 @app.command("prune")
-def prune(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
+def prune(
+    dry_run: DryRunOpt = False,
+    force: OverrideOpt = False,
+    reason: ReasonOpt = None,
+    json: JsonOpt = False,
+) -> None:
     """Delete local archives older than retain_days that every destination verified."""
     from ncctl.journal import Journal, journal_path
     from ncctl.logs.inventory import prune as prune_archives
 
     output.begin("logs prune", json)
+    if not dry_run:
+        STATE.changing("logs prune", force, reason)
     cfg = STATE.config().config
     journal = None if dry_run else Journal(journal_path(cfg.state_dir))
     with _locked_manifest("logs prune", read_only=dry_run) as manifest:
         removed = prune_archives(cfg, manifest, STATE.now(), dry_run=dry_run)
     if removed and journal is not None:
-        journal.append("logs prune", [], "ok", details={"removed": [r["file"] for r in removed]})
+        removed_files = [r["file"] for r in removed]
+        journal.append("logs prune", [], "ok", reason=reason, details={"removed": removed_files})
 
     def draw(console: Console) -> None:
         verb = "would delete" if dry_run else "deleted"

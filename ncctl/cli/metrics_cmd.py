@@ -36,6 +36,12 @@ def metrics(
     from ncctl.metrics import NcctlCollector, write_textfile
 
     output.begin("metrics", json)
+    if textfile is not None:  # what node_exporter publishes: the real alerting reads it
+        STATE.changing(
+            "metrics --textfile",
+            hint="drop --clock to write the textfile; without --textfile the metrics at the "
+            "simulated time are printed",
+        )
     loaded = STATE.config()
     engine = STATE.engine()
     now = STATE.now()

@@ -156,3 +156,14 @@ def output_command(path: str, shows_times: bool) -> type[TyperCommand]:
 
     OutputCommand.__qualname__ = f"OutputCommand[{path}]"
     return OutputCommand
+
+
+OverrideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Act on a simulated clock although the configuration is not a development one "
+        "(needs --reason).",
+    ),
+]
+"""``--force`` of a state-changing command that has no other guard to override."""

@@ -30,6 +30,8 @@ output_format: ContextVar[str] = ContextVar("output_format", default="table")
 quiet_mode: ContextVar[bool] = ContextVar("quiet_mode", default=False)
 display_tz: ContextVar[str | None] = ContextVar("display_tz", default=None)
 """The zone of ``--tz``, when given: every time a command shows is in it."""
+run_context: ContextVar[dict[str, Any] | None] = ContextVar("run_context", default=None)
+"""What a state-changing command acts with (see :func:`context`)."""
 
 Renderer = Callable[["Console"], None]
 
@@ -41,6 +43,20 @@ def reset(fmt: str = "table") -> None:
     output_format.set(fmt)
     quiet_mode.set(False)
     display_tz.set(None)
+    run_context.set(None)
+
+
+def context(doc: dict[str, Any]) -> None:
+    """Record what a state-changing command acts with (configuration, state directory,
+    clock): ``emit`` says it, as one line on stderr (text) or ``data.context`` (JSON)."""
+    run_context.set(doc)
+
+
+def context_line(doc: dict[str, Any]) -> str:
+    clock = doc["clock"]
+    at = clock.get("at", f"({clock.get('source')})")
+    when = "" if clock["kind"] == "real" else f", simulated clock {at}"
+    return f"ncctl: config {doc['config']} ({doc['source']}), state {doc['state_dir']}{when}"
 
 
 def begin(command: str, as_json: bool) -> None:
@@ -173,12 +189,17 @@ def emit(
     under the result.
     """
     warnings = warnings or []
+    ctx = run_context.get()
     if structured():
         if warnings:
             data = {**data, "warnings": warnings}
+        if ctx is not None:
+            data = {"context": ctx, **data}
         write_document(envelope(current_command.get(), data, failure))
         _exit_for(failure)
         return
+    if ctx is not None:
+        sys.stderr.write(context_line(ctx) + "\n")
     if warnings:
         err = stderr_console()
         for w in warnings:

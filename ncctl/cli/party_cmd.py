@@ -9,7 +9,7 @@ import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
-from ncctl.cli.options import DryRunOpt, JsonOpt
+from ncctl.cli.options import DryRunOpt, JsonOpt, OverrideOpt, ReasonOpt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -170,10 +170,17 @@ def render_verify(result: VerifyResult) -> output.Renderer:
     "(ilink.registration_attempts). "
     + _EXIT_CODES.format(first="1 when an entry is rejected or the gateway rejects the Establish"),
 )
-def register(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
+def register(
+    dry_run: DryRunOpt = False,
+    force: OverrideOpt = False,
+    reason: ReasonOpt = None,
+    json: JsonOpt = False,
+) -> None:
     from ncctl.ilink.party import register_all
 
     output.begin("party register", json)
+    if not dry_run:
+        STATE.changing("party register", force, reason)
     inputs = party_inputs()
     trade_date = STATE.engine().trade_date(STATE.now())
     result = register_all(inputs, clock=_StateClock(), trade_date=trade_date, dry_run=dry_run)
@@ -191,10 +198,11 @@ def register(dry_run: DryRunOpt = False, json: JsonOpt = False) -> None:
     "(PartyDetailsListRequest 537, answered by PartyDetailsListReport 538s). "
     + _EXIT_CODES.format(first="1 when the gateway refuses the list or rejects the Establish"),
 )
-def list_(json: JsonOpt = False) -> None:
+def list_(force: OverrideOpt = False, reason: ReasonOpt = None, json: JsonOpt = False) -> None:
     from ncctl.ilink.party import list_registrations
 
     output.begin("party list", json)
+    STATE.changing("party list", force, reason)  # it talks to the gateway, writes the audit trail
     result = list_registrations(party_inputs(), clock=_StateClock())
     output.emit(result.as_dict(), render_list(result), warnings=result.warnings)
 
@@ -205,11 +213,12 @@ def list_(json: JsonOpt = False) -> None:
     "party_details entries: missing, different and extra ids. "
     + _EXIT_CODES.format(first="1 on any difference or when the gateway rejects the Establish"),
 )
-def verify(json: JsonOpt = False) -> None:
+def verify(force: OverrideOpt = False, reason: ReasonOpt = None, json: JsonOpt = False) -> None:
     from ncctl.errors import EXIT_FAILED
     from ncctl.ilink.party import verify as verify_entries
 
     output.begin("party verify", json)
+    STATE.changing("party verify", force, reason)  # the gateway, the audit trail
     result = verify_entries(party_inputs(), clock=_StateClock())
     failure = result.failure()
     output.emit(result.as_dict(), render_verify(result), warnings=result.warnings, failure=failure)

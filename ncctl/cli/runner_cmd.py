@@ -12,7 +12,7 @@ import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
-from ncctl.cli.options import JsonOpt, check_speed
+from ncctl.cli.options import JsonOpt, OverrideOpt, ReasonOpt, check_speed
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -69,12 +69,15 @@ def run(
             "journal records job runs; the jobs due in the last seven days run again.",
         ),
     ] = False,
+    force: OverrideOpt = False,
+    reason: ReasonOpt = None,
     json: JsonOpt = False,
 ) -> None:
     """Converge components to the schedule and run due jobs once; safe every minute."""
     from ncctl.errors import RefusedError
 
     output.begin("maintenance run", json)
+    STATE.changing("maintenance run", force, reason)
     data = run_pass(rebuild)
     failure = None
     if not data["skipped"] and data["errors"]:
@@ -143,16 +146,21 @@ scheduler_app = typer.Typer(
 
 
 @scheduler_app.command("run")
-def scheduler_run() -> None:
+def scheduler_run(force: OverrideOpt = False, reason: ReasonOpt = None) -> None:
     """Run until SIGTERM: a reconcile pass at every scheduled event and every 15 s.
 
     Logs one JSON line per event on stderr; with --json (-o json|yaml) it prints one document
     on stdout when it stops (its exit code, passes run and passes failed)."""
+    from ncctl.development import is_development
     from ncctl.errors import UsageError
     from ncctl.runner.daemon import Daemon
 
     output.begin("scheduler run", False)
-    if STATE.clock_at is not None or STATE.config().config.clock.file is not None:
+    config = STATE.config().config
+    simulated = STATE.clock_at is not None or config.clock.file is not None
+    if not (simulated and is_development(config)):  # on a real site: refused, exit 1
+        STATE.changing("scheduler run", force, reason)
+    if simulated:
         raise UsageError(
             "the daemon runs on the machine's clock; --clock and [clock] do not apply",
             hint="use `ncctl demo` to watch a simulated week",
@@ -222,6 +230,12 @@ def demo(
     from ncctl.schedule.timeparse import parse_date
 
     output.begin("demo", json)
+    STATE.changing(
+        "demo",
+        simulated=True,
+        hint="run the demo on a development configuration: the embedded one (no --config, "
+        "no $NCCTL_CONFIG) or configs/dev.toml",
+    )
     loaded = STATE.config()
     engine = STATE.engine()
     if week is not None:

@@ -50,7 +50,8 @@ ForceOpt = Annotated[
     typer.Option(
         "--force",
         help="Make disruptive live changes inside trading hours; for rollback, also restore "
-        "settings someone else changed since (needs --reason).",
+        "settings someone else changed since; act on a simulated clock of a non-development "
+        "configuration (needs --reason).",
     ),
 ]
 ReasonOpt = Annotated[
@@ -192,6 +193,8 @@ def host(
     persist in sysctl.d and tmpfiles.d, stage boot parameters, then verify. Huge page pool
     changes and IRQ moves are refused inside trading hours unless --force --reason."""
     output.begin("tune host", json)
+    if not dry_run:
+        STATE.changing("tune host", force, reason, tuning_root=root)
     chosen = _profile(profile)
     result = _tuner(root, chosen).apply(
         chosen, window=_window(), force=force, reason=reason, dry_run=dry_run
@@ -253,6 +256,8 @@ def rollback(
     from ncctl.tuning.tuner import rollback_error
 
     output.begin("tune rollback", json)
+    if not dry_run:
+        STATE.changing("tune rollback", force, reason, tuning_root=root)
     result = _tuner(root).rollback(window=_window(), force=force, reason=reason, dry_run=dry_run)
     data = result.as_dict()
     failure = rollback_error(result)

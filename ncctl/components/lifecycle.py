@@ -2,12 +2,16 @@
 
 ``session start`` outside order-entry hours or inside the maintenance window, and ``feed
 start`` outside feed-handler hours, are refused with the schedule's reason and the next allowed
-time, unless forced with a reason. Every action, refused ones included, is journaled.
+time; stopping (or restarting) a running component while the schedule wants it up is refused
+too; a manual start of the order session applies the party-registration gate the runner
+applies. Each is overridden only with ``--force --reason``. Every action, refused ones
+included, is journaled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +20,13 @@ from ncctl.components.base import COMPONENTS, ActionResult, Backend, ComponentSt
 from ncctl.config import NcctlConfig
 from ncctl.errors import NcctlError, RefusedError, UsageError
 from ncctl.journal import Journal, journal_path
+from ncctl.override import check_force
 from ncctl.schedule import ScheduleEngine, ScheduleState
 
 COMMAND_GROUP = {"feed_handler": "feed", "order_session": "session"}
 UP_EVENT = {"feed_handler": "feed_handler.on", "order_session": "order_entry.up"}
+DOWN_EVENT = {"feed_handler": "feed_handler.off", "order_session": "order_entry.down"}
+HOURS = {"feed_handler": "feed-handler", "order_session": "order-entry"}
 
 
 def backend_for(
@@ -76,6 +83,18 @@ def guard(engine: ScheduleEngine, name: str, now: dt.datetime) -> Refusal | None
     return Refusal(reason, next_allowed)
 
 
+def stop_guard(engine: ScheduleEngine, name: str, now: dt.datetime) -> Refusal | None:
+    """Why the schedule forbids stopping ``name`` at ``now`` (it wants it up), or None."""
+    state = engine.state_at(now)
+    if not desired_running(name, state):
+        return None
+    upcoming = engine.next_transitions(now, 1, prefix=DOWN_EVENT[name])
+    return Refusal(
+        f"the schedule wants {name} running now ({HOURS[name]} hours, market {state.market_state})",
+        upcoming[0].at if upcoming else None,
+    )
+
+
 def _iso(t: dt.datetime | None, zone: Any) -> str | None:
     return t.astimezone(zone).isoformat(timespec="seconds") if t else None
 
@@ -92,8 +111,12 @@ class Lifecycle:
         *,
         config_path: Path | None = None,
         component_env: dict[str, str] | None = None,
+        session_gate: Callable[[dt.date], tuple[bool, str]] | None = None,
     ) -> None:
+        """``session_gate``: whether the order session may come up on a trade date (the
+        party-registration gate of :func:`ncctl.runner.registration.session_gate`)."""
         self.config = config
+        self.session_gate = session_gate
         self.config_path = config_path
         self.component_env = component_env or {}
         self.engine = engine
@@ -114,36 +137,78 @@ class Lifecycle:
         command = f"{COMMAND_GROUP[name]} {action}"
         self.journal.append(command, {"component": name}, outcome, reason=reason, details=details)
 
-    def check_force(self, force: bool, reason: str | None) -> None:
-        if force and not (reason and reason.strip()):
-            raise UsageError(
-                "--force needs --reason TEXT", hint="say why the schedule is overridden"
-            )
+    def _refuse(
+        self, name: str, action: str, why: str, details: dict[str, Any], *, code: str
+    ) -> RefusedError:
+        """Journal a refusal and return the error to raise."""
+        self._record(name, action, "refused", None, details)
+        return RefusedError(
+            f"{COMMAND_GROUP[name]} {action} refused: {why}",
+            hint="wait for the schedule, or override with --force --reason TEXT"
+            if code == "schedule.refused"
+            else "run `ncctl party register`, or override with --force --reason TEXT",
+            code=code,
+        )
 
-    def _allowed(self, name: str, action: str, force: bool, reason: str | None) -> dict[str, Any]:
-        """Pass the schedule's guard or raise (journaled); the journal details of an override."""
-        self.check_force(force, reason)
-        refusal = guard(self.engine, name, self.now)
+    def _guarded(
+        self, name: str, action: str, refusal: Refusal | None, force: bool, key: str
+    ) -> dict[str, Any]:
+        """Nothing when ``refusal`` is None; the journal details of an override when forced;
+        otherwise a journaled refusal raised."""
         if refusal is None:
             return {}
         if force:
-            return {"overrides": refusal.reason}
+            return {key: refusal.reason}
         when = _iso(refusal.next_allowed, self.engine.zone)
-        self._record(
-            name, action, "refused", None, {"schedule": refusal.reason, "next_allowed": when}
+        details = {"schedule": refusal.reason, "next_allowed": when}
+        then = "it is scheduled down" if key == "overrides_stop" else "next allowed"
+        raise self._refuse(
+            name, action, f"{refusal.reason}; {then} at {when}", details, code="schedule.refused"
         )
-        raise RefusedError(
-            f"{COMMAND_GROUP[name]} {action} refused: {refusal.reason}; next allowed at {when}",
-            hint="wait for the schedule, or override with --force --reason TEXT",
-            code="schedule.refused",
+
+    def _registered(self, name: str, action: str, force: bool) -> dict[str, Any]:
+        """The party-registration gate of the order session, as the runner applies it."""
+        if name != "order_session" or self.session_gate is None:
+            return {}
+        allowed, why = self.session_gate(self.engine.trade_date(self.now))
+        if allowed:
+            return {}
+        if force:
+            return {"overrides_registration": why}
+        raise self._refuse(
+            name,
+            action,
+            f"party details are not registered ({why})",
+            {"registration": why},
+            code="registration.missing",
         )
+
+    def _running(self, name: str) -> bool:
+        return self.backend(name).status().running
+
+    def _allowed(self, name: str, action: str, force: bool, reason: str | None) -> dict[str, Any]:
+        """Pass the guards of ``action`` or raise (journaled); the journal details of the
+        overrides. A stop, or the stop of a restart, of a running component the schedule
+        wants up is guarded; a start, or the start of a restart, by the schedule's hours
+        and the registration gate."""
+        check_force(force, reason, "the schedule is overridden")
+        details: dict[str, Any] = {}
+        if action in ("stop", "restart") and self._running(name):
+            refusal = stop_guard(self.engine, name, self.now)
+            details |= self._guarded(name, action, refusal, force, "overrides_stop")
+        if action in ("start", "restart"):
+            refusal = guard(self.engine, name, self.now)
+            details |= self._guarded(name, action, refusal, force, "overrides")
+            details |= self._registered(name, action, force)
+        return details
 
     def start(self, name: str, *, force: bool = False, reason: str | None = None) -> ActionResult:
         details = self._allowed(name, "start", force, reason)
         return self._act(name, "start", reason, details)
 
-    def stop(self, name: str, *, reason: str | None = None) -> ActionResult:
-        return self._act(name, "stop", reason, {})
+    def stop(self, name: str, *, force: bool = False, reason: str | None = None) -> ActionResult:
+        details = self._allowed(name, "stop", force, reason)
+        return self._act(name, "stop", reason, details)
 
     def restart(self, name: str, *, force: bool = False, reason: str | None = None) -> ActionResult:
         details = self._allowed(name, "restart", force, reason)

@@ -39,6 +39,7 @@ from ncctl.journal.files import (
     set_aside_partial,
 )
 from ncctl.journal.records import EMPTY, Head, canonical, iso_ns, sha
+from ncctl.journal.runclock import clock_field
 
 if TYPE_CHECKING:
     from ncctl.journal.anchor import Anchor, AnchorState
@@ -173,6 +174,9 @@ class Journal:
     ) -> dict[str, Any]:
         from ncctl.journal.anchor import Anchor
 
+        clock = clock_field()  # read before the lock: a shared clock is a file to read
+        if reason is None and clock.get("override"):
+            reason = str(clock["override"])
         anchor = Anchor.open(self.state_dir)
         try:
             committed = anchor.state().committed
@@ -197,6 +201,7 @@ class Journal:
                     "seq": head.lines + 1,
                     "prev": head.hash,
                     "time": iso_ns(ts_ns),
+                    "clock": clock,
                 }
                 if recovered is not None:
                     record["recovered"] = recovered

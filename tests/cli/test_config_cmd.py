@@ -206,6 +206,12 @@ def test_set_writes_a_validated_value(ncctl: Runner, dev_copy: Path) -> None:
         "new": "UTC",
         "dry_run": False,
         "written": True,
+        "context": {
+            "config": str(dev_copy),
+            "source": "--config",
+            "state_dir": str(Path.cwd() / ".ncctl"),
+            "clock": {"kind": "real"},
+        },
     }
     assert stat.S_IMODE(dev_copy.stat().st_mode) == 0o600
     assert dev_copy.stat().st_ino != inode

@@ -11,24 +11,37 @@ import pytest
 
 from ncctl.cli.main import main
 
-SLEEP = '["{python}", "-c", "import time; time.sleep(120)"]'
+
+def simulators(root: Path) -> str:
+    """The [components] and [tuning] of a development configuration under ``root`` (the
+    simulators, a tuning root that is not the machine's): ``--clock`` may act on it."""
+    data = root / "data"
+    feed = ["{python}", "-m", "ncctl.sim.feed_handler", "--status-file", str(root / "fh.json")]
+    order = ["{python}", "-m", "ncctl.sim.order_session", "--rate", "1"]
+    for flag, name in (
+        ("--audit-file", "audit.csv"),
+        ("--trade-file", "t.log"),
+        ("--ion-file", "s.ion"),
+    ):
+        order += [flag, str(data / name)]
+    return (
+        "[components.feed_handler]\n"
+        f"command = {json.dumps(feed)}\n"
+        "stop_timeout_s = 2.0\n"
+        "[components.order_session]\n"
+        f"command = {json.dumps(order)}\n"
+        "stop_timeout_s = 2.0\n"
+        f'[tuning]\nroot = "{root / "tuning-root"}"\n'
+    )
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "c.toml"
-    path.write_text(
-        f'state_dir = "{tmp_path / "state"}"\n'
-        "[components.feed_handler]\n"
-        f"command = {SLEEP}\n"
-        "stop_timeout_s = 2.0\n"
-        "[components.order_session]\n"
-        f"command = {SLEEP}\n"
-        "stop_timeout_s = 2.0\n"
-    )
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\n' + simulators(tmp_path))
     yield path
     for group in ("feed", "session"):
-        main(["--config", str(path), group, "stop"])
+        main(["--config", str(path), group, "stop", "--force", "--reason", "test teardown"])
 
 
 def run(
@@ -110,17 +123,20 @@ def test_round_trip_in_hours_and_status_in_sync(
     assert code == 0 and doc["data"]["drift"] is False
     assert {r["actual"] for r in doc["data"]["components"]} == {"running"}
     code, doc = run(capsys, config, clock, "session", "restart")
+    assert code == 1 and doc["error"]["code"] == "schedule.refused"  # it runs in its hours
+    code, doc = run(capsys, config, clock, "session", "restart", "--force", "--reason", "test")
     assert code == 0 and doc["data"]["action"] == "restart"
     first_pid = doc["data"]["status"]["pid"]
     code, doc = run(capsys, config, clock, "session", "status")
     assert doc["data"]["pid"] == first_pid
     for group in ("session", "feed"):
-        code, doc = run(capsys, config, clock, group, "stop")
+        code, doc = run(capsys, config, clock, group, "stop", "--force", "--reason", "test")
         assert code == 0 and doc["data"]["changed"] is True
     commands = [(e["command"], e["outcome"]) for e in journal(config)]
     assert commands == [
         ("feed start", "ok"),
         ("session start", "ok"),
+        ("session restart", "refused"),
         ("session restart", "ok"),
         ("session stop", "ok"),
         ("feed stop", "ok"),
@@ -166,12 +182,13 @@ def test_a_component_dying_before_ready_is_exit_69_with_its_log_tail(
         'kind = "file"\n'
         f'path = "{tmp_path / "ready"}"\n'
     )
-    code, doc = run(capsys, path, "2026-11-25T10:00", "feed", "start")
+    forced = ("--force", "--reason", "a crash, not a simulator")  # not a development setup
+    code, doc = run(capsys, path, "2026-11-25T10:00", "feed", "start", *forced)
     assert code == 69
     assert doc["error"]["code"] == "component.failed"
     assert "exit status 4" in doc["error"]["message"]
     assert doc["error"]["log_tail"] == ["no licence file"]
     assert journal(path)[-1]["outcome"] == "failed"
-    code = main(["--config", str(path), "--clock", "2026-11-25T10:00", "feed", "start"])
+    code = main(["--config", str(path), "--clock", "2026-11-25T10:00", "feed", "start", *forced])
     err = capsys.readouterr().err
     assert code == 69 and "no licence file" in err and "hint:" in err

@@ -46,7 +46,7 @@ def workdir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
     for group in ("session", "feed"):
         subprocess.run(
-            [NCCTL, "--config", str(DEV), group, "stop"],
+            [NCCTL, "--config", str(DEV), group, "stop", "--force", "--reason", "test teardown"],
             cwd=tmp_path,
             capture_output=True,
             timeout=60,
@@ -54,9 +54,15 @@ def workdir(tmp_path: Path) -> Iterator[Path]:
         )
 
 
+FORCED = ("--force", "--reason", "a round trip of the simulators")
+
+
 def test_both_simulators_round_trip_and_status_in_sync(workdir: Path) -> None:
+    # the dev configuration has party details: no registration this week, no order session
+    code, doc = ncctl(workdir, TRADING, "session", "start")
+    assert code == 1 and doc["error"]["code"] == "registration.missing", doc
     for group in ("feed", "session"):
-        code, doc = ncctl(workdir, TRADING, group, "start")
+        code, doc = ncctl(workdir, TRADING, group, "start", *FORCED)
         assert code == 0, doc
         assert doc["data"]["status"]["state"] == "running"
 
@@ -74,9 +80,9 @@ def test_both_simulators_round_trip_and_status_in_sync(workdir: Path) -> None:
         header = next(csv.reader(fh))
     assert tuple(header) == AUDIT_COLUMNS
 
-    code, doc = ncctl(workdir, TRADING, "session", "restart")
+    code, doc = ncctl(workdir, TRADING, "session", "restart", *FORCED)
     assert code == 0 and doc["data"]["status"]["state"] == "running"
-    code, doc = ncctl(workdir, TRADING, "feed", "restart")
+    code, doc = ncctl(workdir, TRADING, "feed", "restart", *FORCED)
     assert code == 0 and doc["data"]["status"]["state"] == "running"
 
     # the same processes on a Saturday are drift: exit 1, both named
@@ -94,4 +100,4 @@ def test_both_simulators_round_trip_and_status_in_sync(workdir: Path) -> None:
     assert code == 0 and doc["data"]["drift"] is False
 
     code, doc = ncctl(workdir, WEEKEND, "audit", "verify")
-    assert code == 0 and doc["data"]["lines"] == 6  # start x2, restart x2, stop x2
+    assert code == 0 and doc["data"]["lines"] == 7  # refused, start x2, restart x2, stop x2

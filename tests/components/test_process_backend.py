@@ -213,8 +213,9 @@ def test_two_concurrent_cli_starts_start_exactly_one(tmp_path: Path) -> None:
     config.write_text(
         f'state_dir = "{tmp_path / "state"}"\n'
         "[components.feed_handler]\n"
-        'command = ["{python}", "-c", "import time; time.sleep(120)"]\n'
+        'command = ["{python}", "-m", "ncctl.sim.idle"]\n'
         "stop_timeout_s = 2.0\n"
+        f'[tuning]\nroot = "{tmp_path / "tuning-root"}"\n'  # a development setup: --clock acts
     )
     ncctl = str(Path(sys.executable).parent / "ncctl")
     argv = [ncctl, "--config", str(config), "--clock", "2026-11-25T10:00", "feed", "start"]
@@ -226,7 +227,17 @@ def test_two_concurrent_cli_starts_start_exactly_one(tmp_path: Path) -> None:
         assert len(pids) == 1
     finally:
         stop = subprocess.run(
-            [ncctl, "--config", str(config), "feed", "stop", "--json"],
+            [
+                ncctl,
+                "--config",
+                str(config),
+                "feed",
+                "stop",
+                "--force",
+                "--reason",
+                "test teardown",
+                "--json",
+            ],
             capture_output=True,
             timeout=60,
             check=False,

@@ -60,7 +60,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv("NCCTL_CONFIG", raising=False)
     yield tmp_path
     for group in ("session", "feed"):
-        main(["--config", str(DEV), group, "stop"])
+        main(["--config", str(DEV), group, "stop", "--force", "--reason", "test teardown"])
     for module in (*SIMULATORS.values(), SUPERVISOR):
         for pid in processes(tmp_path, module):
             os.kill(pid, signal.SIGKILL)
@@ -68,6 +68,8 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def ncctl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
+    if args[-1] in ("start", "stop", "restart"):  # in trading hours: past the guards
+        args = (*args, "--force", "--reason", "a test of single instances")
     code = main(["--config", str(DEV), "--clock", TRADING, *args, "--json"])
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err, captured.err
@@ -238,7 +240,7 @@ def test_starts_and_stops_killed_at_random_instants_never_leave_two_or_an_orphan
 
     def launch(verb: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [*base, verb, "--json"],
+            [*base, verb, "--force", "--reason", "a race test", "--json"],
             cwd=root,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -206,6 +206,8 @@ def _config(tmp_path: Path, port: int, key: Path, entries: list[PartyDetails]) -
         f'secret_key_file = "{key}"',
         "response_timeout_s = 2.0",
         "retry_delay_s = 0.0",
+        "[tuning]",  # a development setup: --clock may act
+        f'root = "{tmp_path / "tuning-root"}"',
     ]
     for e in entries:
         lines.append("[[party_details]]")

@@ -24,6 +24,9 @@ NO_DAC_OVERRIDE = (
     "--",
 )
 """Run as root without the capabilities that let root ignore file modes."""
+FORCED = ("--force", "--reason", "a test setup that is more than a development one")
+"""For a state-changing command on a simulated clock when the configuration is not a
+development one (a component that is not a simulator, an SFTP destination)."""
 
 
 def write_config(
@@ -37,7 +40,8 @@ def write_config(
     retain_days: int = 1830,
     audit: str = "",
 ) -> Path:
-    """A config under ``root``: one `audit` category, local destinations fcm and client.
+    """A development config under ``root``: one `audit` category, local destinations fcm and
+    client, simulators, a tuning root that is not the machine's (so ``--clock`` may act).
 
     Without an owner, a renamed audit file is left to reopen by itself (``reopen = "self"``);
     ``audit`` adds lines to the ``[logs.audit]`` table."""
@@ -61,6 +65,8 @@ def write_config(
     )
     for name, rel in dests.items():
         text += f'[destinations.{name}]\nurl = "file://{root / rel}"\nbackoff_s = 0.0\n'
+    if "[tuning]" not in extra:  # a development setup: a simulated clock may change its state
+        text += f'[tuning]\nroot = "{root / "tuning-root"}"\n'
     path = root / "ncctl.toml"
     path.write_text(text + extra)
     (root / "live").mkdir(exist_ok=True)

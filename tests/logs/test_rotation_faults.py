@@ -37,7 +37,7 @@ import pytest
 
 from ncctl.components.process import wait_until
 from ncctl.schedule import load_engine
-from tests.logs.helpers import NCCTL, run, write_config
+from tests.logs.helpers import FORCED, NCCTL, run, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("writer.py")
@@ -93,13 +93,14 @@ class Setup:
 
     def start_writer(self) -> None:
         self.ready.unlink(missing_ok=True)
-        code, doc, _ = run(self.config, "session", "start", clock=SESSION_CLOCK)
+        code, doc, _ = run(self.config, "session", "start", *FORCED, clock=SESSION_CLOCK)
         assert code == 0, doc
         assert wait_until(lambda: self.live.is_file() and self.live.stat().st_size > 0, 10)
 
     def rotate(self, clock: str) -> subprocess.Popen[bytes]:
+        rotate = ("logs", "rotate", *FORCED, "--json")
         return subprocess.Popen(
-            [NCCTL, "--config", str(self.config), "--clock", clock, "logs", "rotate", "--json"],
+            [NCCTL, "--config", str(self.config), "--clock", clock, *rotate],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -209,12 +210,12 @@ def test_no_row_is_lost_or_doubled_under_sigkill(tmp_path: Path, variant: Varian
             outcomes[code] += 1
             assert code in (0, 75, -signal.SIGKILL), code
     finally:
-        code, doc, _ = run(setup.config, "session", "stop")
+        code, doc, _ = run(setup.config, "session", "stop", *FORCED)
         assert code == 0, doc
     assert kills >= variant.kills, f"{kills} kills in {variant.budget_s} s: {outcomes}, {span}"
 
     # the writer is stopped: the last rotation completes and holds nothing back
-    code, doc, err = run(setup.config, "logs", "rotate", clock=next(clocks))
+    code, doc, err = run(setup.config, "logs", "rotate", *FORCED, clock=next(clocks))
     assert code == 0, (doc, err)
     assert doc["data"]["held"] == []
     code, doc, _ = run(setup.config, "logs", "status", clock=next(clocks))

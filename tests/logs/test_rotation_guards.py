@@ -308,7 +308,7 @@ def test_a_trade_date_before_the_newest_archive_is_refused_unless_forced(tmp_pat
 
 
 def test_the_runner_never_rotates_into_the_past(tmp_path: Path) -> None:
-    sleep = '["{python}", "-c", "import time; time.sleep(300)"]'
+    sleep = '["{python}", "-m", "ncctl.sim.idle"]'
     extra = (
         f"[components.feed_handler]\ncommand = {sleep}\nstop_timeout_s = 2.0\n"
         f"[components.order_session]\ncommand = {sleep}\nstop_timeout_s = 2.0\n"
@@ -330,7 +330,7 @@ def test_the_runner_never_rotates_into_the_past(tmp_path: Path) -> None:
         assert job["result"]["alert"]["code"] == "rotate.past"
     finally:
         for group in ("session", "feed"):
-            run(config, group, "stop")
+            run(config, group, "stop", "--force", "--reason", "test teardown")
     assert sorted(p.name for p in (tmp_path / "archive" / "audit").iterdir()) == archives
     assert tree(tmp_path / "outbox") == outbox  # nothing uploaded because of it
     assert live.read_text() == "rows that must stay live\n"
@@ -341,7 +341,7 @@ def test_the_runner_never_rotates_into_the_past(tmp_path: Path) -> None:
 
 
 def test_the_runner_keeps_a_held_file_and_retries_it(tmp_path: Path, holders: list[Holder]) -> None:
-    sleep = '["{python}", "-c", "import time; time.sleep(300)"]'
+    sleep = '["{python}", "-m", "ncctl.sim.idle"]'
     extra = (
         f"[components.feed_handler]\ncommand = {sleep}\nstop_timeout_s = 2.0\n"
         f"[components.order_session]\ncommand = {sleep}\nstop_timeout_s = 2.0\n"
@@ -355,7 +355,7 @@ def test_the_runner_keeps_a_held_file_and_retries_it(tmp_path: Path, holders: li
         assert code == 0, (doc, err)
     finally:
         for group in ("session", "feed"):
-            run(config, group, "stop")
+            run(config, group, "stop", "--force", "--reason", "test teardown")
     [job] = [j for j in doc["data"]["jobs"] if j["job"] == "rotate"]
     assert (job["state"], job["code"]) == ("failed", "rotate.held")  # retried with backoff
     kept = tmp_path / "archive" / "audit" / f"audit.{TRADE_DATE}.csv"

@@ -24,7 +24,7 @@ from ncctl.logs.destinations import Item
 from ncctl.logs.sftp import WeakAlgorithmsError
 from ncctl.logs.ssh_algorithms import WEAK, WEAK_NAMES, check_allowed, refused_offer
 from tests.logs.conftest import MakeItem, OpenDestination, remote_sha256
-from tests.logs.helpers import run
+from tests.logs.helpers import FORCED, run
 from tests.logs.test_upload_sftp import config_with_sftp
 from tests.sshd import (
     WEAK_CIPHER_AND_MAC,
@@ -228,8 +228,8 @@ def test_logs_upload_refuses_a_weak_server_without_retrying(
     remote = _remote(weak_sshd, "cli-refused")
     config = config_with_sftp(tmp_path, weak_sshd, remote)
     (tmp_path / "live" / "audit.csv").write_text("row\n")
-    assert run(config, "logs", "rotate")[0] == 0
-    code, doc, stderr = run(config, "logs", "upload")
+    assert run(config, "logs", "rotate", *FORCED)[0] == 0
+    code, doc, stderr = run(config, "logs", "upload", *FORCED)
     assert code == 1  # refused, not 75: the next run would fail the same way
     assert "Traceback" not in stderr and "paramiko" not in stderr
     assert doc["error"]["code"] == "upload.failed"
@@ -255,8 +255,8 @@ def test_logs_upload_through_allow_algorithms(tmp_path: Path, cbc_sshd: SshServe
     )
     assert run(config, "config", "validate")[0] == 0
     (tmp_path / "live" / "audit.csv").write_text("row\n" * 1000)
-    assert run(config, "logs", "rotate")[0] == 0
-    code, doc, _ = run(config, "logs", "upload")
+    assert run(config, "logs", "rotate", *FORCED)[0] == 0
+    code, doc, _ = run(config, "logs", "upload", *FORCED)
     assert code == 0, doc
     assert [u["state"] for u in doc["data"]["uploads"]] == ["verified"]
 

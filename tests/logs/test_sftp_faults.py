@@ -32,7 +32,7 @@ import pytest
 from ncctl.config import DestinationConfig
 from ncctl.errors import EXIT_TEMPFAIL, TemporaryError
 from tests.logs.conftest import MakeItem, OpenDestination
-from tests.logs.helpers import TRADE_DATE, run, write_config
+from tests.logs.helpers import FORCED, TRADE_DATE, run, write_config
 from tests.logs.proxy import LoopbackProxy, stopped_afterwards
 from tests.sshd import SessionFreezer, SshServer, wait_for
 
@@ -227,14 +227,14 @@ def test_an_authentication_stall_makes_logs_upload_exit_75_and_the_next_run_uplo
     text = config.read_text().replace('destinations = ["client"]', 'destinations = ["fcm"]')
     config.write_text(text)
     (tmp_path / "live" / "audit.csv").write_bytes(b"row\n" * 1000)
-    assert run(config, "logs", "rotate")[0] == 0
-    code, doc, _ = run(config, "logs", "upload")
+    assert run(config, "logs", "rotate", *FORCED)[0] == 0
+    code, doc, _ = run(config, "logs", "upload", *FORCED)
     assert code == EXIT_TEMPFAIL, doc
     assert doc["error"]["code"] == "upload.retry"
     [upload] = doc["data"]["uploads"]
     assert (upload["state"], upload["retryable"]) == ("failed", True)
     assert upload["error"]["code"] == "upload.network"
-    code, doc, _ = run(config, "logs", "upload")
+    code, doc, _ = run(config, "logs", "upload", *FORCED)
     assert code == 0, doc
     assert [u["state"] for u in doc["data"]["uploads"]] == ["verified"]
     assert (remote_dir / f"audit.{TRADE_DATE}.csv.gz").is_file()

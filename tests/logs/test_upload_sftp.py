@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from tests.logs.helpers import TRADE_DATE, run, write_config
+from tests.logs.helpers import FORCED, TRADE_DATE, run, write_config
 from tests.sshd import SshServer
 
 NAME = f"audit.{TRADE_DATE}.csv.gz"
@@ -42,8 +42,8 @@ def test_sftp_and_file_destinations_at_once_then_both_verified(
 ) -> None:
     config = config_with_sftp(tmp_path, sshd, remote_dir, also_local=True)
     (tmp_path / "live" / "audit.csv").write_bytes(b"row\n" * 100_000)
-    assert run(config, "logs", "rotate")[0] == 0
-    code, doc, _ = run(config, "logs", "upload")
+    assert run(config, "logs", "rotate", *FORCED)[0] == 0
+    code, doc, _ = run(config, "logs", "upload", *FORCED)
     assert code == 0, doc
     assert {(u["destination"], u["state"], u["verified_by"]) for u in doc["data"]["uploads"]} == {
         ("fcm", "verified", "readback"),
@@ -73,8 +73,8 @@ def test_a_changed_host_key_is_refused_and_the_file_stays_pending(
     )
     config = config_with_sftp(tmp_path, sshd, remote_dir, known_hosts=wrong)
     (tmp_path / "live" / "audit.csv").write_text("row\n")
-    assert run(config, "logs", "rotate")[0] == 0
-    code, doc, _ = run(config, "logs", "upload")
+    assert run(config, "logs", "rotate", *FORCED)[0] == 0
+    code, doc, _ = run(config, "logs", "upload", *FORCED)
     assert code == 1
     [upload] = doc["data"]["uploads"]
     assert upload["error"]["code"] == "sftp.host_key"
@@ -91,12 +91,12 @@ def test_killed_mid_transfer_to_sftp_then_resumed(
 
     config = config_with_sftp(tmp_path, sshd, remote_dir)
     (tmp_path / "live" / "audit.csv").write_bytes(os.urandom(8 * 1024 * 1024))
-    assert run(config, "logs", "rotate")[0] == 0
-    code, _, _ = run(config, "logs", "upload", env={"NCCTL_CRASH_AT": "upload.mid_send"})
+    assert run(config, "logs", "rotate", *FORCED)[0] == 0
+    code, _, _ = run(config, "logs", "upload", *FORCED, env={"NCCTL_CRASH_AT": "upload.mid_send"})
     assert code == -9
     part = remote_dir / f"{NAME}.part"
     assert part.exists() and not (remote_dir / NAME).exists()
-    code, doc, _ = run(config, "logs", "upload")
+    code, doc, _ = run(config, "logs", "upload", *FORCED)
     assert code == 0, doc
     [upload] = doc["data"]["uploads"]
     assert upload["state"] == "verified" and upload["resumed_from"] > 0

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.logs.helpers import NCCTL, write_config
 
-SLEEP = '["{python}", "-c", "import time; time.sleep(300)"]'
+SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
 
 
 def receive(sock: socket.socket, wanted: str, timeout_s: float) -> list[str]:
@@ -97,7 +97,16 @@ class Daemon:
         self.reader.join(timeout=10)
         for group in ("session", "feed"):
             subprocess.run(
-                [NCCTL, "--config", str(self.config), group, "stop"],
+                [
+                    NCCTL,
+                    "--config",
+                    str(self.config),
+                    group,
+                    "stop",
+                    "--force",
+                    "--reason",
+                    "test teardown",
+                ],
                 capture_output=True,
                 check=False,
             )

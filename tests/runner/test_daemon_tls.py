@@ -16,7 +16,7 @@ from tests.logs.helpers import NCCTL, write_config
 from tests.sshd import wait_for
 from tests.tls import make_authority
 
-SLEEP = '["{python}", "-c", "import time; time.sleep(300)"]'
+SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
 DEADLINE_S = 30.0
 
 
@@ -45,9 +45,9 @@ def _stop_all(proc: subprocess.Popen[bytes], config: Path) -> None:
     if proc.poll() is None:
         proc.kill()
     proc.wait(timeout=10)
-    stop = [NCCTL, "--config", str(config), "feed", "stop"]
+    stop = [NCCTL, "--config", str(config), "feed", "stop", "--force", "--reason", "test teardown"]
     subprocess.run(stop, capture_output=True, check=False)
-    stop[-2] = "session"
+    stop[3] = "session"
     subprocess.run(stop, capture_output=True, check=False)
 
 

@@ -16,7 +16,7 @@ import pytest
 from ncctl.components.process import wait_until
 from tests.logs.helpers import run, write_config
 
-SLEEP = '["{python}", "-c", "import time; time.sleep(300)"]'
+SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def config(tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "live" / "audit.csv").write_text("rows\n")
     yield path
     for group in ("session", "feed"):
-        run(path, group, "stop")
+        run(path, group, "stop", "--force", "--reason", "test teardown")
 
 
 def states(config: Path, clock: str) -> dict[str, str]:

@@ -38,7 +38,7 @@ def test_clock_set_then_ncctl_and_the_feed_handler_share_it(tmp_path: Path) -> N
         at = json.loads(status.read_text())["at"]
         assert at.startswith("2026-11-25T16:45")
     finally:
-        run(config, "feed", "stop", clock_free=True)
+        run(config, "feed", "stop", "--force", "--reason", "test teardown", clock_free=True)
 
 
 def test_the_daemon_refuses_a_configured_simulated_clock(tmp_path: Path) -> None:
