@@ -215,7 +215,11 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Create configs/ENV.toml from the configuration shipped with ncctl."""
+    """Create DIR/configs/ENV.toml from the configuration shipped with ncctl.
+
+    Relative paths of the shipped file (dev) are written absolute, taken from DIR/.ncctl, so
+    that the file is right from wherever it is read.
+    """
     from ncctl import config
 
     output.begin("config init", json)
