@@ -14,6 +14,7 @@ embedded default from its state directory), never from the current directory: se
 from __future__ import annotations
 
 import copy
+import os
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -502,7 +503,27 @@ def load(explicit: Path | None = None) -> LoadedConfig:
     if loaded.embedded:  # the per-user state directory: 0700 when created
         refused = no_state_home() if loaded.base == NO_STATE_HOME else None
         floor.private_state(loaded.base, refused)
+        _check_state_home(loaded.base)
     return loaded
+
+
+def _check_state_home(base: Path) -> None:
+    """Refuse a per-user state directory that is a link or a file, or that is shared, or that
+    cannot be made because its parent is not a directory (ConfigError names the variable)."""
+    from ncctl import floor
+
+    hint = "point $XDG_STATE_HOME (or $HOME) at a directory of yours"
+    try:
+        if os.path.lexists(base):
+            floor.check_dir(base, "state directory ($XDG_STATE_HOME/ncctl)")
+        elif os.path.lexists(base.parent) and not base.parent.is_dir():
+            raise ConfigError(
+                f"{base.parent}: not a directory, so the state directory {base} cannot be made",
+                hint=hint,
+            )
+    except OSError as exc:
+        message = f"{base}: cannot read the state directory: {exc.strerror}"
+        raise ConfigError(message, hint=hint) from None
 
 
 # -- showing ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
-from typing import Annotated, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +17,7 @@ from ncctl.config import NcctlConfig
 from ncctl.config_files import NO_STATE_HOME, state_home
 from ncctl.config_paths import ConfigPath
 from ncctl.errors import EXIT_CONFIG
-from tests.cli.conftest import run_process
+from tests.cli.conftest import run_process, snapshot
 
 EVERY_PATH = """\
 state_dir = "st"
@@ -261,7 +261,7 @@ def test_embedded_default_state_follows_home_and_read_only_commands_create_nothi
     monkeypatch.setenv("HOME", str(home))
     shown = run_process("config", "show", "--json", cwd=cwd).data()
     state = home / ".local" / "state" / "ncctl"
-    assert shown["source"] == "embedded"
+    assert (shown["source"], shown["base"]) == ("embedded", str(state))
     assert shown["config"]["state_dir"] == str(state)
     assert shown["config"]["logs"]["archive_dir"] == str(state / "archive")
     for argv in (("schedule", "now"), ("status",), ("logs", "status"), ("audit", "verify")):
@@ -287,3 +287,38 @@ def test_without_a_home_reading_works_and_writing_is_a_config_error(
     assert error["code"] == "config.no_state_home" and "XDG_STATE_HOME" in error["hint"]
     assert not NO_STATE_HOME.exists()
     assert not list(tmp_path.iterdir())
+
+
+def _link(xdg: Path) -> None:
+    (xdg / "elsewhere").mkdir()
+    (xdg / "ncctl").symlink_to(xdg / "elsewhere")
+
+
+def _shared(xdg: Path) -> None:
+    (xdg / "ncctl").mkdir()
+    (xdg / "ncctl").chmod(0o777)
+
+
+def _under_a_file(xdg: Path) -> None:
+    (xdg / "file").write_text("not a directory\n")
+
+
+@pytest.mark.parametrize(
+    ("plant", "xdg_under", "code"),
+    [(_link, "", 65), (_shared, "", 77), (_under_a_file, "file", 78)],
+)
+def test_a_bad_state_directory_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plant: Any, xdg_under: str, code: int
+) -> None:
+    xdg, cwd = made(tmp_path / "xdg", tmp_path / "cwd")
+    plant(xdg)
+    monkeypatch.setenv("XDG_STATE_HOME", str(xdg / xdg_under) if xdg_under else str(xdg))
+    before = snapshot(xdg)
+    before_names = [p.name for p in xdg.rglob("*")]
+    for argv in (("logs", "rotate"), ("--clock", "2026-11-25T10:00", "feed", "start")):
+        done = run_process(*argv, "--json", cwd=cwd)
+        error = done.error()
+        assert done.code == code, done
+        assert str(xdg) in error["message"] and "\n" not in error["message"]
+    assert snapshot(xdg) == before and not list(cwd.iterdir())
+    assert sorted(p.name for p in xdg.rglob("*")) == sorted(before_names)

@@ -22,18 +22,28 @@ app = typer.Typer(
 
 @app.command("show")
 def show(json: JsonOpt = False) -> None:
-    """Show the resolved configuration, with its source; secrets are masked."""
+    """Show the resolved configuration, with its source; secrets are masked.
+
+    Every path is shown absolute; "base" is the directory relative paths of the file were
+    taken from (the per-user state directory for the embedded default).
+    """
     from ncctl import config
 
     output.begin("config show", json)
     loaded = STATE.config()
     shown = config.masked(loaded.config)
-    data = {"path": str(loaded.path), "source": loaded.source, "config": shown}
+    data = {
+        "path": str(loaded.path),
+        "source": loaded.source,
+        "base": str(loaded.base),
+        "config": shown,
+    }
 
     def draw(console: Console) -> None:
         from rich.syntax import Syntax
 
         console.print(f"# {loaded.path} ({loaded.source})", markup=False)
+        console.print(f"# relative paths taken from {loaded.base}", markup=False)
         console.print(Syntax(config.dumps(_drop_none(shown)), "toml", theme="ansi_dark"))
 
     output.emit(data, draw)
