@@ -146,8 +146,9 @@ class ReadyCheck(Section):
 class ComponentConfig(Section):
     """A component run as a child process (containers) or as a systemd unit (hosts).
 
-    In ``command``, ``{python}`` stands for ncctl's interpreter and ``{state_dir}`` for the
-    absolute state directory; a program written with a ``/`` is a path like any other.
+    In ``command``, ``{python}`` stands for ncctl's interpreter and ``{state_dir}`` (also in
+    ``env`` values) for the absolute state directory; a program written with a ``/`` is a
+    path like any other.
     """
 
     backend: Literal["process", "systemd"] = "process"
@@ -301,7 +302,8 @@ class DestinationConfig(Section):
 class TuningConfig(Section):
     """Host tuning: which profile, and the root under which /proc, /sys and /etc live."""
 
-    profile: NonEmpty = "dev"
+    profile: Annotated[NonEmpty, DataRef] = "dev"
+    """A shipped profile's name, or a ``.toml`` path."""
     root: ConfigPath = Path("/")
 
 
@@ -415,10 +417,14 @@ class NcctlConfig(Section):
 
     @model_validator(mode="after")
     def _from_state_dir(self) -> NcctlConfig:
-        """``{state_dir}`` in component commands, and the default archive directory."""
+        """``{state_dir}`` in component commands and environments, and the default archive
+        directory."""
         for name in COMPONENT_NAMES:
             comp: ComponentConfig = getattr(self.components, name)
             comp.command = with_state_dir(comp.command, self.state_dir)
+            comp.env = dict(
+                zip(comp.env, with_state_dir(list(comp.env.values()), self.state_dir), strict=True)
+            )
         if "archive_dir" not in self.logs.model_fields_set:
             self.logs.archive_dir = self.state_dir / "archive"
         return self

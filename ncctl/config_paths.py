@@ -6,11 +6,12 @@ embedded default: see :mod:`ncctl.config_files`). It travels in pydantic's valid
 that validation itself makes it absolute. Without a context (a model built in code) paths stay
 as they are written.
 
-What counts as a path: every ``Path`` field, a log category's ``path``, a schedule template or
-holiday table given as a ``.toml`` file, the directory of a ``file:`` destination URL, and the
-program of a component ``command`` when it is written with a ``/``. The other arguments of a
-``command`` are passed as written (ncctl cannot tell which of them are paths): ``{state_dir}``
-in them stands for the absolute state directory (see :func:`with_state_dir`).
+What counts as a path: every ``Path`` field, a log category's ``path``, a schedule template,
+holiday table or tuning profile given as a ``.toml`` file, the directory of a ``file:``
+destination URL, and the program of a component ``command`` when it is written with a ``/``.
+The other arguments of a ``command`` (and ``env`` values) are passed as written: ncctl cannot
+tell which of them are paths; ``{state_dir}`` in them stands for the absolute state directory
+(see :func:`with_state_dir`).
 
 This module imports nothing of ncctl's, so that every configuration model can use it.
 """
@@ -74,7 +75,7 @@ ConfigPath = Annotated[Path, AfterValidator(_from_base)]
 PathText = AfterValidator(_text_from_base)
 """For a ``str`` field that holds a path (a log category's live file)."""
 DataRef = AfterValidator(_data_ref_from_base)
-"""For a schedule reference: a ``.toml`` path, or the name of a shipped file."""
+"""For a schedule or tuning profile reference: a ``.toml`` path, or a shipped file's name."""
 UrlFromBase = AfterValidator(_url_from_base)
 """For a destination URL: the directory of a ``file:`` URL."""
 CommandFromBase = AfterValidator(_command_from_base)

@@ -37,6 +37,7 @@ path = "run/feed.status"
 
 [components.order_session]
 command = ["python3", "-m", "x", "--out={state_dir}/x"]
+env = { SPOOL = "{state_dir}/spool", PLAIN = "a/b" }
 
 [components.order_session.ready]
 kind = "file"
@@ -61,6 +62,7 @@ known_hosts = "keys/known_hosts"
 
 [tuning]
 root = "fakeroot"
+profile = "prof/custom.toml"
 
 [ilink]
 secret_key_file = "keys/ilink"
@@ -198,6 +200,8 @@ def test_every_relative_path_is_taken_from_the_files_directory(
         "-v",
     ]
     assert session.command == ["python3", "-m", "x", f"--out={d / 'st'}/x"]
+    assert session.env == {"SPOOL": f"{d / 'st'}/spool", "PLAIN": "a/b"}
+    assert cfg.tuning.profile == str(d / "prof/custom.toml")
     # the document itself is as written (config set rewrites it from there)
     assert doc["state_dir"] == "st"
     assert not list(elsewhere.iterdir())
