@@ -24,8 +24,8 @@ app = typer.Typer(
 def show(json: JsonOpt = False) -> None:
     """Show the resolved configuration, with its source; secrets are masked.
 
-    Every path is shown absolute; "base" is the directory relative paths of the file were
-    taken from (the per-user state directory for the embedded default).
+    Every path is shown absolute; "base" is the directory relative paths were taken from
+    (the per-user state directory for the embedded default).
     """
     from ncctl import config
 
