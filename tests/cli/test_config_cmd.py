@@ -211,7 +211,7 @@ def test_set_writes_a_validated_value(ncctl: Runner, dev_copy: Path) -> None:
         "context": {
             "config": str(dev_copy),
             "source": "--config",
-            "state_dir": str(Path.cwd() / ".ncctl"),
+            "state_dir": str(dev_copy.parent),  # relative paths: from the file's directory
             "clock": {"kind": "real"},
         },
     }

@@ -39,7 +39,10 @@ def two_dirs(tmp_path: Path, private_state_home: Path) -> Iterator[tuple[Path, P
     a.mkdir()
     b.mkdir()
     yield a, b
-    run_process("feed", "stop", cwd=a)
+    run_process("feed", "stop", *FORCED, cwd=a)
+
+
+FORCED = ("--force", "--reason", "two directories, one state")
 
 
 def feed(cwd: Path, *args: str) -> Outcome:
@@ -62,7 +65,7 @@ def test_start_in_one_directory_status_and_start_in_another(
     assert again["changed"] is False, again
     assert len(feed_handlers(private_state_home)) == 1  # never a second instance
 
-    stopped = feed(b, "stop").data()
+    stopped = feed(b, "stop", *FORCED).data()  # in its hours: a guarded stop
     assert stopped["changed"] is True
     assert feed_handlers(private_state_home) == []
     seen = [feed(cwd, "status").doc()["data"] for cwd in (a, b)]
