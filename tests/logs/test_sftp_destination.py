@@ -87,9 +87,10 @@ class CuttingProxy(LoopbackProxy):
 
     def pump(self, client: socket.socket, number: int) -> None:
         limit = self.cuts[number] if number < len(self.cuts) else None
-        upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+        # generous: a timeout here (a loaded machine) would be a cut the test did not ask for
+        upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=30)
         for sock in (client, upstream):
-            sock.settimeout(5)
+            sock.settimeout(30)
         forwarded = 0
 
         def from_client(data: bytes) -> str | None:
@@ -442,14 +443,16 @@ def test_every_cut_send_resumes_further(
     proxy = CuttingProxy(sshd.port, [2 * MiB, 2 * MiB])  # adding up to less than the file
     proxy_factory.append(proxy)
     known = sshd.known_hosts_for(proxy.port, tmp_path / "known_hosts_proxy")
-    config = sshd.destination_config(remote_dir, port=proxy.port, known_hosts=known, timeout_s=5)
+    # the cuts end each send at once; the timeout only bounds a hang on a loaded machine
+    config = sshd.destination_config(remote_dir, port=proxy.port, known_hosts=known, timeout_s=30)
     part = remote_dir / f"{item.name}.part"
     sizes: list[int] = []
-    for _ in range(2):
+    for i in range(2):
         with pytest.raises(TemporaryError):
             open_destination(config).send(item)
+        assert proxy.cut_done == [2 * MiB] * (i + 1)  # ended by the cut, not by a timeout
         # the server may still be writing what it received before the cut
-        assert wait_for(lambda: not sshd.session_pids(), 5)
+        assert wait_for(lambda: not sshd.session_pids(), 30)
         sizes.append(part.stat().st_size)
     assert 0 < sizes[0] < sizes[1] < item.size
     sent = open_destination(config).send(item)

@@ -137,7 +137,7 @@ def test_only_a_dev_configuration_gets_one() -> None:
 
 
 def test_tune_host_on_the_dev_config_changes_the_fake_root_only(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], private_state_home: Path
 ) -> None:
     """The embedded dev configuration, through the CLI: this machine's values are read,
     never written."""
@@ -149,6 +149,7 @@ def test_tune_host_on_the_dev_config_changes_the_fake_root_only(
     doc = envelope(applied, "tune host")
     assert doc["data"]["verify"]["status"] == "compliant", doc["data"]
     assert {p: live.read(p) for p in paths} == real
-    made = Host(Path(".ncctl/fakeroot"))
-    assert Tuner(made, Path(".ncctl")).verify(profile).compliance() is Compliance.COMPLIANT
-    assert os.stat(".ncctl/fakeroot").st_mode & 0o777 == 0o700
+    # the embedded configuration's state (its fake root included) is the per-user one
+    made = Host(private_state_home / "fakeroot")
+    assert Tuner(made, private_state_home).verify(profile).compliance() is Compliance.COMPLIANT
+    assert os.stat(private_state_home / "fakeroot").st_mode & 0o777 == 0o700
