@@ -11,7 +11,6 @@ Relative paths inside a configuration are taken from the current directory.
 from __future__ import annotations
 
 import copy
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,8 +30,10 @@ from pydantic import (
     model_validator,
 )
 
+from ncctl.addresses import is_loopback
 from ncctl.config_files import ETC_CONFIG, resolve_path
 from ncctl.errors import CantCreateError, ConfigError, UsageError
+from ncctl.floor import write_text_atomic
 from ncctl.ilink.settings import IlinkConfig, PartyDetailsList
 from ncctl.preflight.settings import PreflightConfig
 from ncctl.resources import builtin_config, builtin_envs, builtin_holidays, builtin_schedule
@@ -276,18 +277,6 @@ class TuningConfig(Section):
 
     profile: NonEmpty = "dev"
     root: Path = Path("/")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
-    import ipaddress
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
 
 
 @dataclass(frozen=True)
@@ -584,7 +573,7 @@ def set_value(
         raise
     old = lookup(doc, key)
     if not dry_run:
-        write_atomic(path, dumps(new_doc))
+        write_text_atomic(path, dumps(new_doc))
     return old, value
 
 
@@ -602,25 +591,6 @@ def dumps(doc: Mapping[str, Any]) -> str:
     import tomli_w
 
     return tomli_w.dumps(dict(doc))
-
-
-def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
-    """Write ``text`` to ``path`` atomically (see :func:`ncctl.floor.atomic_write`); the mode
-    is ``mode``, else the existing file's (at most 0640), else 0640."""
-    from ncctl import floor
-
-    if mode is None:
-        try:
-            mode = stat.S_IMODE(path.lstat().st_mode) & floor.FILE_MODE
-        except FileNotFoundError:
-            mode = floor.FILE_MODE
-    try:
-        floor.atomic_write(path, text.encode("utf-8"), what="file", mode=mode)
-    except OSError as exc:
-        raise CantCreateError(
-            f"{path}: cannot write: {exc.strerror}",
-            hint="check that the directory exists, is writable, and has free space",
-        ) from None
 
 
 def init_file(env: str, directory: Path, force: bool = False) -> Path:
@@ -641,5 +611,5 @@ def init_file(env: str, directory: Path, force: bool = False) -> Path:
         raise CantCreateError(
             f"{target.parent}: cannot create: {exc.strerror}", hint="check permissions"
         ) from None
-    write_atomic(target, builtin_config(env).read_text(encoding="utf-8"), mode=0o640)
+    write_text_atomic(target, builtin_config(env).read_text(encoding="utf-8"), mode=0o640)
     return target
