@@ -7,6 +7,7 @@
   ``ignore_imports`` lists hold only today's exceptions (:data:`BASELINE_IGNORES`), and an
   exception that matches no import any more is an error of ``lint-imports``, so the lists only
   shrink.
+- Every top-level command or group of the CLI lives in its own module, named after it.
 """
 
 from __future__ import annotations
@@ -169,3 +170,13 @@ def test_an_import_exception_that_matches_nothing_fails_the_check(tmp_path: Path
     done = _lint_imports(config)
     assert done.returncode == 1
     assert "No matches for ignored import ncctl.floor -> ncctl.cli." in done.stdout + done.stderr
+
+
+def test_every_command_group_has_its_own_module_named_after_it() -> None:
+    from ncctl.cli.app import ENTRIES
+
+    assert {name: module for name, (module, _) in ENTRIES.items()} == {
+        name: f"ncctl.cli.{name}_cmd" for name in ENTRIES
+    }
+    modules = {path.stem for path in (ROOT / "ncctl" / "cli").glob("*_cmd.py")}
+    assert modules == {f"{name}_cmd" for name in ENTRIES}, "a *_cmd module without a command"
