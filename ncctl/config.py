@@ -1,16 +1,20 @@
 """Configuration: pydantic models of the whole file, TOML loading and atomic writing.
 
 Resolution order (first found wins): ``--config PATH`` > ``$NCCTL_CONFIG`` >
-``configs/$NCCTL_ENV.toml`` in the current directory (``NCCTL_ENV`` defaults to ``dev``) >
-``/etc/ncctl/config.toml`` > the ``dev`` configuration shipped with ncctl (the embedded
-default: simulators, local directories, state under ``./.ncctl/``).
+``/etc/ncctl/config.toml`` > ``configs/$NCCTL_ENV.toml`` in the current directory, only when
+``NCCTL_ENV`` is set > the ``dev`` configuration shipped with ncctl (the embedded default:
+simulators, local directories, state in ``$XDG_STATE_HOME/ncctl``, by default
+``~/.local/state/ncctl``). See :mod:`ncctl.config_files`.
 
-Relative paths inside a configuration are taken from the current directory.
+Relative paths inside a configuration file are taken from the file's directory (those of the
+embedded default from its state directory), never from the current directory: see
+:mod:`ncctl.config_paths`.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +35,24 @@ from pydantic import (
 )
 
 from ncctl.addresses import is_loopback
-from ncctl.config_files import ETC_CONFIG, resolve_path
+from ncctl.config_files import (
+    EMBEDDED,
+    ETC_CONFIG,
+    NO_STATE_HOME,
+    base_dir,
+    is_embedded_file,
+    no_state_home,
+    resolve_path,
+)
+from ncctl.config_paths import (
+    CommandFromBase,
+    ConfigPath,
+    DataRef,
+    PathText,
+    UrlFromBase,
+    context,
+    with_state_dir,
+)
 from ncctl.errors import CantCreateError, ConfigError, UsageError
 from ncctl.floor import write_text_atomic
 from ncctl.ilink.settings import IlinkConfig, PartyDetailsList
@@ -64,6 +85,7 @@ def _check_file_ref(value: str) -> str:
 
 
 FileRef = Annotated[str, Field(min_length=1), AfterValidator(_check_file_ref)]
+ScheduleRef = Annotated[FileRef, DataRef]
 
 
 class Section(BaseModel):
@@ -75,13 +97,14 @@ class Section(BaseModel):
 class ScheduleConfig(Section):
     """Which weekly template and holiday tables drive the schedule, and the display zone.
 
-    A value ending in ``.toml`` is a path; any other value names a file shipped with ncctl
+    A value ending in ``.toml`` is a path (relative: from the configuration file's directory);
+    any other value names a file shipped with ncctl
     (``cme-globex`` is ``schedules/cme-globex.toml``, ``cme-2026`` is
     ``schedules/holidays/cme-2026.toml``).
     """
 
-    template: FileRef = "cme-globex"
-    holidays: list[FileRef] = Field(default_factory=lambda: ["cme-2026", "cme-2027"])
+    template: ScheduleRef = "cme-globex"
+    holidays: list[ScheduleRef] = Field(default_factory=lambda: ["cme-2026", "cme-2027"])
     display_tz: TimeZoneName = "America/Chicago"
 
     @field_validator("holidays")
@@ -109,7 +132,7 @@ class ReadyCheck(Section):
     """How ncctl knows a started component is ready."""
 
     kind: Literal["status_file", "tcp_port", "file"]
-    path: Path | None = None
+    path: ConfigPath | None = None
     port: Port | None = None
     timeout_s: float = Field(default=10.0, gt=0, le=600)
 
@@ -123,13 +146,18 @@ class ReadyCheck(Section):
 
 
 class ComponentConfig(Section):
-    """A component run as a child process (containers) or as a systemd unit (hosts)."""
+    """A component run as a child process (containers) or as a systemd unit (hosts).
+
+    In ``command``, ``{python}`` stands for ncctl's interpreter and ``{state_dir}`` (also in
+    ``env`` values) for the absolute state directory; a program written with a ``/`` is a
+    path like any other.
+    """
 
     backend: Literal["process", "systemd"] = "process"
-    command: list[NonEmpty] = Field(default_factory=list)
-    cwd: Path | None = None
+    command: Annotated[list[NonEmpty], CommandFromBase] = Field(default_factory=list)
+    cwd: ConfigPath | None = None
     env: dict[str, str] = Field(default_factory=dict)
-    log_file: Path | None = None
+    log_file: ConfigPath | None = None
     stop_timeout_s: float = Field(default=10.0, gt=0, le=600)
     ready: ReadyCheck | None = None
     unit: NonEmpty | None = None
@@ -172,14 +200,14 @@ class LogCategory(Section):
     reopen: whatever the writer appends between the copy and the truncation is lost.
     """
 
-    path: FileRef
+    path: Annotated[FileRef, PathText]
     owner: Literal["feed_handler", "order_session"] | None = None
     mode: Literal["rename", "copytruncate"] = "rename"
     reopen: Literal["signal", "self"] | None = None
     compress: Literal["none", "gzip", "zstd"] = "gzip"
     destinations: list[NonEmpty] = Field(default_factory=list)
     retain_days: int = Field(default=1830, ge=1, le=36500)
-    archive_dir: Path | None = None
+    archive_dir: ConfigPath | None = None
     reopen_timeout_s: float = Field(default=10.0, gt=0, le=600)
 
     @model_validator(mode="after")
@@ -202,12 +230,13 @@ class LogCategory(Section):
 
 
 class LogsConfig(Section):
-    """The three categories; archives go to ``archive_dir/CATEGORY`` unless a category says."""
+    """The three categories; archives go to ``archive_dir/CATEGORY`` unless a category says
+    (``archive_dir`` defaults to ``state_dir/archive``)."""
 
     audit: LogCategory | None = None
     trade: LogCategory | None = None
     ion: LogCategory | None = None
-    archive_dir: Path = Path(".ncctl/archive")
+    archive_dir: ConfigPath = Path(".ncctl/archive")
     lock_timeout_s: float = Field(default=30.0, ge=0, le=3600)
 
     def categories(self) -> dict[str, LogCategory]:
@@ -227,7 +256,7 @@ def _check_url(value: str) -> str:
     return value
 
 
-DestinationUrl = Annotated[str, AfterValidator(_check_url)]
+DestinationUrl = Annotated[str, AfterValidator(_check_url), UrlFromBase]
 
 
 def _check_algorithms(value: list[str]) -> list[str]:
@@ -252,8 +281,8 @@ class DestinationConfig(Section):
     """
 
     url: DestinationUrl
-    key_file: Path | None = None
-    known_hosts: Path | None = None
+    key_file: ConfigPath | None = None
+    known_hosts: ConfigPath | None = None
     timeout_s: float = Field(default=30.0, gt=0, le=3600)
     retries: int = Field(default=5, ge=0, le=100)
     backoff_s: float = Field(default=2.0, ge=0, le=300)
@@ -275,8 +304,9 @@ class DestinationConfig(Section):
 class TuningConfig(Section):
     """Host tuning: which profile, and the root under which /proc, /sys and /etc live."""
 
-    profile: NonEmpty = "dev"
-    root: Path = Path("/")
+    profile: Annotated[NonEmpty, DataRef] = "dev"
+    """A shipped profile's name, or a ``.toml`` path."""
+    root: ConfigPath = Path("/")
 
 
 @dataclass(frozen=True)
@@ -298,9 +328,9 @@ class MetricsConfig(Section):
     signed by that CA (mutual TLS). TLS may be set on loopback too.
     """
 
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_client_ca: Path | None = None
+    tls_cert: ConfigPath | None = None
+    tls_key: ConfigPath | None = None
+    tls_client_ca: ConfigPath | None = None
     listen: NonEmpty = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535, description="0: any free port")
 
@@ -336,7 +366,7 @@ class ClockConfig(Section):
     """A simulated clock for development: a file shared by ncctl and the simulators
     (see `ncctl clock set`). Unset, everything runs on the machine's clock."""
 
-    file: Path | None = None
+    file: ConfigPath | None = None
 
 
 class RunnerConfig(Section):
@@ -362,7 +392,7 @@ class NcctlConfig(Section):
     """The whole configuration file."""
 
     environment: NonEmpty = "dev"
-    state_dir: Path = Path(".ncctl")
+    state_dir: ConfigPath = Path(".ncctl")
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     components: ComponentsConfig = Field(default_factory=ComponentsConfig)
     logs: LogsConfig = Field(default_factory=LogsConfig)
@@ -375,6 +405,20 @@ class NcctlConfig(Section):
     clock: ClockConfig = Field(default_factory=ClockConfig)
     systemd: SystemdConfig = Field(default_factory=SystemdConfig)
     preflight: PreflightConfig = Field(default_factory=PreflightConfig)
+
+    @model_validator(mode="after")
+    def _from_state_dir(self) -> NcctlConfig:
+        """``{state_dir}`` in component commands and environments, and the default archive
+        directory."""
+        for name in COMPONENT_NAMES:
+            comp: ComponentConfig = getattr(self.components, name)
+            comp.command = with_state_dir(comp.command, self.state_dir)
+            comp.env = dict(
+                zip(comp.env, with_state_dir(list(comp.env.values()), self.state_dir), strict=True)
+            )
+        if "archive_dir" not in self.logs.model_fields_set:
+            self.logs.archive_dir = self.state_dir / "archive"
+        return self
 
     def cross_reference_problem(self) -> tuple[str, str] | None:
         """A key path and a problem where one part names another that does not exist."""
@@ -396,16 +440,22 @@ class LoadedConfig:
     path: Path
     source: str
     document: dict[str, Any]
+    base: Path
+    """The directory relative paths of the file were taken from."""
 
     @property
     def embedded(self) -> bool:
-        return self.source == "embedded"
+        """Whether this is the embedded default (however it was named): read-only."""
+        return self.source == EMBEDDED or is_embedded_file(self.path)
 
 
-def validate_document(doc: Mapping[str, Any], source: str) -> NcctlConfig:
-    """Validate a parsed document; a failure names ``source`` and the key path (exit 78)."""
+def validate_document(
+    doc: Mapping[str, Any], source: str, *, base: Path | None = None
+) -> NcctlConfig:
+    """Validate a parsed document, relative paths taken from ``base`` (kept relative when
+    None); a failure names ``source`` and the key path (exit 78)."""
     try:
-        config = NcctlConfig.model_validate(doc)
+        config = NcctlConfig.model_validate(doc, context=None if base is None else context(base))
     except ValidationError as exc:
         raise ConfigError(
             describe_validation_error(source, exc),
@@ -421,7 +471,8 @@ def validate_document(doc: Mapping[str, Any], source: str) -> NcctlConfig:
 
 
 def load_file(path: Path, source: str = "") -> tuple[NcctlConfig, dict[str, Any]]:
-    """Read and validate one configuration file (``source`` says where its name came from)."""
+    """Read and validate one configuration file (``source`` says where its name came from);
+    its relative paths are taken from its directory (see :func:`base_dir`)."""
     missing = "pass an existing file with --config, or run `ncctl config init --env dev`"
     if source == "$NCCTL_CONFIG":
         missing = "fix or unset $NCCTL_CONFIG"
@@ -434,17 +485,42 @@ def load_file(path: Path, source: str = "") -> tuple[NcctlConfig, dict[str, Any]
             hint="restore it, or write one with `ncctl config init --env ENV`",
             code="config.empty",
         )
-    return validate_document(doc, str(path)), doc
+    return validate_document(doc, str(path), base=base_dir(path, source)), doc
 
 
 def load(explicit: Path | None = None) -> LoadedConfig:
     """Resolve, read and validate the configuration (key files from systemd's credentials
     directory when it holds them: see :mod:`ncctl.credentials`)."""
+    from ncctl import floor
     from ncctl.credentials import with_credentials
 
     path, source = resolve_path(explicit)
     config, doc = load_file(path, source)
-    return LoadedConfig(with_credentials(config), path, source, doc)
+    loaded = LoadedConfig(with_credentials(config), path, source, doc, base_dir(path, source))
+    if loaded.embedded:  # the per-user state directory: 0700 when created
+        refused = no_state_home() if loaded.base == NO_STATE_HOME else None
+        floor.private_state(loaded.base, refused)
+        _check_state_home(loaded.base)
+    return loaded
+
+
+def _check_state_home(base: Path) -> None:
+    """Refuse a per-user state directory that is a link or a file, or that is shared, or that
+    cannot be made because its parent is not a directory (ConfigError names the variable)."""
+    from ncctl import floor
+
+    hint = "point $XDG_STATE_HOME (or $HOME) at a directory of yours"
+    try:
+        if os.path.lexists(base):
+            floor.check_dir(base, "state directory ($XDG_STATE_HOME/ncctl)")
+        elif os.path.lexists(base.parent) and not base.parent.is_dir():
+            raise ConfigError(
+                f"{base.parent}: not a directory, so the state directory {base} cannot be made",
+                hint=hint,
+            )
+    except OSError as exc:
+        message = f"{base}: cannot read the state directory: {exc.strerror}"
+        raise ConfigError(message, hint=hint) from None
 
 
 # -- showing ----------------------------------------------------------------------------
@@ -567,7 +643,7 @@ def set_value(
     value = text if literal else parse_value(text)
     new_doc = with_value(doc, key, value)
     try:
-        validate_document(new_doc, f"{path} (after setting {key})")
+        validate_document(new_doc, f"{path} (after setting {key})", base=base_dir(path, ""))
     except ConfigError as err:
         err.hint = "nothing was written; give a value the key accepts (see docs/cli.md)"
         raise
@@ -594,7 +670,8 @@ def dumps(doc: Mapping[str, Any]) -> str:
 
 
 def init_file(env: str, directory: Path, force: bool = False) -> Path:
-    """Write ``configs/ENV.toml`` under ``directory`` from the shipped configuration."""
+    """Write ``configs/ENV.toml`` under ``directory`` from the shipped configuration (see
+    :func:`init_text`)."""
     if env not in builtin_envs():
         raise UsageError(
             f"--env {env!r} is not a shipped environment",
@@ -611,5 +688,37 @@ def init_file(env: str, directory: Path, force: bool = False) -> Path:
         raise CantCreateError(
             f"{target.parent}: cannot create: {exc.strerror}", hint="check permissions"
         ) from None
-    write_text_atomic(target, builtin_config(env).read_text(encoding="utf-8"), mode=0o640)
+    write_text_atomic(target, init_text(env, directory), mode=0o640)
     return target
+
+
+def init_text(env: str, directory: Path) -> str:
+    """The shipped configuration ``env`` as ``config init --dir DIRECTORY`` writes it.
+
+    A file without relative paths (staging, prod) is copied as it is. The relative paths of
+    the others (dev) are written absolute, taken from ``DIRECTORY/.ncctl`` (the project's
+    state directory), so that they are right from wherever the file is read.
+    """
+    shipped = builtin_config(env)
+    text = shipped.read_text(encoding="utf-8")
+    doc = tomllib.loads(text)
+    base = directory.absolute() / ".ncctl"
+    config = validate_document(doc, str(shipped), base=base)
+    if config == validate_document(doc, str(shipped), base=base / "elsewhere"):
+        return text
+    header = (
+        f"# ncctl {env} configuration, written by `ncctl config init` from the shipped file,\n"
+        f"# with its paths made absolute: state in {str(base).replace(chr(10), ' ')}.\n"
+    )
+    return header + dumps(_plain(config.model_dump(exclude_unset=True)))
+
+
+def _plain(value: Any) -> Any:
+    """Model data as TOML can hold it: paths as text, secrets as their value."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return str(value) if isinstance(value, Path) else value

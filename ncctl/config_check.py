@@ -137,6 +137,7 @@ def load_checked(
     :func:`ncctl.config.load_file` does. ``credentials``: key paths from systemd's
     credentials directory, as for the resolved configuration."""
     from ncctl import config
+    from ncctl.config_files import base_dir
     from ncctl.floor import trust_service_user
 
     try:
@@ -144,7 +145,7 @@ def load_checked(
         schema: list[ConfigProblem] = []
         dropped: list[str] = []
     except ConfigError as err:
-        repaired = _repaired(path)
+        repaired = _repaired(path, source)
         if repaired is None:
             raise err from None
         cfg, doc, schema, dropped = repaired
@@ -153,7 +154,7 @@ def load_checked(
 
         cfg = with_credentials(cfg)
     trust_service_user(cfg.systemd.user)
-    loaded = config.LoadedConfig(cfg, path, source, doc)
+    loaded = config.LoadedConfig(cfg, path, source, doc, base_dir(path, source))
     refused = {p.key for p in schema}
     rest = [
         p
@@ -180,7 +181,7 @@ def _within(key: str, prefix: str) -> bool:
 
 
 def _repaired(
-    path: Path,
+    path: Path, source: str
 ) -> tuple[NcctlConfig, dict[str, Any], list[ConfigProblem], list[str]] | None:
     """(the configuration without the settings the schema refuses, its document, a problem
     per refusal, the key paths left out), or None when the file cannot be read or repaired."""
@@ -189,6 +190,8 @@ def _repaired(
     from pydantic import ValidationError
 
     from ncctl.config import NcctlConfig
+    from ncctl.config_files import base_dir
+    from ncctl.config_paths import context
     from ncctl.validation import describe_errors, key_path
 
     original = read_document(path)
@@ -199,7 +202,7 @@ def _repaired(
     dropped: list[str] = []
     for _ in range(MAX_REPAIRS):
         try:
-            cfg = NcctlConfig.model_validate(doc)
+            cfg = NcctlConfig.model_validate(doc, context=context(base_dir(path, source)))
         except ValidationError as exc:
             errors = describe_errors(exc)
             if not problems:  # the file as written: every refusal

@@ -29,7 +29,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
-from ncctl.errors import CantCreateError, DataError, PermissionDeniedError, TemporaryError
+from ncctl.errors import (
+    CantCreateError,
+    DataError,
+    NcctlError,
+    PermissionDeniedError,
+    TemporaryError,
+)
 
 UMASK = 0o027
 """ncctl's own files are never world-readable, never group-writable."""
@@ -117,8 +123,24 @@ def check_dir(directory: Path, what: str = "directory") -> None:
         )
 
 
+_REFUSED_ROOTS: dict[Path, NcctlError] = {}
+
+
+def private_state(directory: Path, refused: NcctlError | None = None) -> None:
+    """``directory`` is a per-user state directory (the embedded default's): from now on this
+    process creates everything private (umask 077), so that the directory is 0700 whichever
+    write creates it first. With ``refused``, :func:`ensure_dir` raises that instead of
+    creating anything under it (an account without a home directory)."""
+    os.umask(os.umask(0o077) | 0o077)
+    if refused is not None:
+        _REFUSED_ROOTS[directory] = refused
+
+
 def ensure_dir(directory: Path, what: str = "directory", mode: int = DIR_MODE) -> Path:
     """Create ``directory`` (and its parents) with ``mode`` when missing, then check it."""
+    for root, refused in _REFUSED_ROOTS.items():
+        if directory.is_relative_to(root):
+            raise refused
     try:
         with contextlib.suppress(FileExistsError):  # a link or a file there: named below
             directory.mkdir(mode=mode, parents=True, exist_ok=True)

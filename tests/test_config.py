@@ -1,8 +1,9 @@
 """ncctl.config: resolution order, validation messages, masking, atomic edits and init.
 
 Resolution (docs/design.md §4.1): ``--config PATH`` > ``$NCCTL_CONFIG`` >
-``configs/$NCCTL_ENV.toml`` in the current directory (default env ``dev``) >
-``/etc/ncctl/config.toml`` > the embedded dev configuration.
+``/etc/ncctl/config.toml`` > ``configs/$NCCTL_ENV.toml`` in the current directory (only when
+``NCCTL_ENV`` is set) > the embedded dev configuration. Every order of the five sources, with
+a real /etc/ncctl/config.toml, is in tests/test_config_resolution.py.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from ncctl.resources import builtin_config
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEV_TOML = REPO_ROOT / "configs" / "dev.toml"
 DEV_SECRET = "ZGV2LW9ubHktc2VjcmV0LWZvci10aGUtc2ltdWxhdG9y"
+
+
+no_etc_config = pytest.mark.skipif(
+    ETC_CONFIG.exists(), reason=f"{ETC_CONFIG} exists on this host and comes first"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -83,14 +89,17 @@ def test_ncctl_config_beats_local_file(
     assert loaded.config.environment == "env-config"
 
 
+@no_etc_config
 def test_empty_ncctl_config_counts_as_unset(
     layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NCCTL_CONFIG", "")
+    monkeypatch.setenv("NCCTL_ENV", "dev")
     loaded = config.load()
     assert loaded.config.environment == "local-dev"
 
 
+@no_etc_config
 def test_ncctl_env_picks_configs_env_toml_in_cwd(
     layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -101,22 +110,25 @@ def test_ncctl_env_picks_configs_env_toml_in_cwd(
     assert loaded.config.environment == "local-staging"
 
 
-def test_default_env_is_dev_from_cwd(layout: dict[str, Path]) -> None:
+@no_etc_config
+def test_configs_dev_toml_in_cwd_is_not_picked_without_ncctl_env(layout: dict[str, Path]) -> None:
     loaded = config.load()
-    assert loaded.path.resolve() == layout["local_dev"].resolve()
-    assert loaded.source == "configs/dev.toml"
-    assert loaded.config.environment == "local-dev"
+    assert (loaded.path, loaded.source) == (builtin_config("dev"), "embedded")
+    assert loaded.config.environment == "dev"
 
 
+@no_etc_config
 def test_local_file_is_looked_up_from_the_current_directory(
     layout: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("NCCTL_ENV", "dev")
     elsewhere = tmp_path / "elsewhere"
     marked_config(elsewhere / "configs" / "dev.toml", "elsewhere")
     monkeypatch.chdir(elsewhere)
     assert config.load().config.environment == "elsewhere"
 
 
+@no_etc_config
 def test_named_env_without_its_file_is_a_config_error(
     layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,6 +141,7 @@ def test_named_env_without_its_file_is_a_config_error(
     assert "config init --env prod" in info.value.hint
 
 
+@no_etc_config
 @pytest.mark.parametrize("name", ["../etc", "a/b", "x y", "dev.toml"])
 def test_ncctl_env_must_be_a_plain_name(
     layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch, name: str
@@ -243,7 +256,8 @@ def test_masked_hides_every_secret(tmp_path: Path) -> None:
     assert shown["ilink"]["secret_key"] == MASK
     # what is not secret is shown as is
     assert shown["ilink"]["access_key_id"] == "dev-access-key"
-    assert shown["destinations"]["fcm"]["url"] == "file:.ncctl/outbox/fcm"
+    # the relative directory of a file: URL is taken from the file's directory
+    assert shown["destinations"]["fcm"]["url"] == f"file://{tmp_path}/outbox/fcm"
 
 
 def test_masked_leaves_unset_secrets_unset() -> None:
@@ -372,6 +386,28 @@ def test_init_file_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8") == "# edited by the operator\n"
     config.init_file("prod", tmp_path, force=True)
     assert target.read_bytes() == builtin_config("prod").read_bytes()
+
+
+def test_init_file_of_dev_writes_paths_that_are_right_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    target = config.init_file("dev", project)
+    monkeypatch.chdir(tmp_path)  # read from elsewhere: the same paths
+    cfg, doc = config.load_file(target)
+    state = project.absolute() / ".ncctl"
+    assert cfg.state_dir == state
+    assert cfg.logs.archive_dir == state / "archive"
+    assert cfg.destinations["fcm"].url == f"file://{state}/outbox/fcm"
+    assert cfg.components.feed_handler.ready is not None
+    assert cfg.components.feed_handler.ready.path == state / "run" / "feed_handler.status"
+    assert cfg.components.feed_handler.command[-1] == str(state / "run" / "feed_handler.status")
+    assert cfg.tuning.root == state / "fakeroot"
+    # what is in the file is absolute already: moving it changes nothing
+    moved = tmp_path / "moved.toml"
+    shutil.copyfile(target, moved)
+    assert config.load_file(moved)[0] == cfg
+    assert doc["ilink"]["secret_key"] == DEV_SECRET
 
 
 def test_init_file_rejects_unknown_env(tmp_path: Path) -> None:

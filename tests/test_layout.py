@@ -24,10 +24,11 @@ EXEMPT = ("ncctl/ilink/sbe.py", "ncctl/sim/")
 """The SBE layouts (one table per message) and the simulators (outside the product)."""
 
 OVERSIZED = {
+    "ncctl/cli/docs.py": 506,
     "ncctl/components/process.py": 625,
     "ncctl/components/units.py": 504,
-    "ncctl/config.py": 615,
-    "ncctl/config_check.py": 596,
+    "ncctl/config.py": 724,
+    "ncctl/config_check.py": 599,
     "ncctl/ilink/fixp.py": 582,
     "ncctl/ilink/party.py": 1043,
     "ncctl/logs/rotation.py": 603,

@@ -211,22 +211,25 @@ class Host:
         clock: str | None = TRADING,
         config: Path | None = None,
         forced: bool = False,
+        env: dict[str, str] | None = None,
     ) -> Outcome:
-        """``ncctl --config CONFIG [--clock CLOCK] ARGS --json`` as the account; ``forced``: with
-        ``--force --reason`` (the host's SFTP destination makes it more than a development
-        setup: a state-changing command refuses a simulated clock without them)."""
+        """``ncctl --config CONFIG [--clock CLOCK] ARGS --json`` as the account, with ``env``
+        added to a bare environment; ``forced``: with ``--force --reason`` (the host's SFTP
+        destination makes it more than a development setup: a state-changing command refuses
+        a simulated clock without them)."""
         argv: tuple[str, ...] = ("--config", str(config or self.config))
         argv += ("--clock", clock) if clock else ()
         argv += (*args, *(("--force", "--reason", "rehearsal as the account") if forced else ()))
         argv += ("--json",)
-        env = {
+        environ = {
             "PATH": "/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "COLUMNS": "200",
+            **(env or {}),
         }
         if config is None:
-            env["CREDENTIALS_DIRECTORY"] = str(self.credentials)
-        return _ncctl(self.account.argv, argv, cwd=self.root / "work", env=env)
+            environ["CREDENTIALS_DIRECTORY"] = str(self.credentials)
+        return _ncctl(self.account.argv, argv, cwd=self.root / "work", env=environ)
 
 
 def _ncctl(
@@ -262,18 +265,19 @@ def _config_text(root: Path, gateway_port: int, server: SshServer, remote: Path)
     sftp = server.destination_config(remote)
     text = DEV.read_text(encoding="utf-8")
     for old, new in (
-        ('state_dir = ".ncctl"', f'state_dir = "{root / "state"}"'),
-        (".ncctl/run/", f"{root / 'state' / 'run'}/"),
-        (".ncctl/log/", f"{root / 'log'}/"),
-        (".ncctl/data/", f"{root / 'log'}/"),
-        ('archive_dir = ".ncctl/archive"', f'archive_dir = "{root / "archive"}"'),
+        ('state_dir = "."', f'state_dir = "{root / "state"}"'),
+        ('"run/', f'"{root / "state" / "run"}/'),
+        ('"log/', f'"{root / "log"}/'),
+        ('"{state_dir}/data/', f'"{root / "log"}/'),
+        ('"data/', f'"{root / "log"}/'),
+        ('archive_dir = "archive"', f'archive_dir = "{root / "archive"}"'),
         (
-            'url = "file:.ncctl/outbox/fcm"',
+            'url = "file:outbox/fcm"',
             f'url = "{sftp.url}"\nkey_file = "{etc / "keys" / "fcm"}"\n'
             f'known_hosts = "{etc / "known_hosts"}"\ntimeout_s = 10\nretries = 0\nbackoff_s = 0',
         ),
-        ('url = "file:.ncctl/outbox/client"', f'url = "file://{root / "outbox" / "client"}"'),
-        ('root = ".ncctl/fakeroot"', f'root = "{root / "fakeroot"}"'),
+        ('url = "file:outbox/client"', f'url = "file://{root / "outbox" / "client"}"'),
+        ('root = "fakeroot"', f'root = "{root / "fakeroot"}"'),
         ("port = 29000", f"port = {gateway_port}"),
         ('session = "DEV"\nfirm = "D01"', f'session = "{SESSION}"\nfirm = "{FIRM}"'),
         ('executing_firm = "D01"', f'executing_firm = "{FIRM}"'),
@@ -454,12 +458,18 @@ def test_clock_set_as_the_dedicated_user(host: Host) -> None:
 
 
 def test_demo_as_the_dedicated_user(host: Host) -> None:
-    done = host.run("demo", "--week", "2026-12-20", "--minutes", "0.1", config=DEV, clock=None)
+    # the embedded default keeps its state in $XDG_STATE_HOME/ncctl: the account has no home
+    xdg = {"XDG_STATE_HOME": str(host.root / "work" / "xdg")}
+    args = ("demo", "--week", "2026-12-20", "--minutes", "0.1")
+    done = host.run(*args, config=DEV, clock=None, env=xdg)
     assert done.code == 0, (done.out[-2000:], done.err[-2000:])
     result = done.data()
     assert result["ok"] is True and result["journal_intact"] is True
     assert result["uploads_verified"] > 0 and result["uploads_missing"] == []
-    assert not list((host.root / "work" / ".ncctl" / "demo" / ".ncctl" / "run").glob("*.pid"))
+    demo = host.root / "work" / "xdg" / "ncctl" / "demo"
+    assert (demo / "journal.jsonl").is_file()
+    assert not list((demo / "run").glob("*.pid"))
+    assert stat.S_IMODE(demo.parent.stat().st_mode) == 0o700
 
 
 def test_a_uid_without_a_passwd_entry_and_no_home(account: Account) -> None:

@@ -104,8 +104,10 @@ def root(
         Path | None,
         typer.Option(
             "--config",
-            help="Configuration file (default: $NCCTL_CONFIG, configs/$NCCTL_ENV.toml, "
-            "/etc/ncctl/config.toml, then the embedded dev configuration).",
+            help="Configuration file (default: $NCCTL_CONFIG, /etc/ncctl/config.toml, "
+            "configs/$NCCTL_ENV.toml when NCCTL_ENV is set, then the embedded dev "
+            "configuration, whose state is in $XDG_STATE_HOME/ncctl). Relative paths in a "
+            "file are taken from its directory.",
             metavar="PATH",
             readable=False,  # reading it names every problem (exit 78)
         ),

@@ -42,7 +42,7 @@ def clock_set(
     if cfg.clock.file is None:
         raise ConfigError(
             "clock.file is not set: this configuration runs on the machine's clock",
-            hint='add [clock] file = ".ncctl/clock.json" to the configuration',
+            hint=f'add [clock] file = "{cfg.state_dir / "clock.json"}" to the configuration',
         )
     instant = parse_instant(at, STATE.engine().zone, "AT")
     SharedClock(cfg.clock.file, source="clock.file").set(instant, speed=speed, paused=paused)

@@ -24,18 +24,28 @@ app = typer.Typer(
 
 @app.command("show")
 def show(json: JsonOpt = False) -> None:
-    """Show the resolved configuration, with its source; secrets are masked."""
+    """Show the resolved configuration, with its source; secrets are masked.
+
+    Every path is shown absolute; "base" is the directory relative paths were taken from
+    (the per-user state directory for the embedded default).
+    """
     from ncctl import config
 
     output.begin("config show", json)
     loaded = STATE.config()
     shown = config.masked(loaded.config)
-    data = {"path": str(loaded.path), "source": loaded.source, "config": shown}
+    data = {
+        "path": str(loaded.path),
+        "source": loaded.source,
+        "base": str(loaded.base),
+        "config": shown,
+    }
 
     def draw(console: Console) -> None:
         from rich.syntax import Syntax
 
         console.print(f"# {loaded.path} ({loaded.source})", markup=False)
+        console.print(f"# relative paths taken from {loaded.base}", markup=False)
         console.print(Syntax(config.dumps(_drop_none(shown)), "toml", theme="ansi_dark"))
 
     output.emit(data, draw)
@@ -246,7 +256,10 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Create configs/ENV.toml from the configuration shipped with ncctl.
+    """Create DIR/configs/ENV.toml from the configuration shipped with ncctl.
+
+    Relative paths of the shipped file (dev) are written absolute, taken from DIR/.ncctl, so
+    that the file is right from wherever it is read.
 
     The staging and prod files hold placeholders (hosts under .invalid, "set-me", key files
     to create): `ncctl config validate FILE` lists each one until it is filled in.

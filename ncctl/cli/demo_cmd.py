@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -34,10 +33,12 @@ def demo(
     """Live a whole simulated CME week on the dev configuration in a few minutes.
 
     Sunday 14:55 CT to Friday 16:05 CT on a simulated clock shared with the simulators, in a
-    fresh directory `.ncctl/demo`; exit 0 only if every scheduled action happened.
+    fresh directory `demo` of the state directory (relative paths of the configuration are
+    taken from there); exit 0 only if every scheduled action happened.
     """
     import datetime as dt
 
+    from ncctl import config
     from ncctl.errors import RefusedError
     from ncctl.runner.demo import Demo
     from ncctl.schedule.timeparse import parse_date
@@ -58,11 +59,13 @@ def demo(
         day = today + dt.timedelta(days=(6 - today.weekday()) % 7 or 7)
     sunday = engine.week_start(dt.datetime.combine(day, dt.time(12), tzinfo=engine.zone)).date()
     view = _DemoView(enabled=output.shows_text())
+    workdir = loaded.config.state_dir.absolute() / "demo"
     runner = Demo(
-        loaded.config,
+        # relative paths of the configuration taken from the demo's own fresh directory
+        config.validate_document(loaded.document, str(loaded.path), base=workdir),
         config_path=loaded.path,
         engine=engine,
-        workdir=Path(".ncctl") / "demo",
+        workdir=workdir,
         sunday=sunday,
         minutes=minutes,
         listener=view.on,
@@ -80,7 +83,7 @@ def demo(
         failure = RefusedError(
             f"the simulated week was not as scheduled: {len(problems)} problem(s); first: "
             f"{problems[0] if problems else 'journal'}",
-            hint="read the summary above; logs are under .ncctl/demo/.ncctl/log/",
+            hint=f"read the summary above; logs are under {workdir}",
             code="demo.failed",
         )
 

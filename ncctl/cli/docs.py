@@ -471,14 +471,24 @@ def render_man_page(app: typer.Typer | None = None) -> str:
         "Configuration file, unless \\fB\\-\\-config\\fR names one.",
         ".TP",
         r"\fBNCCTL_ENV\fR",
-        r"Name of the environment: \fBconfigs/$NCCTL_ENV.toml\fR (default \fBdev\fR).",
+        r"Name of the environment: \fBconfigs/$NCCTL_ENV.toml\fR in the current directory, "
+        "when neither \\fB\\-\\-config\\fR, \\fBNCCTL_CONFIG\\fR nor "
+        rf"\fB{_roff_escape(str(ETC_CONFIG))}\fR gives one.",
+        ".TP",
+        r"\fBXDG_STATE_HOME\fR",
+        r"State of the embedded default configuration: \fB$XDG_STATE_HOME/ncctl\fR "
+        r"(default \fB~/.local/state/ncctl\fR).",
         ".SH FILES",
         ".TP",
-        r"\fBconfigs/$NCCTL_ENV.toml\fR",
-        "Configuration of the environment, in the current directory.",
-        ".TP",
         rf"\fB{_roff_escape(str(ETC_CONFIG))}\fR",
-        "Configuration of the host, when no other one is named.",
+        "Configuration of the host, unless \\fB\\-\\-config\\fR or \\fBNCCTL_CONFIG\\fR names one.",
+        ".TP",
+        r"\fBconfigs/$NCCTL_ENV.toml\fR",
+        "Configuration of the environment, in the current directory, when NCCTL_ENV is set.",
+        ".TP",
+        r"\fB~/.local/state/ncctl\fR",
+        "State directory of the embedded default configuration. Relative paths in a "
+        "configuration file are taken from the file's directory.",
         ".SH SEE ALSO",
         r"\fBdocs/cli.md\fR, the same reference in Markdown.",
     ]

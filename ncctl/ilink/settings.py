@@ -1,8 +1,8 @@
 """Configuration models of the iLink 3 session and of the party details to register.
 
-``ncctl.config`` imports these (this module imports nothing of ncctl's, so there is no
-cycle): :class:`IlinkConfig` is the ``[ilink]`` table and :data:`PartyDetailsList` the
-``[[party_details]]`` array of tables::
+``ncctl.config`` imports these (this module imports nothing of ncctl's but the leaf
+:mod:`ncctl.config_paths`, so there is no cycle): :class:`IlinkConfig` is the ``[ilink]``
+table and :data:`PartyDetailsList` the ``[[party_details]]`` array of tables::
 
     [ilink]
     host = "127.0.0.1"
@@ -33,7 +33,6 @@ Strings are ASCII (CME's fields are), printable, within the schema's lengths.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -44,6 +43,8 @@ from pydantic import (
     SecretStr,
     model_validator,
 )
+
+from ncctl.config_paths import ConfigPath
 
 _PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
 
@@ -91,7 +92,7 @@ class IlinkConfig(_Section):
     firm: Str5 = "NCF"
     access_key_id: Str20 = "dev-access-key"
     secret_key: SecretStr | None = None
-    secret_key_file: Path | None = None
+    secret_key_file: ConfigPath | None = None
     trading_system_name: Str30 = "ncctl"
     trading_system_version: Str10 = "0.1"
     trading_system_vendor: Str10 = "ncctl"

@@ -6,7 +6,8 @@ the week into the requested minutes; at each scheduled event it stands still whi
 reconciles (as in any discrete-event simulation), so each event is handled at its own
 simulated instant, and every effect is checked: components started and stopped, the market
 state published by the feed handler, registrations, rotations and uploads. Everything happens
-in a fresh working directory (``.ncctl/demo``) so that the real dev state is left alone.
+in a fresh working directory (``state_dir/demo``, from which the relative paths of the
+configuration are taken) so that the real dev state is left alone.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Validating the configuration and the schedule files with pydantic costs more tha
 the question. Once a configuration file and the schedule files it names have been validated,
 the compiled engine input is stored under ``$XDG_CACHE_HOME/ncctl`` (or ``~/.cache/ncctl``;
 nowhere without a home directory; ``NCCTL_CACHE_DIR`` overrides, ``NCCTL_CACHE_DIR=off``
-disables), keyed by the SHA-256 of the configuration's bytes, its path and the current
-directory. A hit also checks the SHA-256 of
+disables), keyed by the SHA-256 of the configuration's bytes, its path and the directory its
+relative paths are taken from (see :mod:`ncctl.config_files`). A hit also checks the SHA-256 of
 every schedule file, so any edit is seen at once and falls back to full validation. The cache
 only ever remembers that identical bytes were valid; a failure to read or write it is ignored.
 """
@@ -23,7 +23,7 @@ from ncctl import __version__
 from ncctl.errors import NcctlError
 from ncctl.schedule.engine import CompiledTemplate, HolidayCalendar, ScheduleEngine
 
-FORMAT = 2
+FORMAT = 3  # 3: relative paths from the configuration's directory, not the current one
 KEEP = 32
 
 
@@ -68,8 +68,11 @@ def _entry(config_path: Path, config_bytes: bytes) -> Path | None:
     directory = cache_dir()
     if directory is None:
         return None
+    from ncctl.config_files import base_dir
+
+    base = base_dir(config_path, "")
     key = _sha(
-        f"{FORMAT}\0{__version__}\0{config_path.absolute()}\0{Path.cwd()}\0".encode() + config_bytes
+        f"{FORMAT}\0{__version__}\0{config_path.absolute()}\0{base}\0".encode() + config_bytes
     )
     return directory / f"schedule-{key[:40]}.json"
 

@@ -3,7 +3,8 @@
 In-process runs call ``ncctl.cli.main.main(argv)`` (it resets its state on every call) and read
 stdout/stderr through pytest's capsys. Every test runs in an empty working directory with
 ``$NCCTL_CONFIG`` and ``$NCCTL_ENV`` unset, so that the configuration resolves to the embedded
-default (or to /etc/ncctl/config.toml on a host that has one: see ``needs_embedded``).
+default (or to /etc/ncctl/config.toml on a host that has one: see ``needs_embedded``), whose
+state is in ``$XDG_STATE_HOME/ncctl``, in the test's own folder (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,18 +111,25 @@ def ncctl(capsys: pytest.CaptureFixture[str]) -> Runner:
     return run
 
 
-def run_process(*argv: str | Path, cwd: Path, columns: str | None = "200") -> Outcome:
+def run_process(
+    *argv: str | Path,
+    cwd: Path,
+    columns: str | None = "200",
+    env: Mapping[str, str] | None = None,
+) -> Outcome:
     """Run the installed ``ncctl`` script as a real process (end-to-end checks), stdout and
-    stderr piped, with ``$COLUMNS`` set to ``columns`` (unset when None)."""
+    stderr piped, with ``$COLUMNS`` set to ``columns`` (unset when None), no ``NCCTL_*``
+    variable but those of ``env``."""
     args = tuple(str(a) for a in argv)
     drop = {"NCCTL_CONFIG", "NCCTL_ENV", "COLUMNS"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
+    environ = {k: v for k, v in os.environ.items() if k not in drop}
+    environ.update(env or {})
     if columns is not None:
-        env["COLUMNS"] = columns
+        environ["COLUMNS"] = columns
     proc = subprocess.run(
         [str(NCCTL_BIN), *args],
         cwd=cwd,
-        env=env,
+        env=environ,
         capture_output=True,
         text=True,
         timeout=60,

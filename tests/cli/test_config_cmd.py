@@ -30,6 +30,7 @@ def marked(path: Path, environment: str) -> Path:
     return write_config(path, f'environment = "{environment}"\n')
 
 
+@needs_embedded
 def test_show_follows_the_resolution_order(
     ncctl: Runner, tmp_path: Path, isolated_cwd: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -42,7 +43,8 @@ def test_show_follows_the_resolution_order(
         data = ncctl(*argv, "config", "show", "--json").data()
         return data["source"], Path(data["path"]).name, data["config"]["environment"]
 
-    assert shown() == ("configs/dev.toml", "dev.toml", "local-dev")
+    # configs/ of the working directory only counts when NCCTL_ENV names a file there
+    assert shown() == ("embedded", "dev.toml", "dev")
     monkeypatch.setenv("NCCTL_ENV", "staging")
     assert shown() == ("configs/staging.toml", "staging.toml", "local-staging")
     monkeypatch.setenv("NCCTL_CONFIG", str(from_env))
@@ -209,13 +211,15 @@ def test_set_writes_a_validated_value(ncctl: Runner, dev_copy: Path) -> None:
         "context": {
             "config": str(dev_copy),
             "source": "--config",
-            "state_dir": str(Path.cwd() / ".ncctl"),
+            "state_dir": str(dev_copy.parent),  # relative paths: from the file's directory
             "clock": {"kind": "real"},
         },
     }
     assert stat.S_IMODE(dev_copy.stat().st_mode) == 0o600
     assert dev_copy.stat().st_ino != inode
-    assert sorted(p.name for p in dev_copy.parent.iterdir()) == ["dev.toml"]
+    # no temporary file is left; the journal is in the file's state directory (".")
+    names = sorted(p.name for p in dev_copy.parent.iterdir())
+    assert names == ["dev.toml", "journal.jsonl", "journal.sqlite"]
     # the new value is in force for the next command
     now = ncctl("--config", dev_copy, "schedule", "now", "--at", "2026-11-27T18:20Z", "--json")
     assert now.data()["at"] == "2026-11-27T18:20:00+00:00"
@@ -301,10 +305,12 @@ def test_set_on_the_embedded_default_is_refused(ncctl: Runner) -> None:
 def test_set_refuses_the_embedded_default_even_from_the_source_checkout(
     ncctl: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """From the repository root, configs/dev.toml resolves as a local file, but it is the very
+    """From the repository root with NCCTL_ENV=dev, configs/dev.toml resolves as a local file,
+    but it is the very
     file ncctl ships as its embedded default: `config set` must not edit it either."""
     embedded = builtin_config("dev")
     monkeypatch.chdir(REPO_ROOT)
+    monkeypatch.setenv("NCCTL_ENV", "dev")
     if (REPO_ROOT / "configs" / "dev.toml").resolve() != embedded.resolve():
         pytest.skip("ncctl is installed from a wheel: configs/dev.toml is not the embedded file")
     before = state(embedded)
@@ -364,13 +370,14 @@ def test_init_then_resolve_by_env(
 def test_real_process_config_round_trip(tmp_path: Path, isolated_cwd: Path) -> None:
     assert run_process("config", "init", "--env", "dev", cwd=isolated_cwd).code == 0
     local = isolated_cwd / "configs" / "dev.toml"
-    shown = run_process("config", "show", "--json", cwd=isolated_cwd)
+    env = {"NCCTL_ENV": "dev"}  # configs/ of the working directory counts only when named
+    shown = run_process("config", "show", "--json", cwd=isolated_cwd, env=env)
     assert shown.code == 0, shown.err
     doc = json.loads(shown.out)
     assert doc["data"]["source"] == "configs/dev.toml"
     assert DEV_SECRET not in shown.out + shown.err
     before = state(local)
-    bad = run_process("config", "set", "ilink.keepalive_ms", "10", cwd=isolated_cwd)
+    bad = run_process("config", "set", "ilink.keepalive_ms", "10", cwd=isolated_cwd, env=env)
     assert bad.code == 78
     assert "Traceback" not in bad.err
     assert bad.err.startswith(f"ncctl: error: {local}")

@@ -29,7 +29,8 @@ KEY = "ilink.secret_key"
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A working directory with its own copy of configs/dev.toml (state under .ncctl/)."""
+    """A working directory with its own copy of configs/dev.toml (its state directory is
+    configs/ itself: the copy's relative paths are taken from there)."""
     (tmp_path / "configs").mkdir()
     shutil.copyfile(DEV_TOML, tmp_path / "configs" / "dev.toml")
     (tmp_path / "configs" / "dev.toml").chmod(0o640)  # as `ncctl config init` makes it
@@ -38,6 +39,7 @@ def project(tmp_path: Path) -> Path:
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"NCCTL_CONFIG", "NCCTL_ENV"}}
+    env["NCCTL_ENV"] = "dev"  # configs/dev.toml of the working directory
     env["COLUMNS"] = "200"
     return env
 
@@ -71,8 +73,8 @@ def written(project: Path) -> dict[str, object]:
 def everything_recorded(project: Path) -> str:
     return "".join(
         p.read_bytes().decode("utf-8", errors="replace")
-        for p in (project / ".ncctl").rglob("*")
-        if p.is_file()
+        for p in (project / "configs").rglob("*")
+        if p.is_file() and p.name != "dev.toml"
     )
 
 

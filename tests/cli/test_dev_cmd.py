@@ -53,6 +53,11 @@ class Dev:
     def __call__(self, *argv: str) -> Outcome:
         return run_process("--config", self.config, *argv, cwd=self.cwd)
 
+    @property
+    def state_dir(self) -> Path:
+        """configs/dev.toml says ``state_dir = "."``: the directory of the file."""
+        return self.config.parent
+
     def state(self) -> str:
         data = self("dev", "status", "--json").doc()["data"]
         assert isinstance(data, dict)
@@ -88,7 +93,8 @@ def test_up_status_register_down(dev: Dev, isolated_cwd: Path) -> None:
     assert DEV_SECRET not in cmdline and DEV_SECRET not in json.dumps(status)
     registered = dev("party", "register", "--json")
     assert registered.code == 0, registered.err
-    gateway = json.loads((isolated_cwd / ".ncctl/run/cme_gateway.json").read_text())
+    # relative paths of a configuration file are taken from its directory
+    gateway = json.loads((dev.state_dir / "run" / "cme_gateway.json").read_text())
     assert [r["id"] for r in gateway["registrations"]] == [1001]
     down = dev("dev", "down", "--json").data()
     assert down["changed"] is True
@@ -111,7 +117,7 @@ def test_a_pidfile_is_never_trusted(dev: Dev, isolated_cwd: Path) -> None:
     try:
         stat = read_stat(bystander.pid)
         assert stat is not None
-        run_dir = isolated_cwd / ".ncctl" / "run"
+        run_dir = dev.state_dir / "run"
         run_dir.mkdir(parents=True)
         (run_dir / "cme_gateway.pid").write_text(
             json.dumps({"pid": bystander.pid, "start_ticks": stat.start_ticks})

@@ -1,7 +1,8 @@
 """The dev configuration end to end: both simulators started, checked and stopped by ncctl.
 
 Real processes: `ncctl` runs as a child process on configs/dev.toml, in an empty working
-directory (state under ./.ncctl/), with the clock pinned through `--clock`.
+directory (state in ``$XDG_STATE_HOME/ncctl``, in the test's folder), with the clock pinned
+through `--clock`.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def workdir(tmp_path: Path) -> Iterator[Path]:
 FORCED = ("--force", "--reason", "a round trip of the simulators")
 
 
-def test_both_simulators_round_trip_and_status_in_sync(workdir: Path) -> None:
+def test_both_simulators_round_trip_and_status_in_sync(
+    workdir: Path, private_state_home: Path
+) -> None:
     # the dev configuration has party details: no registration this week, no order session
     code, doc = ncctl(workdir, TRADING, "session", "start")
     assert code == 1 and doc["error"]["code"] == "registration.missing", doc
@@ -71,10 +74,10 @@ def test_both_simulators_round_trip_and_status_in_sync(workdir: Path) -> None:
     assert {c["actual"] for c in doc["data"]["components"]} == {"running"}
 
     # the feed handler publishes its state; the order session writes iLink 3 audit rows
-    status_file = workdir / ".ncctl" / "run" / "feed_handler.status"
+    status_file = private_state_home / "run" / "feed_handler.status"
     published = json.loads(status_file.read_text())
     assert published["market_state"] in ("OPEN", "PRE_OPEN", "CLOSED")
-    audit = workdir / ".ncctl" / "data" / "audit" / "audit.csv"
+    audit = private_state_home / "data" / "audit" / "audit.csv"
     assert wait_until(lambda: audit.is_file() and len(audit.read_text().splitlines()) > 2, 10)
     with audit.open(newline="") as fh:
         header = next(csv.reader(fh))

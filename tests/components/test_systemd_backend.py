@@ -386,7 +386,9 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     return data
 
 
-def test_systemd_units_command(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_systemd_units_command(
+    workdir: Path, capsys: pytest.CaptureFixture[str], private_state_home: Path
+) -> None:
     out = workdir / "units"
     names = [
         UNIT,
@@ -406,7 +408,8 @@ def test_systemd_units_command(workdir: Path, capsys: pytest.CaptureFixture[str]
     assert first["files"] == [{"name": n, "path": str(out / n), "changed": True} for n in names]
     assert sorted(p.name for p in out.iterdir()) == sorted(names)
     scheduler = (out / "ncctl-scheduler.service").read_text("utf-8")
-    assert f"WorkingDirectory={workdir}\n" in scheduler
+    # the embedded default's paths are absolute (its state directory): the units run there
+    assert f"WorkingDirectory={private_state_home}\n" in scheduler
     assert f"--config {DEV_TOML} scheduler run\n" in scheduler
 
     again = run_json(capsys, "systemd", "units", "--dir", str(out))

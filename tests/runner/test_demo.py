@@ -24,7 +24,9 @@ CT = ZoneInfo("America/Chicago")
         ("2026-12-20", "2026-12-24"),  # Christmas: Friday closed, the week ends on Thursday
     ],
 )
-def test_a_whole_simulated_week(tmp_path: Path, week: str, last_day: str) -> None:
+def test_a_whole_simulated_week(
+    tmp_path: Path, private_state_home: Path, week: str, last_day: str
+) -> None:
     done = subprocess.run(
         [
             NCCTL,
@@ -68,7 +70,10 @@ def test_a_whole_simulated_week(tmp_path: Path, week: str, last_day: str) -> Non
     # the CDT week is on UTC-5, the Christmas week on UTC-6
     offsets = {e["at"][-6:] for e in data["events"]}
     assert offsets == ({"-05:00"} if week == "2026-03-08" else {"-06:00"})
-    # nothing left running, and the demo's files stayed in its own directory
-    demo = tmp_path / ".ncctl" / "demo"
-    assert (demo / ".ncctl" / "journal.jsonl").is_file()
-    assert not list((demo / ".ncctl" / "run").glob("*.pid"))
+    # nothing left running, and the demo's files stayed in its own directory of the state
+    # directory (the embedded default's: $XDG_STATE_HOME/ncctl), nothing in the working one
+    demo = private_state_home / "demo"
+    assert (demo / "journal.jsonl").is_file()
+    assert not list((demo / "run").glob("*.pid"))
+    assert sorted(p.name for p in private_state_home.iterdir()) == ["demo"]
+    assert list(tmp_path.iterdir()) == []

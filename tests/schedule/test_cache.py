@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ncctl.cli.main import main
+from ncctl.schedule import cache
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,7 +76,7 @@ def test_a_corrupt_entry_falls_back_to_validation(
     for entry in entries(_private_cache_dir):
         entry.write_text("{not json")
     assert now(capsys, config, "2026-11-26T13:00") == first
-    assert json.loads(entries(_private_cache_dir)[0].read_text())["format"] == 2
+    assert json.loads(entries(_private_cache_dir)[0].read_text())["format"] == cache.FORMAT
 
 
 def test_cache_off_writes_nothing(

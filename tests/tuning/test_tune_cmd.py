@@ -152,12 +152,14 @@ def test_errors_are_one_document(tune: Tune, tmp_path: Path, state_dir: Path) ->
     assert json.loads(parse.out)["error"]["code"] == "usage.parse"
 
 
-def test_the_embedded_dev_config_makes_its_fake_root(capsys: pytest.CaptureFixture[str]) -> None:
-    # configs/dev.toml: tuning.root = ".ncctl/fakeroot" (relative to the working directory)
+def test_the_embedded_dev_config_makes_its_fake_root(
+    capsys: pytest.CaptureFixture[str], private_state_home: Path
+) -> None:
+    # configs/dev.toml: tuning.root = "fakeroot", in the per-user state directory
     result = run_in_process(capsys, "tune", "plan", "--json")
     doc = envelope(result, "tune plan")
     assert result.code == 0
-    root = Path(".ncctl/fakeroot").absolute()
+    root = private_state_home / "fakeroot"
     assert doc["data"]["root"] == str(root)
     assert (root.stat().st_mode & 0o777) == 0o700
     assert set(verdicts(doc["data"])) == {
@@ -168,9 +170,9 @@ def test_the_embedded_dev_config_makes_its_fake_root(capsys: pytest.CaptureFixtu
 
 
 def test_dev_profile_on_the_dev_fake_root(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], private_state_home: Path
 ) -> None:
-    fakeroot.build(Path(".ncctl/fakeroot"))
+    fakeroot.build(private_state_home / "fakeroot")
     result = run_in_process(capsys, "tune", "plan", "--json")
     doc = envelope(result, "tune plan")
     assert doc["data"]["profile"]["name"] == "dev"
