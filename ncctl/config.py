@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import os
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from ncctl.addresses import is_loopback
 from ncctl.config_files import (
     EMBEDDED,
     ETC_CONFIG,
@@ -54,6 +54,7 @@ from ncctl.config_paths import (
     with_state_dir,
 )
 from ncctl.errors import CantCreateError, ConfigError, UsageError
+from ncctl.floor import write_text_atomic
 from ncctl.ilink.settings import IlinkConfig, PartyDetailsList
 from ncctl.preflight.settings import PreflightConfig
 from ncctl.resources import builtin_config, builtin_envs, builtin_holidays, builtin_schedule
@@ -306,18 +307,6 @@ class TuningConfig(Section):
     profile: Annotated[NonEmpty, DataRef] = "dev"
     """A shipped profile's name, or a ``.toml`` path."""
     root: ConfigPath = Path("/")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
-    import ipaddress
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
 
 
 @dataclass(frozen=True)
@@ -660,7 +649,7 @@ def set_value(
         raise
     old = lookup(doc, key)
     if not dry_run:
-        write_atomic(path, dumps(new_doc))
+        write_text_atomic(path, dumps(new_doc))
     return old, value
 
 
@@ -678,25 +667,6 @@ def dumps(doc: Mapping[str, Any]) -> str:
     import tomli_w
 
     return tomli_w.dumps(dict(doc))
-
-
-def write_atomic(path: Path, text: str, mode: int | None = None) -> None:
-    """Write ``text`` to ``path`` atomically (see :func:`ncctl.floor.atomic_write`); the mode
-    is ``mode``, else the existing file's (at most 0640), else 0640."""
-    from ncctl import floor
-
-    if mode is None:
-        try:
-            mode = stat.S_IMODE(path.lstat().st_mode) & floor.FILE_MODE
-        except FileNotFoundError:
-            mode = floor.FILE_MODE
-    try:
-        floor.atomic_write(path, text.encode("utf-8"), what="file", mode=mode)
-    except OSError as exc:
-        raise CantCreateError(
-            f"{path}: cannot write: {exc.strerror}",
-            hint="check that the directory exists, is writable, and has free space",
-        ) from None
 
 
 def init_file(env: str, directory: Path, force: bool = False) -> Path:
@@ -718,7 +688,7 @@ def init_file(env: str, directory: Path, force: bool = False) -> Path:
         raise CantCreateError(
             f"{target.parent}: cannot create: {exc.strerror}", hint="check permissions"
         ) from None
-    write_atomic(target, init_text(env, directory), mode=0o640)
+    write_text_atomic(target, init_text(env, directory), mode=0o640)
     return target
 
 

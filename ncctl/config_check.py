@@ -543,7 +543,7 @@ def _ilink(cfg: NcctlConfig, flagged: set[str]) -> tuple[list[ConfigProblem], bo
 
 
 def _metrics(cfg: NcctlConfig, flagged: set[str]) -> list[ConfigProblem]:
-    from ncctl.config import is_loopback
+    from ncctl.addresses import is_loopback
 
     metrics = cfg.metrics
     tls = metrics.tls()

@@ -293,6 +293,23 @@ def atomic_write(path: Path, data: bytes, *, what: str, mode: int = FILE_MODE) -
         fh.write(data)
 
 
+def write_text_atomic(path: Path, text: str, mode: int | None = None) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`); the mode is ``mode``,
+    else the existing file's (at most 0640), else 0640. Failing to write is exit 73."""
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(path.lstat().st_mode) & FILE_MODE
+        except FileNotFoundError:
+            mode = FILE_MODE
+    try:
+        atomic_write(path, text.encode("utf-8"), what="file", mode=mode)
+    except OSError as exc:
+        raise CantCreateError(
+            f"{path}: cannot write: {exc.strerror}",
+            hint="check that the directory exists, is writable, and has free space",
+        ) from None
+
+
 def publish(tmp: Path, path: Path, *, what: str) -> None:
     """Rename ncctl's own file ``tmp`` to ``path`` (never over a link or a directory), and
     fsync the directory."""

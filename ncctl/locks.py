@@ -21,6 +21,8 @@ from ncctl.errors import CantCreateError, TemporaryError
 
 HOLDER_WAIT_S = 1.0
 """How long a waiter gives a new holder to write who it is (it does so right after locking)."""
+RUNNER_LOCK_WAIT_S = 60.0
+"""How long a pass waits for the runner lock (held by a pass of cron or of an operator)."""
 
 
 def _holder(fd: int) -> str:

@@ -690,9 +690,9 @@ def write_textfile(path: Path, scrape: Scrape) -> None:
     """Write node_exporter's textfile format atomically: a temporary file in the same
     directory (not named ``*.prom``, so never read half-written), fsync, rename. It stays
     world-readable (0644): node_exporter is meant to read it."""
-    from ncctl.config import write_atomic
+    from ncctl.floor import write_text_atomic
 
-    write_atomic(path, scrape.text(), mode=0o644)
+    write_text_atomic(path, scrape.text(), mode=0o644)
 
 
 # -- serving ----------------------------------------------------------------------------
@@ -756,7 +756,7 @@ def serve(
     With ``tls`` the server speaks HTTPS only (and asks for a client certificate signed by
     ``tls.client_ca`` when set, refusing clients without one); without it only a loopback
     address is served, in plain HTTP (metrics.listen)."""
-    from ncctl.config import is_loopback
+    from ncctl.addresses import is_loopback
 
     collector: Collector
     if callable(getattr(target, "collect", None)):

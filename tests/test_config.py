@@ -363,20 +363,6 @@ def test_set_value_under_a_plain_value_is_a_usage_error(dev_copy: Path) -> None:
     assert file_state(dev_copy) == before
 
 
-def test_write_atomic_uses_the_given_mode_for_new_files(tmp_path: Path) -> None:
-    target = tmp_path / "new.toml"
-    config.write_atomic(target, 'environment = "x"\n', mode=0o640)
-    assert stat.S_IMODE(target.stat().st_mode) == 0o640
-    assert target.read_text(encoding="utf-8") == 'environment = "x"\n'
-
-
-def test_write_atomic_into_a_missing_directory_is_cant_create(tmp_path: Path) -> None:
-    with pytest.raises(CantCreateError) as info:
-        config.write_atomic(tmp_path / "no" / "such" / "dir.toml", "x = 1\n")
-    assert info.value.exit_code == EXIT_CANTCREAT
-    assert str(tmp_path / "no" / "such" / "dir.toml") in info.value.message
-
-
 # -- init ----------------------------------------------------------------------------------
 
 

@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ncctl import floor
-from ncctl.errors import DataError, NcctlError, PermissionDeniedError
+from ncctl.errors import (
+    EXIT_CANTCREAT,
+    CantCreateError,
+    DataError,
+    NcctlError,
+    PermissionDeniedError,
+)
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="chown to other users needs root")
 
@@ -61,6 +67,29 @@ def test_an_atomic_write_leaves_exactly_the_file_with_its_mode(data: bytes, mode
         assert target.read_bytes() == data
         assert stat.S_IMODE(target.stat().st_mode) == mode
         assert sorted(p.name for p in Path(top).iterdir()) == ["f"]
+
+
+def test_write_text_atomic_uses_the_given_mode_for_new_files(tmp_path: Path) -> None:
+    target = tmp_path / "new.toml"
+    floor.write_text_atomic(target, 'environment = "x"\n', mode=0o640)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert target.read_text(encoding="utf-8") == 'environment = "x"\n'
+
+
+def test_write_text_atomic_keeps_an_existing_files_mode_at_most_0640(tmp_path: Path) -> None:
+    target = tmp_path / "old.toml"
+    target.write_text("x = 0\n", encoding="utf-8")
+    target.chmod(0o604)
+    floor.write_text_atomic(target, "x = 1\n")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert target.read_text(encoding="utf-8") == "x = 1\n"
+
+
+def test_write_text_atomic_into_a_missing_directory_is_cant_create(tmp_path: Path) -> None:
+    with pytest.raises(CantCreateError) as info:
+        floor.write_text_atomic(tmp_path / "no" / "such" / "dir.toml", "x = 1\n")
+    assert info.value.exit_code == EXIT_CANTCREAT
+    assert str(tmp_path / "no" / "such" / "dir.toml") in info.value.message
 
 
 @pytest.mark.parametrize("name", ["f", ".f.tmp", f".f.{os.getpid()}.tmp"])

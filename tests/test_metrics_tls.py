@@ -25,8 +25,9 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Gauge
 from pydantic import ValidationError
 
+from ncctl.addresses import is_loopback
 from ncctl.cli.main import main
-from ncctl.config import MetricsConfig, MetricsTls, is_loopback
+from ncctl.config import MetricsConfig, MetricsTls
 from ncctl.errors import EXIT_CONFIG, ConfigError
 from ncctl.metrics import MetricsServer, serve
 from tests.tls import Authority, Issued, make_authority, write_key

@@ -23,7 +23,7 @@ def status(
     json: JsonOpt = False,
 ) -> None:
     """Show what should be running (schedule) and what is (backends); exit 1 on drift."""
-    from ncctl.cli.component_cmd import drift_error, observer, render_status
+    from ncctl.cli.component_group import drift_error, observer, render_status
     from ncctl.cli.schedule_cmd import render_events, render_state, state_data
     from ncctl.components.base import COMPONENTS
     from ncctl.schedule.views import events_view

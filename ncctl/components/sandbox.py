@@ -177,9 +177,9 @@ def longest_pass(config: NcctlConfig) -> float:
     """How long a reconcile pass may take without being hung: waiting for the runner lock,
     then stopping and starting (and waiting for) every component."""
     from ncctl.components.base import COMPONENTS
-    from ncctl.runner.daemon import RUNNER_LOCK_S
+    from ncctl.locks import RUNNER_LOCK_WAIT_S
 
-    total = RUNNER_LOCK_S
+    total = RUNNER_LOCK_WAIT_S
     for name in COMPONENTS:
         comp: ComponentConfig = getattr(config.components, name)
         total += comp.stop_timeout_s + (comp.ready.timeout_s if comp.ready else 0.0)

@@ -38,8 +38,9 @@ from typing import Any
 from ncctl.components import sandbox
 from ncctl.components.base import COMPONENTS
 from ncctl.components.process import PYTHON_PLACEHOLDER
-from ncctl.config import ComponentConfig, NcctlConfig, write_atomic
+from ncctl.config import ComponentConfig, NcctlConfig
 from ncctl.errors import CantCreateError, ConfigError, UnavailableError
+from ncctl.floor import write_text_atomic
 
 DEFAULT_UNITS = {
     "feed_handler": "ncctl-feed-handler.service",
@@ -498,6 +499,6 @@ def write_units(texts: Mapping[str, str], directory: Path, dry_run: bool) -> lis
             current = None
         changed = current != text
         if changed and not dry_run:
-            write_atomic(path, text, mode=UNIT_FILE_MODE)
+            write_text_atomic(path, text, mode=UNIT_FILE_MODE)
         results.append(UnitFile(name, path, changed))
     return results

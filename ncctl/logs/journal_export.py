@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ncctl import floor
-from ncctl.config import NcctlConfig, write_atomic
+from ncctl.config import NcctlConfig
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import CantCreateError, TemporaryError
 from ncctl.journal import ExportedHead, Head, Journal, journal_path
@@ -146,7 +146,7 @@ def _export(config: NcctlConfig, manifest: Manifest, trade_date: str) -> Categor
         "segment_sha256": seg_sha,
         "segment_size": head.size - prev.size,
     }
-    write_atomic(head_file, json.dumps(doc, indent=1, sort_keys=True) + "\n", mode=0o640)
+    floor.write_text_atomic(head_file, json.dumps(doc, indent=1, sort_keys=True) + "\n", mode=0o640)
     crashpoint("journal_export.before_manifest")
     audit = config.logs.categories().get("audit")
     destinations = list(audit.destinations) if audit else []
@@ -154,7 +154,7 @@ def _export(config: NcctlConfig, manifest: Manifest, trade_date: str) -> Categor
     with manifest.transaction():
         for label, final in (("segment", segment), ("head", head_file)):
             size, digest = final.stat().st_size, sha256_of(final)
-            write_atomic(
+            floor.write_text_atomic(
                 final.with_name(final.name + ".sha256"), f"{digest}  {final.name}\n", mode=0o640
             )
             row = manifest.add_file(

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ncctl import floor
-from ncctl.config import LogCategory, NcctlConfig, write_atomic
+from ncctl.config import LogCategory, NcctlConfig
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import CantCreateError, DataError, RefusedError, TemporaryError, UsageError
 from ncctl.logs.compress import SUFFIX, compress_file
@@ -416,7 +416,7 @@ class Rotator:
         sidecar = final.with_name(final.name + ".sha256")
         for stale in final.parent.glob(f".{glob.escape(sidecar.name)}.*.tmp"):
             stale.unlink(missing_ok=True)  # a run killed while writing it
-        write_atomic(sidecar, f"{digest}  {final.name}\n", mode=0o640)
+        floor.write_text_atomic(sidecar, f"{digest}  {final.name}\n", mode=0o640)
         if archive != final:
             try:
                 archive.unlink(missing_ok=True)

@@ -94,11 +94,12 @@ def record_path(state_dir: Path) -> Path:
 def record(report: Report, state_dir: Path) -> None:
     """Write the report for the metrics, atomically, readable by its owner only."""
     from ncctl import floor
-    from ncctl.config import write_atomic
 
     floor.ensure_dir(state_dir, "state directory")
     doc = {"at": report.at.timestamp(), "checks": [c.as_dict() for c in report.checks]}
-    write_atomic(record_path(state_dir), json.dumps(doc, sort_keys=True) + "\n", mode=0o600)
+    floor.write_text_atomic(
+        record_path(state_dir), json.dumps(doc, sort_keys=True) + "\n", mode=0o600
+    )
     report.recorded = True
 
 

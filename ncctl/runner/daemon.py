@@ -34,8 +34,6 @@ from ncctl.config import NcctlConfig
 from ncctl.schedule import ScheduleEngine
 
 HORIZON = dt.timedelta(days=8)
-RUNNER_LOCK_S = 60.0
-"""How long a pass waits for the runner lock (held by a pass of cron or of an operator)."""
 
 
 def log(event: str, **fields: Any) -> None:
@@ -113,7 +111,7 @@ class Daemon:
 
     def _reconcile(self, reason: str) -> None:
         from ncctl.errors import NcctlError
-        from ncctl.locks import hold
+        from ncctl.locks import RUNNER_LOCK_WAIT_S, hold
         from ncctl.preflight.run import preflight_hook
         from ncctl.runner.reconcile import Reconciler
         from ncctl.runner.registration import registration_hook, session_gate
@@ -121,7 +119,7 @@ class Daemon:
         started = time.monotonic()
         now = dt.datetime.now(dt.UTC)
         try:
-            with hold(self.config.state_dir, "runner", RUNNER_LOCK_S, f"scheduler: {reason}"):
+            with hold(self.config.state_dir, "runner", RUNNER_LOCK_WAIT_S, f"scheduler: {reason}"):
                 report = Reconciler(
                     self.config,
                     self.engine,

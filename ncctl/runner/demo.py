@@ -28,7 +28,7 @@ from ncctl.clock import CLOCK_FILE_ENV, SharedClock
 from ncctl.components.base import COMPONENTS
 from ncctl.config import NcctlConfig
 from ncctl.schedule import ScheduleEngine, Transition
-from ncctl.sim.order_session import GATEWAY_ENV, TRADING_SYSTEM_NAME
+from ncctl.sim_interface import DEMO_GATEWAY_SECRET_ENV, GATEWAY_ENV, TRADING_SYSTEM_NAME
 
 WEEK_START = dt.time(14, 55)  # Sunday
 WEEK_END = dt.time(16, 5)  # Friday
@@ -168,14 +168,14 @@ class Demo:
         # the gateway checks RequestTimestamp against the machine's clock, as CME does: it
         # does not get the simulated clock (every client stamps real time)
         env = {k: v for k, v in os.environ.items() if k != CLOCK_FILE_ENV}
-        env["NCCTL_DEMO_GATEWAY_SECRET"] = ilink.secret_key.get_secret_value()
+        env[DEMO_GATEWAY_SECRET_ENV] = ilink.secret_key.get_secret_value()
         log = floor.open_file(self.workdir / "gateway.log", "ab", what="gateway log")
         self.gateway = subprocess.Popen(
             command_line(
                 ilink,
                 host="127.0.0.1",
                 port=0,
-                secret=["--secret-env", "NCCTL_DEMO_GATEWAY_SECRET"],
+                secret=["--secret-env", DEMO_GATEWAY_SECRET_ENV],
                 ready_file=ready,
                 state_file=self.workdir / "gateway.json",
             ),

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ncctl.addresses import is_loopback
 from ncctl.components.base import ActionResult, ComponentStatus
 from ncctl.components.process import (
     LAUNCH_TIMEOUT_S,
@@ -31,7 +32,7 @@ from ncctl.components.process import (
     ComponentFailed,
     ProcessBackend,
 )
-from ncctl.config import ComponentConfig, NcctlConfig, ReadyCheck, is_loopback
+from ncctl.config import ComponentConfig, NcctlConfig, ReadyCheck
 from ncctl.errors import ConfigError, RefusedError
 from ncctl.floor import wait_until
 from ncctl.sim.cme_gateway import command_line

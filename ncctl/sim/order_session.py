@@ -117,6 +117,7 @@ from ncctl.logs.audit_trail import (
     format_utc,
 )
 from ncctl.sim import SignalWatch, count, log, number_arg, positive, write_atomic_text
+from ncctl.sim_interface import GATEWAY_ENV, TRADING_SYSTEM_NAME
 
 KEEPALIVE_MS = number_arg(int, low=1000, high=60000, what="whole number of milliseconds")
 
@@ -129,9 +130,6 @@ if TYPE_CHECKING:
 PROG = "order_session"
 EXIT_DATAERR = 65
 EXIT_CANTCREAT = 73
-GATEWAY_ENV = "NCCTL_GATEWAY"
-#: the TradingSystemName (tag 1603) of the simulator's FIXP session
-TRADING_SYSTEM_NAME = "ncctl.sim.order_session"
 #: the Message Type of the FIXP session-layer rows in the audit trail
 SESSION_MESSAGE_TYPES = frozenset(
     {

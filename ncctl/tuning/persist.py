@@ -134,7 +134,7 @@ def write_file(
 ) -> None:
     """Replace (or remove, for None) a configuration file under the root, atomically, after
     recording in the rollback journal its previous content and any directory created."""
-    from ncctl.config import write_atomic
+    from ncctl.floor import write_text_atomic
 
     target = host.path(absolute)
     missing: list[str] = []
@@ -173,4 +173,4 @@ def write_file(
     if content is None:
         target.unlink(missing_ok=True)
         return
-    write_atomic(target, content.decode(), mode=mode if mode is not None else 0o644)
+    write_text_atomic(target, content.decode(), mode=mode if mode is not None else 0o644)

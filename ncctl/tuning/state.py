@@ -296,10 +296,10 @@ class StateFile:
         return doc if isinstance(doc, dict) else {}
 
     def save(self, doc: dict[str, Any]) -> None:
-        from ncctl.config import write_atomic
-
         ensure_dir(self.directory)
-        write_atomic(self.path, json.dumps(doc, indent=2, sort_keys=True) + "\n", mode=0o640)
+        floor.write_text_atomic(
+            self.path, json.dumps(doc, indent=2, sort_keys=True) + "\n", mode=0o640
+        )
 
     def refusals(self, boot_id: str | None) -> dict[str, dict[str, Any]]:
         """Writes refused by the kernel in the current boot, by setting id."""

@@ -676,14 +676,14 @@ class Tuner:
             text = restore_form(ValueFormat(entry.fmt), entry.original or "")
             self.host.write(entry.path, text)
         elif entry.kind == "file":
-            from ncctl.config import write_atomic
+            from ncctl.floor import write_text_atomic
 
             original = entry.original_bytes()
             target = self.host.path(entry.path)
             if original is None:
                 target.unlink(missing_ok=True)
             else:
-                write_atomic(target, original.decode(), mode=entry.mode or 0o644)
+                write_text_atomic(target, original.decode(), mode=entry.mode or 0o644)
         elif entry.kind == "dir":
             self.host.path(entry.path).rmdir()
         else:

@@ -1,4 +1,5 @@
-"""``ncctl feed …`` and ``ncctl session …``: start, stop, restart and status of a component."""
+"""The command group of one component (``ncctl feed …``, ``ncctl session …``): start, stop,
+restart and status; and the views of component status that ``ncctl status`` shares."""
 
 from __future__ import annotations
 
@@ -202,7 +203,3 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
         )
 
     return app
-
-
-feed_app = component_app("feed_handler", "feed", "market-data feed handler")
-session_app = component_app("order_session", "session", "iLink 3 order-entry session")

@@ -1,0 +1,44 @@
+"""``ncctl cron show``: the crontab line that runs a reconcile pass every minute."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ncctl.cli import output
+from ncctl.cli.context import STATE
+from ncctl.cli.options import JsonOpt
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+app = typer.Typer(help="Run ncctl from cron.", no_args_is_help=True)
+
+
+@app.command("show")
+def show(json: JsonOpt = False) -> None:
+    """Print the crontab line that runs `ncctl maintenance run` every minute."""
+    output.begin("cron show", json)
+    loaded = STATE.config()
+    exe = shutil.which("ncctl") or str(Path(sys.argv[0]).absolute())
+    state = loaded.config.state_dir.absolute()
+    config = loaded.path.absolute()
+    line = (
+        f"* * * * * cd {Path.cwd()} && {exe} --config {config} maintenance run "
+        f">> {state / 'log' / 'maintenance.log'} 2>&1"
+    )
+    notes = [
+        "cron runs in the machine's time zone at minute resolution; the pass itself works in "
+        "Chicago time, so any zone is fine",
+        "a minute missed (host down) is caught up by the next pass",
+    ]
+
+    def draw(console: Console) -> None:
+        console.print("# ncctl: one reconcile pass a minute (crontab -e)", markup=False)
+        console.print(line, markup=False, soft_wrap=True)
+
+    output.emit({"lines": [line], "notes": notes}, draw)

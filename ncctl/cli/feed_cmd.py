@@ -1,0 +1,7 @@
+"""``ncctl feed …``: start, stop, restart and status of the market-data feed handler."""
+
+from __future__ import annotations
+
+from ncctl.cli.component_group import component_app
+
+app = component_app("feed_handler", "feed", "market-data feed handler")
