@@ -26,6 +26,10 @@ from ncctl.tuning.window import TradingWindow
 
 KERNEL_FILE_KINDS = (sysctl, sysfs, hugepages, thp, governor, irq)
 """The kinds of kernel-file settings, in the order a plan lists them (boot comes last)."""
+SETTING_CLASSES: dict[str, type[KernelSetting]] = {
+    k.SETTING.kind: k.SETTING for k in KERNEL_FILE_KINDS
+}
+"""The class of each kind of kernel-file setting, by the kind's name (as journaled)."""
 
 Setting = KernelSetting | BootParam
 

@@ -18,12 +18,10 @@ from ncctl.tuning import files
 from ncctl.tuning.host import Host
 from ncctl.tuning.kinds import base, boot
 from ncctl.tuning.kinds.boot_loader import DROPIN, BootBackend, Grubby, detect_backend
-from ncctl.tuning.plan import Compliance
+from ncctl.tuning.plan import SETTING_CLASSES, Compliance
 from ncctl.tuning.rollback_journal import RollbackEntry, RollbackJournal, RollbackStep, locked
 from ncctl.tuning.site import Site, check_force
 from ncctl.tuning.window import ALWAYS_OUTSIDE, TradingWindow
-
-DISRUPTIVE_KINDS = frozenset({"hugepages", "irq"})
 
 
 @dataclass
@@ -60,6 +58,12 @@ class RollbackResult:
             "archived": self.archived,
             "overrides": self.overrides,
         }
+
+
+def _disrupts(entry: RollbackEntry) -> bool:
+    """Whether restoring ``entry`` disturbs trading (a huge page pool, an IRQ's CPUs)."""
+    setting = SETTING_CLASSES.get(entry.setting_kind)
+    return setting is not None and setting.restoring_disrupts(entry.path)
 
 
 def assess(entry: RollbackEntry, host: Host, force: bool, grubby: Grubby | None) -> RollbackStep:
@@ -99,13 +103,7 @@ def roll_back(
         grubby = backend if isinstance(backend, Grubby) else None
         steps = [assess(e, site.host, force, grubby) for e in reversed(entries)]
         result = RollbackResult(dry_run, steps, warnings=list(journal.warnings))
-        moves = [
-            s
-            for s in steps
-            if s.action == "restore"
-            and s.entry.setting_kind in DISRUPTIVE_KINDS
-            and not s.entry.path.endswith("default_smp_affinity")
-        ]
+        moves = [s for s in steps if s.action == "restore" and _disrupts(s.entry)]
         if moves and window.inside and not dry_run:
             if not force:
                 site.log("tune rollback", "refused", None, {"schedule": window.reason})

@@ -133,6 +133,12 @@ class KernelSetting:
         """Why changing the live value from ``current`` disturbs trading, or None."""
         return None
 
+    @classmethod
+    def restoring_disrupts(cls, path: str) -> bool:
+        """Whether a rollback putting back the original of ``path`` disturbs trading (it is
+        then refused inside trading hours unless forced)."""
+        return False
+
     def missing(self) -> str:
         return f"{self.path} does not exist on this kernel"
 

@@ -146,6 +146,10 @@ class BootParam:
         return described(self, "boot")
 
 
+SETTING = BootParam
+"""The class of this kind's settings."""
+
+
 def expand(profile: Profile, host: Host, cpus: CpuPlan, warnings: list[str]) -> list[BootParam]:
     """One parameter per key of the profile's ``[boot]`` table."""
     params: list[BootParam] = []

@@ -28,6 +28,10 @@ class Governor(KernelSetting):
         return None
 
 
+SETTING = Governor
+"""The class of this kind's settings."""
+
+
 def expand(profile: Profile, host: Host, cpus: CpuPlan, warnings: list[str]) -> list[KernelSetting]:
     """One setting per CPU named in ``[governor]`` (the last spec naming a CPU wins)."""
     chosen: dict[int, str] = {}

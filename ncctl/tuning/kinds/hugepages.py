@@ -22,6 +22,10 @@ class HugePages(KernelSetting):
     def missing(self) -> str:
         return f"{self.path} does not exist: no such huge page size or NUMA node here"
 
+    @classmethod
+    def restoring_disrupts(cls, path: str) -> bool:
+        return True
+
     def disruption(self, current: str) -> str | None:
         try:
             now, want = int(current), int(self.desired)
@@ -35,6 +39,10 @@ class HugePages(KernelSetting):
                 "memory to find them, stalling allocations"
             )
         return None
+
+
+SETTING = HugePages
+"""The class of this kind's settings."""
 
 
 def expand(profile: Profile, host: Host, cpus: CpuPlan, warnings: list[str]) -> list[KernelSetting]:

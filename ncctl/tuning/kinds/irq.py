@@ -32,6 +32,10 @@ class IrqAffinity(KernelSetting):
             return None  # only IRQs set up later take the default
         return f"moves IRQ {self.irq} from CPUs {current or '-'} to {self.desired}"
 
+    @classmethod
+    def restoring_disrupts(cls, path: str) -> bool:
+        return not path.endswith("default_smp_affinity")
+
     def persistence(self) -> Persistence:
         # IRQ numbers change between boots: the irqaffinity= boot parameter persists the
         # housekeeping CPUs instead; the default mask for new IRQs is kept by tmpfiles.d.
@@ -46,6 +50,10 @@ def irq_numbers(host: Host) -> list[int]:
     except OSError:
         return []
     return sorted(int(n) for n in names)[:MAX_IRQS]
+
+
+SETTING = IrqAffinity
+"""The class of this kind's settings."""
 
 
 def expand(profile: Profile, host: Host, cpus: CpuPlan, warnings: list[str]) -> list[KernelSetting]:

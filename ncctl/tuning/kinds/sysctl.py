@@ -58,6 +58,10 @@ def sysctl_scope(name: str) -> Scope:
     return Scope.HOST
 
 
+SETTING = Sysctl
+"""The class of this kind's settings."""
+
+
 def expand(profile: Profile, host: Host, cpus: CpuPlan, warnings: list[str]) -> list[KernelSetting]:
     """One setting per key of the profile's ``[sysctl]`` table."""
     found: list[KernelSetting] = []

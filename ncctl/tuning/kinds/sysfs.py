@@ -16,6 +16,10 @@ class SysfsValue(KernelSetting):
     kind: ClassVar[str] = "sysfs"
 
 
+SETTING = SysfsValue
+"""The class of this kind's settings."""
+
+
 def expand(profile: Profile, host: Host, cpus: CpuPlan, warnings: list[str]) -> list[KernelSetting]:
     """One setting per key of the profile's ``[sysfs]`` table (any file under ``/sys``)."""
     found: list[KernelSetting] = []

@@ -24,6 +24,10 @@ class Thp(KernelSetting):
         return None
 
 
+SETTING = Thp
+"""The class of this kind's settings."""
+
+
 def expand(profile: Profile, host: Host, cpus: CpuPlan, warnings: list[str]) -> list[KernelSetting]:
     """One setting per key of ``[thp]``."""
     return [
