@@ -39,13 +39,14 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ncctl.errors import ConfigError, NcctlError, UnavailableError
+from ncctl.tuning.status import TuningStatus as TuningStatus  # noqa: PLC0414 (re-exported)
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -58,8 +59,6 @@ MARKET_STATES: tuple[str, ...] = ("CLOSED", "PRE_OPEN", "OPEN")
 COMPONENT_STATES: tuple[str, ...] = ("running", "stopped", "crashed", "failed", "unknown")
 TUNING_STATES: tuple[str, ...] = ("compliant", "drift", "reboot-pending", "unsupported")
 
-TuningState = Literal["compliant", "drift", "reboot-pending", "unsupported"]
-
 
 # -- pluggable sources ------------------------------------------------------------------
 
@@ -71,18 +70,6 @@ class RegistrationStatus:
     ok: bool
     last_run: dt.datetime | None = None
     secret_expires_in_days: int | None = None
-
-
-@dataclass(frozen=True)
-class TuningStatus:
-    """How the host compares with its tuning profile (the labels of ``ncctl tune verify``)."""
-
-    profile: str
-    state: TuningState
-
-    @property
-    def compliant(self) -> bool:
-        return self.state == "compliant"
 
 
 RegistrationSource = Callable[["NcctlConfig", dt.datetime], RegistrationStatus | None]
@@ -113,19 +100,10 @@ def registration_status(config: NcctlConfig, now: dt.datetime) -> RegistrationSt
 
 
 def tuning_status(config: NcctlConfig, now: dt.datetime) -> TuningStatus | None:
-    """How the host under ``tuning.root`` compares with ``tuning.profile`` (the read-only
-    check of ``ncctl tune verify``); None when that root does not exist (a dev setup)."""
-    if not config.tuning.root.is_dir():
-        return None
-    from ncctl.tuning.host import Host
-    from ncctl.tuning.profiles import load_profile
-    from ncctl.tuning.tuner import Tuner
+    """How the host under ``tuning.root`` compares with ``tuning.profile`` (read-only)."""
+    from ncctl.tuning.status import tuning_status as status_of
 
-    plan = Tuner(Host(config.tuning.root), config.state_dir, now=now).verify(
-        load_profile(config.tuning.profile)
-    )
-    label = plan.compliance().label
-    return TuningStatus(config.tuning.profile, cast("TuningState", label))
+    return status_of(config.tuning, config.state_dir, now)
 
 
 def preflight_status(config: NcctlConfig, now: dt.datetime) -> Recorded | None:

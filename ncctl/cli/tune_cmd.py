@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ncctl.errors import NcctlError
+    from ncctl.tuning.plan import Plan
     from ncctl.tuning.profiles import Profile
-    from ncctl.tuning.tuner import Plan, Tuner
+    from ncctl.tuning.tuner import Tuner
     from ncctl.tuning.window import TradingWindow
 
 app = typer.Typer(
@@ -159,7 +160,7 @@ def render_plan(data: dict[str, Any], title: str) -> output.Renderer:
 
 def compliance_failure(plan: Plan) -> NcctlError | None:
     """The failure a plan that is not compliant is (exit 1, 3 or 4), or None."""
-    from ncctl.tuning.tuner import compliance_error
+    from ncctl.tuning.errors import compliance_error
 
     return compliance_error(plan)
 
@@ -253,7 +254,7 @@ def rollback(
     """Restore, newest first, every value and file ncctl changed, from the rollback journal in
     the state directory. Settings someone else changed since are skipped with a warning
     (exit 1) unless --force; exit 3 when boot parameters wait for a reboot to go."""
-    from ncctl.tuning.tuner import rollback_error
+    from ncctl.tuning.errors import rollback_error
 
     output.begin("tune rollback", json)
     if not dry_run:

@@ -189,10 +189,10 @@ def longest_pass(config: NcctlConfig) -> float:
 def housekeeping_cpus(config: NcctlConfig, base: Path) -> tuple[str | None, str]:
     """The tuning profile's housekeeping CPUs as a CPU list (``0`` or ``0-1,8``), or None and
     why not (the profile cannot be loaded, or names CPUs this host does not have)."""
+    from ncctl.tuning.cpus import cpu_plan
     from ncctl.tuning.cpuset import format_cpulist
     from ncctl.tuning.host import Host
     from ncctl.tuning.profiles import load_profile
-    from ncctl.tuning.settings import cpu_plan
 
     try:
         profile = load_profile(config.tuning.profile)

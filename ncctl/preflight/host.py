@@ -15,9 +15,11 @@ COMMAND_TIMEOUT_S = 5.0
 def tuning(ctx: Context) -> CheckResult:
     """The read-only check of ``ncctl tune verify``: drift fails; a pending reboot or a
     setting that cannot be changed from here warns."""
+    from ncctl.tuning.errors import compliance_error
     from ncctl.tuning.host import Host
+    from ncctl.tuning.plan import Compliance
     from ncctl.tuning.profiles import load_profile
-    from ncctl.tuning.tuner import Compliance, Tuner, compliance_error
+    from ncctl.tuning.tuner import Tuner
     from ncctl.tuning.window import trading_window
 
     cfg = ctx.config.tuning

@@ -52,7 +52,7 @@ def uses_fake_root(config: NcctlConfig) -> bool:
 
 def needed_files(profile: Profile, live: Host) -> list[str]:
     """The absolute paths (``/proc/...``, ``/sys/...``) that planning ``profile`` reads."""
-    from ncctl.tuning.settings import expand
+    from ncctl.tuning.plan import expand
 
     paths = list(COPIED)
     for setting in expand(profile, live).settings:

@@ -5,32 +5,28 @@
 * sysfs values (THP, huge pages, governors, workqueue masks, the default IRQ mask) go to
   ``/etc/tmpfiles.d/ncctl-tuning.conf`` as ``w PATH - - - - VALUE`` lines
   (``systemd-tmpfiles --create`` writes them at boot);
-* boot parameters persist in the boot loader (:mod:`ncctl.tuning.boot`), and IRQ affinity
+* boot parameters persist in the boot loader (:mod:`ncctl.tuning.kinds.boot`), and IRQ affinity
   through ``irqaffinity=`` (IRQ numbers change between boots).
 
 Only settings that can be changed from here are persisted: a host-wide value is never
-written into a container's files. Every file (and directory) written is recorded in the
-rollback journal first, with its previous content.
+written into a container's files. Every file (and directory) is written by
+:mod:`ncctl.tuning.files`, which records its previous content in the rollback journal first.
 """
 
 from __future__ import annotations
 
-import base64
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from ncctl.tuning.settings import Finding, KernelSetting, Persistence, Scope, Verdict
-from ncctl.tuning.state import RollbackEntry, RollbackJournal, sha256_hex
+from ncctl.tuning.files import read_bytes
+from ncctl.tuning.kinds.base import Finding, KernelSetting, Persistence, Scope, Verdict
 
 if TYPE_CHECKING:
     from ncctl.tuning.host import Host, NamespaceContext
 
 SYSCTL_FILE = "/etc/sysctl.d/99-ncctl.conf"
 TMPFILES_FILE = "/etc/tmpfiles.d/ncctl-tuning.conf"
-ABSENT = "absent"
 
 
 @dataclass(frozen=True)
@@ -84,13 +80,6 @@ def _persistable(
     return chosen
 
 
-def _read_bytes(host: Host, absolute: str) -> bytes | None:
-    try:
-        return host.path(absolute).read_bytes()
-    except FileNotFoundError:
-        return None
-
-
 def planned_files(
     host: Host,
     profile: str,
@@ -119,58 +108,7 @@ def planned_files(
             text = _header(profile, applied_by) + "".join(s.persist_line() + "\n" for s in settings)
         changes.append(
             FileChange(
-                path, label, _read_bytes(host, path), text.encode() if text is not None else None
+                path, label, read_bytes(host, path), text.encode() if text is not None else None
             )
         )
     return changes
-
-
-def write_file(
-    host: Host,
-    journal: RollbackJournal,
-    absolute: str,
-    content: bytes | None,
-    boot_id: str | None,
-) -> None:
-    """Replace (or remove, for None) a configuration file under the root, atomically, after
-    recording in the rollback journal its previous content and any directory created."""
-    from ncctl.floor import write_text_atomic
-
-    target = host.path(absolute)
-    missing: list[str] = []
-    parent = PurePosixPath(absolute).parent
-    while str(parent) != "/" and not host.path(str(parent)).exists():
-        missing.append(str(parent))
-        parent = parent.parent
-    if content is not None:
-        for directory in reversed(missing):
-            journal.remember(
-                RollbackEntry(
-                    id=f"dir:{directory}",
-                    kind="dir",
-                    path=directory,
-                    root=str(host.root),
-                    original=None,
-                    boot_id=boot_id,
-                ),
-                intended="present",
-            )
-            host.path(directory).mkdir(mode=0o755)
-    current = _read_bytes(host, absolute)
-    mode = stat.S_IMODE(target.stat().st_mode) if current is not None else None
-    journal.remember(
-        RollbackEntry(
-            id=f"file:{absolute}",
-            kind="file",
-            path=absolute,
-            root=str(host.root),
-            original=None if current is None else base64.b64encode(current).decode(),
-            mode=mode,
-            boot_id=boot_id,
-        ),
-        intended=ABSENT if content is None else sha256_hex(content),
-    )
-    if content is None:
-        target.unlink(missing_ok=True)
-        return
-    write_text_atomic(target, content.decode(), mode=mode if mode is not None else 0o644)

@@ -17,9 +17,10 @@ from ncctl.config import NcctlConfig
 from ncctl.errors import CantCreateError, DataError
 from ncctl.tuning.fakeroot import MARKER, needed_files, prepare, uses_fake_root
 from ncctl.tuning.host import Host
+from ncctl.tuning.kinds.base import Verdict, probe
+from ncctl.tuning.plan import Compliance, expand
 from ncctl.tuning.profiles import load_profile
-from ncctl.tuning.settings import Verdict, expand, probe
-from ncctl.tuning.tuner import Compliance, Tuner
+from ncctl.tuning.tuner import Tuner
 from tests.cli.conftest import run_in_process
 from tests.tuning import fakeroot
 from tests.tuning.conftest import SATURDAY, envelope

@@ -18,12 +18,14 @@ import pytest
 from ncctl.errors import CantCreateError, RefusedError, UsageError
 from ncctl.resources import builtin_holidays, builtin_schedule
 from ncctl.schedule import ScheduleEngine, load_engine
-from ncctl.tuning.boot import DROPIN
+from ncctl.tuning.errors import compliance_error
 from ncctl.tuning.host import Host
+from ncctl.tuning.kinds.boot_loader import DROPIN
 from ncctl.tuning.persist import SYSCTL_FILE, TMPFILES_FILE
+from ncctl.tuning.plan import Compliance, Plan
 from ncctl.tuning.profiles import Profile, load_profile
-from ncctl.tuning.state import check_persistent, filesystem_type
-from ncctl.tuning.tuner import Compliance, Plan, Tuner, compliance_error
+from ncctl.tuning.rollback_journal import check_persistent, filesystem_type
+from ncctl.tuning.tuner import Tuner
 from ncctl.tuning.window import trading_window
 from tests.tuning import fakeroot
 from tests.tuning.conftest import SATURDAY, WEDNESDAY

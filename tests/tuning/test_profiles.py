@@ -8,8 +8,9 @@ import pytest
 
 from ncctl.errors import ConfigError
 from ncctl.tuning.host import Host
+from ncctl.tuning.kinds.base import Scope
+from ncctl.tuning.plan import expand
 from ncctl.tuning.profiles import load_profile, shipped_profiles
-from ncctl.tuning.settings import Scope, expand
 from tests.tuning import fakeroot
 
 

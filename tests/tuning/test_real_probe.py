@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ncctl.tuning.boot import DROPIN, EFFECTS
 from ncctl.tuning.host import Host
+from ncctl.tuning.kinds.boot import EFFECTS
+from ncctl.tuning.kinds.boot_loader import DROPIN
 from ncctl.tuning.persist import SYSCTL_FILE, TMPFILES_FILE
+from ncctl.tuning.plan import expand
 from ncctl.tuning.profiles import load_profile
-from ncctl.tuning.settings import expand
 from tests.cli.conftest import run_in_process
 from tests.tuning.conftest import envelope
 

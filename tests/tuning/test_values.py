@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ncctl.tuning.boot import BootParam, parse_cmdline, split_isolcpus
 from ncctl.tuning.cpuset import (
     MAX_CPUS,
     format_cpulist,
@@ -16,6 +15,8 @@ from ncctl.tuning.cpuset import (
     parse_cpulist,
     parse_cpumask,
 )
+from ncctl.tuning.kinds.boot import BootParam, split_isolcpus
+from ncctl.tuning.kinds.boot_loader import parse_cmdline
 from ncctl.tuning.values import ValueFormat, canonical, restore_form, same, selected, writable_form
 
 cpu_sets = st.frozensets(st.integers(min_value=0, max_value=511), max_size=64)

@@ -1,12 +1,12 @@
-"""What tuning keeps in the state directory (``state_dir/tuning/``), never on tmpfs.
+"""The rollback journal of tuning, in the state directory (``state_dir/tuning/``), never on
+tmpfs.
 
 * ``rollback.jsonl`` – the rollback journal. Before the first write of a setting, one line
   holds its original value and is fsynced; a setting is recorded once, so that re-applying
   is idempotent and a crashed apply can still be undone. Later lines add a value ncctl
   intends (a changed profile) or close a setting when rollback restored it. When every
   setting is closed the file moves to ``history/``.
-* ``state.json`` – the boot parameters staged and the boot id at that time, and writes the
-  kernel refused in this boot.
+* ``state.json`` – see :mod:`ncctl.tuning.record`.
 * ``lock`` – held (flock) by an apply or a rollback.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -274,65 +273,39 @@ class RollbackJournal:
         return target
 
 
-class StateFile:
-    """``state_dir/tuning/state.json``: staged boot parameters and refused writes."""
+@dataclass
+class RollbackStep:
+    """One open journal entry and what a rollback does with it."""
 
-    NAME = "state.json"
+    entry: RollbackEntry
+    action: str
+    """``restore``, ``unchanged`` (already the original), ``skip`` (changed by someone
+    else), ``gone`` (the file no longer exists)."""
+    current: str | None
+    reason: str
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.path = directory / self.NAME
-
-    def load(self) -> dict[str, Any]:
-        try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-            raise DataError(
-                f"{self.path}: unreadable tuning state",
-                hint="delete it; `ncctl tune verify` then re-reads the host",
-            ) from None
-        return doc if isinstance(doc, dict) else {}
-
-    def save(self, doc: dict[str, Any]) -> None:
-        ensure_dir(self.directory)
-        floor.write_text_atomic(
-            self.path, json.dumps(doc, indent=2, sort_keys=True) + "\n", mode=0o640
-        )
-
-    def refusals(self, boot_id: str | None) -> dict[str, dict[str, Any]]:
-        """Writes refused by the kernel in the current boot, by setting id."""
-        found = self.load().get("refusals", {})
-        if not isinstance(found, dict):
-            return {}
+    def as_dict(self) -> dict[str, Any]:
         return {
-            k: v for k, v in found.items() if isinstance(v, dict) and v.get("boot_id") == boot_id
+            "id": self.entry.id,
+            "path": self.entry.path,
+            "action": self.action,
+            "current": self.current,
+            "original": self.entry.original if self.entry.kind != "file" else None,
+            "reason": self.reason,
         }
 
-    def note_refusal(self, ident: str, err: OSError, boot_id: str | None) -> None:
-        doc = self.load()
-        refusals = {
-            k: v
-            for k, v in doc.get("refusals", {}).items()
-            if isinstance(v, dict) and v.get("boot_id") == boot_id
-        }
-        refusals[ident] = {
-            "errno": err.errno,
-            "error": f"{errno.errorcode.get(err.errno or 0, 'E?')}: {err.strerror}",
-            "boot_id": boot_id,
-        }
-        doc["refusals"] = refusals
-        self.save(doc)
 
-    def boot(self) -> dict[str, Any]:
-        found = self.load().get("boot", {})
-        return found if isinstance(found, dict) else {}
-
-    def set_boot(self, record: dict[str, Any] | None) -> None:
-        doc = self.load()
-        if record is None:
-            doc.pop("boot", None)
-        else:
-            doc["boot"] = record
-        self.save(doc)
+def foreign_step(entry: RollbackEntry, now: str, was: str, force: bool) -> RollbackStep:
+    """The step for an entry someone else changed since ncctl wrote it: skipped unless forced."""
+    wrote = ", ".join(entry.intended) if entry.kind != "file" else "its own content"
+    if force:
+        return RollbackStep(
+            entry, "restore", now, f"changed by someone else since (now {now}); forced"
+        )
+    return RollbackStep(
+        entry,
+        "skip",
+        now,
+        f"changed by someone else since ncctl wrote {wrote}: now {now}; "
+        f"--force restores {was} anyway",
+    )

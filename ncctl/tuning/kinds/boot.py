@@ -1,12 +1,7 @@
 """Kernel boot parameters: staged through the boot loader, verified after the reboot.
 
-Two backends, chosen by what the target system has (under the root):
-
-* ``grubby`` (Fedora, RHEL): ``grubby --update-kernel=ALL --args=...`` and, to undo,
-  ``--remove-args=NAME`` or the original ``--args=NAME=VALUE``;
-* ``update-grub`` (Debian, Ubuntu): a drop-in ``/etc/default/grub.d/99-ncctl.cfg`` that
-  appends to ``GRUB_CMDLINE_LINUX``, then ``update-grub``. ncctl never edits ``grub.cfg``
-  or ``/etc/default/grub``.
+Two backends, chosen by what the target system has under the root
+(:mod:`ncctl.tuning.kinds.boot_loader`): grubby, or a drop-in for update-grub.
 
 A parameter is in effect when ``/proc/cmdline`` holds it (tokens up to ``--``: what follows
 belongs to init) and, for those with a visible effect, when the kernel shows it:
@@ -18,17 +13,35 @@ not pass, or the kernel ignored, is reported as such.
 
 from __future__ import annotations
 
-import shlex
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
 
+from ncctl.crashpoints import crashpoint
+from ncctl.tuning.cpus import CpuPlan, substitute
 from ncctl.tuning.cpuset import CpuSet, format_cpulist, parse_cpulist
+from ncctl.tuning.files import write_file
 from ncctl.tuning.host import Host, NamespaceContext
-from ncctl.tuning.settings import CpuPlan, Finding, Persistence, Scope, Verdict, substitute
+from ncctl.tuning.kinds.base import Finding, Persistence, Scope, Verdict, described
+from ncctl.tuning.kinds.boot_loader import (
+    DROPIN,
+    BootBackend,
+    Grubby,
+    GrubDropIn,
+    Staged,
+    detect_backend,
+    parse_cmdline,
+)
+from ncctl.tuning.profiles import Profile
+from ncctl.tuning.record import TuningRecord
+from ncctl.tuning.rollback_journal import (
+    RollbackEntry,
+    RollbackJournal,
+    RollbackStep,
+    foreign_step,
+    sha256_hex,
+)
 from ncctl.tuning.values import ValueFormat, canonical
-
-if TYPE_CHECKING:
-    from ncctl.tuning.profiles import Profile
 
 CPULIST_PARAMS = frozenset({"nohz_full", "rcu_nocbs", "irqaffinity", "kthread_cpus"})
 EFFECTS: dict[str, tuple[str, ValueFormat]] = {
@@ -36,18 +49,6 @@ EFFECTS: dict[str, tuple[str, ValueFormat]] = {
     "nohz_full": ("/sys/devices/system/cpu/nohz_full", ValueFormat.CPULIST),
     "irqaffinity": ("/proc/irq/default_smp_affinity", ValueFormat.CPUMASK),
 }
-DROPIN = "/etc/default/grub.d/99-ncctl.cfg"
-ABSENT = object()
-
-
-def parse_cmdline(tokens: list[str]) -> dict[str, str | None]:
-    """Kernel parameters by name (the last one wins, as for most parameters); a flag
-    without ``=`` has the value None."""
-    found: dict[str, str | None] = {}
-    for token in tokens:
-        name, sep, value = token.partition("=")
-        found[name] = value if sep else None
-    return found
 
 
 def split_isolcpus(value: str) -> tuple[frozenset[str], CpuSet]:
@@ -142,19 +143,15 @@ class BootParam:
         return Persistence.BOOT_LOADER
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "label": self.label,
-            "scope": str(self.scope),
-            "path": self.path,
-            "desired": self.desired,
-            "format": "boot",
-            "persistence": str(self.persistence()),
-        }
+        return described(self, "boot")
 
 
-def boot_params(profile: Profile, cpus: CpuPlan) -> list[BootParam]:
+SETTING = BootParam
+"""The class of this kind's settings."""
+
+
+def expand(profile: Profile, host: Host, cpus: CpuPlan, warnings: list[str]) -> list[BootParam]:
+    """One parameter per key of the profile's ``[boot]`` table."""
     params: list[BootParam] = []
     for name, value in profile.table("boot").items():
         if value is True:
@@ -170,122 +167,7 @@ def boot_params(profile: Profile, cpus: CpuPlan) -> list[BootParam]:
     return params
 
 
-@dataclass
-class Staged:
-    """What the boot loader will pass at the next boot, as far as ncctl can tell."""
-
-    params: dict[str, str | None]
-    confirmed: bool
-    detail: str = ""
-
-
-@dataclass
-class StageOutcome:
-    ok: bool
-    message: str
-    record: dict[str, Any] = field(default_factory=dict)
-
-
-class GrubDropIn:
-    """``/etc/default/grub.d/99-ncctl.cfg`` + ``update-grub`` (Debian family)."""
-
-    name = "update-grub"
-    target = DROPIN
-
-    def __init__(self, host: Host) -> None:
-        self.host = host
-
-    @staticmethod
-    def render(params: list[BootParam], profile: str) -> str:
-        tokens = " ".join(p.token() for p in params)
-        return (
-            f"# Written by `ncctl tune host` for tuning profile {profile}.\n"
-            "# `ncctl tune rollback` removes it: change the profile, not this file.\n"
-            "# update-grub reads /etc/default/grub.d/*.cfg after /etc/default/grub.\n"
-            f'GRUB_CMDLINE_LINUX="${{GRUB_CMDLINE_LINUX}} {tokens}"\n'
-        )
-
-    def dropin_params(self) -> dict[str, str | None] | None:
-        text = self.host.read(DROPIN)
-        if text is None:
-            return None
-        for line in text.splitlines():
-            stripped = line.strip()
-            if stripped.startswith("GRUB_CMDLINE_LINUX="):
-                try:
-                    words = shlex.split(stripped.partition("=")[2])
-                except ValueError:
-                    return {}
-                tokens = " ".join(words).split()
-                return parse_cmdline([t for t in tokens if not t.startswith("$")])
-        return {}
-
-    def staged(self, record: dict[str, Any]) -> Staged:
-        from ncctl.tuning.state import sha256_hex
-
-        params = self.dropin_params()
-        if params is None:
-            return Staged({}, confirmed=True, detail=f"{DROPIN} does not exist")
-        text = self.host.read(DROPIN) or ""
-        confirmed = bool(record.get("updated")) and record.get("dropin_sha256") == sha256_hex(
-            text.encode()
-        )
-        detail = "" if confirmed else "update-grub has not run successfully since it changed"
-        return Staged(params, confirmed, detail)
-
-    def regenerate(self) -> StageOutcome:
-        result = self.host.run(["update-grub"])
-        if not result.ok:
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            return StageOutcome(False, f"update-grub failed (exit {result.returncode}): {last}")
-        return StageOutcome(True, "update-grub regenerated the boot menu")
-
-
-class Grubby:
-    """``grubby --update-kernel=ALL`` (Fedora/RHEL family)."""
-
-    name = "grubby"
-    target = "every kernel entry (grubby --update-kernel=ALL)"
-
-    def __init__(self, host: Host) -> None:
-        self.host = host
-
-    def staged(self, record: dict[str, Any]) -> Staged:
-        result = self.host.run(["grubby", "--info=DEFAULT"])
-        if not result.ok:
-            return Staged({}, confirmed=False, detail=f"grubby --info failed: {result.stderr}")
-        for line in result.stdout.splitlines():
-            if line.startswith("args="):
-                raw = line.partition("=")[2].strip().strip('"')
-                return Staged(parse_cmdline(raw.split()), confirmed=True)
-        return Staged({}, confirmed=True)
-
-    def update(self, args: list[str], remove: list[str]) -> StageOutcome:
-        argv = ["grubby", "--update-kernel=ALL"]
-        if args:
-            argv.append("--args=" + " ".join(args))
-        if remove:
-            argv.append("--remove-args=" + " ".join(remove))
-        result = self.host.run(argv)
-        if not result.ok:
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            return StageOutcome(False, f"grubby failed (exit {result.returncode}): {last}")
-        return StageOutcome(True, "grubby updated every kernel entry")
-
-
-BootBackend = GrubDropIn | Grubby
-
-
-def detect_backend(host: Host) -> BootBackend | None:
-    """grubby where it exists (it owns the entries there), else update-grub, else None."""
-    if host.find_command("grubby"):
-        return Grubby(host)
-    if host.find_command("update-grub"):
-        return GrubDropIn(host)
-    return None
-
-
-def probe_boot(
+def probe(
     param: BootParam,
     host: Host,
     ctx: NamespaceContext,
@@ -354,3 +236,139 @@ def probe_boot(
         current,
         current,
     )
+
+
+def stage(
+    params: list[BootParam],
+    profile: str,
+    *,
+    host: Host,
+    journal: RollbackJournal,
+    record: TuningRecord,
+    boot_id: str | None,
+    now: datetime | None,
+    files: list[dict[str, Any]],
+    failed: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """Stage ``params`` in the boot loader (originals in the rollback journal first); files
+    written and failures are added to ``files`` and ``failed``. What was staged, or None
+    without a boot loader or a parameter that can be formed."""
+    backend = detect_backend(host)
+    params = [p for p in params if p.impossible is None]
+    if backend is None or not params:
+        return None
+    tokens = [p.token() for p in params]
+    stamp = now.isoformat(timespec="seconds") if now else None
+    if isinstance(backend, GrubDropIn):
+        content = GrubDropIn.render(tokens, profile).encode()
+        current = host.read(DROPIN)
+        if current is None or current.encode() != content:
+            write_file(host, journal, DROPIN, content, boot_id)
+            files.append({"path": DROPIN, "action": "update" if current else "create"})
+            crashpoint(f"after-write:file:{DROPIN}")
+        outcome = backend.regenerate()
+        record.set_boot(
+            {
+                "backend": backend.name,
+                "params": tokens,
+                "boot_id": boot_id,
+                "dropin_sha256": sha256_hex(content),
+                "updated": outcome.ok,
+                "staged_at": stamp,
+            }
+        )
+    else:
+        staged = backend.staged({})
+        needed = [p for p in params if not p.matches(staged.params)] or params
+        for p in needed:
+            journal.remember(
+                RollbackEntry(
+                    id=f"grubby:{p.name}",
+                    kind="grubby",
+                    path=p.name,
+                    root=str(host.root),
+                    original=_token(p.name, staged.params),
+                    boot_id=boot_id,
+                ),
+                intended=p.token(),
+            )
+        outcome = backend.update([p.token() for p in needed], [])
+        if outcome.ok:
+            record.set_boot(
+                {"backend": backend.name, "params": tokens, "boot_id": boot_id, "staged_at": stamp}
+            )
+    if not outcome.ok:
+        failed.append({"id": "boot", "error": outcome.message})
+    return {"backend": backend.name, "params": tokens, "ok": outcome.ok, "message": outcome.message}
+
+
+def assess(entry: RollbackEntry, grubby: Grubby | None, force: bool) -> RollbackStep:
+    """What a rollback does with a parameter ncctl gave grubby (journal entry kind ``grubby``)."""
+    if grubby is None:
+        return RollbackStep(entry, "skip", None, "grubby is no longer available")
+    now_token = _token(entry.path, grubby.staged({}).params)
+    if now_token == entry.original:
+        return RollbackStep(entry, "unchanged", now_token, "already the original")
+    if now_token in entry.intended:
+        return RollbackStep(entry, "restore", now_token, f"back to {entry.original or 'absent'}")
+    return foreign_step(entry, str(now_token), str(entry.original), force)
+
+
+def restore(entry: RollbackEntry, host: Host) -> None:
+    """Give grubby back the original of a parameter (journal entry kind ``grubby``)."""
+    grubby = Grubby(host)
+    if entry.original is None:
+        outcome = grubby.update([], [entry.path])
+    else:
+        outcome = grubby.update([entry.original], [])
+    if not outcome.ok:
+        raise OSError(outcome.message)
+
+
+def unstage(
+    host: Host, record: TuningRecord, backend: BootBackend | None, failed: list[dict[str, Any]]
+) -> bool:
+    """After a rollback changed the boot loader: regenerate the boot menu (a failure is
+    added to ``failed``), drop the staging record when nothing failed, and say whether the
+    running kernel still has parameters ncctl staged (a reboot drops them)."""
+    live = _params_live(host, record)
+    if isinstance(backend, GrubDropIn):
+        outcome = backend.regenerate()
+        if not outcome.ok:
+            failed.append({"id": "boot", "error": outcome.message})
+    if not failed:
+        record.set_boot(None)
+    return live
+
+
+def _params_live(host: Host, record: TuningRecord) -> bool:
+    """Whether the running kernel still has parameters ncctl staged (reboot to drop)."""
+    staged = record.boot() if record.path.exists() else {}
+    cmdline = parse_cmdline(host.cmdline_tokens())
+    for token in staged.get("params", []):
+        name, sep, value = str(token).partition("=")
+        if name in cmdline and (cmdline[name] == (value if sep else None)):
+            return True
+    return False
+
+
+def _token(name: str, params: dict[str, str | None]) -> str | None:
+    """Parameter ``name`` as the token the boot loader holds (None: absent)."""
+    if name not in params:
+        return None
+    value = params[name]
+    return name if value is None else f"{name}={value}"
+
+
+def staged_now(
+    host: Host, ctx: NamespaceContext, record: TuningRecord
+) -> tuple[BootBackend | None, Staged | None, dict[str, Any]]:
+    """The boot loader under the root, what it stages for the next boot (None inside a
+    container) and ncctl's record of its own staging for that loader."""
+    backend = detect_backend(host)
+    found: dict[str, Any] = {}
+    if backend is not None and record.path.exists():
+        boot = record.boot()
+        found = boot if boot.get("backend") == backend.name else {}
+    staged = backend.staged(found) if backend is not None and not ctx.contained else None
+    return backend, staged, found

@@ -1,0 +1,198 @@
+"""Applying a plan: live values, then the persistence files, then the boot loader, each
+original value in the rollback journal (fsynced) before the first write; disruptive live
+changes are refused inside trading hours unless forced with a reason.
+
+``NCCTL_CRASH_AT=before-write:ID`` or ``after-write:ID`` makes the process SIGKILL itself at
+that point: the crash tests use it to stop an apply between two writes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ncctl.crashpoints import crashpoint
+from ncctl.errors import NcctlError, PermissionDeniedError, RefusedError
+from ncctl.tuning.errors import setting_ids
+from ncctl.tuning.files import write_file
+from ncctl.tuning.host import Access
+from ncctl.tuning.kinds import base, boot
+from ncctl.tuning.kinds.base import KernelSetting, Verdict
+from ncctl.tuning.kinds.boot import BootParam
+from ncctl.tuning.plan import Compliance, Plan
+from ncctl.tuning.profiles import Profile
+from ncctl.tuning.rollback_journal import RollbackJournal, check_persistent, locked
+from ncctl.tuning.site import Site, check_force
+from ncctl.tuning.window import ALWAYS_OUTSIDE, TradingWindow
+
+
+@dataclass
+class ApplyResult:
+    before: Plan
+    after: Plan | None
+    dry_run: bool = False
+    changed: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    boot: dict[str, Any] | None = None
+    overrides: str | None = None
+
+    @property
+    def final(self) -> Plan:
+        return self.after or self.before
+
+    def compliance(self) -> Compliance:
+        return Compliance.COMPLIANT if self.dry_run else self.final.compliance()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "changed": self.changed,
+            "failed": self.failed,
+            "files": self.files,
+            "boot": self.boot,
+            "overrides": self.overrides,
+            "plan" if self.dry_run else "verify": self.final.as_dict(),
+        }
+
+
+def apply_profile(
+    site: Site,
+    profile: Profile,
+    *,
+    window: TradingWindow = ALWAYS_OUTSIDE,
+    force: bool = False,
+    reason: str | None = None,
+    dry_run: bool = False,
+) -> ApplyResult:
+    """Make the host match ``profile`` (see the module docstring); ``dry_run``: the plan."""
+    check_force(force, reason)
+    if dry_run:
+        return ApplyResult(site.plan(profile, window), None, dry_run=True)
+    if os.geteuid() != 0:
+        refuse_root_only(site.plan(profile, window))
+    check_persistent(site.state_dir, site.mounts)
+    with locked(site.directory):
+        plan = site.plan(profile, window)
+        overrides = guard(site, plan, window, force)
+        result = ApplyResult(plan, None, overrides=overrides)
+        journal = RollbackJournal(site.directory)
+        site.open_entries(journal)
+        try:
+            apply_plan(site, plan, journal, result)
+        except NcctlError as err:
+            site.log(
+                "tune host",
+                "failed",
+                reason,
+                {"args": {"profile": profile.name}, "error": err.message},
+            )
+            raise
+        outcome = "ok" if not result.failed else "failed"
+        if not (result.changed or result.files or result.boot or result.failed):
+            outcome = "noop"
+        site.log(
+            "tune host",
+            outcome,
+            reason,
+            {
+                "args": {"profile": profile.name},
+                "changed": [c["id"] for c in result.changed],
+                "failed": result.failed,
+                "files": [f["path"] for f in result.files],
+                "boot": result.boot,
+                "overrides": overrides,
+            },
+        )
+    result.after = site.plan(profile, window)
+    return result
+
+
+def guard(site: Site, plan: Plan, window: TradingWindow, force: bool) -> str | None:
+    """Refuse disruptive live changes inside trading hours (journaled) unless forced;
+    the schedule state overridden, or None."""
+    disruptive = plan.disruptive()
+    if not (disruptive and window.inside):
+        return None
+    if force:
+        return window.reason
+    what = "; ".join(str(i.finding.disruptive) for i in disruptive[:3])
+    if len(disruptive) > 3:
+        what += f"; and {len(disruptive) - 3} more"
+    nxt = window.next_outside
+    when = nxt.isoformat(timespec="seconds") if nxt else None
+    site.log(
+        "tune host",
+        "refused",
+        None,
+        {
+            "args": {"profile": plan.profile.name},
+            "schedule": window.reason,
+            "next_allowed": when,
+        },
+    )
+    raise RefusedError(
+        f"tune host refused: {what}, inside trading hours ({window.reason}); "
+        f"nothing was changed; next outside trading hours at {when}",
+        hint="run it outside trading hours, or override with --force --reason TEXT",
+        code="schedule.refused",
+    )
+
+
+def apply_plan(site: Site, plan: Plan, journal: RollbackJournal, result: ApplyResult) -> None:
+    """Live values, then the persistence files, then the boot loader."""
+    host = site.host
+    boot_id = host.boot_id()
+    for item in plan.items:
+        setting, finding = item.setting, item.finding
+        if isinstance(setting, KernelSetting) and finding.verdict is Verdict.APPLY:
+            ok, entry = base.write(
+                setting,
+                finding.raw,
+                finding.current,
+                host=host,
+                journal=journal,
+                record=site.record,
+                boot_id=boot_id,
+            )
+            (result.changed if ok else result.failed).append(entry)
+    # persist what took: a value the kernel refused must not reach sysctl.d
+    written = plan
+    if result.changed or result.failed:
+        written = site.plan(plan.profile, plan.window)
+    for change in written.file_drift():
+        try:
+            write_file(host, journal, change.path, change.desired, boot_id)
+        except (NcctlError, OSError) as exc:
+            message = exc.message if isinstance(exc, NcctlError) else str(exc)
+            result.failed.append({"id": f"file:{change.path}", "error": message})
+            continue
+        result.files.append({"path": change.path, "action": change.action})
+        crashpoint(f"after-write:file:{change.path}")
+    items = [i for i in plan.items if isinstance(i.setting, BootParam)]
+    if any(i.drifting for i in items):
+        params = [i.setting for i in items if isinstance(i.setting, BootParam)]
+        result.boot = boot.stage(
+            params,
+            plan.profile.name,
+            host=host,
+            journal=journal,
+            record=site.record,
+            boot_id=boot_id,
+            now=site.now,
+            files=result.files,
+            failed=result.failed,
+        )
+
+
+def refuse_root_only(plan: Plan) -> None:
+    """Refuse, before anything is written, changes only root can make (a refused write
+    would be remembered for the rest of the boot as the kernel's refusal)."""
+    items = [i for i in plan.items if i.drifting and i.finding.access == Access.ROOT_ONLY]
+    if items:
+        raise PermissionDeniedError(
+            f"`ncctl tune host` changes files only root may write: {setting_ids(items)}",
+            hint="run it as root (ncctl-tune.service does); tune plan and verify work as any user",
+            code="tune.needs_root",
+        )
