@@ -27,29 +27,21 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from ncctl.config import DestinationConfig
+from tests.helpers import holds_within
+
+wait_for = holds_within
+"""The old name of :func:`tests.helpers.holds_within`, for the logs tests that import it here."""
 
 TEST_USER = "ncctltest"
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
-POLL_S = 0.01
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, poll_s: float = POLL_S) -> bool:
-    """Poll ``condition`` until it holds or ``timeout_s`` (monotonic) passes."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(poll_s)
 
 
 def sshd_binary() -> str | None:
@@ -337,7 +329,7 @@ class SshServer:
         for pid in sessions:  # frozen ones too: SIGKILL works on stopped processes
             _signal(pid, signal.SIGCONT)
             _signal(pid, signal.SIGKILL)
-        wait_for(lambda: not any(_alive(pid) for pid in sessions), STOP_TIMEOUT_S)
+        holds_within(lambda: not any(_alive(pid) for pid in sessions), STOP_TIMEOUT_S)
         for directory in list(self.mounts):
             self.unmount(directory)
         shutil.rmtree(self.base, ignore_errors=True)
@@ -367,7 +359,7 @@ class SessionFreezer:
         for pid in pids:
             _signal(pid, signal.SIGSTOP)
         self.frozen = pids
-        assert wait_for(lambda: all(process_state(p) == "T" for p in pids), STOP_TIMEOUT_S)
+        assert holds_within(lambda: all(process_state(p) == "T" for p in pids), STOP_TIMEOUT_S)
         self.frozen_at = time.monotonic()
 
     def thaw(self) -> None:
@@ -442,7 +434,7 @@ def start_sshd(
             def up(process: subprocess.Popen[bytes] = process, port: int = port) -> bool:
                 return process.poll() is not None or port_accepts(port)
 
-            if wait_for(up, START_TIMEOUT_S):
+            if holds_within(up, START_TIMEOUT_S):
                 if process.poll() is None:
                     known_hosts = base / "known_hosts"
                     known_hosts.write_text(known_hosts_line(port, host_public), encoding="ascii")

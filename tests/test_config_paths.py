@@ -17,7 +17,8 @@ from ncctl.config import NcctlConfig
 from ncctl.config_files import NO_STATE_HOME, state_home
 from ncctl.config_paths import ConfigPath
 from ncctl.errors import EXIT_CONFIG
-from tests.cli.conftest import run_process, snapshot
+from tests.cli.conftest import snapshot
+from tests.helpers import run_process
 
 EVERY_PATH = """\
 state_dir = "st"

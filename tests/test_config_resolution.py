@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import NCCTL_BIN, one_json_document
 from tests.etc_namespace import SETUP_FAILED, etc_namespace_unusable, run_with_private_etc
+from tests.helpers import NCCTL_BIN, one_json_document
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ETC_DIR = Path("/etc/ncctl")

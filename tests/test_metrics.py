@@ -23,7 +23,6 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ncctl.cli.main import main
 from ncctl.components.lifecycle import backend_for
 from ncctl.config import NcctlConfig, load_file
 from ncctl.logs.manifest import Manifest, manifest_path
@@ -38,6 +37,7 @@ from ncctl.metrics import (
 from ncctl.preflight.result import Recorded
 from ncctl.runner.jobs import JobStore, job_store_path
 from ncctl.schedule import ScheduleEngine, load_engine
+from tests.helpers import run_in_process
 from tests.logs.helpers import add_archive, write_config
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -278,11 +278,8 @@ def test_serve_on_a_busy_port_is_unavailable(env: Env) -> None:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err, captured.err
-    return code, captured.out, captured.err
+    done = run_in_process(capsys, *argv)
+    return done.code, done.out, done.err
 
 
 def test_cli_textfile_is_written_atomically(env: Env, capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,15 +27,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import DEV_SECRET, Outcome
+from tests.cli.conftest import DEV_SECRET
 from tests.cli.conftest import DEV_TOML as DEV
-from tests.cli.conftest import REPO_ROOT as REPO
+from tests.helpers import REPO_ROOT as REPO
+from tests.helpers import Outcome, run_process, wait_for
 from tests.ilink.conftest import (  # noqa: F401 (fixtures)
     ACCESS_KEY_ID,
     FIRM,
@@ -43,7 +44,6 @@ from tests.ilink.conftest import (  # noqa: F401 (fixtures)
     StartGateway,
     key_file,
     start_gateway,
-    wait_for,
 )
 from tests.logs.conftest import remote_dir, sshd  # noqa: F401 (fixtures)
 from tests.sshd import SshServer
@@ -52,6 +52,8 @@ from tests.tuning import fakeroot
 TRADING = "2026-11-25T10:00"  # Wednesday, market open, order entry up
 AFTER_CLOSE = "2026-11-25T16:05"  # Wednesday's maintenance window
 WEEKEND = "2026-11-28T12:00"  # Saturday: everything off
+NCCTL_TIMEOUT_S = 90.0
+"""As the account, ncctl runs from an interpreter behind bind mounts: a slower start."""
 TOOLS = ("useradd", "userdel", "groupadd", "groupdel", "setpriv", "unshare", "mount")
 
 
@@ -229,28 +231,14 @@ class Host:
         }
         if config is None:
             environ["CREDENTIALS_DIRECTORY"] = str(self.credentials)
-        return _ncctl(self.account.argv, argv, cwd=self.root / "work", env=environ)
-
-
-def _ncctl(
-    as_user: Callable[[list[str]], list[str]],
-    argv: tuple[str, ...],
-    *,
-    cwd: Path,
-    env: dict[str, str],
-) -> Outcome:
-    """``python -m ncctl ARGV`` wrapped by ``as_user``, as a child process."""
-    proc = subprocess.run(
-        as_user([sys.executable, "-m", "ncctl", *argv]),
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return Outcome(argv, proc.returncode, proc.stdout, proc.stderr)
+        return run_process(
+            *argv,
+            cwd=self.root / "work",
+            base_env=environ,
+            wrapper=self.account.argv,
+            module=True,
+            timeout_s=NCCTL_TIMEOUT_S,
+        )
 
 
 def _replace(text: str, old: str, new: str) -> str:
@@ -479,11 +467,14 @@ def test_a_uid_without_a_passwd_entry_and_no_home(account: Account) -> None:
     work.mkdir(mode=0o750)
     os.chown(work, uid, uid)
     argv = ("--config", str(DEV), "--clock", TRADING, "schedule", "now", "--json")
-    done = _ncctl(
-        lambda command: account.argv(command, uid=uid),
-        argv,
+    done = run_process(
+        *argv,
         cwd=work,
-        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        base_env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        columns=None,
+        wrapper=lambda command: account.argv(command, uid=uid),
+        module=True,
+        timeout_s=NCCTL_TIMEOUT_S,
     )
     assert done.data()["market_state"] == "OPEN"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ncctl.cli.app import ENTRIES
-from tests.cli.conftest import NCCTL_BIN, run_process
+from tests.helpers import NCCTL_BIN, run_process
 
 
 def _env(**extra: str) -> dict[str, str]:

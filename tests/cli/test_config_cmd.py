@@ -10,16 +10,8 @@ import pytest
 
 from ncctl.config import MASK
 from ncctl.resources import builtin_config
-from tests.cli.conftest import (
-    DEV_SECRET,
-    DEV_TOML,
-    REPO_ROOT,
-    Runner,
-    needs_embedded,
-    run_process,
-    snapshot,
-    write_config,
-)
+from tests.cli.conftest import DEV_SECRET, DEV_TOML, Runner, needs_embedded, snapshot, write_config
+from tests.helpers import REPO_ROOT, run_process
 
 STOP_TIMEOUT = "components.feed_handler.stop_timeout_s"
 

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import time
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ncctl.cli.secret_value import is_secret_key, secret_inside
-from tests.cli.conftest import DEV_SECRET, DEV_TOML, NCCTL_BIN, snapshot
+from tests.cli.conftest import DEV_SECRET, DEV_TOML, snapshot
+from tests.helpers import NCCTL_BIN, Outcome, run_process
 
 SECRET = "bmV3LXNlY3JldC12YWx1ZS0xMjM0NTY3ODk"
 DEADLINE_S = 30.0
@@ -44,26 +44,8 @@ def _env() -> dict[str, str]:
     return env
 
 
-@dataclass(frozen=True)
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_with_stdin(project: Path, stdin: bytes, *argv: str) -> Ran:
-    proc = subprocess.run(
-        [str(NCCTL_BIN), *argv],
-        cwd=project,
-        env=_env(),
-        input=stdin,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    ran = Ran(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-    assert "Traceback" not in ran.stderr, ran.stderr
-    return ran
+def run_with_stdin(project: Path, stdin: bytes, *argv: str) -> Outcome:
+    return run_process(*argv, cwd=project, env={"NCCTL_ENV": "dev"}, stdin=stdin)
 
 
 def written(project: Path) -> dict[str, object]:
@@ -90,9 +72,9 @@ def test_a_secret_piped_into_stdin_is_written_and_never_shown(project: Path, lin
             "-",
             *extra,
         )
-        assert proc.returncode == 0, proc.stderr
-        assert SECRET not in proc.stdout + proc.stderr
-        assert DEV_SECRET not in proc.stdout + proc.stderr
+        assert proc.code == 0, proc.err
+        assert SECRET not in proc.out + proc.err
+        assert DEV_SECRET not in proc.out + proc.err
         ilink = written(project)["ilink"]
         assert isinstance(ilink, dict)
         assert ilink["secret_key"] == SECRET
@@ -101,7 +83,7 @@ def test_a_secret_piped_into_stdin_is_written_and_never_shown(project: Path, lin
 
 def test_a_secret_that_looks_like_toml_stays_text(project: Path) -> None:
     proc = run_with_stdin(project, b"12345\n", "config", "set", "ilink.secret_key", "-")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.code == 0, proc.err
     ilink = written(project)["ilink"]
     assert isinstance(ilink, dict)
     assert ilink["secret_key"] == "12345"
@@ -122,9 +104,9 @@ def test_bad_stdin_is_a_usage_error_that_writes_nothing(
 ) -> None:
     before = snapshot(project / "configs")
     proc = run_with_stdin(project, stdin, "config", "set", "ilink.secret_key", "-")
-    assert proc.returncode == 64, proc.stderr
-    assert why in proc.stderr
-    assert proc.stderr.count("\n") == 2  # one error line, one hint line
+    assert proc.code == 64, proc.err
+    assert why in proc.err
+    assert proc.err.count("\n") == 2  # one error line, one hint line
     assert snapshot(project / "configs") == before
 
 
@@ -141,9 +123,9 @@ def test_a_secret_in_argv_is_refused_before_anything_is_read_or_written(
 ) -> None:
     before = snapshot(project)
     proc = run_with_stdin(project, b"ignored\n", "config", "set", key, value)
-    assert proc.returncode == 64
-    assert SECRET not in proc.stdout + proc.stderr
-    assert " -`" in proc.stderr  # the hint shows the stdin form
+    assert proc.code == 64
+    assert SECRET not in proc.out + proc.err
+    assert " -`" in proc.err  # the hint shows the stdin form
     assert snapshot(project) == before
 
 
@@ -153,18 +135,18 @@ def test_no_secret_goes_into_a_file_every_user_can_read(project: Path, stdin: st
     before = snapshot(project / "configs")
     key = KEY if stdin.startswith(SECRET) else "ilink"
     proc = run_with_stdin(project, stdin.encode(), "config", "set", key, "-")
-    assert proc.returncode == 78, proc.stderr
-    assert "readable by every user (mode 0644)" in proc.stderr
-    assert "chmod o-rwx" in proc.stderr
-    assert SECRET not in proc.stdout + proc.stderr
+    assert proc.code == 78, proc.err
+    assert "readable by every user (mode 0644)" in proc.err
+    assert "chmod o-rwx" in proc.err
+    assert SECRET not in proc.out + proc.err
     assert snapshot(project / "configs") == before
 
 
 def test_a_table_holding_a_secret_may_come_from_stdin(project: Path) -> None:
     value = f'{{host = "h.invalid", secret_key = "{SECRET}"}}\n'.encode()
     proc = run_with_stdin(project, value, "config", "set", "ilink", "-", "--dry-run")
-    assert proc.returncode == 0, proc.stderr
-    assert SECRET not in proc.stdout + proc.stderr
+    assert proc.code == 0, proc.err
+    assert SECRET not in proc.out + proc.err
 
 
 def test_the_hidden_prompt_on_a_terminal_does_not_echo(project: Path) -> None:

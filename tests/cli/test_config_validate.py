@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from ncctl.config import with_value
 from ncctl.config_check import placeholder_host, placeholder_text
 from ncctl.resources import builtin_config
-from tests.cli.conftest import Outcome, Runner, snapshot
+from tests.cli.conftest import Runner, snapshot
+from tests.helpers import Outcome
 from tests.sshd import keygen, known_hosts_line
 from tests.tls import make_authority
 

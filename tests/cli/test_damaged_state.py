@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,8 @@ from ncctl.ilink.party import StateDB
 from ncctl.logs.manifest import Manifest, manifest_path
 from ncctl.runner.jobs import JobStore, job_store_path
 from ncctl.validation import TOML_LIMIT
-from tests.logs.helpers import NCCTL, NO_DAC_OVERRIDE, write_config
+from tests.helpers import run_process
+from tests.logs.helpers import NO_DAC_OVERRIDE, write_config
 
 AT = "2026-11-25T16:05"
 SATURDAY = "2026-11-28T10:00"
@@ -44,22 +44,13 @@ needs_root_and_setpriv = pytest.mark.skipif(
 def ncctl(
     root: Path, config: Path, *args: str, wrapper: tuple[str, ...] = (), clock: bool = True
 ) -> tuple[int, str, str]:
-    """Run ncctl as a real process (bounded in time): (exit code, stdout, stderr)."""
+    """Run ncctl as a real process (bounded in time), no ``NCCTL_*`` variable, its cache under
+    ``root``: (exit code, stdout, stderr)."""
     pinned = ["--clock", AT] if clock else []
     env = {k: v for k, v in os.environ.items() if not k.startswith("NCCTL_")}
     env["XDG_CACHE_HOME"] = str(root / "cache")
-    env["COLUMNS"] = "200"
-    proc = subprocess.run(
-        [*wrapper, NCCTL, "--config", str(config), *pinned, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-        cwd=root,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, proc.stdout, proc.stderr
+    done = run_process("--config", config, *pinned, *args, cwd=root, base_env=env, wrapper=wrapper)
+    return done.code, done.out, done.err
 
 
 def assert_one_line_error(code: int, err: str, want_code: int, names: Path | str) -> None:

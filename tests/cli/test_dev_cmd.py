@@ -20,7 +20,8 @@ import pytest
 
 from ncctl.components.procfs import read_stat
 from ncctl.floor import wait_until
-from tests.cli.conftest import DEV_SECRET, DEV_TOML, NCCTL_BIN, Outcome, run_process
+from tests.cli.conftest import DEV_SECRET, DEV_TOML
+from tests.helpers import NCCTL_BIN, Outcome, run_process
 
 STOP_WAIT_S = 20.0
 

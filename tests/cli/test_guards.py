@@ -24,7 +24,8 @@ from ncctl.config import NcctlConfig
 from ncctl.development import development_problem, is_development
 from ncctl.journal.records import GENESIS, canonical, sha
 from ncctl.schedule.timeparse import parse_instant
-from tests.cli.conftest import DEV_TOML, Runner, run_process, snapshot, write_config
+from tests.cli.conftest import DEV_TOML, Runner, snapshot, write_config
+from tests.helpers import run_process
 
 SIM_AT = "2026-12-07T10:00"  # a Monday in trading hours, days after "today" in these tests
 FRIDAY_OPEN = "2026-12-04T10:46"  # Friday, market OPEN, order entry up

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ncctl.cli.docs import iter_commands
-from tests.cli.conftest import run_in_process
+from tests.helpers import run_in_process
 
 
 def test_every_help_shows_its_brackets(capsys: pytest.CaptureFixture[str]) -> None:

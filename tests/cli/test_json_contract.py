@@ -19,7 +19,8 @@ import pytest
 import typer.main
 
 from ncctl.cli.app import app
-from tests.cli.conftest import Outcome, Runner, run_process, snapshot
+from tests.cli.conftest import Runner, snapshot
+from tests.helpers import Outcome, run_process
 
 WEEKEND = ("--clock", "2026-11-28T12:00")
 """A Saturday: every component is scheduled off, so nothing is started and nothing drifts."""

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ncctl.cli.main import main
+from tests.helpers import run_in_process
 
 
 def simulators(root: Path) -> str:
@@ -47,11 +48,8 @@ def config(tmp_path: Path) -> Iterator[Path]:
 def run(
     capsys: pytest.CaptureFixture[str], config: Path, clock: str, *args: str
 ) -> tuple[int, dict[str, Any]]:
-    code = main(["--config", str(config), "--clock", clock, *args, "--json"])
-    out = capsys.readouterr().out
-    doc = json.loads(out)
-    assert isinstance(doc, dict)
-    return code, doc
+    done = run_in_process(capsys, "--config", config, "--clock", clock, *args, "--json")
+    return done.code, done.json()
 
 
 def journal(config: Path) -> list[dict[str, Any]]:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from ncctl.components.procfs import cmdline, pids, read_stat
-from tests.cli.conftest import Outcome, needs_embedded, run_process
+from tests.cli.conftest import needs_embedded
+from tests.helpers import Outcome, run_process
 
 TRADING = "2026-11-25T10:00"  # Wednesday: the feed handler is scheduled up
 

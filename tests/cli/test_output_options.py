@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from ncctl.cli.app import app
 from ncctl.cli.output import FORMATS
 from ncctl.cli.yaml_out import dump
-from tests.cli.conftest import Runner, one_json_document, snapshot
+from tests.cli.conftest import Runner, snapshot
 from tests.cli.test_json_contract import CASES, NOT_JSON, argv_for, command_paths
+from tests.helpers import one_json_document
 from tests.logs.helpers import NCCTL
 from tests.logs.helpers import write_config as write_logs_config
 from tests.runner.test_daemon import EXTRA as DAEMON_EXTRA

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import NCCTL_BIN, run_process
+from tests.helpers import NCCTL_BIN, run_process
 from tests.tuning import fakeroot
 from tests.tuning.conftest import SATURDAY, WEDNESDAY, write_config
 

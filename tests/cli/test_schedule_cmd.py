@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from ncctl.schedule.data import STATE_EVENTS
-from tests.cli.conftest import TEMPLATE_TOML, Runner, run_process, snapshot, write_config
+from tests.cli.conftest import TEMPLATE_TOML, Runner, snapshot, write_config
+from tests.helpers import run_process
 
 STATE_KEYS = {
     "at",

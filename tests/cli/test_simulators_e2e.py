@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,39 +17,24 @@ import pytest
 
 from ncctl.components.process import wait_until
 from ncctl.logs.audit_trail import AUDIT_COLUMNS
+from tests.helpers import REPO_ROOT, run_process
 
-REPO = Path(__file__).resolve().parents[2]
-DEV = REPO / "configs" / "dev.toml"
-NCCTL = str(Path(sys.executable).parent / "ncctl")
+DEV = REPO_ROOT / "configs" / "dev.toml"
 TRADING = "2026-11-25T10:00"  # Wednesday, market OPEN, order entry up
 WEEKEND = "2026-11-28T12:00"  # Saturday: everything off
 
 
 def ncctl(cwd: Path, clock: str, *args: str) -> tuple[int, dict[str, Any]]:
-    proc = subprocess.run(
-        [NCCTL, "--config", str(DEV), "--clock", clock, *args, "--json"],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    doc = json.loads(proc.stdout)
-    assert isinstance(doc, dict)
-    return proc.returncode, doc
+    done = run_process("--config", DEV, "--clock", clock, *args, "--json", cwd=cwd)
+    return done.code, done.json()
 
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
     for group in ("session", "feed"):
-        subprocess.run(
-            [NCCTL, "--config", str(DEV), group, "stop", "--force", "--reason", "test teardown"],
-            cwd=tmp_path,
-            capture_output=True,
-            timeout=60,
-            check=False,
+        run_process(
+            "--config", DEV, group, "stop", "--force", "--reason", "test teardown", cwd=tmp_path
         )
 
 

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from ncctl.cli.humanize import UNITS, human_size
 from ncctl.cli.main import main
-from tests.cli.conftest import Runner, run_process, snapshot
+from tests.cli.conftest import Runner, snapshot
 from tests.cli.test_lifecycle_cmd import config as lifecycle_config  # noqa: F401 (a fixture)
+from tests.helpers import run_process
 from tests.logs.helpers import TRADE_DATE, run, write_config
 
 WEEKEND = ("--clock", "2026-11-28T12:00")

@@ -24,6 +24,7 @@ import pytest
 from ncctl.cli.main import main
 from ncctl.components.process import PIDFILE_DAMAGED, wait_until
 from ncctl.components.procfs import cmdline, pids, read_stat
+from tests.helpers import ncctl_command, run_in_process
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = REPO / "configs" / "dev.toml"
@@ -73,15 +74,10 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def ncctl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    capsys.readouterr()
     if args[-1] in ("start", "stop", "restart"):  # in trading hours: past the guards
         args = (*args, "--force", "--reason", "a test of single instances")
-    code = main(["--config", str(DEV), "--clock", TRADING, *args, "--json"])
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err, captured.err
-    doc = json.loads(captured.out)
-    assert isinstance(doc, dict)
-    return code, doc
+    done = run_in_process(capsys, "--config", DEV, "--clock", TRADING, *args, "--json")
+    return done.code, done.json()
 
 
 @pytest.fixture
@@ -241,7 +237,7 @@ def test_starts_and_stops_killed_at_random_instants_never_leave_two_or_an_orphan
     import random
 
     rng = random.Random(1536)
-    base = [sys.executable, "-m", "ncctl", "--config", str(DEV), "--clock", TRADING, "feed"]
+    base = ncctl_command("--config", DEV, "--clock", TRADING, "feed", module=True)
     env = {k: v for k, v in os.environ.items() if k != "NCCTL_CONFIG"}
 
     def launch(verb: str) -> subprocess.Popen[bytes]:

@@ -24,6 +24,7 @@ from ncctl.components.lifecycle import backend_for
 from ncctl.components.systemd import SystemdBackend, parse_properties, parse_timestamp
 from ncctl.config import ComponentConfig, NcctlConfig
 from ncctl.errors import TemporaryError, UnavailableError
+from tests.helpers import run_in_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_TOML = REPO_ROOT / "configs" / "dev.toml"
@@ -375,14 +376,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
-    code = main(["--config", str(DEV_TOML), *argv, "--json"])
-    out = capsys.readouterr().out
-    doc: dict[str, Any] = json.loads(out)
-    assert code == 0, out
-    assert doc["ok"] is True
-    assert doc["command"] == "systemd units"
-    assert doc["error"] is None
-    data: dict[str, Any] = doc["data"]
+    done = run_in_process(capsys, "--config", DEV_TOML, *argv, "--json")
+    data = done.data()
+    assert done.doc()["command"] == "systemd units"
     return data
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import Outcome, run_in_process
+from tests.helpers import Outcome, run_in_process
 
 SUNDAY = "2026-11-22T13:30"
 """Half an hour before the Sunday preflight; the holiday tables reach 2027-12-31."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import run_in_process
+from tests.helpers import run_in_process
 from tests.logs.helpers import add_archive
 from tests.preflight.conftest import preflight, snapshot_tree, write_config
 from tests.sshd import SshServer, keygen, known_hosts_line

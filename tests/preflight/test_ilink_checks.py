@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import run_in_process
+from tests.helpers import run_in_process
 from tests.ilink.conftest import ACCESS_KEY_ID, FIRM, SESSION, StartGateway, entry
 from tests.preflight.conftest import preflight, write_config
 

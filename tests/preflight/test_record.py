@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import run_in_process
+from tests.helpers import run_in_process
 from tests.preflight.conftest import SUNDAY, write_config
 
 

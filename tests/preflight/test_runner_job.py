@@ -14,7 +14,7 @@ from ncctl.config import load_file
 from ncctl.preflight.run import preflight_hook
 from ncctl.runner.reconcile import PassReport, Reconciler
 from ncctl.schedule import load_engine
-from tests.cli.conftest import run_in_process
+from tests.helpers import run_in_process
 from tests.preflight.conftest import write_config
 
 CHICAGO = ZoneInfo("America/Chicago")

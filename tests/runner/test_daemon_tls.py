@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import holds_within
 from tests.logs.helpers import NCCTL, write_config
-from tests.sshd import wait_for
 from tests.tls import make_authority
 
 SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
@@ -69,7 +69,7 @@ def test_the_daemon_serves_metrics_over_mutual_tls(tmp_path: Path) -> None:
             stderr=log_file,
         )
     try:
-        wait_for(metrics_logged, DEADLINE_S)
+        holds_within(metrics_logged, DEADLINE_S)
         assert urls, log.read_text()
         assert urls[0].startswith("https://0.0.0.0:")
         port = int(urls[0].rsplit(":", 1)[1].split("/")[0])

@@ -11,6 +11,7 @@ import pytest
 
 from ncctl.cli.main import main
 from ncctl.schedule import cache
+from tests.helpers import run_in_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,10 +30,9 @@ def config(tmp_path: Path) -> Path:
 
 
 def now(capsys: pytest.CaptureFixture[str], config: Path, at: str) -> dict[str, Any]:
-    assert main(["--config", str(config), "schedule", "now", "--json", "--at", at]) == 0
-    doc = json.loads(capsys.readouterr().out)
-    data: dict[str, Any] = doc["data"]
-    return data
+    return run_in_process(
+        capsys, "--config", config, "schedule", "now", "--json", "--at", at
+    ).data()
 
 
 def entries(cache: Path) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Shared helpers for the simulator tests: real child processes and bounded polling."""
+"""Shared helpers for the simulator tests: real child processes (waiting: tests/helpers.py)."""
 
 from __future__ import annotations
 
@@ -6,27 +6,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    """Poll ``probe`` until it returns something other than None/False, or fail naming
-    ``what``. The only sleeping in these tests is this poll's short tick."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value is not None and value is not False:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.005)
 
 
 def stop(child: subprocess.Popen[bytes], timeout_s: float = 5.0) -> tuple[int, float]:

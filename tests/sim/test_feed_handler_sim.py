@@ -13,7 +13,8 @@ import pytest
 
 from ncctl.schedule import ScheduleEngine, load_engine
 from ncctl.sim import feed_handler
-from tests.sim.conftest import REPO_ROOT, Children, stop, wait_for
+from tests.helpers import wait_for
+from tests.sim.conftest import REPO_ROOT, Children, stop
 
 TEMPLATE = REPO_ROOT / "schedules" / "cme-globex.toml"
 HOLIDAYS = [REPO_ROOT / "schedules" / "holidays" / f"cme-{y}.toml" for y in (2026, 2027)]

@@ -26,8 +26,8 @@ from ncctl.errors import DataError
 from ncctl.logs.audit_trail import FROM_CME, TO_CME, read_rows
 from ncctl.sim.order_session import audit_row_seq, gateway_address, is_session_row
 from ncctl.sim_interface import GATEWAY_ENV, TRADING_SYSTEM_NAME
+from tests.helpers import wait_for
 from tests.ilink.conftest import ACCESS_KEY_ID, FIRM, SECRET, SESSION, write_key_file
-from tests.sim.conftest import wait_for
 
 SECRET_VAR = "NCCTL_TEST_ILINK_SECRET"
 WRONG_SECRET = "d3Jvbmctc2VjcmV0LWZvci10aGUtc2ltdWxhdG9y"

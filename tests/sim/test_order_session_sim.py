@@ -33,7 +33,8 @@ from ncctl.logs.audit_trail import (
     read_rows,
 )
 from ncctl.sim.order_session import audit_row_seq
-from tests.sim.conftest import Children, stop, wait_for
+from tests.helpers import wait_for
+from tests.sim.conftest import Children, stop
 
 Start = Callable[..., subprocess.Popen[bytes]]
 FILL_TYPES = {"8--1", "8--2"}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import Outcome, run_in_process
+from tests.helpers import Outcome, run_in_process
 from tests.tuning import fakeroot
 
 SATURDAY = "2026-11-28T12:00"

@@ -21,7 +21,7 @@ from ncctl.tuning.kinds.base import Verdict, probe
 from ncctl.tuning.plan import Compliance, expand
 from ncctl.tuning.profiles import load_profile
 from ncctl.tuning.tuner import Tuner
-from tests.cli.conftest import run_in_process
+from tests.helpers import run_in_process
 from tests.tuning import fakeroot
 from tests.tuning.conftest import SATURDAY, envelope
 

@@ -13,7 +13,7 @@ from ncctl.tuning.kinds.boot_loader import DROPIN
 from ncctl.tuning.persist import SYSCTL_FILE, TMPFILES_FILE
 from ncctl.tuning.plan import expand
 from ncctl.tuning.profiles import load_profile
-from tests.cli.conftest import run_in_process
+from tests.helpers import run_in_process
 from tests.tuning.conftest import envelope
 
 VERDICTS = {"ok", "apply", "reboot", "host-only", "unsupported"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ncctl.cli.docs import missing_help
-from tests.cli.conftest import run_in_process
+from tests.helpers import run_in_process
 from tests.tuning import fakeroot
 from tests.tuning.conftest import WEDNESDAY, Tune, envelope, verdicts, write_config
 
