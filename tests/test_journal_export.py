@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from ncctl.journal.records import sha
 from ncctl.logs.manifest import Manifest, manifest_path
-from tests.logs.helpers import FORCED, NCCTL, run, write_config
+from tests.helpers import run_process
+from tests.logs.helpers import FORCED, run, write_config
 from tests.test_journal_support import (
     anchors_that_caught,
     journal_with,
@@ -108,13 +108,9 @@ def test_the_runners_rotate_job_exports_the_journal(tmp_path: Path) -> None:
     code, doc, _ = run(config, "audit", "verify", clock="2026-11-25T16:02")
     assert code == 0, doc
     lines = doc["data"]["lines"]
-    metrics = subprocess.run(
-        [NCCTL, "--config", str(config), "--clock", "2026-11-25T16:02", "metrics"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    done = run_process("--config", config, "--clock", "2026-11-25T16:02", "metrics", cwd=tmp_path)
+    assert done.code == 0, done.err
+    metrics = done.out
     assert f"ncctl_journal_lines {lines:.1f}" in metrics
     assert f'ncctl_journal_head_info{{hash="{doc["data"]["head"]["hash"]}"}} 1.0' in metrics
 

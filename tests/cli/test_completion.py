@@ -75,12 +75,9 @@ def test_zsh_and_fish_scripts(tmp_path: Path, shell: str) -> None:
 def test_zsh_protocol_answers(tmp_path: Path) -> None:
     """What the zsh script evaluates: ncctl's answer for ``ncctl lo``."""
     env = _env(_NCCTL_COMPLETE="complete_zsh", _TYPER_COMPLETE_ARGS="ncctl lo")
-    proc = subprocess.run(
-        [str(NCCTL_BIN)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert '"logs"' in proc.stdout and '"schedule"' not in proc.stdout
+    outcome = run_process(cwd=tmp_path, base_env=env, columns=None)
+    assert outcome.code == 0, outcome.err
+    assert '"logs"' in outcome.out and '"schedule"' not in outcome.out
 
 
 def test_unknown_shell_is_a_usage_error(tmp_path: Path) -> None:

@@ -22,8 +22,7 @@ from ncctl.cli.output import FORMATS
 from ncctl.cli.yaml_out import dump
 from tests.cli.conftest import Runner, snapshot
 from tests.cli.test_json_contract import CASES, NOT_JSON, argv_for, command_paths
-from tests.helpers import one_json_document
-from tests.logs.helpers import NCCTL
+from tests.helpers import ncctl_command, one_json_document, run_process
 from tests.logs.helpers import write_config as write_logs_config
 from tests.runner.test_daemon import EXTRA as DAEMON_EXTRA
 
@@ -159,9 +158,7 @@ def daemon_config(tmp_path: Path) -> Iterator[Path]:
     config = write_logs_config(tmp_path, extra=DAEMON_EXTRA)
     yield config
     for group in ("session", "feed"):
-        subprocess.run(
-            [NCCTL, "--config", str(config), group, "stop"], capture_output=True, check=False
-        )
+        run_process("--config", config, group, "stop", cwd=tmp_path)
 
 
 def test_scheduler_run_json_prints_one_document_when_it_stops(
@@ -171,7 +168,7 @@ def test_scheduler_run_json_prints_one_document_when_it_stops(
     stdout = tmp_path / "stdout"
     with stdout.open("w") as sink:
         proc = subprocess.Popen(
-            [NCCTL, "--config", str(daemon_config), "scheduler", "run", "--json"],
+            ncctl_command("--config", daemon_config, "scheduler", "run", "--json"),
             env=env,
             stdout=sink,
             stderr=subprocess.PIPE,

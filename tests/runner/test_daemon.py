@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.logs.helpers import NCCTL, write_config
+from tests.helpers import ncctl_command, run_process
+from tests.logs.helpers import write_config
 
 SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
 
@@ -67,7 +68,7 @@ class Daemon:
         }
         env.pop("WATCHDOG_PID", None)
         self.proc = subprocess.Popen(
-            [NCCTL, "--config", str(self.config), "scheduler", "run"],
+            ncctl_command("--config", self.config, "scheduler", "run"),
             env=env,
             stderr=subprocess.PIPE,
             text=True,
@@ -96,19 +97,9 @@ class Daemon:
             self.proc.wait(timeout=10)
         self.reader.join(timeout=10)
         for group in ("session", "feed"):
-            subprocess.run(
-                [
-                    NCCTL,
-                    "--config",
-                    str(self.config),
-                    group,
-                    "stop",
-                    "--force",
-                    "--reason",
-                    "test teardown",
-                ],
-                capture_output=True,
-                check=False,
+            run_process(
+                *("--config", self.config, group, "stop", "--force", "--reason", "test teardown"),
+                cwd=self.config.parent,
             )
 
 
@@ -191,11 +182,7 @@ def drain(sock: socket.socket) -> list[str]:
 
 def test_the_daemon_refuses_a_simulated_clock(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    done = subprocess.run(
-        [NCCTL, "--config", str(config), "--clock", "2026-11-25T10:00", "scheduler", "run"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run_process(
+        "--config", config, "--clock", "2026-11-25T10:00", "scheduler", "run", cwd=config.parent
     )
-    assert done.returncode == 64 and "ncctl demo" in done.stderr
+    assert done.code == 64 and "ncctl demo" in done.err

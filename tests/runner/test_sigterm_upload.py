@@ -8,7 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.logs.helpers import NCCTL, run, write_config
+from tests.helpers import ncctl_command
+from tests.logs.helpers import run, write_config
 
 
 def test_sigterm_mid_upload_then_the_next_run_resumes(tmp_path: Path) -> None:
@@ -17,7 +18,7 @@ def test_sigterm_mid_upload_then_the_next_run_resumes(tmp_path: Path) -> None:
     assert run(config, "logs", "rotate")[0] == 0
     part = tmp_path / "outbox" / "fcm" / "audit.20261125.csv.part"
     proc = subprocess.Popen(
-        [NCCTL, "--config", str(config), "--clock", "2026-11-25T16:05", "logs", "upload"],
+        ncctl_command("--config", config, "--clock", "2026-11-25T16:05", "logs", "upload"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
