@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from ncctl.components.process import wait_until
 from ncctl.journal import Journal, verify
+from tests.helpers import holds_within
 from tests.logs.helpers import NO_DAC_OVERRIDE, run, write_config
 from tests.test_journal_support import (
     append_in_child,
@@ -161,7 +161,7 @@ def test_sigkill_at_random_instants_is_never_tampering(tmp_path: Path) -> None:
             return path.exists() and path.stat().st_size >= t
 
         try:
-            wait_until(grown, 30)
+            holds_within(grown, 30)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)

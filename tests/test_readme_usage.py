@@ -40,7 +40,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ncctl.config import ETC_CONFIG
-from ncctl.floor import wait_until
+from tests.helpers import holds_within
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 README = REPO_ROOT / "README.md"
@@ -189,7 +189,7 @@ def run_forever_line(
                     ready = ready or b"READY=1" in sock.recv(4096)
                 return ready or proc.poll() is not None
 
-            wait_until(settled, READY_TIMEOUT_S, 0.05)
+            holds_within(settled, READY_TIMEOUT_S, 0.05)
             if proc.poll() is None:
                 assert ready, f"{command!r} neither got ready nor ended in {READY_TIMEOUT_S} s"
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -257,7 +257,7 @@ def run_pass(root: Path, instant: str | None) -> list[str]:
                     wrong.append(f"{command!r} exited {code}, README says {stated}:\n{out}")
         finally:
             run_line(prefix, CLEANUP, work, env)
-            if not wait_until(lambda: not processes_in(root), 10.0, 0.05):
+            if not holds_within(lambda: not processes_in(root), 10.0, 0.05):
                 stray = processes_in(root)
                 wrong.append(f"processes left running in {root}: {stray}")
                 for pid in stray:

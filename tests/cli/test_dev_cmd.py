@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 from ncctl.components.procfs import read_stat
-from ncctl.floor import wait_until
 from tests.cli.conftest import DEV_SECRET, DEV_TOML
-from tests.helpers import NCCTL_BIN, Outcome, run_process
+from tests.helpers import NCCTL_BIN, Outcome, run_process, wait_for
 
 STOP_WAIT_S = 20.0
 
@@ -178,7 +177,7 @@ def test_foreground_until_sigterm(dev: Dev) -> None:
         stderr=subprocess.PIPE,
     )
     try:
-        assert wait_until(lambda: dev.state() == "running", 20.0, 0.1)
+        wait_for(lambda: dev.state() == "running", 20.0, "the dev environment running")
         second = dev("dev", "up", "--json").data()
         assert second["changed"] is False
         proc.send_signal(signal.SIGTERM)

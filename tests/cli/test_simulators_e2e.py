@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from ncctl.components.process import wait_until
 from ncctl.logs.audit_trail import AUDIT_COLUMNS
-from tests.helpers import REPO_ROOT, run_process
+from tests.helpers import REPO_ROOT, run_process, wait_for
 
 DEV = REPO_ROOT / "configs" / "dev.toml"
 TRADING = "2026-11-25T10:00"  # Wednesday, market OPEN, order entry up
@@ -61,7 +60,7 @@ def test_both_simulators_round_trip_and_status_in_sync(
     published = json.loads(status_file.read_text())
     assert published["market_state"] in ("OPEN", "PRE_OPEN", "CLOSED")
     audit = private_state_home / "data" / "audit" / "audit.csv"
-    assert wait_until(lambda: audit.is_file() and len(audit.read_text().splitlines()) > 2, 10)
+    wait_for(lambda: audit.is_file() and len(audit.read_text().splitlines()) > 2, 10, "audit rows")
     with audit.open(newline="") as fh:
         header = next(csv.reader(fh))
     assert tuple(header) == AUDIT_COLUMNS

@@ -16,10 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ncctl.components.process import PIDFILE_DAMAGED, ComponentFailed, ProcessBackend, wait_until
+from ncctl.components.process import PIDFILE_DAMAGED, ComponentFailed, ProcessBackend
 from ncctl.components.procfs import alive_children, read_stat
 from ncctl.config import ComponentConfig, ReadyCheck
 from ncctl.errors import CantCreateError, UnavailableError
+from tests.helpers import wait_for
 
 SLEEPER = ["{python}", "-c", "import time; print('up', flush=True); time.sleep(120)"]
 
@@ -61,7 +62,7 @@ def test_start_status_stop_round_trip(backends: list[ProcessBackend], tmp_path: 
     assert not again.changed and "already running" in again.message
     stopped = b.stop()
     assert stopped.changed and "SIGTERM" in stopped.message
-    assert wait_until(lambda: (s := read_stat(pid)) is None or not s.alive, 5)
+    wait_for(lambda: (s := read_stat(pid)) is None or not s.alive, 5, f"pid {pid} to end")
     assert b.status().state == "stopped"
     noop = b.stop()
     assert not noop.changed and noop.message == "already stopped"
@@ -70,7 +71,7 @@ def test_start_status_stop_round_trip(backends: list[ProcessBackend], tmp_path: 
 def test_output_goes_to_the_log_file(backends: list[ProcessBackend], tmp_path: Path) -> None:
     b = make(backends, tmp_path, log_file=str(tmp_path / "logs" / "fh.log"))
     b.start()
-    assert wait_until(lambda: "up" in (tmp_path / "logs" / "fh.log").read_text(), 5)
+    wait_for(lambda: "up" in (tmp_path / "logs" / "fh.log").read_text(), 5, "up in the log")
     b.stop()
 
 
@@ -98,7 +99,7 @@ def test_sigterm_ignored_means_sigkill_after_timeout(
     assert result.changed
     assert "SIGKILL" in result.message and "exit status -9" in result.message
     assert pid is not None
-    assert wait_until(lambda: (s := read_stat(pid)) is None or not s.alive, 5)
+    wait_for(lambda: (s := read_stat(pid)) is None or not s.alive, 5, f"pid {pid} to end")
 
 
 def test_crash_before_ready_fails_with_log_tail(
@@ -146,9 +147,14 @@ def test_crash_after_start_is_reported_with_exit_code(
     b = make(backends, tmp_path, command=crash_on_signal)
     pid = b.start().status.pid
     assert pid is not None
-    assert wait_until(lambda: "will crash" in b.log_file.read_text(), 5)
+    wait_for(lambda: "will crash" in b.log_file.read_text(), 5, "will crash in the log")
     os.kill(pid, signal.SIGUSR1)
-    assert wait_until(lambda: b.status().state == "crashed" and b.status().exit_code == 7, 5)
+
+    def settled() -> bool:  # crashed, and its supervisor has recorded that and ended
+        now = b.status()
+        return now.state == "crashed" and now.exit_code == 7 and now.detail == ""
+
+    wait_for(settled, 10, "crashed with exit 7, the supervisor gone")
     status = b.status()
     assert status.log_tail[-1] == "will crash"
     result = b.stop()
@@ -275,7 +281,7 @@ def test_an_instance_lock_held_by_something_else_is_named_and_nothing_starts(
     b.run_dir.mkdir(parents=True)
     holder = subprocess.Popen(["flock", "--exclusive", str(b.instance_lock), "sleep", "120"])
     spawned.append(holder)
-    assert wait_until(lambda: holder.pid in b._lock_holders(), 10)
+    wait_for(lambda: holder.pid in b._lock_holders(), 10, "the holder to take the lock")
     assert b.status().state == "stopped"
     with pytest.raises(UnavailableError) as info:
         b.start()
@@ -305,7 +311,7 @@ def test_a_supervisor_of_an_older_ncctl_is_found_without_a_pidfile(
         [sys.executable, "-m", "ncctl.components.supervise", *argv, "--", *sleeper], cwd=old
     )
     spawned.append(supervisor)
-    assert wait_until(lambda: bool(alive_children(supervisor.pid)), 10)
+    wait_for(lambda: bool(alive_children(supervisor.pid)), 10, "the supervisor's child")
     [child] = alive_children(supervisor.pid)
     assert not b.pidfile.exists()
     assert (b.status().state, b.status().pid) == ("running", child.pid)

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from ncctl.cli.main import main
-from ncctl.components.process import PIDFILE_DAMAGED, wait_until
+from ncctl.components.process import PIDFILE_DAMAGED
 from ncctl.components.procfs import cmdline, pids, read_stat
-from tests.helpers import ncctl_command, run_in_process
+from tests.helpers import holds_within, ncctl_command, run_in_process, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = REPO / "configs" / "dev.toml"
@@ -221,7 +221,7 @@ def test_a_killed_supervisor_takes_its_component_with_it(
     assert code == 0
     [supervisor] = processes(root, SUPERVISOR)
     os.kill(supervisor, signal.SIGKILL)
-    assert wait_until(lambda: counts(root, "session") == (0, 0), 10)
+    wait_for(lambda: counts(root, "session") == (0, 0), 10, "no session left")
     code, doc = ncctl(capsys, "session", "start")
     assert code == 0 and doc["data"]["changed"] is True, doc
     assert counts(root, "session") == (1, 1)
@@ -263,11 +263,11 @@ def test_starts_and_stops_killed_at_random_instants_never_leave_two_or_an_orphan
             victim.kill()
         for proc in procs:
             proc.wait(timeout=60)
-        assert wait_until(paired, 10.0), (round_, counts(root, "feed"))
+        assert holds_within(paired, 10.0), (round_, counts(root, "feed"))
         assert counts(root, "feed")[0] <= 1, (round_, counts(root, "feed"))
     start = launch("start")
     assert start.wait(timeout=60) == 0
     assert counts(root, "feed") == (1, 1)
     stop = launch("stop")
     assert stop.wait(timeout=60) == 0
-    assert wait_until(lambda: counts(root, "feed") == (0, 0), 10.0), counts(root, "feed")
+    assert holds_within(lambda: counts(root, "feed") == (0, 0), 10.0), counts(root, "feed")

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from ncctl.components.process import wait_until
-from tests.helpers import ncctl_command
+from tests.helpers import ncctl_command, wait_for
 from tests.logs.helpers import run, write_config
 
 SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
@@ -82,7 +81,9 @@ def test_a_crashed_component_is_started_again(config: Path, tmp_path: Path) -> N
     maintenance(config, clock)
     pid = json.loads((tmp_path / "state" / "run" / "feed_handler.pid").read_text())["pid"]
     os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: states(config, clock)["feed_handler"] == "crashed", 10)
+    wait_for(
+        lambda: states(config, clock)["feed_handler"] == "crashed", 10, "the feed handler crashed"
+    )
     data = maintenance(config, clock)
     [action] = data["actions"]
     assert action["component"] == "feed_handler" and action["after_crash"]["exit_code"] == -9

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ncctl.components.process import wait_until
+from tests.helpers import wait_for
 from tests.logs.helpers import run, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,8 +32,10 @@ def test_clock_set_then_ncctl_and_the_feed_handler_share_it(tmp_path: Path) -> N
         code, doc, _ = run(config, "feed", "start", clock_free=True)
         assert code == 0, doc
         # the simulator follows the same clock across 16:45: PRE_OPEN within a few real seconds
-        assert wait_until(
-            lambda: json.loads(status.read_text()).get("market_state") == "PRE_OPEN", 15
+        wait_for(
+            lambda: json.loads(status.read_text()).get("market_state") == "PRE_OPEN",
+            15,
+            "PRE_OPEN in the simulator's status",
         )
         at = json.loads(status.read_text())["at"]
         assert at.startswith("2026-11-25T16:45")
