@@ -258,6 +258,7 @@ def test_the_per_user_state_directory(env: dict[str, str], want: Path) -> None:
     assert state_home(env) == want
 
 
+@pytest.mark.slow
 def test_embedded_default_state_follows_home_and_read_only_commands_create_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

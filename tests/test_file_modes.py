@@ -12,6 +12,8 @@ import pytest
 
 from tests.logs.helpers import run, write_config
 
+pytestmark = pytest.mark.slow
+
 SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
 FEED_HOURS = "2026-11-25T10:00"
 

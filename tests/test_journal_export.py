@@ -8,6 +8,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ncctl.journal.records import sha
 from ncctl.logs.manifest import Manifest, manifest_path
 from tests.helpers import run_process
@@ -17,6 +19,8 @@ from tests.test_journal_support import (
     journal_with,
     rewrite_with_recomputed_anchors,
 )
+
+pytestmark = pytest.mark.slow
 
 DAY1, DAY2 = "2026-11-25T16:05", "2026-11-30T16:05"
 

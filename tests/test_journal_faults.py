@@ -34,6 +34,7 @@ def _config_set(config: Path, value: str) -> tuple[int, dict[str, Any], str]:
     return run(config, "config", "set", "logs.lock_timeout_s", value)
 
 
+@pytest.mark.slow
 @needs_root
 def test_a_full_disk_fails_cleanly_and_the_journal_works_once_space_returns(
     tmp_path: Path,
@@ -148,6 +149,7 @@ for i in range(400):
 """
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_instants_is_never_tampering(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     rng = random.Random(20261204)
@@ -224,6 +226,7 @@ def test_an_unreadable_journal_is_permission_denied(tmp_path: Path) -> None:
         assert str(journal.path) in doc["error"]["message"]
 
 
+@pytest.mark.slow
 def test_a_journal_missing_where_the_anchor_has_lines(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     journal = journal_with(tmp_path / "state", 2)

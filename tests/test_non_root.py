@@ -64,7 +64,10 @@ def _unavailable() -> str | None:
     return f"not installed: {', '.join(missing)}" if missing else None
 
 
-pytestmark = pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable())),
+]
 
 
 def _nologin() -> str:

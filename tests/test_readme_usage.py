@@ -65,6 +65,7 @@ LO_UP = (
 """Bring up the loopback interface of a new network namespace (no iproute2 needed)."""
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace of its own needs root"),
     pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)"),
     pytest.mark.skipif(

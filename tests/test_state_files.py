@@ -69,6 +69,7 @@ def test_random_clock_documents_parse_or_are_refused(doc: dict[str, object]) -> 
     _check_clock(json.dumps(doc, allow_nan=True).encode())
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(doc=clock_docs)
 def test_a_clock_file_reads_or_fails_as_exit_65(tmp_path: Path, doc: dict[str, object]) -> None:

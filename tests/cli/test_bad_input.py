@@ -27,6 +27,8 @@ from ncctl.config import NcctlConfig
 from ncctl.schedule.data import STATE_EVENTS
 from tests.cli.conftest import DEV_TOML, TEMPLATE_TOML, Runner, snapshot, write_config
 
+pytestmark = pytest.mark.slow
+
 PROPERTY = settings(
     max_examples=150,
     deadline=None,

@@ -591,6 +591,7 @@ INJECTIONS: dict[str, tuple[Callable[[Site, Material], None], set[str]]] = {
 _sites = itertools.count()
 
 
+@pytest.mark.slow
 @settings(
     max_examples=50,
     deadline=None,

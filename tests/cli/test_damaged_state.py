@@ -152,6 +152,7 @@ def _db_path(root: Path, db: str) -> Path:
     return manifest_path(state) if db == "manifest" else job_store_path(state)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", list(WRONG_TYPES))
 @pytest.mark.parametrize("db", list(DB_COMMANDS))
 def test_a_damaged_database_is_a_one_line_error_naming_it(
@@ -196,6 +197,7 @@ def _valid_with_bad_pages(path: Path, db: str) -> None:
         fh.write(b"\xa5" * 3000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db", list(DB_COMMANDS))
 @pytest.mark.parametrize("make", [_valid_with_bad_text, _valid_with_bad_pages])
 def test_bad_content_in_a_database_is_exit_65_naming_it(
@@ -224,6 +226,7 @@ def test_an_unreadable_database_is_exit_77(env: tuple[Path, Path], db: str) -> N
     assert_one_line_error(code, err, EXIT_NOPERM, path)
 
 
+@pytest.mark.slow
 def test_a_missing_manifest_while_archives_have_sidecars_is_not_a_fresh_start(
     env: tuple[Path, Path],
 ) -> None:
@@ -251,6 +254,7 @@ def test_a_missing_manifest_while_archives_have_sidecars_is_not_a_fresh_start(
         ]
 
 
+@pytest.mark.slow
 def test_missing_job_records_while_the_journal_has_runs_are_not_a_fresh_start(
     env: tuple[Path, Path],
 ) -> None:
@@ -315,6 +319,7 @@ def test_a_party_database_with_bad_text_is_exit_65(tmp_path: Path) -> None:
     assert str(db.path) in info.value.message
 
 
+@pytest.mark.slow
 def test_a_first_run_on_an_empty_state_directory_is_not_an_error(env: tuple[Path, Path]) -> None:
     root, config = env
     for command in (("logs", "rotate"), ("logs", "upload"), ("logs", "status")):
@@ -443,6 +448,7 @@ def test_a_bad_speed_on_the_command_line_is_a_usage_error(
 # -- the configuration file ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [*WRONG_TYPES, "device", "too large", "symlink"])
 def test_a_configuration_file_of_the_wrong_kind_is_exit_78(tmp_path: Path, damage: str) -> None:
     path = tmp_path / "ncctl.toml"
@@ -550,6 +556,7 @@ def _populate(root: Path, config: Path) -> None:
     StateDB(root / "state")._connect().close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("populated", [True, False], ids=["populated", "empty"])
 def test_read_only_commands_create_and_change_nothing(
     env: tuple[Path, Path], populated: bool
@@ -577,6 +584,7 @@ def test_read_only_commands_create_and_change_nothing(
 # -- archives the manifest does not know ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_unknown_archives_are_reported_then_adopted_or_left_alone(env: tuple[Path, Path]) -> None:
     import hashlib
 

@@ -22,6 +22,8 @@ from ncctl.components.procfs import read_stat
 from tests.cli.conftest import DEV_SECRET, DEV_TOML
 from tests.helpers import NCCTL_BIN, Outcome, run_process, wait_for
 
+pytestmark = pytest.mark.slow
+
 STOP_WAIT_S = 20.0
 
 

@@ -281,6 +281,7 @@ def dev(tmp_path: Path) -> Iterator[Path]:
         run_process("--config", config, group, "stop", *FORCED, cwd=tmp_path)
 
 
+@pytest.mark.slow
 def test_a_development_configuration_takes_a_simulated_clock(ncctl: Runner, dev: Path) -> None:
     (dev.parent / "live" / "audit.csv").write_text("row\n")
     done = ncctl("--config", dev, "--clock", "2026-11-25T16:05", "logs", "rotate")
@@ -295,6 +296,7 @@ def test_a_development_configuration_takes_a_simulated_clock(ncctl: Runner, dev:
     assert "override" not in entry["clock"] and entry["reason"] is None
 
 
+@pytest.mark.slow
 def test_tune_on_the_machine_root_is_not_a_development_setup(
     ncctl: Runner, dev: Path, tmp_path: Path
 ) -> None:
@@ -314,6 +316,7 @@ def test_the_machine_clock_is_journaled_as_real(ncctl: Runner, dev: Path) -> Non
     assert journal(dev.parent / "state")[-1]["clock"] == {"kind": "real"}
 
 
+@pytest.mark.slow
 def test_a_stop_in_scheduled_hours_needs_force(ncctl: Runner, dev: Path) -> None:
     args = ("--config", dev, "--clock", FRIDAY_OPEN)
     assert ncctl(*args, "feed", "start", "--json").data()["changed"] is True
@@ -343,6 +346,7 @@ def test_a_stop_in_scheduled_hours_needs_force(ncctl: Runner, dev: Path) -> None
     assert ncctl(*args, "feed", "restart", "--json").code == 0
 
 
+@pytest.mark.slow
 def test_a_stop_outside_scheduled_hours_needs_no_force(ncctl: Runner, dev: Path) -> None:
     maintenance = ("--config", dev, "--clock", "2026-11-25T16:10")  # order entry down
     assert ncctl(*maintenance, "session", "start", *FORCED, "--json").code == 0

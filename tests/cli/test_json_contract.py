@@ -135,6 +135,7 @@ def check_envelope(result: Outcome, path: str) -> dict[str, Any]:
     return doc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(CASES))
 def test_success_is_one_document(ncctl: Runner, dev_copy: Path, tmp_path: Path, path: str) -> None:
     case = CASES[path]

@@ -18,6 +18,8 @@ from ncctl.components.procfs import cmdline, pids, read_stat
 from tests.cli.conftest import needs_embedded
 from tests.helpers import Outcome, run_process
 
+pytestmark = pytest.mark.slow
+
 TRADING = "2026-11-25T10:00"  # Wednesday: the feed handler is scheduled up
 
 

@@ -57,6 +57,7 @@ def test_every_command_help_shows_them(ncctl: Runner) -> None:
             assert text in result.out, (path, text)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(CASES))
 def test_quiet_prints_nothing_and_keeps_the_exit_code(
     ncctl: Runner, dev_copy: Path, tmp_path: Path, path: str
@@ -69,6 +70,7 @@ def test_quiet_prints_nothing_and_keeps_the_exit_code(
         assert result.err.startswith("ncctl: "), result.err  # the error still says why
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(CASES))
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_keeps_the_exit_code(
@@ -161,6 +163,7 @@ def daemon_config(tmp_path: Path) -> Iterator[Path]:
         run_process("--config", config, group, "stop", cwd=tmp_path)
 
 
+@pytest.mark.slow
 def test_scheduler_run_json_prints_one_document_when_it_stops(
     daemon_config: Path, tmp_path: Path
 ) -> None:

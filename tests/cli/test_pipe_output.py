@@ -24,6 +24,7 @@ def _no_cut_lines(out: str) -> None:
     assert out.endswith("\n"), out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("columns", [None, "80", "40"])
 def test_tune_plan_rows_stay_whole(tmp_path: Path, columns: str | None) -> None:
     root = fakeroot.build(tmp_path / "root")
@@ -54,6 +55,7 @@ def test_tune_plan_rows_stay_whole(tmp_path: Path, columns: str | None) -> None:
     assert len(table) == len(plan["data"]["settings"]), outcome.out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv",
     [("status", "--week"), ("schedule", "show")],

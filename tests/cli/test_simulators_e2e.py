@@ -18,6 +18,8 @@ import pytest
 from ncctl.logs.audit_trail import AUDIT_COLUMNS
 from tests.helpers import REPO_ROOT, run_process, wait_for
 
+pytestmark = pytest.mark.slow
+
 DEV = REPO_ROOT / "configs" / "dev.toml"
 TRADING = "2026-11-25T10:00"  # Wednesday, market OPEN, order entry up
 WEEKEND = "2026-11-28T12:00"  # Saturday: everything off

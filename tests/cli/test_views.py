@@ -180,6 +180,7 @@ def _piped(config: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[s
     return subprocess.CompletedProcess(outcome.argv, outcome.code, outcome.out, outcome.err)
 
 
+@pytest.mark.slow
 def test_logs_status_shows_the_failure_reason_in_a_pipe(
     failed_upload: tuple[Path, Path], isolated_cwd: Path
 ) -> None:
@@ -197,6 +198,7 @@ def test_logs_status_shows_the_failure_reason_in_a_pipe(
     assert not any(line != line.rstrip() for line in text.stdout.splitlines())
 
 
+@pytest.mark.slow
 def test_logs_status_sizes_for_people_bytes_in_json(
     failed_upload: tuple[Path, Path], isolated_cwd: Path
 ) -> None:
@@ -265,6 +267,7 @@ def running_feed(request: pytest.FixtureRequest) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
 def test_status_since_is_whole_and_in_the_zone_in_a_pipe(
     running_feed: Path, isolated_cwd: Path, zone: str

@@ -214,6 +214,7 @@ def test_two_concurrent_starts_start_exactly_one(
     first.stop()
 
 
+@pytest.mark.slow
 def test_two_concurrent_cli_starts_start_exactly_one(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text(

@@ -127,6 +127,7 @@ DAMAGES: dict[str, Damage] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", list(DAMAGES))
 @pytest.mark.parametrize("group", list(SIMULATORS))
 def test_a_damaged_pidfile_never_leads_to_a_second_instance_or_an_orphan(
@@ -214,6 +215,7 @@ def test_the_instance_lock_file_is_private(capsys: pytest.CaptureFixture[str], r
     assert json.loads(lock.read_text())["pid"] == processes(root, SIMULATORS["feed"])[0]
 
 
+@pytest.mark.slow
 def test_a_killed_supervisor_takes_its_component_with_it(
     capsys: pytest.CaptureFixture[str], root: Path
 ) -> None:
@@ -227,6 +229,7 @@ def test_a_killed_supervisor_takes_its_component_with_it(
     assert counts(root, "session") == (1, 1)
 
 
+@pytest.mark.slow
 def test_starts_and_stops_killed_at_random_instants_never_leave_two_or_an_orphan(
     root: Path,
 ) -> None:

@@ -498,6 +498,7 @@ def test_a_path_with_space_quote_and_percent_is_quoted(tmp_path: Path) -> None:
     assert verify([raw]), "systemd-analyze accepted an unquoted path with spaces"
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(name=st.text(alphabet=" %$'\"\\ab-_.:;,=", min_size=1, max_size=12))
 def test_any_directory_name_is_one_absolute_path_to_systemd(name: str) -> None:

@@ -21,6 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.helpers import ncctl_command, run_process
 from tests.logs.helpers import write_config
 
+pytestmark = pytest.mark.slow
+
 SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
 
 

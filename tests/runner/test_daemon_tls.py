@@ -16,6 +16,8 @@ from tests.helpers import holds_within, ncctl_command, run_process
 from tests.logs.helpers import write_config
 from tests.tls import make_authority
 
+pytestmark = pytest.mark.slow
+
 SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
 DEADLINE_S = 30.0
 

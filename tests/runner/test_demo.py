@@ -11,6 +11,8 @@ import pytest
 from ncctl.schedule import load_engine
 from tests.helpers import run_process
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 CT = ZoneInfo("America/Chicago")
 

@@ -16,6 +16,8 @@ import pytest
 from tests.helpers import ncctl_command, wait_for
 from tests.logs.helpers import run, write_config
 
+pytestmark = pytest.mark.slow
+
 SLEEP = '["{python}", "-m", "ncctl.sim.idle"]'  # a simulator: a development setup
 
 

@@ -8,8 +8,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ncctl_command
 from tests.logs.helpers import run, write_config
+
+pytestmark = pytest.mark.slow
 
 
 def test_sigterm_mid_upload_then_the_next_run_resumes(tmp_path: Path) -> None:

@@ -13,7 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from ncctl.schedule.data import HolidaySpec, load_holiday_table
+
+pytestmark = pytest.mark.slow
 
 CHICAGO = ZoneInfo("America/Chicago")
 FIRST_DAY = dt.date(2026, 1, 1)

@@ -102,6 +102,7 @@ def test_status_file_matches_the_engine_at_the_clock_instant(
     assert code == 0
 
 
+@pytest.mark.slow
 def test_follows_a_transition_when_the_simulated_clock_crosses_it(
     start: Start, tmp_path: Path, config_file: Path
 ) -> None:

@@ -29,6 +29,8 @@ from ncctl.sim_interface import GATEWAY_ENV, TRADING_SYSTEM_NAME
 from tests.helpers import wait_for
 from tests.ilink.conftest import ACCESS_KEY_ID, FIRM, SECRET, SESSION, write_key_file
 
+pytestmark = pytest.mark.slow
+
 SECRET_VAR = "NCCTL_TEST_ILINK_SECRET"
 WRONG_SECRET = "d3Jvbmctc2VjcmV0LWZvci10aGUtc2ltdWxhdG9y"
 #: variables of the test's own environment that must not leak into the children
