@@ -280,6 +280,7 @@ def test_embedded_default_state_follows_home_and_read_only_commands_create_nothi
     assert not list(cwd.iterdir())
 
 
+@pytest.mark.slow
 def test_without_a_home_reading_works_and_writing_is_a_config_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -309,6 +310,7 @@ def _under_a_file(xdg: Path) -> None:
     (xdg / "file").write_text("not a directory\n")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("plant", "xdg_under", "code"),
     [(_link, "", 65), (_shared, "", 77), (_under_a_file, "file", 78)],

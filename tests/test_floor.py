@@ -24,6 +24,7 @@ from ncctl.errors import (
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="chown to other users needs root")
 
 
+@pytest.mark.slow
 @root_only
 @settings(max_examples=150, deadline=None)
 @given(mode=st.integers(0, 0o7777), uid=st.sampled_from([0, 65534]))

@@ -10,7 +10,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 import ncctl
+
+pytestmark = pytest.mark.slow
 
 PACKAGE = Path(ncctl.__file__).parent
 FLOOR = "ncctl/floor.py"

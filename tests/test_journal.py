@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from ncctl.errors import DataError
 from ncctl.journal import GENESIS, Journal, verify
 
+pytestmark = pytest.mark.slow
+
 
 def _write_many(path: str, writer: int, count: int) -> None:
     journal = Journal(Path(path))
@@ -74,7 +76,6 @@ def test_garbage_line_is_a_data_error_when_listing(tmp_path: Path) -> None:
         list(journal.entries())
 
 
-@pytest.mark.slow
 def test_eight_concurrent_writers_keep_every_line_and_the_chain(tmp_path: Path) -> None:
     path = tmp_path / "journal.jsonl"
     per_writer = 40

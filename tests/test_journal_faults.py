@@ -96,6 +96,7 @@ def test_a_short_write_is_cut_back(tmp_path: Path) -> None:
     assert result.ok and result.lines == 5
 
 
+@pytest.mark.slow
 def test_a_partial_line_left_by_a_crash_is_set_aside(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     journal = journal_with(tmp_path / "state", 3)
@@ -119,6 +120,7 @@ def test_a_partial_line_left_by_a_crash_is_set_aside(tmp_path: Path) -> None:
     assert any(aside.name in w for w in doc["data"]["warnings"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("point", "lines"),
     [("journal.after_pending", 2), ("journal.mid_write", 3), ("journal.after_write", 3)],
@@ -194,6 +196,7 @@ def _make_symlink(path: Path) -> None:
     path.symlink_to(target)
 
 
+@pytest.mark.slow
 @needs_root
 @pytest.mark.parametrize("make", [_make_dir, _make_fifo, _make_device, _make_symlink])
 @pytest.mark.parametrize("command", [("audit", "log"), ("audit", "verify"), ("config", "set")])
@@ -216,6 +219,7 @@ def test_a_journal_that_is_not_a_file_is_refused(
         assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_an_unreadable_journal_is_permission_denied(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     journal = journal_with(tmp_path / "state", 2)
@@ -245,6 +249,7 @@ def test_a_journal_missing_where_the_anchor_has_lines(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_reading_commands_on_an_empty_state_dir_create_nothing(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     before = snapshot(tmp_path)

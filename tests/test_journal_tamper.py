@@ -19,6 +19,8 @@ from tests.test_journal_support import (
     write_lines,
 )
 
+pytestmark = pytest.mark.slow
+
 LINES = 6
 
 
@@ -88,7 +90,6 @@ CASES: list[tuple[Callable[[Path], None], str, int]] = [
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("tamper", "anchor", "line"), CASES, ids=[c[0].__name__ for c in CASES])
 def test_tampering_is_found_and_the_anchor_named(
     tmp_path: Path, tamper: Callable[[Path], None], anchor: str, line: int
@@ -125,7 +126,6 @@ def test_an_append_after_tampering_keeps_the_evidence(tmp_path: Path) -> None:
     assert code == 0 and len(doc["data"]["entries"]) == LINES
 
 
-@pytest.mark.slow
 def test_a_rewritten_state_db_is_still_caught_by_the_exported_head(tmp_path: Path) -> None:
     """Lines rewritten with a recomputed chain and a rewritten journal.sqlite: only the head
     exported with the trade date's archives (at the destination) can tell."""

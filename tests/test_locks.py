@@ -27,6 +27,7 @@ def test_a_busy_lock_names_its_holder(tmp_path: Path) -> None:
     assert "`first`" in info.value.message
 
 
+@pytest.mark.slow
 def test_a_holder_that_writes_its_record_late_is_still_named(tmp_path: Path) -> None:
     """Another process holds the lock with an empty record and writes it a moment later
     (the window between flock and the write): the waiter names it, not 'another process'."""

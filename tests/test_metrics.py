@@ -137,6 +137,7 @@ def feed_running(env: Env) -> Iterator[None]:
     backend.stop()
 
 
+@pytest.mark.slow
 def test_metrics_served_over_http_are_computed_at_each_scrape(env: Env, feed_running: None) -> None:
     verified_before = dt.datetime.now(tz=CHICAGO).timestamp()
     registry = collect(env.config, env.engine, lambda: NOW, env.config_path)
@@ -211,6 +212,7 @@ def test_metrics_served_over_http_are_computed_at_each_scrape(env: Env, feed_run
         urllib.request.urlopen(server.url, timeout=2)
 
 
+@pytest.mark.slow
 def test_a_failing_source_is_reported_and_the_scrape_still_succeeds(env: Env) -> None:
     def broken(config: NcctlConfig, now: dt.datetime) -> RegistrationStatus | None:
         raise RuntimeError("party.sqlite is locked")
@@ -265,6 +267,7 @@ def test_a_scrape_creates_no_state(tmp_path: Path) -> None:
     assert not (tmp_path / "state").exists()
 
 
+@pytest.mark.slow
 def test_serve_on_a_busy_port_is_unavailable(env: Env) -> None:
     from ncctl.errors import UnavailableError
 
@@ -630,6 +633,7 @@ def test_alert_rules_fire_when_intended(tmp_path: Path) -> None:
     promtool_test_rules(tmp_path, [DRIFT_CASES, JOB_CASES, HOST_CASES, JOURNAL_CASES])
 
 
+@pytest.mark.slow
 def test_registration_metrics_from_the_party_state_db(env: Env) -> None:
     import sqlite3
 

@@ -83,6 +83,7 @@ def scrape(url: str, context: ssl.SSLContext | None) -> str:
         return str(resp.read().decode("utf-8"))
 
 
+@pytest.mark.slow
 def test_a_client_with_a_certificate_of_the_ca_is_answered(
     pki: Pki, mtls_server: MetricsServer
 ) -> None:
@@ -91,6 +92,7 @@ def test_a_client_with_a_certificate_of_the_ca_is_answered(
     assert "ncctl_tls_probe 42.0" in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("who", ["no certificate", "rogue certificate", "plain http"])
 def test_other_clients_are_refused(pki: Pki, mtls_server: MetricsServer, who: str) -> None:
     url = mtls_server.url
@@ -107,6 +109,7 @@ def test_other_clients_are_refused(pki: Pki, mtls_server: MetricsServer, who: st
     assert "ncctl_tls_probe" in scrape(mtls_server.url, client_context(pki, pki.client))
 
 
+@pytest.mark.slow
 def test_a_silent_client_does_not_hold_up_scrapes(pki: Pki, mtls_server: MetricsServer) -> None:
     silent = [socket.create_connection(("127.0.0.1", mtls_server.port)) for _ in range(3)]
     try:
@@ -117,6 +120,7 @@ def test_a_silent_client_does_not_hold_up_scrapes(pki: Pki, mtls_server: Metrics
             sock.close()
 
 
+@pytest.mark.slow
 def test_tls_without_client_ca_serves_any_client_over_tls(pki: Pki) -> None:
     tls = MetricsTls(pki.server.cert, pki.server.key, None)
     with serve(registry(), "0.0.0.0", 0, tls=tls) as server:  # beyond loopback: TLS given

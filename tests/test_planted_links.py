@@ -23,7 +23,10 @@ FEED_HOURS = "2026-11-25T10:00"
 NAME = f"audit.{TRADE_DATE}.csv"
 ARCHIVE = f"archive/audit/{NAME}.gz"
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a root-only target needs root")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="a root-only target needs root"),
+]
 
 
 def snapshot(path: Path) -> dict[str, tuple[int, int, bytes]]:

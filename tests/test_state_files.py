@@ -18,6 +18,8 @@ from ncctl.components.process import parse_pidfile
 from ncctl.errors import DataError
 from ncctl.statedb import check_db_file
 
+pytestmark = pytest.mark.slow
+
 PROPERTY = settings(
     max_examples=300,
     deadline=None,
@@ -69,7 +71,6 @@ def test_random_clock_documents_parse_or_are_refused(doc: dict[str, object]) -> 
     _check_clock(json.dumps(doc, allow_nan=True).encode())
 
 
-@pytest.mark.slow
 @PROPERTY
 @given(doc=clock_docs)
 def test_a_clock_file_reads_or_fails_as_exit_65(tmp_path: Path, doc: dict[str, object]) -> None:

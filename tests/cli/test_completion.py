@@ -51,6 +51,7 @@ def bash_script(tmp_path_factory: pytest.TempPathFactory) -> str:
     return outcome.out
 
 
+@pytest.mark.slow
 def test_bash_completes_a_group(bash_script: str) -> None:
     assert _bash_complete(bash_script, "ncctl", "lo") == ["logs"]
 
@@ -60,6 +61,7 @@ def test_bash_lists_every_group(bash_script: str) -> None:
     assert set(ENTRIES) <= offered, set(ENTRIES) - offered
 
 
+@pytest.mark.slow
 def test_bash_completes_subcommands_and_options(bash_script: str) -> None:
     assert "rotate" in _bash_complete(bash_script, "ncctl", "logs", "")
     assert _bash_complete(bash_script, "ncctl", "schedule", "now", "--js") == ["--json"]
@@ -72,6 +74,7 @@ def test_zsh_and_fish_scripts(tmp_path: Path, shell: str) -> None:
     assert "ncctl" in outcome.out and "_NCCTL_COMPLETE=complete_" + shell in outcome.out
 
 
+@pytest.mark.slow
 def test_zsh_protocol_answers(tmp_path: Path) -> None:
     """What the zsh script evaluates: ncctl's answer for ``ncctl lo``."""
     env = _env(_NCCTL_COMPLETE="complete_zsh", _TYPER_COMPLETE_ARGS="ncctl lo")

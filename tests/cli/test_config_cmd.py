@@ -359,6 +359,7 @@ def test_init_then_resolve_by_env(
 # -- end to end ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_real_process_config_round_trip(tmp_path: Path, isolated_cwd: Path) -> None:
     assert run_process("config", "init", "--env", "dev", cwd=isolated_cwd).code == 0
     local = isolated_cwd / "configs" / "dev.toml"

@@ -60,6 +60,7 @@ def everything_recorded(project: Path) -> str:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("line_end", ["\n", "\r\n", ""])
 def test_a_secret_piped_into_stdin_is_written_and_never_shown(project: Path, line_end: str) -> None:
     for extra in ((), ("--json",)):
@@ -81,6 +82,7 @@ def test_a_secret_piped_into_stdin_is_written_and_never_shown(project: Path, lin
     assert SECRET not in everything_recorded(project)
 
 
+@pytest.mark.slow
 def test_a_secret_that_looks_like_toml_stays_text(project: Path) -> None:
     proc = run_with_stdin(project, b"12345\n", "config", "set", "ilink.secret_key", "-")
     assert proc.code == 0, proc.err
@@ -110,6 +112,7 @@ def test_bad_stdin_is_a_usage_error_that_writes_nothing(
     assert snapshot(project / "configs") == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("key", "value"),
     [
@@ -149,6 +152,7 @@ def test_a_table_holding_a_secret_may_come_from_stdin(project: Path) -> None:
     assert SECRET not in proc.out + proc.err
 
 
+@pytest.mark.slow
 def test_the_hidden_prompt_on_a_terminal_does_not_echo(project: Path) -> None:
     """On a terminal, `config set KEY` asks twice without echo; the typed secret never
     appears in what the terminal shows."""
@@ -203,6 +207,7 @@ def test_the_hidden_prompt_on_a_terminal_does_not_echo(project: Path) -> None:
 _PARTS = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
 
 
+@pytest.mark.slow
 @given(st.lists(_PARTS, max_size=3), st.sampled_from(["password", "PASSWORD", "token", "secret"]))
 def test_keys_named_after_secrets_are_secret(parents: list[str], word: str) -> None:
     key = ".".join([*parents, f"db_{word}"])

@@ -222,6 +222,7 @@ def test_init_then_validate_lists_every_placeholder(
     assert lines[-1].startswith("hint: ")
 
 
+@pytest.mark.slow
 @templates_files_absent
 def test_filling_in_the_placeholders_one_by_one_ends_valid(
     ncctl: Runner, tmp_path: Path, material: Material
@@ -619,6 +620,7 @@ labels = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True).fi
 )
 
 
+@pytest.mark.slow
 @given(name=st.lists(labels, min_size=1, max_size=4).map(".".join))
 def test_reserved_names_are_placeholders_and_others_are_not(name: str) -> None:
     for reserved in ("invalid", "example", "test", "example.com", "example.org"):

@@ -215,6 +215,7 @@ def test_bad_content_in_a_database_is_exit_65_naming_it(
     assert_one_line_error(code, err, EXIT_DATAERR, path)
 
 
+@pytest.mark.slow
 @needs_root_and_setpriv
 @pytest.mark.parametrize("db", list(DB_COMMANDS))
 def test_an_unreadable_database_is_exit_77(env: tuple[Path, Path], db: str) -> None:
@@ -378,6 +379,7 @@ def _clock_env(root: Path) -> tuple[Path, Path]:
     return config, clock
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", list(CLOCK_VARIANTS))
 def test_a_malformed_clock_file_is_exit_65_naming_it(env: tuple[Path, Path], variant: str) -> None:
     root, _ = env
@@ -398,6 +400,7 @@ def test_a_valid_clock_file_is_read(env: tuple[Path, Path]) -> None:
     assert '"2026-11-25T16:05:00-06:00"' in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [("status",), ("maintenance", "run"), ("feed", "status")])
 def test_every_command_on_the_clock_reports_it_damaged(
     env: tuple[Path, Path], command: tuple[str, ...]
@@ -409,6 +412,7 @@ def test_every_command_on_the_clock_reports_it_damaged(
     assert_one_line_error(code, err, EXIT_DATAERR, clock)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [*WRONG_TYPES, "too large"])
 def test_a_clock_file_of_the_wrong_kind_is_an_error_naming_it(
     env: tuple[Path, Path], damage: str
@@ -490,6 +494,7 @@ PIDFILES: dict[str, bytes] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", list(PIDFILES))
 @pytest.mark.parametrize("group", ["feed", "session"])
 def test_a_damaged_pidfile_is_named_and_not_trusted(
@@ -510,6 +515,7 @@ def test_a_damaged_pidfile_is_named_and_not_trusted(
     assert digest(root / "state") == before
 
 
+@pytest.mark.slow
 def test_a_damaged_pidfile_is_a_warning_line_in_text(env: tuple[Path, Path]) -> None:
     root, config = env
     pidfile = root / "state" / "run" / "feed_handler.pid"

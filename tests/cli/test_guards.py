@@ -94,6 +94,7 @@ STATE_CHANGING = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", STATE_CHANGING, ids=" ".join)
 def test_a_simulated_clock_is_refused_on_a_production_configuration(
     prod: Path, tmp_path: Path, isolated_cwd: Path, command: tuple[str, ...]
@@ -132,6 +133,7 @@ READ_ONLY = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
 def test_read_only_commands_take_a_simulated_clock_anywhere(
     prod: Path, tmp_path: Path, isolated_cwd: Path, command: tuple[str, ...]
@@ -162,6 +164,7 @@ def test_a_forced_action_reaches_systemd_and_is_journaled(
     assert entry["clock"]["source"] == "--clock" and entry["clock"]["override"] == FORCED[2]
 
 
+@pytest.mark.slow
 def test_the_refusal_is_one_line_in_text_mode(prod: Path, isolated_cwd: Path) -> None:
     done = run_process("--config", prod, "--clock", SIM_AT, "session", "start", cwd=isolated_cwd)
     assert done.code == 1 and done.out == ""
@@ -182,6 +185,7 @@ def test_the_demo_is_refused_on_a_production_configuration(
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["clock.file", CLOCK_FILE_ENV])
 def test_a_shared_simulated_clock_is_refused_too(
     prod: Path,
@@ -218,6 +222,7 @@ def journal(state_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]
 
 
+@pytest.mark.slow
 def test_force_with_reason_acts_and_the_journal_says_so(
     prod: Path, tmp_path: Path, isolated_cwd: Path
 ) -> None:
@@ -310,6 +315,7 @@ def test_tune_on_the_machine_root_is_not_a_development_setup(
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_the_machine_clock_is_journaled_as_real(ncctl: Runner, dev: Path) -> None:
     data = ncctl("--config", dev, "config", "set", "ilink.port", "29001", "--json").data()
     assert data["context"]["clock"] == {"kind": "real"}
@@ -357,6 +363,7 @@ PARTY = "[ilink]" + DEV_TOML.read_text().split("[ilink]", 1)[1]
 """The [ilink] and [[party_details]] of configs/dev.toml."""
 
 
+@pytest.mark.slow
 def test_a_manual_session_start_applies_the_registration_gate(
     ncctl: Runner, tmp_path: Path
 ) -> None:
@@ -386,6 +393,7 @@ def test_a_manual_session_start_applies_the_registration_gate(
 # -- the journal ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_older_lines_without_a_clock_still_verify(ncctl: Runner, dev: Path) -> None:
     state = dev.parent / "state"
     state.mkdir(mode=0o700)

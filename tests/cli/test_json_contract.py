@@ -208,6 +208,7 @@ def test_json_is_not_printed_without_json(ncctl: Runner) -> None:
         json.loads(result.out)
 
 
+@pytest.mark.slow
 def test_real_process_json_on_success_and_failure(isolated_cwd: Path, tmp_path: Path) -> None:
     ok = run_process("schedule", "next", "--count", "1", "--json", cwd=isolated_cwd)
     assert ok.code == 0, ok.err

@@ -110,6 +110,7 @@ def test_force_with_reason_overrides_and_is_journaled(
     assert rows["feed_handler"]["drift"] is True  # desired running, actually stopped
 
 
+@pytest.mark.slow
 def test_round_trip_in_hours_and_status_in_sync(
     capsys: pytest.CaptureFixture[str], config: Path
 ) -> None:

@@ -221,6 +221,7 @@ JSON_VALUES = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(JSON_VALUES)
 def test_the_yaml_emitter_round_trips_json_data(value: Any) -> None:

@@ -369,6 +369,7 @@ def test_status_week(ncctl: Runner) -> None:
 # -- end to end ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_real_process_schedule_now(isolated_cwd: Path) -> None:
     ok = run_process("schedule", "now", "--at", "2026-11-27T12:20", "--json", cwd=isolated_cwd)
     assert ok.code == 0, ok.err

@@ -75,6 +75,7 @@ def test_output_goes_to_the_log_file(backends: list[ProcessBackend], tmp_path: P
     b.stop()
 
 
+@pytest.mark.slow
 def test_sigterm_ignored_means_sigkill_after_timeout(
     backends: list[ProcessBackend], tmp_path: Path
 ) -> None:
@@ -120,6 +121,7 @@ def test_crash_before_ready_fails_with_log_tail(
     assert b.status().state == "stopped"
 
 
+@pytest.mark.slow
 def test_not_ready_in_time_is_stopped_and_failed(
     backends: list[ProcessBackend], tmp_path: Path
 ) -> None:
@@ -162,6 +164,7 @@ def test_crash_after_start_is_reported_with_exit_code(
     assert b.status().state == "stopped"
 
 
+@pytest.mark.slow
 def test_pidfile_of_a_live_unrelated_process_is_never_signalled(
     backends: list[ProcessBackend], tmp_path: Path
 ) -> None:
@@ -353,6 +356,7 @@ def test_a_directory_in_place_of_the_pidfile_is_named_and_nothing_starts(
     assert not stopped.changed and "it could not be removed" in stopped.message
 
 
+@pytest.mark.slow
 def test_whatever_the_pidfile_holds_the_running_instance_is_the_one_found(
     backends: list[ProcessBackend], tmp_path: Path
 ) -> None:

@@ -175,6 +175,7 @@ def test_a_damaged_pidfile_never_leads_to_a_second_instance_or_an_orphan(
     assert not pidfile.is_symlink()
 
 
+@pytest.mark.slow
 def test_a_deleted_instance_lock_file_still_finds_the_instance(
     capsys: pytest.CaptureFixture[str], root: Path
 ) -> None:
@@ -207,6 +208,7 @@ def test_a_planted_link_at_the_instance_lock_is_refused_and_its_target_kept(
     assert target.read_text() == "keep me\n" and target.stat().st_mode & 0o777 == 0o644
 
 
+@pytest.mark.slow
 def test_the_instance_lock_file_is_private(capsys: pytest.CaptureFixture[str], root: Path) -> None:
     code, _ = ncctl(capsys, "feed", "start")
     assert code == 0

@@ -335,6 +335,7 @@ def test_a_host_without_systemd_as_init(stub: SystemctlStub) -> None:
         backend(stub).stop()
 
 
+@pytest.mark.slow
 def test_a_systemctl_that_does_not_answer_is_temporary(stub: SystemctlStub) -> None:
     stub.unit(UNIT, state="inactive")
     stub.mode("hang")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -134,6 +135,7 @@ def test_state_at_is_the_fold_of_the_week_so_far(engine: ScheduleEngine, t: dt.d
     assert engine.state_at(t).switches == expected
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(start=instants(), span=spans())
 def test_order_entry_never_up_while_feed_handler_off(
@@ -258,6 +260,7 @@ def calendar_of(specs: Sequence[HolidaySpec]) -> HolidayCalendar:
     return HolidayCalendar(tables)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, database=None)
 @given(week=holiday_weeks())
 def test_invariants_hold_with_random_holiday_tables(

@@ -16,6 +16,8 @@ from ncctl.sim import feed_handler
 from tests.helpers import wait_for
 from tests.sim.conftest import REPO_ROOT, Children, stop
 
+pytestmark = pytest.mark.slow
+
 TEMPLATE = REPO_ROOT / "schedules" / "cme-globex.toml"
 HOLIDAYS = [REPO_ROOT / "schedules" / "holidays" / f"cme-{y}.toml" for y in (2026, 2027)]
 STATUS_KEYS = {"pid", "at", "market_state", "l3_loop", "feed_handler", "trade_date", "seq"}
@@ -102,7 +104,6 @@ def test_status_file_matches_the_engine_at_the_clock_instant(
     assert code == 0
 
 
-@pytest.mark.slow
 def test_follows_a_transition_when_the_simulated_clock_crosses_it(
     start: Start, tmp_path: Path, config_file: Path
 ) -> None:

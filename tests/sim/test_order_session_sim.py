@@ -231,6 +231,7 @@ def test_rows_appear_with_cme_columns_and_timestamps(start: Start, paths: Paths)
     assert ready["audit_file"] == str(paths.audit.absolute())
 
 
+@pytest.mark.slow
 def test_a_restart_appends_without_a_second_header(start: Start, paths: Paths) -> None:
     assert start("--rate", "2000", "--max-rows", "6").wait(timeout=10) == 0
     assert start("--rate", "2000", "--max-rows", "6").wait(timeout=10) == 0

@@ -171,6 +171,7 @@ def by_id(step: dict[str, Any], key: str = "settings") -> dict[str, dict[str, An
     return {row["id"]: row for row in rows}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_tcp_sysctls_in_a_network_namespace(
     mode: str, shared: Path, guard_host: dict[str, str]

@@ -113,6 +113,7 @@ def test_mask_and_list_agree(cpus: frozenset[int]) -> None:
     assert parse_cpumask(writable_form(ValueFormat.CPUMASK, format_cpulist(cpus))) == cpus
 
 
+@pytest.mark.slow
 @given(cpu_sets, st.integers(min_value=0, max_value=3), st.booleans())
 def test_mask_padding_and_prefix_do_not_matter(
     cpus: frozenset[int], extra_groups: int, prefix: bool
