@@ -52,6 +52,7 @@ from ncctl.errors import (
     UnavailableError,
 )
 from ncctl.ilink import fixp, reject_codes, sbe
+from ncctl.ilink.audit_trail import MESSAGE_TYPES, AuditRow, AuditTrailWriter, Cell
 from ncctl.ilink.credentials import Credentials, load_credentials
 from ncctl.ilink.errors import (
     PartyMismatchError,
@@ -60,7 +61,6 @@ from ncctl.ilink.errors import (
     ReusedPartyIdError,
 )
 from ncctl.ilink.settings import ROLE_NAMES, IlinkConfig, PartyDetails
-from ncctl.logs.audit_trail import MESSAGE_TYPES, AuditRow, AuditTrailWriter, Cell
 
 STATE_DB_NAME = "party.sqlite"
 REQUESTING_PARTY_SOURCE = "C"

@@ -382,7 +382,7 @@ def open_manifest(
 ) -> Manifest:
     """The manifest of ``config``'s state directory. Unless ``rebuild``, a missing one is an
     error while archives with ``.sha256`` sidecars show that one existed."""
-    from ncctl.logs.inventory import sidecars_present
+    from ncctl.logs.archives import sidecars_present
 
     def expected() -> str | None:
         return None if rebuild else sidecars_present(config)

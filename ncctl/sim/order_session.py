@@ -105,7 +105,7 @@ from typing import IO, TYPE_CHECKING
 
 from ncctl.clock import Clock, SystemClock
 from ncctl.errors import DataError, NcctlError, TemporaryError
-from ncctl.logs.audit_trail import (
+from ncctl.ilink.audit_trail import (
     FROM_CME,
     MESSAGE_TYPES,
     TO_CME,

@@ -13,6 +13,7 @@ import pytest
 from ncctl.clock import CLOCK_FILE_ENV, SharedClock, SystemClock
 from ncctl.errors import EXIT_FAILED, EXIT_NOPERM, EXIT_TEMPFAIL, ConfigError
 from ncctl.ilink import party
+from ncctl.ilink.audit_trail import read_rows
 from ncctl.ilink.errors import (
     ConnectionLostError,
     GatewayUnavailableError,
@@ -22,7 +23,6 @@ from ncctl.ilink.errors import (
     ReusedPartyIdError,
 )
 from ncctl.journal import Journal, journal_path
-from ncctl.logs.audit_trail import read_rows
 
 from .conftest import FIRM, SESSION, MakeInputs, StartGateway, entry, write_key_file
 
