@@ -6,7 +6,9 @@
   application messages, Terminate) and the HMAC signatures.
 * :mod:`ncctl.ilink.credentials` - the access key id and secret, from a key file.
 * :mod:`ncctl.ilink.settings` - the configuration models (``[ilink]``, ``[[party_details]]``).
-* :mod:`ncctl.ilink.party` - weekly party-details registration, listing and verification.
+* :mod:`ncctl.ilink.registration` - weekly party-details registration;
+  :mod:`ncctl.ilink.party_lookup` - listing and verification;
+  :mod:`ncctl.ilink.session_gate` - whether the order session may come up.
 * :mod:`ncctl.ilink.errors` - the errors of all of the above.
 
 Nothing is imported here, so that importing one module stays cheap.

@@ -582,7 +582,7 @@ def gateway_settings(args: argparse.Namespace) -> GatewaySettings | None:
         default_ids = ("SIM", "SIM01")
     else:
         from ncctl import config
-        from ncctl.ilink.party import credentials_for, inputs_from_config
+        from ncctl.ilink.party_inputs import credentials_for, inputs_from_config
 
         loaded = config.load(args.config)
         ilink = inputs_from_config(loaded.config).ilink

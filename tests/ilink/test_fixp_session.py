@@ -17,6 +17,7 @@ from ncctl.clock import FixedClock, SystemClock
 from ncctl.errors import EXIT_NOPERM, EXIT_TEMPFAIL, EXIT_UNAVAILABLE
 from ncctl.ilink import fixp, sbe
 from ncctl.ilink.credentials import Credentials
+from ncctl.ilink.definitions import definition_request
 from ncctl.ilink.errors import (
     ConnectionLostError,
     EstablishmentRejectedError,
@@ -25,7 +26,6 @@ from ncctl.ilink.errors import (
     ResponseTimeoutError,
     TerminatedError,
 )
-from ncctl.ilink.party import definition_request
 
 from .conftest import (
     FIRM,
