@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ncctl.components.process import wait_until
-from ncctl.logs.audit_trail import AUDIT_COLUMNS
+from ncctl.ilink.audit_trail import AUDIT_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = REPO / "configs" / "dev.toml"
