@@ -95,7 +95,7 @@ def gateway(ctx: Context) -> CheckResult:
             GATEWAY,
             "fail",
             f"iLink gateway {where}: cannot connect: {exc.strerror or exc}",
-            "check ilink.host and ilink.port, and that the gateway is up (in dev: the "
-            "gateway simulator, python -m ncctl.sim.cme_gateway)",
+            "check ilink.host and ilink.port, and that the gateway is up (in a development "
+            "setup, `ncctl dev up` starts the gateway simulator)",
         )
     return CheckResult(GATEWAY, "ok", f"iLink gateway {where} accepts connections")
