@@ -1,6 +1,10 @@
 """What every command shares: the global options, the output options and the configuration,
 loaded once. One :class:`CommandContext` per run, built by the root callback from the parsed
-global options and kept on ``click.Context.obj``."""
+global options and kept on ``click.Context.obj``.
+
+Loading the configuration also tells :func:`ncctl.floor.trust_service_user` the service
+account (``systemd.user``): the floor's file checks run deep inside domain code that has no
+context to be handed, and one process runs one command, so that one setting stays global."""
 
 from __future__ import annotations
 
@@ -153,6 +157,12 @@ class CommandContext:
 
                 run_on(self._clock)  # whatever this command journals ran on it
         return self._clock.now()
+
+    def clock(self) -> Clock:
+        """The clock this command runs on (chosen on first use, as :meth:`now` does)."""
+        self.now()
+        assert self._clock is not None
+        return self._clock
 
     def simulated(self) -> bool:
         """Whether this command runs on a simulated clock (``--clock``, ``[clock] file`` or

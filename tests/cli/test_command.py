@@ -57,6 +57,15 @@ def _echo(
     return Echo(words, ctx.command, ctx.output.wide, broken, ["careful"] if warn else [])
 
 
+def _options(ctx: CommandContext) -> Echo:
+    """Say the global options, as the context and the STATE shim see them."""
+    from ncctl.cli.context import STATE
+
+    words = [str(ctx.options.config_path), str(ctx.options.clock_at), str(ctx.options.speed)]
+    words += [str(STATE.config_path), str(STATE.clock_speed), str(context.current() is ctx)]
+    return Echo(words, ctx.command, ctx.output.wide)
+
+
 def _plain(
     words: Annotated[list[str], typer.Argument(help="Words to say.")],
     *,
@@ -73,6 +82,7 @@ def _app() -> typer.Typer:
     group = typer.Typer(rich_markup_mode=None)
     command(group, "say")(_echo)
     command(group, "repeat")(_echo)
+    command(group, "options")(_options)
     group.command("plain")(_plain)
     app.add_typer(group, name="echo")
     _add_output_options(app, ())
@@ -141,3 +151,11 @@ def test_failure_keeps_the_data_and_sets_the_exit_code(
     code, out, err = _run(capsys, "echo", "say", "a", "--broken", "--warn")
     assert (code, out) == (RefusedError.exit_code, "a\n")
     assert err.splitlines() == ["warning: careful", "ncctl: broken", "hint: mend it"]
+
+
+def test_context_comes_from_the_global_options(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ("--config", "x.toml", "--clock", "2026-11-25T10:00", "--speed", "2")
+    code, out, _ = _run(capsys, *argv, "echo", "options", "-o", "wide")
+    assert (code, out) == (0, "x.toml 2026-11-25T10:00 2.0 x.toml 2.0 True\n")
+    code, out, _ = _run(capsys, "echo", "options")
+    assert (code, out) == (0, "None None 1.0 None 1.0 True\n")
