@@ -8,7 +8,7 @@ also carry ``warnings`` (a list of text) and a ``failure()`` (an error that make
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,31 @@ def render(result: object, ctx: CommandContext) -> None:
         warnings=warnings,
         failure=failure,
     )
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a text table; ``wide_only``: shown with ``-o wide`` only."""
+
+    name: str
+    wide_only: bool = False
+
+
+def print_table(columns: Sequence[Column], rows: Iterable[Sequence[str]], console: Console) -> None:
+    """A text table, compact (``-o table``) or with every column (``-o wide``); cells are
+    plain text (never markup), never wrapped."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ncctl.cli import output
+
+    shown = [i for i, c in enumerate(columns) if output.wide() or not c.wide_only]
+    table = Table(box=None, pad_edge=False)
+    for i in shown:
+        table.add_column(columns[i].name, no_wrap=True)
+    for row in rows:
+        table.add_row(*(escape(row[i]) for i in shown))
+    console.print(table)
 
 
 def render_error(err: NcctlError, ctx: CommandContext) -> None:

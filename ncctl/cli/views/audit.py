@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ncctl.cli.render import view
+from ncctl.cli.render import Column, print_table, view
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -72,11 +72,13 @@ def _arguments(rec: dict[str, Any]) -> str:
     return text if text is not None else json.dumps(args, sort_keys=True)
 
 
-def log_text(result: AuditLog, console: Console) -> None:
-    from rich.markup import escape
-    from rich.table import Table
+LOG_COLUMNS = (
+    *(Column(name) for name in ("time", "clock", "user", "command", "outcome", "reason")),
+    Column("arguments", wide_only=True),
+)
 
-    from ncctl.cli import output
+
+def log_text(result: AuditLog, console: Console) -> None:
     from ncctl.cli.times import local, print_zone
 
     zone = result.zone
@@ -86,24 +88,19 @@ def log_text(result: AuditLog, console: Console) -> None:
     if not result.entries:
         console.print("no journaled actions")
         return
-    table = Table(box=None, pad_edge=False)
-    wide = output.wide()
-    cols = ("time", "clock", "user", "command", "outcome", "reason")
-    for col in (*cols, "arguments") if wide else cols:
-        table.add_column(col, no_wrap=True)
-    for rec in result.entries:
-        row = [
+    rows = (
+        [
             local(str(rec.get("time", "")), zone),
             clock_mark(rec.get("clock")),
             str(rec.get("user", "")),
             str(rec.get("command", "")),
             str(rec.get("outcome", "")),
             str(rec.get("reason") or ""),
+            _arguments(rec),
         ]
-        if wide:
-            row.append(_arguments(rec))
-        table.add_row(*(escape(cell) for cell in row))
-    console.print(table)
+        for rec in result.entries
+    )
+    print_table(LOG_COLUMNS, rows, console)
 
 
 @view(AuditLog, log_text)
