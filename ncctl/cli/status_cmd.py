@@ -22,7 +22,7 @@ def status(
     ] = False,
 ) -> StatusReport:
     """Show what should be running (schedule) and what is (backends); exit 1 on drift."""
-    from ncctl.cli.component_group import drift_error, observer
+    from ncctl.cli.component_group import drift_error, observer, render_status
     from ncctl.cli.schedule_cmd import state_data
     from ncctl.cli.views.status import StatusReport
     from ncctl.components.base import COMPONENTS
@@ -46,6 +46,7 @@ def status(
         config_source=loaded.source,
         schedule=sched,
         components=rows,
+        components_text=render_status(rows, zone),
         week=events,
         zone=zone,
         engine=engine,

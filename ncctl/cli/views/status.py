@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ class StatusReport:
     """The scheduled state now (``schedule.views.state_view``)."""
     components: list[dict[str, Any]]
     """One row per component (``Lifecycle.status``)."""
+    components_text: Callable[[Console], None]
+    """The components' table (drawn by the component groups' view)."""
     week: list[dict[str, str]] | None
     """This week's events, when asked for."""
     zone: ZoneInfo
@@ -38,7 +41,6 @@ class StatusReport:
 
 
 def text(result: StatusReport, console: Console) -> None:
-    from ncctl.cli.component_group import render_status
     from ncctl.cli.times import print_zone
     from ncctl.cli.views.schedule import events_text, state_text
 
@@ -50,7 +52,7 @@ def text(result: StatusReport, console: Console) -> None:
     )
     state_text(result.schedule, zone, console)
     console.print()
-    render_status(result.components, zone)(console)
+    result.components_text(console)
     if result.week is not None:
         console.print()
         console.print("[bold]this week[/bold]")
