@@ -81,10 +81,3 @@ def print_table(columns: Sequence[Column], rows: Iterable[Sequence[str]], consol
     for row in rows:
         table.add_row(*(escape(row[i]) for i in shown))
     console.print(table)
-
-
-def render_error(err: NcctlError, ctx: CommandContext) -> None:
-    """Print an error of the command of ``ctx``."""
-    from ncctl.cli import output
-
-    output.emit_error(err, ctx.command)
