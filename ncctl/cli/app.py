@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ncctl import __version__
-from ncctl.cli.context import STATE
+from ncctl.cli.context import GlobalOptions, start
 from ncctl.cli.options import check_speed
 
 ENTRIES: dict[str, tuple[str, str]] = {
@@ -100,6 +100,8 @@ ROOT_HELP = (
 
 
 def root(
+    ctx: typer.Context,
+    *,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -141,10 +143,7 @@ def root(
     ] = False,
 ) -> None:
     """Global options, then one command."""
-    STATE.config_path = config
-    STATE.debug = debug
-    STATE.clock_at = clock
-    STATE.clock_speed = speed
+    ctx.obj = start(GlobalOptions(config_path=config, clock_at=clock, speed=speed, debug=debug))
 
 
 @cache
