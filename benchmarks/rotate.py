@@ -81,7 +81,7 @@ def move_once(root: Path, size: int) -> float:
     )
     manifest = Manifest(root / "state" / "manifest.sqlite")
     try:
-        rotator = Rotator(config, engine, manifest, NOW)
+        rotator = Rotator(config, engine, manifest, NOW, reopen=lambda owner: False)
         archive = rotator._archive_dir("audit") / "audit.20261125.csv"
         t0 = time.perf_counter()
         with manifest.transaction():

@@ -25,7 +25,8 @@ wall time on a shared machine. The remote directory is on tmpfs (``/dev/shm``) u
 ``--study`` also uploads with one setting changed at a time and prints what each costs: the
 request size (paramiko's 32 KiB instead of 255 KiB), the cipher (paramiko's default aes128-ctr
 + hmac-sha2-256 instead of aes128-gcm), requests in flight, and hashing the local file while
-sending. Those figures are what chose the constants at the top of ncctl/logs/sftp.py.
+sending. Those figures are what chose the constants at the top of ncctl/logs/sftp_protocol.py and
+ncctl/logs/ssh_connection.py.
 
 Reports and exits 0 whether the target is met or not; 1 only when a measurement failed.
 """
@@ -146,7 +147,7 @@ Verify = Literal["size", "readback", "exec"]
 
 
 def run_ncctl(server: SshServer, remote: Path, item: Item, verify: Verify) -> tuple[float, float]:
-    from ncctl.logs.sftp import SftpDestination
+    from ncctl.logs.sftp_destination import SftpDestination
 
     config = server.destination_config(remote, verify=verify, timeout_s=60)
     dest = SftpDestination("bench", config)
@@ -177,19 +178,20 @@ def remote_directory(server: SshServer, on_disk: bool) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def patched(module: Any, **values: Any) -> Iterator[None]:
-    saved = {name: getattr(module, name) for name in values}
-    for name, value in values.items():
-        setattr(module, name, value)
+def patched(modules: tuple[Any, ...], **values: Any) -> Iterator[None]:
+    """Each name set to its value in whichever of ``modules`` defines it."""
+    saved = [(m, name, getattr(m, name)) for name in values for m in modules if hasattr(m, name)]
+    for module, name, _ in saved:
+        setattr(module, name, values[name])
     try:
         yield
     finally:
-        for name, value in saved.items():
+        for module, name, value in saved:
             setattr(module, name, value)
 
 
 def hashing_reader(original: Callable[..., int]) -> Callable[..., int]:
-    """``_read_exactly`` that also hashes what it reads (the hash-while-sending variant)."""
+    """``read_exactly`` that also hashes what it reads (the hash-while-sending variant)."""
     digest = hashlib.sha256()
 
     def read(source: Any, into: memoryview, position: int) -> int:
@@ -241,7 +243,8 @@ def measure(server: SshServer, item: Item, work: Path, remote: Path, rounds: int
 
 def study(server: SshServer, item: Item, remote: Path, rounds: int) -> list[Samples]:
     """Upload alone with one setting changed at a time (interleaved with the default)."""
-    import ncctl.logs.sftp as sftp_module
+    import ncctl.logs.sftp_protocol as protocol
+    import ncctl.logs.ssh_connection as connection
 
     variants: list[tuple[str, dict[str, Any]]] = [
         ("default", {}),
@@ -249,14 +252,14 @@ def study(server: SshServer, item: Item, remote: Path, rounds: int) -> list[Samp
         ("aes128-ctr+hmac", {"PREFERRED_CIPHERS": ()}),
         ("4 in flight", {"WRITES_IN_FLIGHT": 4}),
         ("16 in flight", {"WRITES_IN_FLIGHT": 16}),
-        ("hash while send", {"_read_exactly": hashing_reader(sftp_module._read_exactly)}),
+        ("hash while send", {"read_exactly": hashing_reader(protocol.read_exactly)}),
     ]
     results = {label: Samples(label) for label, _ in variants}
     for n in range(rounds):
         for label, values in variants if n % 2 == 0 else list(reversed(variants)):
             for path in remote.iterdir():
                 path.unlink()
-            with patched(sftp_module, **values):
+            with patched((protocol, connection), **values):
                 seconds, cpu = run_ncctl(server, remote, item, "size")
             results[label].seconds.append(seconds)
             results[label].cpu.append(cpu)
@@ -278,7 +281,7 @@ def ciphers(server: SshServer, work: Path) -> tuple[str, str]:
         if "kex: client->server cipher:" in line:
             openssh = line.split("cipher:")[1].split()[0]
             break
-    from ncctl.logs.sftp import PREFERRED_CIPHERS
+    from ncctl.logs.ssh_connection import PREFERRED_CIPHERS
 
     transport = paramiko.Transport(("127.0.0.1", server.port))
     try:

@@ -46,6 +46,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ncctl.errors import ConfigError, NcctlError, UnavailableError
+from ncctl.ilink.status import RegistrationStatus
 from ncctl.tuning.status import TuningStatus as TuningStatus  # noqa: PLC0414 (re-exported)
 
 if TYPE_CHECKING:
@@ -63,40 +64,17 @@ TUNING_STATES: tuple[str, ...] = ("compliant", "drift", "reboot-pending", "unsup
 # -- pluggable sources ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RegistrationStatus:
-    """The outcome of the latest weekly party-ID registration run."""
-
-    ok: bool
-    last_run: dt.datetime | None = None
-    secret_expires_in_days: int | None = None
-
-
 RegistrationSource = Callable[["NcctlConfig", dt.datetime], RegistrationStatus | None]
 TuningSource = Callable[["NcctlConfig", dt.datetime], TuningStatus | None]
 PreflightSource = Callable[["NcctlConfig", dt.datetime], "Recorded | None"]
 
 
 def registration_status(config: NcctlConfig, now: dt.datetime) -> RegistrationStatus | None:
-    """The latest party-ID registration run recorded by ``ncctl.ilink.party`` in
+    """The latest party-ID registration run recorded by ``ncctl.ilink.registration`` in
     ``state_dir/party.sqlite`` (opened read-only, never created); None without a run."""
-    from ncctl.ilink.party import StateDB
+    from ncctl.ilink.status import registration_status as recorded
 
-    db = StateDB(config.state_dir)._connect(read_only=True)  # missing: empty, not created
-    try:
-        row = db.execute(
-            "SELECT ok, finished_at, secret_expires_in_days FROM runs ORDER BY run_id DESC LIMIT 1"
-        ).fetchone()
-    finally:
-        db.close()
-    if row is None:
-        return None
-    finished = dt.datetime.fromisoformat(str(row[1])) if row[1] else None
-    return RegistrationStatus(
-        ok=bool(row[0]),
-        last_run=finished,
-        secret_expires_in_days=int(row[2]) if row[2] is not None else None,
-    )
+    return recorded(config.state_dir)
 
 
 def tuning_status(config: NcctlConfig, now: dt.datetime) -> TuningStatus | None:
@@ -239,45 +217,10 @@ def component_source(name: str) -> Source:
     return source
 
 
-@dataclass
-class _Destination:
-    pending_files: int = 0
-    pending_bytes: int = 0
-    failed: int = 0
-    verified_files: int = 0
-    verified_bytes: int = 0
-    attempts: int = 0
-    last_verified_ns: int | None = None
-
-
 def uploads_source(ctx: ScrapeContext) -> list[Metric]:
-    from ncctl.logs.manifest import Manifest, manifest_path
+    from ncctl.logs.status import upload_totals
 
-    dests: dict[str, _Destination] = {name: _Destination() for name in ctx.config.destinations}
-    path = manifest_path(ctx.config.state_dir)
-    # a missing manifest reads as an empty one (nothing is created)
-    manifest = Manifest(path, read_only=True)
-    try:
-        rows = manifest.db.execute(
-            "SELECT u.destination, u.state, COUNT(*), COALESCE(SUM(f.size), 0), "
-            "COALESCE(SUM(u.attempts), 0), MAX(u.updated_ns) "
-            "FROM uploads AS u JOIN files AS f ON f.id = u.file_id "
-            "GROUP BY u.destination, u.state"
-        ).fetchall()
-    finally:
-        manifest.close()
-    for dest, state, count, size, attempts, updated in rows:
-        d = dests.setdefault(str(dest), _Destination())
-        d.attempts += int(attempts)
-        if state == "verified":
-            d.verified_files += int(count)
-            d.verified_bytes += int(size)
-            d.last_verified_ns = max(d.last_verified_ns or 0, int(updated))
-        else:
-            d.pending_files += int(count)
-            d.pending_bytes += int(size)
-            if state == "failed":
-                d.failed += int(count)
+    dests = upload_totals(ctx.config.state_dir, ctx.config.destinations)
     label = ["destination"]
     last = _gauge(
         "ncctl_upload_last_verified_timestamp_seconds",
@@ -323,17 +266,9 @@ def uploads_source(ctx: ScrapeContext) -> list[Metric]:
 def rotation_source(ctx: ScrapeContext) -> list[Metric]:
     """Renamed files kept uncompressed because a writer still held them at the last rotation
     run (or nobody could tell), by category: 0 for every configured category without one."""
-    from ncctl.logs.manifest import Manifest, manifest_path
+    from ncctl.logs.status import held_files
 
-    counts = dict.fromkeys(ctx.config.logs.categories(), 0)
-    path = manifest_path(ctx.config.state_dir)
-    if path.exists():
-        manifest = Manifest(path)
-        try:
-            for hold in manifest.holds():
-                counts[hold.category] = counts.get(hold.category, 0) + 1
-        finally:
-            manifest.close()
+    counts = held_files(ctx.config.state_dir, ctx.config.logs.categories())
     held = _gauge(
         "ncctl_rotation_held",
         "Rotated files kept uncompressed because a process still holds them open for writing "

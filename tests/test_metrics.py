@@ -25,11 +25,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ncctl.components.lifecycle import backend_for
 from ncctl.config import NcctlConfig, load_file
+from ncctl.ilink.status import RegistrationStatus
 from ncctl.logs.manifest import Manifest, manifest_path
 from ncctl.metrics import (
     MetricSources,
     NcctlCollector,
-    RegistrationStatus,
     TuningStatus,
     collect,
     serve,
@@ -637,7 +637,7 @@ def test_alert_rules_fire_when_intended(tmp_path: Path) -> None:
 def test_registration_metrics_from_the_party_state_db(env: Env) -> None:
     import sqlite3
 
-    from ncctl.ilink.party import _SCHEMA
+    from ncctl.ilink.registration_store import _SCHEMA
     from ncctl.metrics import registration_status
 
     assert registration_status(env.config, NOW) is None  # no database: nothing, and none made

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from ncctl import __version__
-from ncctl.cli.context import STATE
-from ncctl.cli.options import check_speed
+from ncctl.cli.context import GlobalOptions, start
+from ncctl.cli.options import OutputGroup, check_speed
 
 ENTRIES: dict[str, tuple[str, str]] = {
     "status": ("ncctl.cli.status_cmd", "status"),
@@ -37,7 +37,7 @@ ENTRIES: dict[str, tuple[str, str]] = {
 }
 """Every top-level command or group: the module and attribute that define it, in help order."""
 
-GLOBAL_OPTIONS_WITH_VALUES = frozenset({"--config", "--clock", "--speed"})
+GLOBAL_OPTIONS_WITH_VALUES = frozenset({"--config", "--clock", "--speed", "-o", "--output"})
 
 SHOWS_TIMES = frozenset(
     {
@@ -100,6 +100,8 @@ ROOT_HELP = (
 
 
 def root(
+    ctx: typer.Context,
+    *,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -141,10 +143,7 @@ def root(
     ] = False,
 ) -> None:
     """Global options, then one command."""
-    STATE.config_path = config
-    STATE.debug = debug
-    STATE.clock_at = clock
-    STATE.clock_speed = speed
+    ctx.obj = start(GlobalOptions(config_path=config, clock_at=clock, speed=speed, debug=debug))
 
 
 @cache
@@ -159,7 +158,7 @@ def build_app(only: str | None = None) -> typer.Typer:
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    application.callback(help=ROOT_HELP)(root)
+    application.callback(help=ROOT_HELP, cls=OutputGroup)(root)
     for name, (module, attribute) in ENTRIES.items():
         if only is not None and name != only:
             continue

@@ -6,20 +6,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ncctl.cli import output
-from ncctl.cli.context import STATE
-from ncctl.cli.options import JsonOpt, check_speed
+from ncctl.cli.command import command
+from ncctl.cli.options import check_speed
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from ncctl.cli.context import CommandContext
+    from ncctl.cli.views.clock import ClockSet
 
 app = typer.Typer(
     help="The simulated clock of a development setup ([clock] file).", no_args_is_help=True
 )
 
 
-@app.command("set")
+@command(app, "set")
 def clock_set(
+    ctx: CommandContext,
     at: Annotated[
         str, typer.Argument(help="Simulated time, ISO 8601 (Chicago time without offset).")
     ],
@@ -30,35 +31,19 @@ def clock_set(
         ),
     ] = 1.0,
     paused: Annotated[bool, typer.Option("--paused", help="Stop the clock at that time.")] = False,
-    json: JsonOpt = False,
-) -> None:
+) -> ClockSet:
     """Start (or move) the simulated clock named by [clock] file in the configuration."""
+    from ncctl.cli.views.clock import ClockSet
     from ncctl.clock import SharedClock
     from ncctl.errors import ConfigError
     from ncctl.schedule.timeparse import parse_instant
 
-    output.begin("clock set", json)
-    cfg = STATE.config().config
+    cfg = ctx.config().config
     if cfg.clock.file is None:
         raise ConfigError(
             "clock.file is not set: this configuration runs on the machine's clock",
             hint=f'add [clock] file = "{cfg.state_dir / "clock.json"}" to the configuration',
         )
-    instant = parse_instant(at, STATE.engine().zone, "AT")
+    instant = parse_instant(at, ctx.engine().zone, "AT")
     SharedClock(cfg.clock.file, source="clock.file").set(instant, speed=speed, paused=paused)
-    data = {
-        "file": str(cfg.clock.file),
-        "at": instant.isoformat(),
-        "speed": speed,
-        "paused": paused,
-    }
-
-    def draw(console: Console) -> None:
-        from ncctl.cli.times import display_zone, local, print_zone
-
-        zone = display_zone()
-        print_zone(console, zone)
-        state = "paused" if paused else f"running at x{speed:g}"
-        console.print(f"simulated clock {cfg.clock.file}: {local(instant, zone)}, {state}")
-
-    output.emit(data, draw)
+    return ClockSet(cfg.clock.file, instant, speed, paused, ctx.display_zone())

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from ncctl.cli.command import command
+
+if TYPE_CHECKING:
+    from ncctl.cli.context import CommandContext
+    from ncctl.cli.views.completion import CompletionScript
 
 PROG = "ncctl"
 COMPLETE_VAR = "_NCCTL_COMPLETE"
@@ -19,9 +25,11 @@ class Shell(StrEnum):
     fish = "fish"
 
 
+@command(None, "completion", json=False)
 def completion(
+    ctx: CommandContext,
     shell: Annotated[Shell, typer.Argument(help="The shell to print the completion script for.")],
-) -> None:
+) -> CompletionScript:
     """Print the completion script for SHELL on stdout.
 
     bash: `ncctl completion bash > /etc/bash_completion.d/ncctl`; zsh: write it as `_ncctl` into
@@ -29,14 +37,10 @@ def completion(
     """
     from typer._completion_shared import get_completion_script
 
-    from ncctl.cli import output
+    from ncctl.cli.views.completion import CompletionScript
 
-    output.begin("completion", False)
     script = get_completion_script(prog_name=PROG, complete_var=COMPLETE_VAR, shell=shell.value)
-    output.emit(
-        {"shell": shell.value, "script": script + "\n"},
-        lambda console: print(script, file=console.file),
-    )
+    return CompletionScript(shell.value, script)
 
 
 def completing() -> bool:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ncctl.cli import output
-from ncctl.cli.context import STATE
+from ncctl.cli.command import command
 from ncctl.cli.options import DryRunOpt, JsonOpt, OverrideOpt, ReasonOpt
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from ncctl.cli.context import CommandContext
+    from ncctl.cli.views.config import ConfigInit, ConfigSet, ConfigShow, ConfigValidation
     from ncctl.config import NcctlConfig
 
 app = typer.Typer(
@@ -22,50 +20,23 @@ app = typer.Typer(
 )
 
 
-@app.command("show")
-def show(json: JsonOpt = False) -> None:
+@command(app, "show")
+def show(ctx: CommandContext) -> ConfigShow:
     """Show the resolved configuration, with its source; secrets are masked.
 
     Every path is shown absolute; "base" is the directory relative paths were taken from
     (the per-user state directory for the embedded default).
     """
     from ncctl import config
+    from ncctl.cli.views.config import ConfigShow
 
-    output.begin("config show", json)
-    loaded = STATE.config()
-    shown = config.masked(loaded.config)
-    data = {
-        "path": str(loaded.path),
-        "source": loaded.source,
-        "base": str(loaded.base),
-        "config": shown,
-    }
-
-    def draw(console: Console) -> None:
-        from rich.syntax import Syntax
-
-        console.print(f"# {loaded.path} ({loaded.source})", markup=False)
-        console.print(f"# relative paths taken from {loaded.base}", markup=False)
-        console.print(Syntax(config.dumps(_drop_none(shown)), "toml", theme="ansi_dark"))
-
-    output.emit(data, draw)
+    loaded = ctx.config()
+    return ConfigShow(loaded.path, loaded.source, loaded.base, config.masked(loaded.config))
 
 
-def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
-    """TOML has no null: leave unset optional keys out of the text view."""
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if isinstance(item, dict):
-            out[key] = _drop_none(item)
-        elif isinstance(item, list):
-            out[key] = [_drop_none(i) if isinstance(i, dict) else i for i in item]
-        elif item is not None:
-            out[key] = item
-    return out
-
-
-@app.command("validate")
+@command(app, "validate")
 def validate(
+    ctx: CommandContext,
     file: Annotated[
         Path | None,
         typer.Argument(
@@ -75,20 +46,20 @@ def validate(
         ),
     ] = None,
     json: JsonOpt = False,
-) -> None:
+) -> ConfigValidation:
     """Validate a configuration file, the schedule and TLS files it names, and everything it
     points to: the tuning profile, key and secret files (present, private, not links), pinned
     SFTP host keys, and placeholders left from `config init` (such as "set-me" or a host
     under .invalid). Every problem is listed, each with its key; exit 78 if any is an error
     (warnings alone exit 0). Nothing is written.
     """
+    from ncctl.cli.views.config import ConfigValidation
     from ncctl.config_check import ConfigProblems, load_checked
 
-    output.begin("config validate", json)
     if file is None:
         from ncctl.config_files import resolve_path
 
-        path, source = resolve_path(STATE.config_path)
+        path, source = resolve_path(ctx.options.config_path)
         loaded, problems = load_checked(path, source, credentials=True)
     else:
         path = file
@@ -96,33 +67,14 @@ def validate(
     cfg = loaded.config
     refused = any(p.refused for p in problems)
     checked = [] if refused else _check_schedule(cfg)
-    errors = [p for p in problems if p.severity == "error"]
     tls = cfg.metrics.tls()
-    data = {
-        "file": str(path),
-        "valid": not errors,
-        "schedule_files": [c["file"] for c in checked],
-        "metrics_tls": tls is not None,
-        "problems": [p.as_dict() for p in problems],
-    }
-    if errors:
+    if any(p.severity == "error" for p in problems):
         failure = ConfigProblems(str(path), problems)  # config.invalid when the schema refuses
         if not json:
             raise failure  # one line naming the first, then every problem, then the hint
-        output.emit(data, lambda console: None, failure=failure)
-        return
-
-    def draw(console: Console) -> None:
-        from rich.markup import escape
-
-        console.print(f"[green]ok[/green] {escape(str(path))}: valid", markup=True)
-        for c in checked:
-            console.print(f"  [green]ok[/green] {c['summary']}")
-        if tls is not None:
-            console.print(f"  [green]ok[/green] metrics TLS: {tls.cert}, {tls.key}", markup=False)
-
+        return ConfigValidation(path, problems, checked, tls, failure)
     warnings = [f"{p.line()} (hint: {p.hint})" for p in problems]
-    output.emit(data, draw, warnings=warnings)
+    return ConfigValidation(path, problems, checked, tls, warnings=warnings)
 
 
 def _check_schedule(cfg: NcctlConfig) -> list[dict[str, Any]]:
@@ -136,8 +88,9 @@ def _check_schedule(cfg: NcctlConfig) -> list[dict[str, Any]]:
     return checked
 
 
-@app.command("set", context_settings={"ignore_unknown_options": True})
+@command(app, "set", context_settings={"ignore_unknown_options": True})
 def set_(
+    ctx: CommandContext,
     key: Annotated[
         str,
         typer.Argument(help="Dotted key path, like schedule.display_tz.", metavar="KEY"),
@@ -156,8 +109,7 @@ def set_(
     dry_run: DryRunOpt = False,
     force: OverrideOpt = False,
     reason: ReasonOpt = None,
-    json: JsonOpt = False,
-) -> None:
+) -> ConfigSet:
     """Set one key in the configuration file; the whole file is validated before writing.
 
     The file is rewritten from its data, so comments are not kept. A secret (such as
@@ -166,11 +118,11 @@ def set_(
     """
     from ncctl import config
     from ncctl.cli import secret_value
+    from ncctl.cli.views.config import ConfigSet
     from ncctl.errors import ConfigError
 
-    output.begin("config set", json)
     secret, value = _value_for(key, value)
-    loaded = STATE.config()
+    loaded = ctx.config()
     from ncctl.resources import builtin_config
 
     if loaded.embedded or loaded.path.resolve() == builtin_config("dev").resolve():
@@ -181,7 +133,7 @@ def set_(
             code="config.read_only",
         )
     if not dry_run:
-        STATE.changing("config set", force, reason)
+        ctx.changing(ctx.command, force, reason)
     path = loaded.path
     if secret or secret_value.secret_inside(key, config.parse_value(value)) is not None:
         secret_value.check_private(path)
@@ -196,30 +148,13 @@ def set_(
         new_value = config.MASK
     if not dry_run:
         journal.append(
-            "config set",
+            ctx.command,
             [key, value if new_value == new_raw else config.MASK],
             "ok",
             reason=reason,
             details={"file": str(path), "old": old, "new": new_value},
         )
-    data = {
-        "file": str(path),
-        "key": key,
-        "old": old,
-        "new": new_value,
-        "dry_run": dry_run,
-        "written": not dry_run,
-    }
-
-    def draw(console: Console) -> None:
-        verb = "would set" if dry_run else "set"
-        console.print(
-            f"{verb} {key} = {jsonlib.dumps(new_value, default=str)} in {path} "
-            f"(was {jsonlib.dumps(old, default=str)})",
-            markup=False,
-        )
-
-    output.emit(data, draw)
+    return ConfigSet(path, key, old, new_value, dry_run)
 
 
 def _value_for(key: str, value: str | None) -> tuple[bool, str]:
@@ -246,16 +181,16 @@ def _value_for(key: str, value: str | None) -> tuple[bool, str]:
     return False, value
 
 
-@app.command("init")
+@command(app, "init")
 def init(
+    ctx: CommandContext,
     env: Annotated[str, typer.Option("--env", help="Environment to create: dev, staging or prod.")],
     directory: Annotated[
         Path,
         typer.Option("--dir", help="Project directory; the file goes to DIR/configs/ENV.toml."),
     ] = Path(),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
-    json: JsonOpt = False,
-) -> None:
+) -> ConfigInit:
     """Create DIR/configs/ENV.toml from the configuration shipped with ncctl.
 
     Relative paths of the shipped file (dev) are written absolute, taken from DIR/.ncctl, so
@@ -265,32 +200,6 @@ def init(
     to create): `ncctl config validate FILE` lists each one until it is filled in.
     """
     from ncctl import config
+    from ncctl.cli.views.config import ConfigInit
 
-    output.begin("config init", json)
-    target = config.init_file(env, directory, force=force)
-    data = {"file": str(target), "env": env}
-
-    def draw(console: Console) -> None:
-        from ncctl.config_check import load_checked
-        from ncctl.errors import NcctlError
-
-        console.print(f"wrote {target}", markup=False)
-        check = f"`ncctl config validate {target}`"
-        try:
-            _, problems = load_checked(target, "FILE argument")
-        except NcctlError:  # written, but not readable back here: validate will say why
-            console.print(f"check it with {check}", markup=False)
-            return
-        errors = sum(p.severity == "error" for p in problems)
-        if errors:
-            console.print(
-                f"{errors} settings are placeholders or name files not there yet: {check} lists "
-                "them; fill them in until it says valid",
-                markup=False,
-            )
-        else:
-            console.print(
-                f"it is valid as written; after each edit, check it with {check}", markup=False
-            )
-
-    output.emit(data, draw)
+    return ConfigInit(config.init_file(env, directory, force=force), env)

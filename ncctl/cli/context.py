@@ -1,4 +1,10 @@
-"""What every command shares: the global options and the configuration, loaded once."""
+"""What every command shares: the global options, the output options and the configuration,
+loaded once. One :class:`CommandContext` per run, built by the root callback from the parsed
+global options and kept on ``click.Context.obj``.
+
+Loading the configuration also tells :func:`ncctl.floor.trust_service_user` the service
+account (``systemd.user``): the floor's file checks run deep inside domain code that has no
+context to be handed, and one process runs one command, so that one setting stays global."""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import datetime as dt
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -22,12 +28,43 @@ def _system_clock() -> Clock:
     return SystemClock()
 
 
-@dataclass
-class AppState:
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The options given before the command: ``--config``, ``--clock``, ``--speed``,
+    ``--debug``."""
+
     config_path: Path | None = None
-    debug: bool = False
     clock_at: str | None = None
-    clock_speed: float = 1.0
+    speed: float = 1.0
+    debug: bool = False
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """How the command answers: ``-o/--output`` (or ``--json``), ``-q/--quiet``, ``--tz``."""
+
+    format: str = "table"
+    quiet: bool = False
+    tz: str | None = None
+
+    @property
+    def structured(self) -> bool:
+        """One document (``-o json`` or ``-o yaml``), not text."""
+        from ncctl.cli.output import STRUCTURED
+
+        return self.format in STRUCTURED
+
+    @property
+    def wide(self) -> bool:
+        """Text tables show every column in full (``-o wide``)."""
+        return self.format == "wide"
+
+
+@dataclass
+class CommandContext:
+    options: GlobalOptions = field(default_factory=GlobalOptions)
+    command: str = ""
+    """The command path without ``ncctl`` (``schedule now``), set when the command runs."""
     share_clock: tuple[dt.datetime, float] | None = None
     """The start and speed of ``--clock``, shared with components this command starts."""
     _clock: Clock | None = field(default=None, repr=False)
@@ -39,6 +76,31 @@ class AppState:
     """What a state-changing command acts with (config, state directory, clock): see
     :meth:`changing`."""
 
+    @property
+    def config_path(self) -> Path | None:
+        return self.options.config_path
+
+    @property
+    def debug(self) -> bool:
+        return self.options.debug
+
+    @property
+    def clock_at(self) -> str | None:
+        return self.options.clock_at
+
+    @property
+    def clock_speed(self) -> float:
+        return self.options.speed
+
+    @property
+    def output(self) -> OutputOptions:
+        """The output options, as parsed so far (complete once the command runs)."""
+        from ncctl.cli import output
+
+        return OutputOptions(
+            output.output_format.get(), output.quiet_mode.get(), output.display_tz.get()
+        )
+
     def config(self) -> LoadedConfig:
         if self._loaded is None:
             from ncctl import config
@@ -47,24 +109,6 @@ class AppState:
             self._loaded = config.load(self.config_path)
             trust_service_user(self._loaded.config.systemd.user)
         return self._loaded
-
-    def reset(self) -> None:
-        """Forget everything from a previous run (``main`` may run many times in-process)."""
-        self.config_path = None
-        self.debug = False
-        self._loaded = None
-        self._engine = None
-        self._display_tz = None
-        self._clock_file = None
-        self.clock_at = None
-        self.clock_speed = 1.0
-        self.share_clock = None
-        self._clock = None
-        self.context = None
-        for name, forget in (("ncctl.clock", "run_on"), ("ncctl.journal.runclock", "forced")):
-            module = sys.modules.get(name)
-            if module is not None:  # an earlier run in this process set it
-                getattr(module, forget)(None)
 
     def clock_env(self) -> dict[str, str]:
         """The environment that lets components started by this command share its simulated
@@ -113,6 +157,12 @@ class AppState:
 
                 run_on(self._clock)  # whatever this command journals ran on it
         return self._clock.now()
+
+    def clock(self) -> Clock:
+        """The clock this command runs on (chosen on first use, as :meth:`now` does)."""
+        self.now()
+        assert self._clock is not None
+        return self._clock
 
     def simulated(self) -> bool:
         """Whether this command runs on a simulated clock (``--clock``, ``[clock] file`` or
@@ -214,9 +264,11 @@ class AppState:
             cache.store(loaded.path, sched.display_tz, files, self._engine, self._clock_file)
         return self._engine
 
-    def display_zone(self, tz: str | None) -> ZoneInfo:
+    def display_zone(self, tz: str | None = None) -> ZoneInfo:
+        """The zone times are shown in: ``tz``, else ``--tz``, else ``schedule.display_tz``."""
         from ncctl.schedule.timeparse import parse_zone
 
+        tz = tz if tz is not None else self.output.tz
         if tz is not None:
             return parse_zone(tz)
         if self._display_tz is None:
@@ -233,4 +285,37 @@ def _real_clock_hint(source: str) -> str:
     return f"unset {source.lstrip('$')} to act on the machine's clock"
 
 
-STATE = AppState()
+_current: list[CommandContext] = [CommandContext()]
+"""The context of this run: one per process at a time (threads a command starts see it too)."""
+
+
+def current() -> CommandContext:
+    """The context of the command running now (a fresh one before the root callback ran)."""
+    return _current[0]
+
+
+def start(options: GlobalOptions) -> CommandContext:
+    """The context of this run, from the parsed global options (the root callback)."""
+    _current[0] = CommandContext(options)
+    return _current[0]
+
+
+def reset() -> None:
+    """Forget everything from a previous run (``main`` may run many times in-process)."""
+    _current[0] = CommandContext()
+    for name, forget in (("ncctl.clock", "run_on"), ("ncctl.journal.runclock", "forced")):
+        module = sys.modules.get(name)
+        if module is not None:  # an earlier run in this process set it
+            getattr(module, forget)(None)
+
+
+class _Current:
+    """Reads and calls go to the current :class:`CommandContext`."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(current(), name)
+
+
+STATE = cast(CommandContext, _Current())
+"""The current :class:`CommandContext`, for the command modules that do not take it as an
+argument yet (``@command`` hands it to those that do)."""

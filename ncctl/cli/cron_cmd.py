@@ -9,21 +9,21 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ncctl.cli import output
-from ncctl.cli.context import STATE
-from ncctl.cli.options import JsonOpt
+from ncctl.cli.command import command
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from ncctl.cli.context import CommandContext
+    from ncctl.cli.views.cron import CronLines
 
 app = typer.Typer(help="Run ncctl from cron.", no_args_is_help=True)
 
 
-@app.command("show")
-def show(json: JsonOpt = False) -> None:
+@command(app, "show")
+def show(ctx: CommandContext) -> CronLines:
     """Print the crontab line that runs `ncctl maintenance run` every minute."""
-    output.begin("cron show", json)
-    loaded = STATE.config()
+    from ncctl.cli.views.cron import CronLines
+
+    loaded = ctx.config()
     exe = shutil.which("ncctl") or str(Path(sys.argv[0]).absolute())
     state = loaded.config.state_dir.absolute()
     config = loaded.path.absolute()
@@ -36,9 +36,4 @@ def show(json: JsonOpt = False) -> None:
         "Chicago time, so any zone is fine",
         "a minute missed (host down) is caught up by the next pass",
     ]
-
-    def draw(console: Console) -> None:
-        console.print("# ncctl: one reconcile pass a minute (crontab -e)", markup=False)
-        console.print(line, markup=False, soft_wrap=True)
-
-    output.emit({"lines": [line], "notes": notes}, draw)
+    return CronLines([line], notes)

@@ -80,10 +80,12 @@ def rotate(
     A renamed file is compressed only once no process holds it open for writing; one still
     held is kept as it is and the run exits 75 (the next run tries again). A trade date
     older than the newest one already rotated is refused unless --force --reason."""
+    from ncctl.components.lifecycle import backend_for
     from ncctl.errors import RefusedError
     from ncctl.journal import Journal, journal_path
     from ncctl.logs.journal_export import export_journal
-    from ncctl.logs.rotation import PAST_CODE, Rotator, journal_rotation
+    from ncctl.logs.rotation import Rotator
+    from ncctl.logs.rotation_result import PAST_CODE, journal_rotation
     from ncctl.override import check_force
 
     output.begin("logs rotate", json)
@@ -95,7 +97,13 @@ def rotate(
     args = [f"--category={category}"] if category else []
     args += ["--force"] if force else []
     with _locked_manifest("logs rotate", read_only=dry_run) as manifest:
-        rotator = Rotator(loaded.config, STATE.engine(), manifest, STATE.now(), loaded.path)
+        rotator = Rotator(
+            loaded.config,
+            STATE.engine(),
+            manifest,
+            STATE.now(),
+            lambda owner: backend_for(owner, loaded.config, loaded.path).reopen(),
+        )
         try:
             run = rotator.run(category, dry_run=dry_run, force_reason=reason if force else None)
         except RefusedError as err:

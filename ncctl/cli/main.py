@@ -37,12 +37,11 @@ def _main(argv: Sequence[str] | None) -> int:
     import typer.main
     from typer._click import exceptions as click_exc
 
-    from ncctl.cli import output
+    from ncctl.cli import context, output
     from ncctl.cli.app import build_app, entry_named
-    from ncctl.cli.context import STATE
 
     args = list(sys.argv[1:] if argv is None else argv)
-    STATE.reset()
+    context.reset()
     output.reset(output.format_from_argv(args))
     debug = "--debug" in args
     only = entry_named(args)
@@ -84,7 +83,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        if debug or STATE.debug:
+        if debug or context.current().options.debug:
             raise
         internal = NcctlError(
             f"internal error: {type(exc).__name__}: {exc}",

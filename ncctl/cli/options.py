@@ -8,7 +8,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from ncctl.cli import output
 
@@ -156,6 +156,15 @@ def output_command(path: str, shows_times: bool) -> type[TyperCommand]:
 
     OutputCommand.__qualname__ = f"OutputCommand[{path}]"
     return OutputCommand
+
+
+class OutputGroup(TyperGroup):
+    """The root group: ``-o/--output``, ``-q/--quiet`` and ``--json`` are accepted before the
+    command too (``ncctl -o json status``), as after it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.params.extend(common_options({"fmt", "quiet", "json"}))
 
 
 OverrideOpt = Annotated[

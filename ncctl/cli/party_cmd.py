@@ -14,7 +14,9 @@ from ncctl.cli.options import DryRunOpt, JsonOpt, OverrideOpt, ReasonOpt
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ncctl.ilink.party import ListResult, PartyInputs, RegisterResult, VerifyResult
+    from ncctl.ilink.party_inputs import PartyInputs
+    from ncctl.ilink.party_lookup import ListResult, VerifyResult
+    from ncctl.ilink.registration import RegisterResult
 
 #: The exit codes every party command shares, after its own first one (ncctl/errors.py).
 _EXIT_CODES = (
@@ -55,7 +57,7 @@ class _StateClock:
 
 def party_inputs() -> PartyInputs:
     """The ``[ilink]``, ``[[party_details]]``, state and audit settings of the configuration."""
-    from ncctl.ilink.party import inputs_from_config
+    from ncctl.ilink.party_inputs import inputs_from_config
 
     return inputs_from_config(STATE.config().config)
 
@@ -176,7 +178,7 @@ def register(
     reason: ReasonOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    from ncctl.ilink.party import register_all
+    from ncctl.ilink.registration import register_all
 
     output.begin("party register", json)
     if not dry_run:
@@ -199,7 +201,7 @@ def register(
     + _EXIT_CODES.format(first="1 when the gateway refuses the list or rejects the Establish"),
 )
 def list_(force: OverrideOpt = False, reason: ReasonOpt = None, json: JsonOpt = False) -> None:
-    from ncctl.ilink.party import list_registrations
+    from ncctl.ilink.party_lookup import list_registrations
 
     output.begin("party list", json)
     STATE.changing("party list", force, reason)  # it talks to the gateway, writes the audit trail
@@ -215,7 +217,7 @@ def list_(force: OverrideOpt = False, reason: ReasonOpt = None, json: JsonOpt = 
 )
 def verify(force: OverrideOpt = False, reason: ReasonOpt = None, json: JsonOpt = False) -> None:
     from ncctl.errors import EXIT_FAILED
-    from ncctl.ilink.party import verify as verify_entries
+    from ncctl.ilink.party_lookup import verify as verify_entries
 
     output.begin("party verify", json)
     STATE.changing("party verify", force, reason)  # the gateway, the audit trail

@@ -1,4 +1,4 @@
-"""A FIXP client session over TCP, as iLink 3 runs it, and its HMAC signatures.
+"""A FIXP client session over TCP, as iLink 3 runs it.
 
 Life of a session::
 
@@ -17,12 +17,7 @@ sequence number it sends next, so a message it sent while we were away shows as 
 (counted in :attr:`FixpClient.gaps`; ncctl does not ask for retransmission: the party layer
 reconciles with a list request instead).
 
-Signatures (docs/design.md §5.2, CME-1-SHA-256): HMAC-SHA256 keyed with the base64url-decoded
-secret over the field values as UTF-8 text (integers in decimal, strings without their NUL
-padding) joined by ``\\n`` with no trailing newline; the raw 32-byte digest goes into
-HMACSignature. Negotiate signs RequestTimestamp, UUID, Session, Firm; Establish signs those
-and TradingSystemName, TradingSystemVersion, TradingSystemVendor, NextSeqNo,
-KeepAliveInterval. AccessKeyID is not signed.
+The signed Negotiate and Establish come from :mod:`ncctl.ilink.fixp_signatures`.
 
 Every message sent or received is passed to an ``observer`` (the party layer writes the
 audit trail from it) with the time it was sent or read. Nothing here prints or logs, and no
@@ -33,8 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import select
 import socket
 import time
@@ -55,8 +48,8 @@ from ncctl.ilink.errors import (
     SbeError,
     TerminatedError,
 )
+from ncctl.ilink.fixp_signatures import establish_message, negotiate_message
 
-HMAC_VERSION = "CME-1-SHA-256"
 TO_CME = "TO CME"
 FROM_CME = "FROM CME"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -74,125 +67,6 @@ def epoch_ns(ts: dt.datetime) -> int:
 def from_epoch_ns(ns: int) -> dt.datetime:
     """The aware UTC datetime of nanoseconds since the epoch (microsecond precision)."""
     return _EPOCH + dt.timedelta(microseconds=ns // 1000)
-
-
-# -- signatures -------------------------------------------------------------------------
-
-
-def negotiate_canonical(request_timestamp: int, uuid: int, session: str, firm: str) -> bytes:
-    """The text Negotiate's HMAC covers."""
-    return "\n".join((str(request_timestamp), str(uuid), session, firm)).encode("utf-8")
-
-
-def establish_canonical(
-    *,
-    request_timestamp: int,
-    uuid: int,
-    session: str,
-    firm: str,
-    trading_system_name: str,
-    trading_system_version: str,
-    trading_system_vendor: str,
-    next_seq_no: int,
-    keep_alive_interval: int,
-) -> bytes:
-    """The text Establish's HMAC covers."""
-    parts = (
-        str(request_timestamp),
-        str(uuid),
-        session,
-        firm,
-        trading_system_name,
-        trading_system_version,
-        trading_system_vendor,
-        str(next_seq_no),
-        str(keep_alive_interval),
-    )
-    return "\n".join(parts).encode("utf-8")
-
-
-def sign(secret: bytes, canonical: bytes) -> bytes:
-    """HMAC-SHA256 of ``canonical`` keyed with ``secret``: the raw 32-byte digest."""
-    return hmac.new(secret, canonical, hashlib.sha256).digest()
-
-
-def negotiate_message(
-    credentials: Credentials, *, uuid: int, request_timestamp: int, session: str, firm: str
-) -> sbe.Negotiate500:
-    """A signed Negotiate."""
-    signature = sign(
-        credentials.secret, negotiate_canonical(request_timestamp, uuid, session, firm)
-    )
-    return sbe.Negotiate500(
-        hmac_signature=signature,
-        access_key_id=credentials.access_key_id,
-        uuid=uuid,
-        request_timestamp=request_timestamp,
-        session=session,
-        firm=firm,
-    )
-
-
-def establish_message(
-    credentials: Credentials,
-    *,
-    uuid: int,
-    request_timestamp: int,
-    session: str,
-    firm: str,
-    trading_system_name: str,
-    trading_system_version: str,
-    trading_system_vendor: str,
-    next_seq_no: int,
-    keep_alive_interval: int,
-) -> sbe.Establish503:
-    """A signed Establish."""
-    canonical = establish_canonical(
-        request_timestamp=request_timestamp,
-        uuid=uuid,
-        session=session,
-        firm=firm,
-        trading_system_name=trading_system_name,
-        trading_system_version=trading_system_version,
-        trading_system_vendor=trading_system_vendor,
-        next_seq_no=next_seq_no,
-        keep_alive_interval=keep_alive_interval,
-    )
-    return sbe.Establish503(
-        hmac_signature=sign(credentials.secret, canonical),
-        access_key_id=credentials.access_key_id,
-        trading_system_name=trading_system_name,
-        trading_system_version=trading_system_version,
-        trading_system_vendor=trading_system_vendor,
-        uuid=uuid,
-        request_timestamp=request_timestamp,
-        next_seq_no=next_seq_no,
-        session=session,
-        firm=firm,
-        keep_alive_interval=keep_alive_interval,
-    )
-
-
-def negotiate_signature_ok(secret: bytes, msg: sbe.Negotiate500) -> bool:
-    """Whether a Negotiate's signature is right for ``secret`` (constant time)."""
-    canonical = negotiate_canonical(msg.request_timestamp, msg.uuid, msg.session, msg.firm)
-    return hmac.compare_digest(sign(secret, canonical), msg.hmac_signature)
-
-
-def establish_signature_ok(secret: bytes, msg: sbe.Establish503) -> bool:
-    """Whether an Establish's signature is right for ``secret`` (constant time)."""
-    canonical = establish_canonical(
-        request_timestamp=msg.request_timestamp,
-        uuid=msg.uuid,
-        session=msg.session,
-        firm=msg.firm,
-        trading_system_name=msg.trading_system_name,
-        trading_system_version=msg.trading_system_version,
-        trading_system_vendor=msg.trading_system_vendor,
-        next_seq_no=msg.next_seq_no,
-        keep_alive_interval=msg.keep_alive_interval,
-    )
-    return hmac.compare_digest(sign(secret, canonical), msg.hmac_signature)
 
 
 # -- the client -------------------------------------------------------------------------

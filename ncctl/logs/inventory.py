@@ -16,8 +16,9 @@ from typing import Any
 
 from ncctl.config import NcctlConfig
 from ncctl.errors import NcctlError
+from ncctl.logs.archives import archive_files, sidecar_of
 from ncctl.logs.manifest import Manifest
-from ncctl.logs.rotation import last_closed_trade_date, newest_rotated
+from ncctl.logs.trade_dates import last_closed_trade_date, newest_rotated
 from ncctl.schedule import ScheduleEngine
 
 
@@ -123,8 +124,6 @@ def prune(
 
 # -- archives the manifest does not know ----------------------------------------------------
 
-SIDECAR = ".sha256"
-_NOT_ARCHIVES = (SIDECAR, ".part", ".tmp")
 SIDECAR_LIMIT = 4096
 
 
@@ -156,54 +155,6 @@ class UnknownArchive:
         }
 
 
-def _archive_files(directory: Path) -> list[tuple[Path, int]]:
-    """Regular files of an archive directory that may be archives (not sidecars, not
-    partial or temporary files), with their sizes; nothing when the directory is absent."""
-    import os
-    import stat
-
-    try:
-        names = sorted(p.name for p in directory.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    except OSError as exc:
-        from ncctl.errors import PermissionDeniedError
-
-        raise PermissionDeniedError(
-            f"{directory}: cannot list the archive directory: {exc.strerror}",
-            hint="check its permissions",
-        ) from None
-    out: list[tuple[Path, int]] = []
-    for name in names:
-        if name.startswith(".") or name.endswith(_NOT_ARCHIVES):
-            continue
-        try:
-            st = os.lstat(directory / name)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode):
-            out.append((directory / name, st.st_size))
-    return out
-
-
-def sidecars_present(config: NcctlConfig) -> str | None:
-    """Why a manifest must exist (archives with .sha256 sidecars in an archive directory),
-    or None when no archive directory holds one."""
-    for name in config.logs.categories():
-        directory = config.logs.archive_for(name)
-        found = [p for p, _ in _archive_files(directory) if _sidecar(p).is_file()]
-        if found:
-            return (
-                f"{len(found)} archive(s) with .sha256 sidecars are in {directory}; "
-                "ncctl does not start a new manifest over them"
-            )
-    return None
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + SIDECAR)
-
-
 def _trade_date(name: str) -> str | None:
     """The trade date in an archive name ``<stem>.<YYYYMMDD>[.<n>]<ext>`` (the last
     eight-digit part that is a date)."""
@@ -221,7 +172,7 @@ def _sidecar_digest(path: Path) -> tuple[str | None, str | None]:
     from ncctl.errors import DataError, NcctlError
     from ncctl.statefile import read_capped
 
-    side = _sidecar(path)
+    side = sidecar_of(path)
     try:
         raw = read_capped(side, what="the sidecar", limit=SIDECAR_LIMIT, error=DataError)
     except NcctlError as err:
@@ -247,7 +198,7 @@ def unknown_archives(
     known = manifest.archive_names()  # (and a directory two categories share: seen once)
     found: list[UnknownArchive] = []
     for name in config.logs.categories():
-        for path, size in _archive_files(config.logs.archive_for(name)):
+        for path, size in archive_files(config.logs.archive_for(name)):
             if str(path) in known:
                 continue
             known.add(str(path))

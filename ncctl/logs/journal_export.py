@@ -34,7 +34,7 @@ from ncctl.journal.files import open_journal
 from ncctl.journal.records import EMPTY
 from ncctl.logs.destinations import sha256_of
 from ncctl.logs.manifest import Manifest, manifest_path
-from ncctl.logs.rotation import CategoryResult
+from ncctl.logs.rotation_result import CategoryResult
 from ncctl.statedb import open_readonly_if_present
 
 CATEGORY = "journal"

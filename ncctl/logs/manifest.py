@@ -330,6 +330,17 @@ class Manifest:
                 (file_id, dest, now),
             )
 
+    def upload_totals(self) -> list[tuple[str, str, int, int, int, int]]:
+        """Per destination and upload state: (destination, state, files, bytes, attempts,
+        latest update in ns)."""
+        rows = self.db.execute(
+            "SELECT u.destination, u.state, COUNT(*), COALESCE(SUM(f.size), 0), "
+            "COALESCE(SUM(u.attempts), 0), MAX(u.updated_ns) "
+            "FROM uploads AS u JOIN files AS f ON f.id = u.file_id "
+            "GROUP BY u.destination, u.state"
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows]
+
     def uploads(self, file_id: int | None = None) -> list[UploadRow]:
         sql = (
             "SELECT file_id, destination, state, attempts, last_error, remote_path, verified_by "
@@ -382,7 +393,7 @@ def open_manifest(
 ) -> Manifest:
     """The manifest of ``config``'s state directory. Unless ``rebuild``, a missing one is an
     error while archives with ``.sha256`` sidecars show that one existed."""
-    from ncctl.logs.inventory import sidecars_present
+    from ncctl.logs.archives import sidecars_present
 
     def expected() -> str | None:
         return None if rebuild else sidecars_present(config)

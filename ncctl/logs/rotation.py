@@ -30,78 +30,27 @@ import datetime as dt
 import errno
 import glob
 import os
-import re
 import shutil
 import stat
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ncctl import floor
 from ncctl.config import LogCategory, NcctlConfig
 from ncctl.crashpoints import crashpoint
-from ncctl.errors import CantCreateError, DataError, RefusedError, TemporaryError, UsageError
+from ncctl.errors import CantCreateError, RefusedError, TemporaryError, UsageError
 from ncctl.logs.compress import SUFFIX, compress_file
 from ncctl.logs.destinations import fsync_dir, sha256_of
 from ncctl.logs.inuse import FileId, Holder, scan
 from ncctl.logs.manifest import FileRow, Manifest
+from ncctl.logs.rotation_result import PAST_CODE, CategoryResult, RotationRun
+from ncctl.logs.trade_dates import archive_name, last_closed_trade_date, newest_rotated
 from ncctl.schedule import ScheduleEngine
 
-if TYPE_CHECKING:
-    from ncctl.journal import Journal
-
 POLL_S = 0.02
-PAST_CODE = "rotate.past"
-HELD_CODE = "rotate.held"
-
-
-def last_closed_trade_date(engine: ScheduleEngine, now: dt.datetime) -> dt.date | None:
-    """The trade date of the session that closed last at or before ``now``."""
-    start = now - dt.timedelta(days=21)
-    closes = [
-        t
-        for t in engine.transitions(start, now + dt.timedelta(microseconds=1))
-        if t.event == "market.closed"
-    ]
-    if not closes:
-        return None
-    return closes[-1].at.astimezone(engine.zone).date()
-
-
-def archive_name(live: Path, trade_date: dt.date, n: int) -> str:
-    """``<stem>.<YYYYMMDD>[.<n>]<ext>``: audit.csv -> audit.20261125.csv."""
-    stem, ext = live.stem, live.suffix
-    seq = f".{n}" if n else ""
-    return f"{stem}.{trade_date:%Y%m%d}{seq}{ext}"
-
-
-def newest_rotated(config: NcctlConfig, manifest: Manifest, name: str) -> dt.date | None:
-    """The newest trade date already rotated for category ``name``: in the manifest, or in
-    the names of its archive directory (so that a manifest moved aside does not hide it)."""
-    dates: list[dt.date] = []
-    recorded = manifest.newest_trade_date(name)
-    if recorded:
-        dates.append(dt.date.fromisoformat(recorded))
-    cat = config.logs.categories()[name]
-    if not glob.has_magic(cat.path):
-        live = Path(cat.path)
-        pattern = re.compile(
-            rf"{re.escape(live.stem)}\.(\d{{4}})(\d\d)(\d\d)(?:\.\d+)?{re.escape(live.suffix)}"
-            r"(?:\.gz|\.zst)?(?:\.sha256)?"
-        )
-        try:
-            names = [p.name for p in config.logs.archive_for(name).iterdir()]
-        except OSError:
-            names = []
-        for entry in names:
-            match = pattern.fullmatch(entry)
-            if match:
-                try:
-                    dates.append(dt.date(int(match[1]), int(match[2]), int(match[3])))
-                except ValueError:
-                    continue
-    return max(dates, default=None)
 
 
 def is_regular(path: Path) -> bool:
@@ -113,79 +62,6 @@ def is_regular(path: Path) -> bool:
 
 
 @dataclass
-class CategoryResult:
-    category: str
-    trade_date: str | None
-    action: str  # rotated | already | planned | nothing
-    files: list[dict[str, Any]] = field(default_factory=list)
-    message: str = ""
-    warnings: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "category": self.category,
-            "trade_date": self.trade_date,
-            "action": self.action,
-            "files": self.files,
-            "message": self.message,
-            "warnings": self.warnings,
-            "refused": self.refused,
-        }
-
-
-@dataclass
-class RotationRun:
-    """What one run did: rotations an earlier run left and it finished, each category's
-    result, the files held back now, and the categories rotated into the past by force."""
-
-    resumed: list[dict[str, Any]] = field(default_factory=list)
-    results: list[CategoryResult] = field(default_factory=list)
-    held: list[dict[str, Any]] = field(default_factory=list)
-    forced: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "resumed": self.resumed,
-            "categories": [r.as_dict() for r in self.results],
-            "held": self.held,
-            "forced": self.forced,
-        }
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.resumed or self.held or any(r.action == "rotated" for r in self.results))
-
-    def refused_error(self) -> DataError | None:
-        """Exit 65 when a live file is a symbolic link or not a regular file (nothing was
-        read, truncated or archived through it; the other categories were rotated)."""
-        refused = [(r.category, path) for r in self.results for path in r.refused]
-        if not refused:
-            return None
-        name, path = refused[0]
-        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-        return DataError(
-            f"logs.{name}: {path} is not a regular file (a symbolic link?){more}: not rotated",
-            hint=f"ncctl reads no live file through a link; point logs.{name}.path at the "
-            "real file, or remove what is there",
-            code="rotate.not_regular",
-        )
-
-    def held_error(self) -> TemporaryError | None:
-        """Exit 75 when a file is held back (everything else that could be done is done)."""
-        if not self.held:
-            return None
-        first = self.held[0]
-        return TemporaryError(
-            f"{len(self.held)} rotated file(s) kept uncompressed: {first['file']} is "
-            f"{first['reason']}",
-            hint="the file is kept as it is and the next run signals and checks again; see "
-            "`ncctl logs status` and the runbook (a rotation held back); never delete it",
-            code=HELD_CODE,
-        )
-
-
-@dataclass
 class _Waiting:
     row: FileRow
     cat: LogCategory
@@ -194,7 +70,10 @@ class _Waiting:
 
 
 class Rotator:
-    """Rotates the configured categories, resuming whatever an earlier run left unfinished."""
+    """Rotates the configured categories, resuming whatever an earlier run left unfinished.
+
+    ``reopen(owner)`` asks the component ``owner`` to reopen its files (SIGHUP) and says
+    whether it was running."""
 
     def __init__(
         self,
@@ -202,13 +81,13 @@ class Rotator:
         engine: ScheduleEngine,
         manifest: Manifest,
         now: dt.datetime,
-        config_path: Path | None = None,
+        reopen: Callable[[str], bool],
     ) -> None:
         self.config = config
         self.engine = engine
         self.manifest = manifest
         self.now = now
-        self.config_path = config_path
+        self.reopen = reopen
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -334,15 +213,13 @@ class Rotator:
 
     def _signal(self, waiting: list[_Waiting]) -> set[str]:
         """SIGHUP each owner of a held file once; the owners that were running."""
-        from ncctl.components.lifecycle import backend_for
-
         running: dict[str, bool] = {}
         for item in waiting:
             owner = item.cat.owner
             if not item.cat.signals_owner or owner is None:
                 continue
             if owner not in running:
-                running[owner] = backend_for(owner, self.config, self.config_path).reopen()
+                running[owner] = self.reopen(owner)
             if not running[owner]:
                 item.entry["notes"].append(f"{owner} is not running: nothing to signal")
         return {owner for owner, up in running.items() if up}
@@ -568,36 +445,3 @@ class Rotator:
             self.manifest.mark_rotated(name, td, len(targets))
         result.message = f"rotated {len(targets)} file(s) for {td}"
         return result
-
-
-def journal_rotation(
-    journal: Journal,
-    command: str,
-    args: list[str],
-    *,
-    run: RotationRun | None = None,
-    refused: RefusedError | None = None,
-    reason: str | None = None,
-) -> None:
-    """One journal line for a rotation run that changed something, was forced, was refused
-    (the clock behind the archives), or left a file held back (outcome ``held``: an alert)."""
-    if refused is not None:
-        journal.append(command, args, "refused", details={"error": refused.as_dict()})
-        return
-    if run is None or not (run.changed or run.forced):
-        return
-    details: dict[str, Any] = {
-        "rotated": [r.as_dict() for r in run.results if r.action == "rotated"],
-        "resumed": len(run.resumed),
-    }
-    if run.held:
-        details["held"] = run.held
-    if run.forced:
-        details["forced_past"] = run.forced
-    journal.append(
-        command,
-        args,
-        "held" if run.held else "ok",
-        reason=reason if run.forced else None,
-        details=details,
-    )

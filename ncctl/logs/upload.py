@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ncctl.config import NcctlConfig
+from ncctl.config import DestinationConfig, NcctlConfig
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import NcctlError, TemporaryError
-from ncctl.logs.destinations import Destination, Item, open_destination
+from ncctl.logs.destinations import Destination, Item
+from ncctl.logs.file_destination import FileDestination
 from ncctl.logs.manifest import FileRow, Manifest
 
 MAX_BACKOFF_S = 60.0
@@ -229,3 +230,12 @@ class Uploader:
             self.close()
             self.progress.finish()
         return outcomes
+
+
+def open_destination(name: str, config: DestinationConfig) -> Destination:
+    """The destination a configuration describes (SFTP connections open lazily)."""
+    if config.url.startswith("sftp://"):
+        from ncctl.logs.sftp_destination import SftpDestination
+
+        return SftpDestination(name, config)
+    return FileDestination(name, config)

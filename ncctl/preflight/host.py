@@ -16,6 +16,7 @@ def tuning(ctx: Context) -> CheckResult:
     """The read-only check of ``ncctl tune verify``: drift fails; a pending reboot or a
     setting that cannot be changed from here warns."""
     from ncctl.tuning.errors import compliance_error
+    from ncctl.tuning.fakeroot import uses_fake_root
     from ncctl.tuning.host import Host
     from ncctl.tuning.plan import Compliance
     from ncctl.tuning.profiles import load_profile
@@ -24,11 +25,13 @@ def tuning(ctx: Context) -> CheckResult:
 
     cfg = ctx.config.tuning
     if not cfg.root.is_dir():
+        hint = (  # never a hint at tuning this machine from a development setup
+            "`ncctl tune plan` makes the development configuration's fake root"
+            if uses_fake_root(ctx.config)
+            else "set tuning.root to the host's root (/) to check its tuning"
+        )
         return CheckResult(
-            TUNING,
-            "skip",
-            f"tuning.root {cfg.root} is not a directory: nothing to verify",
-            "set tuning.root to the host's root (/) to check its tuning",
+            TUNING, "skip", f"tuning.root {cfg.root} is not a directory: nothing to verify", hint
         )
     tuner = Tuner(Host(cfg.root), ctx.config.state_dir, now=ctx.now)
     plan = tuner.verify(load_profile(cfg.profile), trading_window(ctx.engine, ctx.now))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-from contextlib import closing
 
 from ncctl.preflight.result import CheckResult, Context
 
@@ -21,17 +20,12 @@ GATEWAY = "ilink_gateway"
 
 def _last_known_expiry(ctx: Context) -> tuple[int, dt.datetime] | None:
     """Days to expiry at the latest registration run that learnt them, and when it ended."""
-    from ncctl.ilink.party import StateDB
+    from ncctl.ilink.registration_store import RegistrationStore
 
-    db = StateDB(ctx.config.state_dir)._connect(read_only=True)  # missing: empty, not created
-    with closing(db):
-        row = db.execute(
-            "SELECT secret_expires_in_days, finished_at FROM runs "
-            "WHERE secret_expires_in_days IS NOT NULL ORDER BY run_id DESC LIMIT 1"
-        ).fetchone()
-    if row is None or row[1] is None:
+    known = RegistrationStore(ctx.config.state_dir).last_known_expiry()
+    if known is None:
         return None
-    return int(row[0]), dt.datetime.fromisoformat(str(row[1]))
+    return known[0], dt.datetime.fromisoformat(known[1])
 
 
 def _key_file_changed_since(ctx: Context, when: dt.datetime) -> bool:
@@ -101,7 +95,7 @@ def gateway(ctx: Context) -> CheckResult:
             GATEWAY,
             "fail",
             f"iLink gateway {where}: cannot connect: {exc.strerror or exc}",
-            "check ilink.host and ilink.port, and that the gateway is up (in dev: the "
-            "gateway simulator, python -m ncctl.sim.cme_gateway)",
+            "check ilink.host and ilink.port, and that the gateway is up (in a development "
+            "setup, `ncctl dev up` starts the gateway simulator)",
         )
     return CheckResult(GATEWAY, "ok", f"iLink gateway {where} accepts connections")

@@ -123,7 +123,7 @@ def _local_destination(ctx: Context, name: str, directory: Path) -> CheckResult:
 
 
 def _sftp_destination(ctx: Context, name: str) -> CheckResult:
-    from ncctl.logs.sftp import SftpDestination
+    from ncctl.logs.sftp_destination import SftpDestination
 
     check = destination_name(name)
     dest = SftpDestination(name, ctx.config.destinations[name])

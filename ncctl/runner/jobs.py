@@ -243,13 +243,18 @@ def rotate_job(
     line, ``alert`` in the result, and the instance counted in ``ncctl_job_alerts``. A file
     a writer still holds is journaled (outcome ``held``) and fails the instance with exit 75,
     so that the next pass tries again."""
+    from ncctl.components.lifecycle import backend_for
     from ncctl.errors import RefusedError
     from ncctl.logs.journal_export import export_journal
     from ncctl.logs.manifest import locked_manifest
-    from ncctl.logs.rotation import PAST_CODE, Rotator, journal_rotation
+    from ncctl.logs.rotation import Rotator
+    from ncctl.logs.rotation_result import PAST_CODE, journal_rotation
+
+    def reopen(owner: str) -> bool:
+        return backend_for(owner, config, config_path).reopen()
 
     with locked_manifest(config, "maintenance run: rotate") as manifest:
-        rotator = Rotator(config, engine, manifest, now, config_path)
+        rotator = Rotator(config, engine, manifest, now, reopen)
         try:
             run = rotator.run()
         except RefusedError as err:

@@ -17,7 +17,7 @@ SessionGate = Callable[[dt.date], tuple[bool, str]]
 def registration_hook(config: NcctlConfig) -> JobAction | None:
     """The job action that registers the configured party details over iLink 3, or None
     when no ``[[party_details]]`` are configured."""
-    from ncctl.ilink.party import inputs_from_config
+    from ncctl.ilink.party_inputs import inputs_from_config
 
     inputs = inputs_from_config(config)
     if not inputs.entries:
@@ -25,7 +25,7 @@ def registration_hook(config: NcctlConfig) -> JobAction | None:
 
     def register(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
         from ncctl.clock import SystemClock
-        from ncctl.ilink.party import register_all
+        from ncctl.ilink.registration import register_all
 
         # the machine's clock even under a simulated one: CME rejects a Negotiate whose
         # RequestTimestamp is more than a few seconds off; the week comes from the schedule
@@ -48,7 +48,8 @@ def registration_hook(config: NcctlConfig) -> JobAction | None:
 def session_gate(config: NcctlConfig) -> SessionGate | None:
     """Whether the order session may come up on a trade date (registration done for its week,
     unless ``ilink.require_registration = false``); None when nothing is configured."""
-    from ncctl.ilink.party import inputs_from_config, order_session_allowed
+    from ncctl.ilink.party_inputs import inputs_from_config
+    from ncctl.ilink.session_gate import order_session_allowed
 
     inputs = inputs_from_config(config)
     if not inputs.entries:

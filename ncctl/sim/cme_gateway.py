@@ -80,7 +80,7 @@ from types import FrameType
 from typing import Any
 
 from ncctl.errors import NcctlError
-from ncctl.ilink import fixp, reject_codes, sbe
+from ncctl.ilink import fixp, fixp_signatures, reject_codes, sbe
 from ncctl.ilink.credentials import decode_secret, read_key_file
 from ncctl.ilink.settings import IlinkConfig
 from ncctl.sim import count, log, non_negative, number_arg, write_atomic_text
@@ -404,7 +404,7 @@ class Gateway:
             self.reject_negotiate(conn, msg, 10, f"unknown session {msg.session!r}")
         elif o.firm is not None and msg.firm != o.firm:
             self.reject_negotiate(conn, msg, 10, f"unknown firm {msg.firm!r}")
-        elif not fixp.negotiate_signature_ok(o.secret, msg):
+        elif not fixp_signatures.negotiate_signature_ok(o.secret, msg):
             self.reject_negotiate(conn, msg, 0, "HMAC signature does not match")
         elif self.stale(msg.request_timestamp):
             self.reject_negotiate(conn, msg, 3, "RequestTimestamp out of range")
@@ -460,7 +460,7 @@ class Gateway:
             self.terminate(conn, 6, "already established on this connection")
         elif o.access_key_id is not None and msg.access_key_id != o.access_key_id:
             self.reject_establish(conn, msg, 0, "unknown AccessKeyID")
-        elif not fixp.establish_signature_ok(o.secret, msg):
+        elif not fixp_signatures.establish_signature_ok(o.secret, msg):
             self.reject_establish(conn, msg, 0, "HMAC signature does not match")
         elif state is None or (state.session, state.firm) != (msg.session, msg.firm):
             self.terminate(conn, 2, f"UUID {msg.uuid} was not negotiated")

@@ -66,7 +66,7 @@ def require_dev(config: NcctlConfig, source: Path) -> None:
 
 def _secret_args(config: NcctlConfig) -> tuple[list[str], dict[str, str]]:
     """The simulator's secret options and environment (the secret checked first, exit 78)."""
-    from ncctl.ilink.party import credentials_for
+    from ncctl.ilink.party_inputs import credentials_for
 
     ilink = config.ilink
     credentials_for(ilink)  # a missing or malformed secret fails here, by name

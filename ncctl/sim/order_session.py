@@ -105,7 +105,7 @@ from typing import IO, TYPE_CHECKING
 
 from ncctl.clock import Clock, SystemClock
 from ncctl.errors import DataError, NcctlError, TemporaryError
-from ncctl.logs.audit_trail import (
+from ncctl.ilink.audit_trail import (
     FROM_CME,
     MESSAGE_TYPES,
     TO_CME,
@@ -580,7 +580,7 @@ def gateway_settings(args: argparse.Namespace) -> GatewaySettings | None:
         default_ids = ("SIM", "SIM01")
     else:
         from ncctl import config
-        from ncctl.ilink.party import credentials_for, inputs_from_config
+        from ncctl.ilink.party_inputs import credentials_for, inputs_from_config
 
         loaded = config.load(args.config)
         ilink = inputs_from_config(loaded.config).ilink

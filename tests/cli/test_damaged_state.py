@@ -22,7 +22,7 @@ import pytest
 
 from ncctl.clock import CLOCK_FILE_LIMIT
 from ncctl.errors import EXIT_CONFIG, EXIT_DATAERR, EXIT_NOPERM, DataError
-from ncctl.ilink.party import StateDB
+from ncctl.ilink.registration_store import RegistrationStore
 from ncctl.logs.manifest import Manifest, manifest_path
 from ncctl.runner.jobs import JobStore, job_store_path
 from ncctl.validation import TOML_LIMIT
@@ -284,7 +284,7 @@ def test_a_damaged_party_database_is_exit_65_naming_it(
 ) -> None:
     state = tmp_path / "state"
     state.mkdir()
-    db = StateDB(state)
+    db = RegistrationStore(state)
     WRONG_TYPES[damage][0](db.path)
     week = dt.date(2026, 11, 22)
     with pytest.raises(DataError) as info:
@@ -300,7 +300,7 @@ def test_a_damaged_party_database_is_exit_65_naming_it(
 def test_a_party_database_with_bad_text_is_exit_65(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
-    db = StateDB(state)
+    db = RegistrationStore(state)
     db._connect().close()
     conn = sqlite3.connect(db.path)
     with conn:
@@ -559,7 +559,7 @@ def _populate(root: Path, config: Path) -> None:
         code, _, err = ncctl(root, config, *command)
         assert code == 0, err
     JobStore(job_store_path(root / "state")).close()
-    StateDB(root / "state")._connect().close()
+    RegistrationStore(root / "state")._connect().close()
 
 
 @pytest.mark.slow

@@ -99,6 +99,19 @@ def test_yaml_is_the_json_document(ncctl: Runner) -> None:
     assert ncctl(*argv, "--json").doc() == as_json  # --json is -o json
 
 
+@pytest.mark.parametrize("before", [("-o", "json"), ("--output=json",), ("--json",)])
+def test_the_output_options_also_come_before_the_command(
+    ncctl: Runner, before: tuple[str, ...]
+) -> None:
+    argv = ("schedule", "show", "--week", "2026-12-24")
+    expected = ncctl(*argv, "--json").doc()
+    result = ncctl(*before, *argv)
+    assert result.code == 0, result.err
+    assert result.doc() == expected  # the command's name, not the option's value
+    quiet = ncctl("-q", *argv)
+    assert (quiet.code, quiet.out) == (0, "")
+
+
 def test_a_parse_error_is_a_document_in_the_format_asked(ncctl: Runner) -> None:
     result = ncctl("schedule", "now", "--no-such-option", "-o", "yaml")
     assert result.code == 2

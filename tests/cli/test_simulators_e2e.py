@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ncctl.logs.audit_trail import AUDIT_COLUMNS
+from ncctl.ilink.audit_trail import AUDIT_COLUMNS
 from tests.helpers import REPO_ROOT, run_process, wait_for
 
 pytestmark = pytest.mark.slow

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import pytest
 
 from ncctl.ilink.credentials import Credentials, decode_secret
-from ncctl.ilink.party import PartyInputs
+from ncctl.ilink.party_inputs import PartyInputs
 from ncctl.ilink.settings import IlinkConfig, PartyDetails
 
 T = TypeVar("T")

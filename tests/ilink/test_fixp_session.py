@@ -15,8 +15,9 @@ import pytest
 
 from ncctl.clock import FixedClock, SystemClock
 from ncctl.errors import EXIT_NOPERM, EXIT_TEMPFAIL, EXIT_UNAVAILABLE
-from ncctl.ilink import fixp, sbe
+from ncctl.ilink import fixp, fixp_signatures, sbe
 from ncctl.ilink.credentials import Credentials
+from ncctl.ilink.definitions import definition_request
 from ncctl.ilink.errors import (
     ConnectionLostError,
     EstablishmentRejectedError,
@@ -25,7 +26,6 @@ from ncctl.ilink.errors import (
     ResponseTimeoutError,
     TerminatedError,
 )
-from ncctl.ilink.party import definition_request
 
 from .conftest import (
     FIRM,
@@ -121,7 +121,7 @@ def test_wrong_access_key_stale_clock_and_forced_reject(start_gateway: StartGate
 
 def _negotiate_raw(port: int, request_timestamp: int) -> sbe.Message:
     """Send one signed Negotiate with the given RequestTimestamp; the gateway's answer."""
-    msg = fixp.negotiate_message(
+    msg = fixp_signatures.negotiate_message(
         credentials(),
         uuid=fixp.wire_time_ns() // 1000,
         request_timestamp=request_timestamp,

@@ -8,7 +8,7 @@ import dataclasses
 import hashlib
 import hmac
 
-from ncctl.ilink import fixp, sbe
+from ncctl.ilink import fixp_signatures, sbe
 from ncctl.ilink.credentials import Credentials, decode_secret
 
 SECRET_B64URL = "c2VjcmV0LWtleS1mb3ItdGhlLWtub3duLWFuc3dlcl8_Pz8-Pj4"  # has - and _, no =
@@ -27,13 +27,13 @@ def test_the_secret_uses_the_url_safe_alphabet() -> None:
 def test_negotiate_signature_known_answer() -> None:
     canonical = "1795304211356803123\n1795304211356803\nTST\nT01"
     expected = hmac.new(SECRET, canonical.encode(), hashlib.sha256).digest()
-    msg = fixp.negotiate_message(
+    msg = fixp_signatures.negotiate_message(
         CREDS, uuid=UUID, request_timestamp=STAMP, session="TST", firm="T01"
     )
     assert msg.hmac_signature == expected
     frame = sbe.encode(msg)
     assert frame[12:44] == expected  # the raw 32-byte digest at offset 0 of the block
-    assert fixp.negotiate_signature_ok(SECRET, msg)
+    assert fixp_signatures.negotiate_signature_ok(SECRET, msg)
 
 
 def test_establish_signature_known_answer() -> None:
@@ -51,7 +51,7 @@ def test_establish_signature_known_answer() -> None:
         ]
     )
     expected = hmac.new(SECRET, canonical.encode(), hashlib.sha256).digest()
-    msg = fixp.establish_message(
+    msg = fixp_signatures.establish_message(
         CREDS,
         uuid=UUID,
         request_timestamp=STAMP,
@@ -65,19 +65,23 @@ def test_establish_signature_known_answer() -> None:
     )
     assert msg.hmac_signature == expected
     assert sbe.encode(msg)[12:44] == expected
-    assert fixp.establish_signature_ok(SECRET, msg)
+    assert fixp_signatures.establish_signature_ok(SECRET, msg)
 
 
 def test_no_trailing_newline_and_no_nul_padding_in_the_canonical_text() -> None:
-    text = fixp.negotiate_canonical(STAMP, UUID, "AB", "F1")
+    text = fixp_signatures.negotiate_canonical(STAMP, UUID, "AB", "F1")
     assert text == b"1795304211356803123\n1795304211356803\nAB\nF1"
 
 
 def test_a_changed_signed_field_fails_but_the_access_key_is_not_signed() -> None:
-    msg = fixp.negotiate_message(
+    msg = fixp_signatures.negotiate_message(
         CREDS, uuid=UUID, request_timestamp=STAMP, session="TST", firm="T01"
     )
-    assert not fixp.negotiate_signature_ok(SECRET, dataclasses.replace(msg, firm="T02"))
-    assert not fixp.negotiate_signature_ok(SECRET, dataclasses.replace(msg, uuid=UUID + 1))
-    assert not fixp.negotiate_signature_ok(b"another secret", msg)
-    assert fixp.negotiate_signature_ok(SECRET, dataclasses.replace(msg, access_key_id="OTHER"))
+    assert not fixp_signatures.negotiate_signature_ok(SECRET, dataclasses.replace(msg, firm="T02"))
+    assert not fixp_signatures.negotiate_signature_ok(
+        SECRET, dataclasses.replace(msg, uuid=UUID + 1)
+    )
+    assert not fixp_signatures.negotiate_signature_ok(b"another secret", msg)
+    assert fixp_signatures.negotiate_signature_ok(
+        SECRET, dataclasses.replace(msg, access_key_id="OTHER")
+    )

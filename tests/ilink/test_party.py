@@ -12,7 +12,15 @@ import pytest
 
 from ncctl.clock import CLOCK_FILE_ENV, SharedClock, SystemClock
 from ncctl.errors import EXIT_FAILED, EXIT_NOPERM, EXIT_TEMPFAIL, ConfigError
-from ncctl.ilink import party
+from ncctl.ilink import (
+    definitions,
+    party_inputs,
+    party_lookup,
+    registration,
+    registration_store,
+    session_gate,
+)
+from ncctl.ilink.audit_trail import read_rows
 from ncctl.ilink.errors import (
     ConnectionLostError,
     GatewayUnavailableError,
@@ -22,7 +30,6 @@ from ncctl.ilink.errors import (
     ReusedPartyIdError,
 )
 from ncctl.journal import Journal, journal_path
-from ncctl.logs.audit_trail import read_rows
 
 from .conftest import FIRM, SESSION, MakeInputs, StartGateway, entry, write_key_file
 
@@ -31,23 +38,23 @@ WEEK = dt.date(2026, 11, 22)
 CLOCK = SystemClock()
 
 
-def register(inputs: party.PartyInputs, **kwargs: object) -> party.RegisterResult:
-    return party.register_all(inputs, clock=CLOCK, trade_date=TRADE_DATE, **kwargs)  # type: ignore[arg-type]
+def register(inputs: party_inputs.PartyInputs, **kwargs: object) -> registration.RegisterResult:
+    return registration.register_all(inputs, clock=CLOCK, trade_date=TRADE_DATE, **kwargs)  # type: ignore[arg-type]
 
 
-def statuses(result: party.RegisterResult) -> dict[int, str]:
+def statuses(result: registration.RegisterResult) -> dict[int, str]:
     return {o.entry.id: o.status for o in result.outcomes}
 
 
-def audit_rows(inputs: party.PartyInputs) -> list[dict[str, str]]:
+def audit_rows(inputs: party_inputs.PartyInputs) -> list[dict[str, str]]:
     assert inputs.audit_path is not None
     return list(read_rows(inputs.audit_path))
 
 
 def test_week_of_a_trade_date_is_its_sunday() -> None:
-    assert party.week_of(dt.date(2026, 11, 23)) == WEEK  # Monday
-    assert party.week_of(dt.date(2026, 11, 27)) == WEEK  # Friday
-    assert party.week_of(dt.date(2026, 11, 22)) == WEEK  # Sunday itself
+    assert party_inputs.week_of(dt.date(2026, 11, 23)) == WEEK  # Monday
+    assert party_inputs.week_of(dt.date(2026, 11, 27)) == WEEK  # Friday
+    assert party_inputs.week_of(dt.date(2026, 11, 22)) == WEEK  # Sunday itself
 
 
 def test_happy_path_register_list_verify(
@@ -56,7 +63,7 @@ def test_happy_path_register_list_verify(
     gateway = start_gateway()
     entries = [entry(1001), entry(1002, smp_id=77, smp_instruction="O", memo="desk B")]
     inputs = make_inputs(gateway.port, entries)
-    assert not party.order_session_allowed(inputs, TRADE_DATE)[0]
+    assert not session_gate.order_session_allowed(inputs, TRADE_DATE)[0]
 
     result = register(inputs)
     assert result.ok and result.failure is None
@@ -106,18 +113,18 @@ def test_happy_path_register_list_verify(
     assert all(r["Sending Timestamps"].startswith("2") for r in rows)
 
     # the week is recorded, the order session may come up, and the journal says so
-    status = party.week_status(inputs, TRADE_DATE)
+    status = session_gate.week_status(inputs, TRADE_DATE)
     assert status.registered and status.last_run_ok and status.secret_expires_in_days == 90
-    assert party.order_session_allowed(inputs, TRADE_DATE)[0]
-    assert not party.order_session_allowed(inputs, TRADE_DATE + dt.timedelta(days=7))[0]
+    assert session_gate.order_session_allowed(inputs, TRADE_DATE)[0]
+    assert not session_gate.order_session_allowed(inputs, TRADE_DATE + dt.timedelta(days=7))[0]
     last = list(Journal(journal_path(inputs.state_dir)).entries())[-1].record
     assert (last["command"], last["outcome"]) == ("party register", "ok")
     assert last["args"] == {"week": "2026-11-22", "ids": [1001, 1002]}
 
-    listed = party.list_registrations(inputs, clock=CLOCK)
+    listed = party_lookup.list_registrations(inputs, clock=CLOCK)
     assert [d.id for d in listed.definitions] == [1001, 1002]
-    assert listed.definitions[1] == party.Definition.from_entry(entries[1])
-    checked = party.verify(inputs, clock=CLOCK)
+    assert listed.definitions[1] == definitions.Definition.from_entry(entries[1])
+    checked = party_lookup.verify(inputs, clock=CLOCK)
     assert checked.ok and checked.matching == [1001, 1002] and checked.failure() is None
 
 
@@ -146,7 +153,7 @@ def test_wrong_secret_fails_at_once_with_a_clear_error(
     assert "negotiation rejected" in info.value.message
     assert "HMAC" in info.value.message
     assert gateway.state()["negotiation_rejects"] == 1  # not retried: retrying cannot help
-    status = party.week_status(inputs, TRADE_DATE)
+    status = session_gate.week_status(inputs, TRADE_DATE)
     assert not status.registered and status.last_run_ok is False
     assert status.last_error is not None and "negotiation rejected" in status.last_error
     assert [r["Message Type"] for r in audit_rows(inputs)] == ["Negotiate", "NegotiationReject"]
@@ -177,7 +184,7 @@ def test_connection_dropped_mid_registration_retry_sends_no_id_twice(
         r["Party Details List Request ID"] for r in audit_rows(inputs) if r["Message Type"] == "CX"
     ]
     assert sent == ["1001", "1002", "1003"]
-    assert party.week_status(inputs, TRADE_DATE).registered
+    assert session_gate.week_status(inputs, TRADE_DATE).registered
 
 
 def test_retries_exhausted_is_a_temporary_failure_with_progress_kept(
@@ -189,13 +196,13 @@ def test_retries_exhausted_is_a_temporary_failure_with_progress_kept(
         register(inputs)
     assert info.value.exit_code == EXIT_TEMPFAIL
     assert "(1 of 3 entries confirmed before)" in info.value.message
-    status = party.week_status(inputs, TRADE_DATE)
+    status = session_gate.week_status(inputs, TRADE_DATE)
     assert status.missing == [2, 3] and not status.registered
     # the retry (the runner's, or by hand) completes without a duplicate
     retry = register(make_inputs(gateway.port, [entry(1), entry(2), entry(3)]))
     assert statuses(retry) == {1: "already_registered", 2: "already_registered", 3: "registered"}
     assert gateway.state()["definition_requests"] == {"1": 1, "2": 1, "3": 1}
-    assert party.week_status(inputs, TRADE_DATE).registered
+    assert session_gate.week_status(inputs, TRADE_DATE).registered
 
 
 def test_a_reused_id_with_other_details_is_a_clear_error(
@@ -214,7 +221,7 @@ def test_a_reused_id_with_other_details_is_a_clear_error(
     assert "account: config 'NEWACC', gateway 'ACC1001'" in failure.message
     assert "new id" in failure.hint
     assert gateway.state()["duplicate_id_rejects"] == [1001]
-    assert not party.week_status(changed, TRADE_DATE).registered
+    assert not session_gate.week_status(changed, TRADE_DATE).registered
     rows = audit_rows(changed)
     reject = [r for r in rows if r["Message Type"] == "j"]
     assert len(reject) == 1 and reject[0]["Party Details List Request ID"] == "1001"
@@ -229,7 +236,7 @@ def test_verify_detects_a_gateway_side_difference(
     # 1 with another account, 2 unchanged, 3 new
     register(make_inputs(gateway.port, [entry(1, account="OLD"), entry(2), entry(9)]))
     inputs = make_inputs(gateway.port, [entry(1), entry(2), entry(3)])
-    result = party.verify(inputs, clock=CLOCK)
+    result = party_lookup.verify(inputs, clock=CLOCK)
     assert not result.ok
     assert result.matching == [2]
     assert result.missing == [3]
@@ -250,8 +257,8 @@ def test_an_expiring_secret_is_a_warning_and_is_recorded(
     result = register(inputs)
     assert result.secret_expires_in_days == 6
     assert len(result.warnings) == 1 and "expires in 6 days" in result.warnings[0]
-    assert party.week_status(inputs, TRADE_DATE).secret_expires_in_days == 6
-    assert party.list_registrations(inputs, clock=CLOCK).warnings == result.warnings
+    assert session_gate.week_status(inputs, TRADE_DATE).secret_expires_in_days == 6
+    assert party_lookup.list_registrations(inputs, clock=CLOCK).warnings == result.warnings
 
 
 def test_a_gateway_that_stops_answering_times_out_within_bounds(
@@ -275,7 +282,7 @@ def test_no_gateway_is_unavailable_after_the_retries(make_inputs: MakeInputs) ->
     delays: list[float] = []
     inputs = make_inputs(port, [entry(1)], registration_attempts=3, retry_delay_s=0.5)
     with pytest.raises(GatewayUnavailableError):
-        party.register_all(inputs, clock=CLOCK, trade_date=TRADE_DATE, sleep=delays.append)
+        registration.register_all(inputs, clock=CLOCK, trade_date=TRADE_DATE, sleep=delays.append)
     assert delays == [0.5, 0.5]
     with sqlite3.connect(inputs.state_dir / "party.sqlite") as db:
         rows = db.execute("SELECT ok, attempts, error_code FROM runs").fetchall()
@@ -299,13 +306,15 @@ def test_dry_run_contacts_nobody_but_checks_the_key_file(
 
 def test_the_gate_and_the_configuration_errors(make_inputs: MakeInputs) -> None:
     relaxed = make_inputs(1, [entry(1)], require_registration=False)
-    assert party.order_session_allowed(relaxed, TRADE_DATE) == (
+    assert session_gate.order_session_allowed(relaxed, TRADE_DATE) == (
         True,
         "ilink.require_registration is false",
     )
     with pytest.raises(ConfigError, match=r"no \[\[party_details\]\] entries"):
         register(make_inputs(1, []))
-    no_audit = party.PartyInputs(relaxed.ilink, relaxed.entries, relaxed.state_dir, audit_path=None)
+    no_audit = party_inputs.PartyInputs(
+        relaxed.ilink, relaxed.entries, relaxed.state_dir, audit_path=None
+    )
     with pytest.raises(ConfigError, match="no audit trail is configured"):
         register(no_audit)
 
@@ -324,8 +333,8 @@ def test_on_a_shared_simulated_clock_the_demo_way(
     inputs = make_inputs(gateway.port, [entry(1)])
     shared = SharedClock(clock_file)
     before = dt.datetime.now(dt.UTC) - dt.timedelta(milliseconds=1)
-    first = party.register_all(inputs, clock=shared, trade_date=TRADE_DATE)
-    again = party.register_all(inputs, clock=shared, trade_date=TRADE_DATE)
+    first = registration.register_all(inputs, clock=shared, trade_date=TRADE_DATE)
+    again = registration.register_all(inputs, clock=shared, trade_date=TRADE_DATE)
     after = dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=1)
     assert statuses(first) == {1: "registered"} and statuses(again) == {1: "already_registered"}
     assert first.week == again.week == WEEK
@@ -337,7 +346,7 @@ def test_on_a_shared_simulated_clock_the_demo_way(
     ]
     assert len(sent) == 9 and all(before <= t <= after for t in sent), sent
     assert gateway.state()["negotiation_rejects"] == 0
-    assert party.week_status(inputs, TRADE_DATE).registered
+    assert session_gate.week_status(inputs, TRADE_DATE).registered
 
 
 def test_a_database_of_the_previous_version_keeps_working_with_ids_above_2_63(
@@ -350,10 +359,10 @@ def test_a_database_of_the_previous_version_keeps_working_with_ids_above_2_63(
     gateway = start_gateway()
     inputs = make_inputs(gateway.port, [old, *big])
     inputs.state_dir.mkdir(parents=True)
-    definition = json.dumps(party.Definition.from_entry(old).as_dict(), sort_keys=True)
-    db = sqlite3.connect(inputs.state_dir / party.STATE_DB_NAME)
+    definition = json.dumps(definitions.Definition.from_entry(old).as_dict(), sort_keys=True)
+    db = sqlite3.connect(inputs.state_dir / registration_store.STATE_DB_NAME)
     try:
-        db.executescript(party._SCHEMA)
+        db.executescript(registration_store._SCHEMA)
         with db:
             db.execute(
                 "INSERT INTO runs (week, trade_date, started_at, finished_at, ok, gateway, "
@@ -367,11 +376,11 @@ def test_a_database_of_the_previous_version_keeps_working_with_ids_above_2_63(
             )
     finally:
         db.close()
-    status = party.week_status(inputs, TRADE_DATE)
+    status = session_gate.week_status(inputs, TRADE_DATE)
     assert (status.missing, status.changed) == ([2**63, 2**64 - 2], [])
     result = register(inputs)
     assert statuses(result) == {1001: "registered", 2**63: "registered", 2**64 - 2: "registered"}
-    status = party.week_status(inputs, TRADE_DATE)
+    status = session_gate.week_status(inputs, TRADE_DATE)
     assert status.registered and (status.missing, status.changed) == ([], [])
-    rows = party.StateDB(inputs.state_dir).registrations(WEEK)
+    rows = registration_store.RegistrationStore(inputs.state_dir).registrations(WEEK)
     assert [r["id"] for r in rows] == [1001, 2**63, 2**64 - 2]

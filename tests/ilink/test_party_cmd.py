@@ -23,7 +23,7 @@ from ncctl.cli import app as app_module
 from ncctl.cli import party_cmd
 from ncctl.cli.docs import missing_help, render_cli_reference
 from ncctl.cli.main import main
-from ncctl.ilink.party import PartyInputs
+from ncctl.ilink.party_inputs import PartyInputs
 from ncctl.ilink.settings import PartyDetails
 
 from .conftest import (
@@ -262,7 +262,7 @@ def test_ids_above_2_63_register_list_and_verify(
 ) -> None:
     """PartyDetailsListReqID is a uInt64: 2**63 and 2**64-2 (2**64-1 is the null) are stored
     exactly in party.sqlite next to an id registered before, and the week counts as done."""
-    from ncctl.ilink.party import StateDB, id_from_sql, id_to_sql
+    from ncctl.ilink.registration_store import RegistrationStore, id_from_sql, id_to_sql
 
     gateway = start_gateway()
     small = _config(tmp_path, gateway.port, key_file, [entry(7)])
@@ -288,7 +288,7 @@ def test_ids_above_2_63_register_list_and_verify(
     assert code == 0 and [d["id"] for d in doc["data"]["definitions"]] == [7, *BIG_IDS]
     code, doc, _ = run(capsys, "--config", str(cfg), "party", "verify", "--json")
     assert code == 0 and doc["data"]["matching"] == [7, *BIG_IDS], doc
-    rows = StateDB(tmp_path / "state").registrations(week)
+    rows = RegistrationStore(tmp_path / "state").registrations(week)
     assert [(r["id"], r["status"]) for r in rows] == [
         (7, "already_registered"),
         (BIG_IDS[0], "already_registered"),
@@ -306,7 +306,7 @@ def test_ids_above_2_63_register_list_and_verify(
 
 @given(st.integers(0, 2**64 - 2))
 def test_stored_ids_round_trip_exactly_in_64_signed_bits(ident: int) -> None:
-    from ncctl.ilink.party import id_from_sql, id_to_sql
+    from ncctl.ilink.registration_store import id_from_sql, id_to_sql
 
     stored = id_to_sql(ident)
     assert -(2**63) <= stored < 2**63

@@ -17,7 +17,7 @@ import pytest
 
 from ncctl.config import DestinationConfig
 from ncctl.logs.destinations import Item
-from ncctl.logs.sftp import SftpDestination
+from ncctl.logs.sftp_destination import SftpDestination
 from tests.sshd import SshServer, running_sshd, sshd_unavailable
 
 _counter = itertools.count()

@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from ncctl.config import DestinationConfig
 from ncctl.errors import EXIT_CONFIG, EXIT_UNAVAILABLE, ConfigError
 from ncctl.logs.destinations import Item
-from ncctl.logs.sftp import WeakAlgorithmsError
 from ncctl.logs.ssh_algorithms import WEAK, WEAK_NAMES, check_allowed, refused_offer
+from ncctl.logs.ssh_connection import WeakAlgorithmsError
 from tests.logs.conftest import MakeItem, OpenDestination, remote_sha256
 from tests.logs.helpers import FORCED, run
 from tests.logs.test_upload_sftp import config_with_sftp
@@ -55,7 +55,7 @@ def cbc_sshd() -> Iterator[SshServer]:
 
 def _speaks(name: str) -> bool:
     """Whether the installed paramiko implements the key exchange ``name`` at all."""
-    from ncctl.logs.sftp import _recording_transport
+    from ncctl.logs.ssh_connection import _recording_transport
 
     return name in getattr(_recording_transport(), "_kex_info", {})
 

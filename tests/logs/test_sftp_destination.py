@@ -24,7 +24,8 @@ import pytest
 
 from ncctl.errors import ConfigError, PermissionDeniedError, TemporaryError, UnavailableError
 from ncctl.logs.destinations import RESUME_MARGIN, Item, UploadConflict
-from ncctl.logs.sftp import HostKeyError, SftpDestination
+from ncctl.logs.sftp_destination import SftpDestination
+from ncctl.logs.ssh_connection import HostKeyError
 from tests.logs.conftest import (
     MakeItem,
     OpenDestination,
@@ -683,14 +684,15 @@ def test_one_512_mib_file(
 
 def test_destination_module_does_not_import_paramiko_until_used() -> None:
     code = (
-        "import sys, ncctl.logs.sftp, ncctl.logs.destinations\n"
+        "import sys, ncctl.logs.sftp_destination, ncctl.logs.upload\n"
         "assert 'paramiko' not in sys.modules, 'paramiko imported at module load'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_sftp_destination_satisfies_the_protocol(sshd: SshServer, remote_dir: Path) -> None:
-    from ncctl.logs.destinations import Destination, open_destination
+    from ncctl.logs.destinations import Destination
+    from ncctl.logs.upload import open_destination
 
     config = sshd.destination_config(remote_dir)
     dest: Destination = open_destination("fcm", config)

@@ -44,7 +44,13 @@ def test_missing_tuning_root_is_skipped_with_the_reason(
     run = preflight(capsys, write_config(tmp_path, gateway_port=listener))
     assert run.status("tuning") == "skip"
     assert "is not a directory" in run.checks["tuning"]["detail"]
+    # a development configuration is never pointed at this machine's root
+    assert "ncctl tune plan" in run.checks["tuning"]["hint"]
+    assert "(/)" not in run.checks["tuning"]["hint"]
     assert run.code == 0, run.doc
+    staging = write_config(tmp_path, gateway_port=listener, environment="staging")
+    hint = preflight(capsys, staging).checks["tuning"]["hint"]
+    assert "tuning.root to the host's root (/)" in hint
 
 
 @pytest.mark.parametrize(

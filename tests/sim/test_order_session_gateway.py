@@ -23,7 +23,7 @@ import pytest
 
 from ncctl.clock import CLOCK_FILE_ENV, SharedClock
 from ncctl.errors import DataError
-from ncctl.logs.audit_trail import FROM_CME, TO_CME, read_rows
+from ncctl.ilink.audit_trail import FROM_CME, TO_CME, read_rows
 from ncctl.sim.order_session import audit_row_seq, gateway_address, is_session_row
 from ncctl.sim_interface import GATEWAY_ENV, TRADING_SYSTEM_NAME
 from tests.helpers import wait_for

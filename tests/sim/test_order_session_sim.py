@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ncctl.errors import DataError
-from ncctl.logs.audit_trail import (
+from ncctl.ilink.audit_trail import (
     AUDIT_COLUMNS,
     FROM_CME,
     TIMESTAMP_RE,
