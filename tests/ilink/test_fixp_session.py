@@ -69,6 +69,7 @@ def client_for(
     )
 
 
+@pytest.mark.slow
 def test_negotiate_establish_terminate(start_gateway: StartGateway, seen: Seen) -> None:
     gateway = start_gateway()
     client = client_for(gateway.port, seen)
@@ -106,6 +107,7 @@ def test_wrong_secret_is_a_clear_negotiation_reject(start_gateway: StartGateway)
     assert gateway.state()["negotiation_rejects"] == 1
 
 
+@pytest.mark.slow
 def test_wrong_access_key_stale_clock_and_forced_reject(start_gateway: StartGateway) -> None:
     gateway = start_gateway()
     other = Credentials("OTHERKEY", credentials().secret)
@@ -150,6 +152,7 @@ def test_the_gateway_rejects_a_stale_negotiate_like_cme(start_gateway: StartGate
     assert isinstance(fresh, sbe.NegotiationResponse501)
 
 
+@pytest.mark.slow
 def test_a_simulated_clock_never_reaches_the_wire(start_gateway: StartGateway, seen: Seen) -> None:
     """A session clock a year in the past: the stamps sent are the machine's own."""
     gateway = start_gateway("--max-request-age-s", "5")
@@ -178,6 +181,7 @@ def test_a_simulated_clock_never_reaches_the_wire(start_gateway: StartGateway, s
     assert received == stamps
 
 
+@pytest.mark.slow
 def test_a_lost_connection_re_establishes_the_same_uuid(
     start_gateway: StartGateway, seen: Seen
 ) -> None:
@@ -201,6 +205,7 @@ def test_a_lost_connection_re_establishes_the_same_uuid(
     assert client.gaps == 0
 
 
+@pytest.mark.slow
 def test_a_sequence_gap_from_us_terminates_the_session(start_gateway: StartGateway) -> None:
     gateway = start_gateway()
     client = client_for(gateway.port, [])
@@ -235,6 +240,7 @@ def test_establishing_below_the_expected_sequence_is_rejected(
     assert gateway.state()["negotiations"] == 2
 
 
+@pytest.mark.slow
 def test_an_establishment_reject_is_read_from_its_own_table(start_gateway: StartGateway) -> None:
     """EstablishmentReject 11 is an invalid KeepAliveInterval (Terminate 11 means something
     else): the code is explained from the EstablishmentReject table."""
@@ -289,6 +295,7 @@ def test_bad_framing_is_answered_with_terminate(start_gateway: StartGateway) -> 
         assert sock.recv(4096) == b""  # then the gateway closes
 
 
+@pytest.mark.slow
 def test_keepalives_flow_both_ways_while_waiting(start_gateway: StartGateway, seen: Seen) -> None:
     gateway = start_gateway()
     client = client_for(gateway.port, seen, keepalive_ms=1000)
@@ -301,6 +308,7 @@ def test_keepalives_flow_both_ways_while_waiting(start_gateway: StartGateway, se
     assert gateway.state()["terminations"] == 0  # the gateway never gave up on us
 
 
+@pytest.mark.slow
 def test_a_slow_gateway_is_a_timeout_and_a_patient_client_gets_through(
     start_gateway: StartGateway, seen: Seen
 ) -> None:
@@ -385,6 +393,7 @@ def test_the_simulator_refuses_bad_settings(
     assert words in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_port_in_use_is_exit_69(start_gateway: StartGateway, key_file: Path) -> None:
     gateway = start_gateway()
     proc = subprocess.run(

@@ -33,6 +33,8 @@ from ncctl.journal import Journal, journal_path
 
 from .conftest import FIRM, SESSION, MakeInputs, StartGateway, entry, write_key_file
 
+pytestmark = pytest.mark.slow
+
 TRADE_DATE = dt.date(2026, 11, 23)  # a Monday
 WEEK = dt.date(2026, 11, 22)
 CLOCK = SystemClock()

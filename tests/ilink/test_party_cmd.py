@@ -37,6 +37,8 @@ from .conftest import (
     write_key_file,
 )
 
+pytestmark = pytest.mark.slow
+
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any], str]:
     """Run ncctl in-process; (exit code, the one JSON document or {}, stderr)."""

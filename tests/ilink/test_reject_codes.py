@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ncctl.ilink import reject_codes
 from ncctl.ilink.reject_codes import TABLES, explain
+
+pytestmark = pytest.mark.slow
 
 
 def test_each_family_reads_its_own_meaning_of_a_shared_code() -> None:

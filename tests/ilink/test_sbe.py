@@ -128,6 +128,7 @@ def message_strategy(cls: type[sbe.Message]) -> st.SearchStrategy[sbe.Message]:
     return st.builds(cls, **fields)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", CLASSES, ids=IDS)
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())

@@ -10,6 +10,8 @@ import pytest
 
 from tests.logs.helpers import TRADE_DATE, gunzip, run, tree, write_config
 
+pytestmark = pytest.mark.slow
+
 NAME = f"audit.{TRADE_DATE}.csv.gz"
 CONTENT = b"header\n" + b"".join(b"%08d,row\n" % i for i in range(200_000))  # ~3 MiB
 

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from ncctl.floor import file_id
 from ncctl.logs.inuse import Usage, scan
 
+pytestmark = pytest.mark.slow
+
 OPEN_ALL = (
     "import sys, time\n"
     "files = [open(p, m) for p, m in zip(sys.argv[1::2], sys.argv[2::2])]\n"

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.logs.helpers import run, write_config
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_thousand_small_files(tmp_path: Path) -> None:

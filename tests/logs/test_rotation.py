@@ -17,6 +17,7 @@ from ncctl.sim.order_session import audit_row_seq
 from tests.logs.helpers import TRADE_DATE, gunzip, run, write_config
 
 
+@pytest.mark.slow
 def test_rotate_renames_compresses_and_writes_the_sidecar(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     live = tmp_path / "live" / "audit.csv"
@@ -37,6 +38,7 @@ def test_rotate_renames_compresses_and_writes_the_sidecar(tmp_path: Path) -> Non
     assert sorted(p.name for p in final.parent.iterdir()) == [final.name, final.name + ".sha256"]
 
 
+@pytest.mark.slow
 def test_rename_is_a_rename_not_a_copy(tmp_path: Path) -> None:
     config = write_config(tmp_path, compress="none")
     live = tmp_path / "live" / "audit.csv"
@@ -48,6 +50,7 @@ def test_rename_is_a_rename_not_a_copy(tmp_path: Path) -> None:
     assert archive.stat().st_ino == inode
 
 
+@pytest.mark.slow
 def test_second_rotation_of_a_trade_date_is_a_no_op(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     (tmp_path / "live" / "audit.csv").write_text("a\n")
@@ -60,6 +63,7 @@ def test_second_rotation_of_a_trade_date_is_a_no_op(tmp_path: Path) -> None:
     assert (tmp_path / "live" / "audit.csv").read_text() == "next day's rows\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("clock", "trade_date"),
     [
@@ -81,6 +85,7 @@ def test_the_trade_date_is_that_of_the_session_that_closed_last(
     assert (tmp_path / "archive" / "audit" / f"audit.{stamp}.csv.gz").is_file()
 
 
+@pytest.mark.slow
 def test_an_empty_day_is_recorded_not_skipped(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     code, doc, _ = run(config, "logs", "rotate")
@@ -93,6 +98,7 @@ def test_an_empty_day_is_recorded_not_skipped(tmp_path: Path) -> None:
     assert doc["data"]["files"][0]["empty"] is True
 
 
+@pytest.mark.slow
 def test_dry_run_changes_nothing(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     live = tmp_path / "live" / "audit.csv"
@@ -103,6 +109,7 @@ def test_dry_run_changes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "archive").exists()
 
 
+@pytest.mark.slow
 def test_copytruncate_keeps_the_live_inode(tmp_path: Path) -> None:
     config = write_config(tmp_path, mode="copytruncate")
     live = tmp_path / "live" / "audit.csv"
@@ -131,6 +138,7 @@ def _limit_file_size() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (160 * 1024, 160 * 1024))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["rename", "copytruncate"])
 def test_local_disk_full_is_a_clear_error_and_loses_nothing(tmp_path: Path, mode: str) -> None:
     config = write_config(tmp_path, mode=mode)
@@ -170,6 +178,7 @@ def test_cross_device_archive_is_refused_before_touching_anything(tmp_path: Path
         subprocess.run(["rm", "-rf", str(archive)], check=False)
 
 
+@pytest.mark.slow
 def test_owner_reopens_and_no_audit_row_is_lost(tmp_path: Path) -> None:
     """The real order-session simulator writes rows continuously while the file is rotated."""
     live_dir = tmp_path / "live"

@@ -39,6 +39,8 @@ from ncctl.components.process import wait_until
 from ncctl.schedule import load_engine
 from tests.logs.helpers import FORCED, NCCTL, run, write_config
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("writer.py")
 CHICAGO = ZoneInfo("America/Chicago")

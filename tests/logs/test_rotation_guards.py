@@ -18,6 +18,8 @@ import pytest
 
 from tests.logs.helpers import NCCTL, TRADE_DATE, run, tree, write_config
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 HOLD_OPEN = (
     "import sys, time\n"

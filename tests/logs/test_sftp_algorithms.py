@@ -34,6 +34,8 @@ from tests.sshd import (
     sshd_unavailable,
 )
 
+pytestmark = pytest.mark.slow
+
 
 def _server(extra: str) -> Iterator[SshServer]:
     reason = sshd_unavailable()

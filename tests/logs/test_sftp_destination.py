@@ -44,6 +44,8 @@ from tests.sshd import (
     wait_for,
 )
 
+pytestmark = pytest.mark.slow
+
 MiB = 1024 * 1024
 
 

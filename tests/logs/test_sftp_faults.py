@@ -36,6 +36,8 @@ from tests.logs.helpers import FORCED, TRADE_DATE, run, write_config
 from tests.logs.proxy import LoopbackProxy, stopped_afterwards
 from tests.sshd import SessionFreezer, SshServer, wait_for
 
+pytestmark = pytest.mark.slow
+
 MiB = 1024 * 1024
 TIMEOUT_S = 2.0
 SLACK_S = 1.0

@@ -6,8 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ncctl.components.process import wait_until
 from tests.logs.helpers import NO_DAC_OVERRIDE, TRADE_DATE, run, write_config
+
+pytestmark = pytest.mark.slow
 
 NAME = f"audit.{TRADE_DATE}.csv.gz"
 

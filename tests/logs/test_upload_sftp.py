@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from tests.logs.helpers import FORCED, TRADE_DATE, run, write_config
 from tests.sshd import SshServer
+
+pytestmark = pytest.mark.slow
 
 NAME = f"audit.{TRADE_DATE}.csv.gz"
 
