@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ncctl.cli import output
-from ncctl.cli.context import STATE
-from ncctl.cli.options import JsonOpt
+from ncctl.cli.command import command
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from ncctl.cli.context import CommandContext
+    from ncctl.cli.views.preflight import PreflightReport
 
-STYLE = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
 
-
-def preflight(json: JsonOpt = False) -> None:
+@command(None, "preflight")
+def preflight(ctx: CommandContext) -> PreflightReport:
     """Check what the week needs before it starts: the iLink secret's expiry and gateway,
     each upload destination (host key, a probe file, free space), local free space, host
     tuning, holiday-table coverage, clock synchronisation and `config validate`.
@@ -26,31 +24,12 @@ def preflight(json: JsonOpt = False) -> None:
     written and nothing is recorded. The runner runs it every Sunday an hour before the feed
     handler starts.
     """
+    from ncctl.cli.views.preflight import PreflightReport
     from ncctl.preflight.result import Context
-    from ncctl.preflight.run import failure, run_checks
+    from ncctl.preflight.run import run_checks
 
-    output.begin("preflight", json)
-    loaded = STATE.config()
-    engine = STATE.engine()
-    ctx = Context(loaded.config, engine, STATE.now(), STATE.simulated(), loaded.path)
-    report = run_checks(ctx)
-    data = report.as_dict()
-    data["at"] = ctx.now.astimezone(engine.zone).isoformat(timespec="seconds")
-
-    def draw(console: Console) -> None:
-        from rich.markup import escape
-
-        counts = report.counts()
-        console.print(
-            f"preflight at {data['at']}: "
-            + ", ".join(f"{counts[s]} {s}" for s in ("ok", "warn", "fail", "skip"))
-        )
-        for check in report.checks:
-            style = STYLE[check.status]
-            console.print(
-                f"[{style}]{check.status:<4}[/{style}] {escape(check.name)}: {escape(check.detail)}"
-            )
-            if check.hint and check.status != "ok":
-                console.print(f"     hint: {escape(check.hint)}")
-
-    output.emit(data, draw, failure=failure(report))
+    loaded = ctx.config()
+    engine = ctx.engine()
+    checks = Context(loaded.config, engine, ctx.now(), ctx.simulated(), loaded.path)
+    report = run_checks(checks)
+    return PreflightReport(report, checks.now.astimezone(engine.zone).isoformat(timespec="seconds"))

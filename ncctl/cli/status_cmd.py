@@ -22,8 +22,9 @@ def status(
     ] = False,
 ) -> StatusReport:
     """Show what should be running (schedule) and what is (backends); exit 1 on drift."""
-    from ncctl.cli.component_group import drift_error, observer, render_status
+    from ncctl.cli.component_group import observer
     from ncctl.cli.schedule_cmd import state_data
+    from ncctl.cli.views.components import drift_error
     from ncctl.cli.views.status import StatusReport
     from ncctl.components.base import COMPONENTS
     from ncctl.schedule.views import events_view
@@ -46,7 +47,6 @@ def status(
         config_source=loaded.source,
         schedule=sched,
         components=rows,
-        components_text=render_status(rows, zone),
         week=events,
         zone=zone,
         engine=engine,

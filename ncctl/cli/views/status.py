@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,8 +26,6 @@ class StatusReport:
     """The scheduled state now (``schedule.views.state_view``)."""
     components: list[dict[str, Any]]
     """One row per component (``Lifecycle.status``)."""
-    components_text: Callable[[Console], None]
-    """The components' table (drawn by the component groups' view)."""
     week: list[dict[str, str]] | None
     """This week's events, when asked for."""
     zone: ZoneInfo
@@ -42,6 +39,7 @@ class StatusReport:
 
 def text(result: StatusReport, console: Console) -> None:
     from ncctl.cli.times import print_zone
+    from ncctl.cli.views.components import components_text
     from ncctl.cli.views.schedule import events_text, state_text
 
     zone = result.zone
@@ -52,7 +50,7 @@ def text(result: StatusReport, console: Console) -> None:
     )
     state_text(result.schedule, zone, console)
     console.print()
-    result.components_text(console)
+    components_text(result.components, zone, console)
     if result.week is not None:
         console.print()
         console.print("[bold]this week[/bold]")
