@@ -4,7 +4,6 @@ only the node_exporter textfile is world-readable (0644), since it is meant to b
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
@@ -26,8 +25,7 @@ def cycle(root: Path, umask: int) -> Path:
     (root / "live" / "audit.csv").write_bytes(b"row\n")
     prom = root / "ncctl.prom"
 
-    def with_umask() -> None:
-        os.umask(umask)
+    with_umask = ("sh", "-c", f'umask {umask:03o} && exec "$@"', "sh")
 
     steps: list[tuple[str, ...]] = [
         ("logs", "rotate"),
@@ -39,7 +37,7 @@ def cycle(root: Path, umask: int) -> Path:
     try:
         for step in steps:
             clock = FEED_HOURS if step[0] == "feed" else "2026-11-25T16:05"
-            code, doc, err = run(config, *step, clock=clock, preexec=with_umask)
+            code, doc, err = run(config, *step, clock=clock, wrapper=with_umask)
             assert code == 0, (step, doc, err)
     finally:
         run(config, "feed", "stop", "--force", "--reason", "test teardown", clock=FEED_HOURS)

@@ -12,38 +12,23 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from ncctl.ilink.credentials import Credentials, decode_secret
 from ncctl.ilink.party_inputs import PartyInputs
 from ncctl.ilink.settings import IlinkConfig, PartyDetails
-
-T = TypeVar("T")
+from tests.helpers import wait_for
 
 SECRET = "ZGV2LW9ubHktc2VjcmV0LWZvci10aGUtc2ltdWxhdG9y"
 WRONG_SECRET = "d3Jvbmctc2VjcmV0LWZvci10aGUtc2ltdWxhdG9y"
 ACCESS_KEY_ID = "TESTKEY01"
 SESSION = "TST"
 FIRM = "T01"
-
-
-def wait_for(probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    """Poll ``probe`` until it returns something other than None/False, or fail naming
-    ``what`` (the only sleeping in these tests is this poll's short tick)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value is not None and value is not False:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.005)
 
 
 def write_key_file(path: Path, secret: str = SECRET, access_key_id: str = ACCESS_KEY_ID) -> Path:

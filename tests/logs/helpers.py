@@ -1,20 +1,20 @@
-"""Shared pieces of the logs tests: a configuration in a temporary directory, runners."""
+"""Shared pieces of the logs tests: a configuration in a temporary directory, a runner on
+tests/helpers.py, data helpers."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import os
-import subprocess
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tests.helpers import run_process
 
 if TYPE_CHECKING:
     from ncctl.logs.manifest import Manifest
 
-NCCTL = str(Path(sys.executable).parent / "ncctl")
 AFTER_WEDNESDAY_CLOSE = "2026-11-25T16:05"
 TRADE_DATE = "20261125"
 NO_DAC_OVERRIDE = (
@@ -78,27 +78,29 @@ def run(
     *args: str,
     clock: str = AFTER_WEDNESDAY_CLOSE,
     env: Mapping[str, str] | None = None,
-    preexec: Callable[[], None] | None = None,
     wrapper: tuple[str, ...] = (),
     clock_free: bool = False,
     json_flag: bool = True,
 ) -> tuple[int, dict[str, Any], str]:
-    """`ncctl --config CONFIG --clock CLOCK ARGS --json` as a real process (without --clock
-    when ``clock_free``; without --json when not ``json_flag``)."""
-    pinned = [] if clock_free else ["--clock", clock]
-    tail = ["--json"] if json_flag else []
-    proc = subprocess.run(
-        [*wrapper, NCCTL, "--config", str(config), *pinned, *args, *tail],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, **(env or {})},
-        preexec_fn=preexec,
+    """`ncctl --config CONFIG --clock CLOCK ARGS --json` as a real process through
+    :func:`tests.helpers.run_process` (without --clock when ``clock_free``; without --json when
+    not ``json_flag``): its exit code, JSON document (empty without one) and stderr."""
+    pinned = () if clock_free else ("--clock", clock)
+    tail = ("--json",) if json_flag else ()
+    done = run_process(
+        "--config",
+        config,
+        *pinned,
+        *args,
+        *tail,
+        cwd=Path.cwd(),
+        columns=os.environ.get("COLUMNS"),
+        env=env,
+        wrapper=wrapper,
+        timeout_s=120,
     )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    doc: dict[str, Any] = json.loads(proc.stdout) if json_flag and proc.stdout.strip() else {}
-    return proc.returncode, doc, proc.stderr
+    doc = done.json() if json_flag and done.out.strip() else {}
+    return done.code, doc, done.err
 
 
 def gunzip(path: Path) -> bytes:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import resource
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from ncctl.components.process import wait_until
 from ncctl.sim.order_session import audit_row_seq
+from tests.helpers import wait_for
 from tests.logs.helpers import TRADE_DATE, gunzip, run, write_config
 
 
@@ -133,9 +132,8 @@ def test_zstd_compression(tmp_path: Path) -> None:
     )
 
 
-def _limit_file_size() -> None:
-    # room for the manifest's write-ahead log, not for the archive
-    resource.setrlimit(resource.RLIMIT_FSIZE, (160 * 1024, 160 * 1024))
+LIMIT_FILE_SIZE = ("prlimit", f"--fsize={160 * 1024}", "--")
+"""Room for the manifest's write-ahead log, not for the archive."""
 
 
 @pytest.mark.slow
@@ -145,7 +143,7 @@ def test_local_disk_full_is_a_clear_error_and_loses_nothing(tmp_path: Path, mode
     live = tmp_path / "live" / "audit.csv"
     content = os.urandom(512 * 1024)  # incompressible: gzip output exceeds the limit
     live.write_bytes(content)
-    code, doc, _ = run(config, "logs", "rotate", preexec=_limit_file_size)
+    code, doc, _ = run(config, "logs", "rotate", wrapper=LIMIT_FILE_SIZE)
     assert code == 75, doc
     assert doc["error"]["code"] == "rotate.no_space"
     assert "File too large" in doc["error"]["message"] or "space" in doc["error"]["message"]
@@ -200,11 +198,11 @@ def test_owner_reopens_and_no_audit_row_is_lost(tmp_path: Path) -> None:
     assert code == 0, doc
     try:
         live = live_dir / "audit.csv"
-        assert wait_until(lambda: live.is_file() and live.stat().st_size > 2000, 20)
+        wait_for(lambda: live.is_file() and live.stat().st_size > 2000, 20, "the first rows")
         code, doc, _ = run(config, "logs", "rotate")
         assert code == 0, doc
         assert "reopened" in " ".join(doc["data"]["categories"][0]["files"][0]["notes"])
-        assert wait_until(lambda: live.is_file() and live.stat().st_size > 2000, 20)
+        wait_for(lambda: live.is_file() and live.stat().st_size > 2000, 20, "rows after reopen")
     finally:
         code, doc, _ = run(config, "session", "stop")
         assert code == 0, doc

@@ -35,9 +35,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ncctl.components.process import wait_until
 from ncctl.schedule import load_engine
-from tests.logs.helpers import FORCED, NCCTL, run, write_config
+from tests.helpers import ncctl_command, wait_for
+from tests.logs.helpers import FORCED, run, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -97,12 +97,12 @@ class Setup:
         self.ready.unlink(missing_ok=True)
         code, doc, _ = run(self.config, "session", "start", *FORCED, clock=SESSION_CLOCK)
         assert code == 0, doc
-        assert wait_until(lambda: self.live.is_file() and self.live.stat().st_size > 0, 10)
+        wait_for(lambda: self.live.is_file() and self.live.stat().st_size > 0, 10, "the first row")
 
     def rotate(self, clock: str) -> subprocess.Popen[bytes]:
         rotate = ("logs", "rotate", *FORCED, "--json")
         return subprocess.Popen(
-            [NCCTL, "--config", str(self.config), "--clock", clock, *rotate],
+            ncctl_command("--config", self.config, "--clock", clock, *rotate),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.logs.helpers import NCCTL, TRADE_DATE, run, tree, write_config
+from tests.helpers import run_process
+from tests.logs.helpers import TRADE_DATE, run, tree, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -36,15 +37,8 @@ def journal(root: Path) -> list[dict[str, Any]]:
 
 def text(config: Path, *args: str, clock: str) -> str:
     """What a human sees: stdout and stderr of a run without --json, at a wide terminal."""
-    proc = subprocess.run(
-        [NCCTL, "--config", str(config), "--clock", clock, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "COLUMNS": "400"},
-    )
-    return proc.stdout + proc.stderr
+    done = run_process("--config", config, "--clock", clock, *args, cwd=Path.cwd(), columns="400")
+    return done.out + done.err
 
 
 def metric(config: Path, name: str, clock: str, **labels: str) -> float | None:

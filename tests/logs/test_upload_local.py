@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ncctl.components.process import wait_until
+from tests.helpers import wait_for
 from tests.logs.helpers import NO_DAC_OVERRIDE, TRADE_DATE, run, write_config
 
 pytestmark = pytest.mark.slow
@@ -140,4 +140,4 @@ def test_a_second_run_waits_then_exits_75_naming_the_holder(tmp_path: Path) -> N
         holder.stdin.write("\n")
         holder.stdin.close()
         holder.wait(timeout=30)
-    assert wait_until(lambda: run(config, "logs", "upload")[0] == 0, 10)
+    wait_for(lambda: run(config, "logs", "upload")[0] == 0, 10, "an upload that succeeds")
