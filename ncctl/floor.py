@@ -20,14 +20,12 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
 import signal
-import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 from ncctl.errors import (
     CantCreateError,
@@ -45,7 +43,10 @@ POLL_S = 0.02
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
-C = TypeVar("C", bound=sqlite3.Connection)
+if TYPE_CHECKING:  # imported where used: `ncctl schedule now` needs neither
+    import sqlite3
+
+C = TypeVar("C", bound="sqlite3.Connection")
 
 
 def set_umask() -> int:
@@ -252,6 +253,8 @@ def create_exclusive(path: Path, *, what: str, mode: int = FILE_MODE) -> int:
 
 def temp_name(path: Path) -> Path:
     """A fresh, unguessable temporary name beside ``path``."""
+    import secrets
+
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
 
 
@@ -407,6 +410,8 @@ def sqlite_connect(
                 break
             if not stat.S_ISREG(st.st_mode):
                 raise refuse_link(name, what)
+    import sqlite3
+
     db: Any = sqlite3.connect(
         target, timeout=timeout, isolation_level=None, uri=uri, factory=factory
     )
