@@ -35,9 +35,6 @@ from typing import Any, Literal
 from ncctl.config import DestinationConfig
 from tests.helpers import holds_within
 
-wait_for = holds_within
-"""The old name of :func:`tests.helpers.holds_within`, for the logs tests that import it here."""
-
 TEST_USER = "ncctltest"
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_S = 10.0

@@ -26,6 +26,7 @@ from ncctl.errors import ConfigError, PermissionDeniedError, TemporaryError, Una
 from ncctl.logs.destinations import RESUME_MARGIN, Item, UploadConflict
 from ncctl.logs.sftp_destination import SftpDestination
 from ncctl.logs.ssh_connection import HostKeyError
+from tests.helpers import holds_within
 from tests.logs.conftest import (
     MakeItem,
     OpenDestination,
@@ -41,7 +42,6 @@ from tests.sshd import (
     known_hosts_line,
     running_sshd,
     sshd_unavailable,
-    wait_for,
 )
 
 pytestmark = pytest.mark.slow
@@ -455,7 +455,7 @@ def test_every_cut_send_resumes_further(
             open_destination(config).send(item)
         assert proxy.cut_done == [2 * MiB] * (i + 1)  # ended by the cut, not by a timeout
         # the server may still be writing what it received before the cut
-        assert wait_for(lambda: not sshd.session_pids(), 30)
+        assert holds_within(lambda: not sshd.session_pids(), 30)
         sizes.append(part.stat().st_size)
     assert 0 < sizes[0] < sizes[1] < item.size
     sent = open_destination(config).send(item)

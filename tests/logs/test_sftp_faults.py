@@ -31,10 +31,11 @@ import pytest
 
 from ncctl.config import DestinationConfig
 from ncctl.errors import EXIT_TEMPFAIL, TemporaryError
+from tests.helpers import holds_within
 from tests.logs.conftest import MakeItem, OpenDestination
 from tests.logs.helpers import FORCED, TRADE_DATE, run, write_config
 from tests.logs.proxy import LoopbackProxy, stopped_afterwards
-from tests.sshd import SessionFreezer, SshServer, wait_for
+from tests.sshd import SessionFreezer, SshServer
 
 pytestmark = pytest.mark.slow
 
@@ -240,7 +241,7 @@ def test_an_authentication_stall_makes_logs_upload_exit_75_and_the_next_run_uplo
     assert code == 0, doc
     assert [u["state"] for u in doc["data"]["uploads"]] == ["verified"]
     assert (remote_dir / f"audit.{TRADE_DATE}.csv.gz").is_file()
-    assert wait_for(lambda: proxy.connections == 2, 5)
+    assert holds_within(lambda: proxy.connections == 2, 5)
 
 
 def test_a_server_frozen_after_the_last_write_is_noticed_within_the_timeout(
