@@ -47,8 +47,8 @@ def render(result: object, ctx: CommandContext) -> None:
 
     shown = VIEWS[type(result)]
     failure: NcctlError | None = None
-    if hasattr(result, "failure"):
-        failure = result.failure()
+    if hasattr(result, "failure"):  # a method, or a property of a result from the core
+        failure = result.failure() if callable(result.failure) else result.failure
     warnings = list(getattr(result, "warnings", None) or [])
     output.emit(
         shown.data(result),
