@@ -59,6 +59,11 @@ class OutputOptions:
         """Text tables show every column in full (``-o wide``)."""
         return self.format == "wide"
 
+    @property
+    def shows_text(self) -> bool:
+        """Text on stdout (neither one document nor ``--quiet``): progress may be shown."""
+        return not self.structured and not self.quiet
+
 
 @dataclass
 class CommandContext:

@@ -208,7 +208,7 @@ def upload(
             hint=f"configured: {', '.join(cfg.destinations) or 'none'}",
         )
     journal = Journal(journal_path(cfg.state_dir))  # refused before anything is sent
-    shows_progress = not ctx.output.structured and not ctx.output.quiet
+    shows_progress = ctx.output.shows_text
     with _locked_manifest(ctx, rebuild=rebuild) as manifest:
         uploader = Uploader(cfg, manifest, destination, progress=_Progress(shows_progress))
         outcomes = uploader.run()
