@@ -3,8 +3,9 @@ error}`` or as text, through the view registered for the result's type.
 
 A view (``ncctl/cli/views/<group>.py``) is the only place a result is turned into output:
 ``data(result)`` gives the JSON shape, ``text(result, console)`` prints the text. A result may
-also carry ``warnings`` (a list of text) and a ``failure()`` (an error that makes the answer
-``ok: false`` with the error's exit code, the data still shown)."""
+also carry ``warnings`` (a list of text), a ``failure()`` (an error that makes the answer
+``ok: false`` with the error's exit code, the data still shown) and an ``exit_status()`` (an
+exit code of its own, the answer still ``ok``)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,11 @@ def render(result: object, ctx: CommandContext) -> None:
         warnings=warnings,
         failure=failure,
     )
+    code = result.exit_status() if hasattr(result, "exit_status") else 0
+    if code:  # a result that ends with an exit code of its own (a daemon's)
+        import typer
+
+        raise typer.Exit(code)
 
 
 @dataclass(frozen=True)
