@@ -6,17 +6,8 @@ from typing import TYPE_CHECKING
 
 from typer.core import TyperArgument
 
-from ncctl.cli.command_tree import (
-    CODE_SPAN,
-    PROG,
-    CommandEntry,
-    default_of,
-    iter_commands,
-    markup_mode,
-    plain,
-    type_label,
-    usage,
-)
+from ncctl.cli import command_tree as tree
+from ncctl.cli.command_tree import PROG, CommandEntry
 
 if TYPE_CHECKING:
     import typer
@@ -29,7 +20,7 @@ def _roff(text: str) -> str:
     """Prose for roff: backslashes and hyphens escaped, code spans in bold."""
     out: list[str] = []
     pos = 0
-    for match in CODE_SPAN.finditer(text):
+    for match in tree.CODE_SPAN.finditer(text):
         out.append(_roff_escape(text[pos : match.start()]))
         fence = match.group(1)
         out.append(r"\fB" + _roff_escape(match.group(0)[len(fence) : -len(fence)].strip()) + r"\fR")
@@ -66,11 +57,13 @@ def _man_param(param: _click.Parameter, entry: CommandEntry) -> list[str]:
     else:
         names = ", ".join(r"\fB" + _roff_escape(n) + r"\fR" for n in param.opts)
         names += "".join(r", \fB" + _roff_escape(n) + r"\fR" for n in param.secondary_opts)
-    label = type_label(param, entry.ctx)
+    label = tree.type_label(param, entry.ctx)
     if label and label not in ("flag", "count"):
         names += r" \fI" + _roff_escape(label) + r"\fR"
-    text = " ".join(plain(getattr(param, "help", None), markup_mode(entry.command)).split())
-    default, _ = default_of(param, entry.ctx)
+    text = " ".join(
+        tree.plain(getattr(param, "help", None), tree.markup_mode(entry.command)).split()
+    )
+    default, _ = tree.default_of(param, entry.ctx)
     extras = [f"Default: {default}." if default and default != "required" else ""]
     if default == "required":
         extras.append("Required.")
@@ -88,8 +81,8 @@ def _man_command(entry: CommandEntry) -> list[str]:
     lines = [f".SS {_roff_escape(entry.name)}"]
     if command.deprecated:
         lines += [".PP", "Deprecated."]
-    lines += _roff_paragraphs(plain(command.help, markup_mode(command)))
-    lines += [".PP", ".nf", *_roff_lines(r"\fB" + _roff_escape(usage(entry)) + r"\fR"), ".fi"]
+    lines += _roff_paragraphs(tree.plain(command.help, tree.markup_mode(command)))
+    lines += [".PP", ".nf", *_roff_lines(r"\fB" + _roff_escape(tree.usage(entry)) + r"\fR"), ".fi"]
     params = entry.params()
     if params:
         lines += [".RS", *[line for p in params for line in _man_param(p, entry)], ".RE"]
@@ -97,7 +90,7 @@ def _man_command(entry: CommandEntry) -> list[str]:
     if subs:
         lines += [".PP", "Commands: " + ", ".join(r"\fB" + n + r"\fR" for n, _ in subs) + "."]
     if command.epilog:
-        lines += _roff_paragraphs(plain(command.epilog, markup_mode(command)))
+        lines += _roff_paragraphs(tree.plain(command.epilog, tree.markup_mode(command)))
     return lines
 
 
@@ -106,9 +99,9 @@ def render_man_page(app: typer.Typer | None = None) -> str:
     from ncctl.cli.app import EXIT_STATUS, TUNE_EXIT_STATUS
     from ncctl.config_files import ETC_CONFIG
 
-    entries = list(iter_commands(app))
+    entries = list(tree.iter_commands(app))
     root = entries[0]
-    help_text = plain(root.command.help, markup_mode(root.command))
+    help_text = tree.plain(root.command.help, tree.markup_mode(root.command))
     summary = help_text.split("\n\n", 1)[0].rstrip(".")
     help_names = " or ".join(r"\fB" + _roff_escape(n) + r"\fR" for n in root.ctx.help_option_names)
     lines = [
