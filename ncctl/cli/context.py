@@ -12,10 +12,12 @@ import datetime as dt
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
+
+    from typer import _click as click
 
     from ncctl.clock import Clock
     from ncctl.config import LoadedConfig
@@ -39,9 +41,10 @@ class GlobalOptions:
     debug: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass
 class OutputOptions:
-    """How the command answers: ``-o/--output`` (or ``--json``), ``-q/--quiet``, ``--tz``."""
+    """How the command answers: ``-o/--output`` (or ``--json``), ``-q/--quiet``, ``--tz``;
+    set by the option callbacks while the command line is parsed."""
 
     format: str = "table"
     quiet: bool = False
@@ -68,8 +71,11 @@ class OutputOptions:
 @dataclass
 class CommandContext:
     options: GlobalOptions = field(default_factory=GlobalOptions)
+    output: OutputOptions = field(default_factory=OutputOptions)
     command: str = ""
     """The command path without ``ncctl`` (``schedule now``), set when the command runs."""
+    legacy_output_dir: str | None = None
+    """The directory of ``systemd units --output DIR`` (deprecated: ``--dir DIR``)."""
     share_clock: tuple[dt.datetime, float] | None = None
     """The start and speed of ``--clock``, shared with components this command starts."""
     _clock: Clock | None = field(default=None, repr=False)
@@ -96,15 +102,6 @@ class CommandContext:
     @property
     def clock_speed(self) -> float:
         return self.options.speed
-
-    @property
-    def output(self) -> OutputOptions:
-        """The output options, as parsed so far (complete once the command runs)."""
-        from ncctl.cli import output
-
-        return OutputOptions(
-            output.output_format.get(), output.quiet_mode.get(), output.display_tz.get()
-        )
 
     def config(self) -> LoadedConfig:
         if self._loaded is None:
@@ -205,7 +202,6 @@ class CommandContext:
         (JSON). ``simulated``: the command runs a simulated clock of its own (the demo);
         ``hint``: instead of offering ``--force`` (a command that has none); ``tuning_root``:
         the root a ``tune`` command acts on instead of ``tuning.root`` (``--root``)."""
-        from ncctl.cli import output
         from ncctl.development import development_problem
         from ncctl.errors import RefusedError
         from ncctl.journal.runclock import forced
@@ -241,7 +237,6 @@ class CommandContext:
             "state_dir": str(loaded.config.state_dir.absolute()),
             "clock": clock,
         }
-        output.context(self.context)
 
     def engine(self) -> ScheduleEngine:
         """The schedule engine of the configuration; from the validated-schedule cache when
@@ -290,37 +285,15 @@ def _real_clock_hint(source: str) -> str:
     return f"unset {source.lstrip('$')} to act on the machine's clock"
 
 
-_current: list[CommandContext] = [CommandContext()]
-"""The context of this run: one per process at a time (threads a command starts see it too)."""
-
-
-def current() -> CommandContext:
-    """The context of the command running now (a fresh one before the root callback ran)."""
-    return _current[0]
-
-
-def start(options: GlobalOptions) -> CommandContext:
-    """The context of this run, from the parsed global options (the root callback)."""
-    _current[0] = CommandContext(options)
-    return _current[0]
+def of(parsed: click.Context) -> CommandContext:
+    """The context of this run, kept on ``click.Context.obj`` (``main`` hands one to Click;
+    made here for an app run without it)."""
+    return parsed.ensure_object(CommandContext)
 
 
 def reset() -> None:
-    """Forget everything from a previous run (``main`` may run many times in-process)."""
-    _current[0] = CommandContext()
+    """Forget what a previous run set in the core (``main`` may run many times in-process)."""
     for name, forget in (("ncctl.clock", "run_on"), ("ncctl.journal.runclock", "forced")):
         module = sys.modules.get(name)
         if module is not None:  # an earlier run in this process set it
             getattr(module, forget)(None)
-
-
-class _Current:
-    """Reads and calls go to the current :class:`CommandContext`."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(current(), name)
-
-
-STATE = cast(CommandContext, _Current())
-"""The current :class:`CommandContext`, for the command modules that do not take it as an
-argument yet (``@command`` hands it to those that do)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ncctl.cli.command import command
-from ncctl.cli.options import DryRunOpt, legacy_output_dir
+from ncctl.cli.options import DryRunOpt
 
 if TYPE_CHECKING:
     from ncctl.cli.context import CommandContext
@@ -59,7 +59,7 @@ def units(
     notes = unitfiles.generation_notes(
         loaded.config, ncctl=ncctl, base=base, config_path=config_path
     )
-    legacy = legacy_output_dir.get()
+    legacy = ctx.legacy_output_dir
     if legacy is not None:
         directory = Path(legacy)
         notes = [f"--output {legacy} is deprecated for the directory: use --dir {legacy}", *notes]

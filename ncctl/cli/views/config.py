@@ -11,6 +11,7 @@ from ncctl.cli.render import view
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.config import MetricsTls
     from ncctl.config_check import ConfigProblem, ConfigProblems
 
@@ -68,7 +69,7 @@ def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def show_text(result: ConfigShow, console: Console) -> None:
+def show_text(result: ConfigShow, console: Console, out: OutputOptions) -> None:
     from rich.syntax import Syntax
 
     from ncctl import config
@@ -88,7 +89,7 @@ def show_data(result: ConfigShow) -> dict[str, Any]:
     }
 
 
-def validation_text(result: ConfigValidation, console: Console) -> None:
+def validation_text(result: ConfigValidation, console: Console, out: OutputOptions) -> None:
     from rich.markup import escape
 
     if result.invalid is not None:
@@ -112,7 +113,7 @@ def validation_data(result: ConfigValidation) -> dict[str, Any]:
     }
 
 
-def set_text(result: ConfigSet, console: Console) -> None:
+def set_text(result: ConfigSet, console: Console, out: OutputOptions) -> None:
     import json
 
     verb = "would set" if result.dry_run else "set"
@@ -135,7 +136,7 @@ def set_data(result: ConfigSet) -> dict[str, Any]:
     }
 
 
-def init_text(result: ConfigInit, console: Console) -> None:
+def init_text(result: ConfigInit, console: Console, out: OutputOptions) -> None:
     from ncctl.config_check import load_checked
     from ncctl.errors import NcctlError
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.errors import NcctlError
     from ncctl.runner.demo import DemoResult
 
@@ -44,7 +45,7 @@ class DemoWeek:
         )
 
 
-def week_text(shown: DemoWeek, console: Console) -> None:
+def week_text(shown: DemoWeek, console: Console, out: OutputOptions) -> None:
     import datetime as dt
 
     from rich.table import Table

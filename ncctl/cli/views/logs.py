@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.errors import NcctlError
     from ncctl.logs.inventory import Inventory
     from ncctl.logs.rotation_result import RotationRun
@@ -54,8 +55,7 @@ class LogsRotation:
         return self.run.refused_error() or (None if self.dry_run else self.run.held_error())
 
 
-def rotation_text(result: LogsRotation, console: Console) -> None:
-    from ncctl.cli import output
+def rotation_text(result: LogsRotation, console: Console, out: OutputOptions) -> None:
     from ncctl.cli.humanize import human_size
 
     run = result.run
@@ -76,7 +76,7 @@ def rotation_text(result: LogsRotation, console: Console) -> None:
         for f in r.files:
             size = ""
             if "sha256" in f:
-                digest = f["sha256"] if output.wide() else f"{f['sha256'][:16]}…"
+                digest = f["sha256"] if out.wide else f"{f['sha256'][:16]}…"
                 size = f" {human_size(f['size'])}, sha256 {digest}"
             empty = " (empty day)" if f.get("empty") else ""
             empty += " (held back, see below)" if f.get("held") else ""
@@ -106,7 +106,7 @@ class LogsUpload:
         return self.error
 
 
-def upload_text(result: LogsUpload, console: Console) -> None:
+def upload_text(result: LogsUpload, console: Console, out: OutputOptions) -> None:
     from ncctl.cli.humanize import human_size
     from ncctl.logs.inventory import unknown_lines
 
@@ -153,10 +153,9 @@ class LogsStatus:
         return self.error
 
 
-def status_text(result: LogsStatus, console: Console) -> None:
+def status_text(result: LogsStatus, console: Console, out: OutputOptions) -> None:
     from rich.markup import escape
 
-    from ncctl.cli import output
     from ncctl.cli.humanize import human_size
     from ncctl.logs.inventory import unknown_lines
 
@@ -172,7 +171,7 @@ def status_text(result: LogsStatus, console: Console) -> None:
         return
     from rich.table import Table
 
-    wide = output.wide()
+    wide = out.wide
     table = Table(box=None, pad_edge=False)
     cols = ("trade date", "category", "file", "size", "bytes", "sha256", "destinations")
     for col in cols if wide else ("trade date", "file", "size", "sha256", "destinations"):
@@ -235,7 +234,7 @@ class LogsPrune:
     removed: list[dict[str, Any]]
 
 
-def prune_text(result: LogsPrune, console: Console) -> None:
+def prune_text(result: LogsPrune, console: Console, out: OutputOptions) -> None:
     verb = "would delete" if result.dry_run else "deleted"
     if not result.removed:
         console.print("nothing to prune")

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.errors import NcctlError
 
 
@@ -38,7 +39,7 @@ class MaintenancePass:
         )
 
 
-def pass_text(result: MaintenancePass, console: Console) -> None:
+def pass_text(result: MaintenancePass, console: Console, out: OutputOptions) -> None:
     from ncctl.cli.times import local, print_zone
 
     data = result.data

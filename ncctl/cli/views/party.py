@@ -11,6 +11,8 @@ from ncctl.ilink.registration import RegisterResult
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
+
 DEFINITION_COLUMNS = (
     "PartyDetailsListReqID",
     "ExecutingFirm",
@@ -26,7 +28,7 @@ party roles, CustOrderCapacity (582), ClearingAccountType (1816), CustOrderHandl
 and the self-match prevention id (2362)."""
 
 
-def register_text(result: RegisterResult, console: Console) -> None:
+def register_text(result: RegisterResult, console: Console, out: OutputOptions) -> None:
     from rich.table import Table
 
     if result.dry_run:
@@ -78,7 +80,7 @@ def register_data(result: RegisterResult) -> dict[str, Any]:
     return result.as_dict()
 
 
-def list_text(result: ListResult, console: Console) -> None:
+def list_text(result: ListResult, console: Console, out: OutputOptions) -> None:
     from rich.table import Table
 
     console.print(
@@ -111,7 +113,7 @@ def list_data(result: ListResult) -> dict[str, Any]:
     return result.as_dict()
 
 
-def verify_text(result: VerifyResult, console: Console) -> None:
+def verify_text(result: VerifyResult, console: Console, out: OutputOptions) -> None:
     if result.ok:
         console.print(
             f"[green]ok[/green] {result.gateway} holds all {len(result.matching)} "

@@ -10,6 +10,8 @@ from ncctl.cli.render import view
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
+
 
 @dataclass(frozen=True)
 class DaemonStopped:
@@ -22,7 +24,7 @@ class DaemonStopped:
         return self.exit_code
 
 
-def stopped_text(result: DaemonStopped, console: Console) -> None:
+def stopped_text(result: DaemonStopped, console: Console, out: OutputOptions) -> None:
     """Nothing: the daemon's log lines on stderr told it all."""
 
 

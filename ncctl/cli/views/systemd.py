@@ -11,6 +11,7 @@ from ncctl.cli.render import view
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.components.units import UnitFile
 
 
@@ -23,7 +24,7 @@ class UnitFiles:
     """Directories to create first, paths the sandbox hides, a deprecated spelling."""
 
 
-def units_text(result: UnitFiles, console: Console) -> None:
+def units_text(result: UnitFiles, console: Console, out: OutputOptions) -> None:
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.errors import NcctlError
     from ncctl.tuning.apply import ApplyResult
     from ncctl.tuning.plan import Plan
@@ -26,16 +27,16 @@ VERDICT_STYLE = {
 }
 
 
-def _short(text: str | None, width: int = 40) -> str:
+def _short(text: str | None, width: int, wide: bool) -> str:
     """A value cut to ``width`` in the compact table; whole with ``-o wide``."""
-    from ncctl.cli import output
-
     if text is None:
         return "-"
-    return text if len(text) <= width or output.wide() else text[: width - 1] + "…"
+    return text if len(text) <= width or wide else text[: width - 1] + "…"
 
 
-def plan_text(data: dict[str, Any], title: str, zone: ZoneInfo | None, console: Console) -> None:
+def plan_text(
+    data: dict[str, Any], title: str, zone: ZoneInfo | None, console: Console, out: OutputOptions
+) -> None:
     """A plan (``Plan.as_dict``) under ``title``; ``zone``: of the end of trading hours."""
     from rich.table import Table
 
@@ -62,8 +63,8 @@ def plan_text(data: dict[str, Any], title: str, zone: ZoneInfo | None, console: 
         table.add_row(
             row["label"],
             row["scope"],
-            _short(row["current"], 28),
-            _short(row["desired"], 28),
+            _short(row["current"], 28, out.wide),
+            _short(row["desired"], 28, out.wide),
             verdict,
             row["reason"],
         )
@@ -104,8 +105,8 @@ class TunePlan:
         return compliance_error(self.plan) if self.compliance else None
 
 
-def tune_plan_text(result: TunePlan, console: Console) -> None:
-    plan_text(result.plan.as_dict(), result.title, result.zone, console)
+def tune_plan_text(result: TunePlan, console: Console, out: OutputOptions) -> None:
+    plan_text(result.plan.as_dict(), result.title, result.zone, console, out)
 
 
 @view(TunePlan, tune_plan_text)
@@ -130,7 +131,7 @@ class TuneHost:
         return None if self.result.dry_run else compliance_error(self.result.final)
 
 
-def host_text(shown: TuneHost, console: Console) -> None:
+def host_text(shown: TuneHost, console: Console, out: OutputOptions) -> None:
     result = shown.result
     for change in result.changed:
         note = f" ({change['short']})" if change.get("short") else ""
@@ -146,7 +147,7 @@ def host_text(shown: TuneHost, console: Console) -> None:
     if result.overrides:
         console.print(f"[yellow]overrode the schedule:[/yellow] {result.overrides}")
     title = "dry run" if result.dry_run else "verify"
-    plan_text(result.final.as_dict(), title, shown.zone, console)
+    plan_text(result.final.as_dict(), title, shown.zone, console, out)
 
 
 @view(TuneHost, host_text)
@@ -170,7 +171,7 @@ class TuneRollback:
         return self.result.warnings
 
 
-def rollback_text(shown: TuneRollback, console: Console) -> None:
+def rollback_text(shown: TuneRollback, console: Console, out: OutputOptions) -> None:
     result = shown.result
     prefix = "would " if result.dry_run else ""
     for step in result.steps:
