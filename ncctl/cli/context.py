@@ -1,6 +1,8 @@
 """What every command shares: the global options, the output options and the configuration,
-loaded once. One :class:`CommandContext` per run, built by the root callback from the parsed
-global options and kept on ``click.Context.obj``.
+loaded once. One :class:`CommandContext` per run: ``main`` makes it and hands it to Click
+(``click.Context.obj``); the option callbacks fill in the output options and the root
+callback the global options while the command line is parsed, and ``@command`` gives it to
+the command. Nothing else in ``ncctl.cli`` keeps state between runs.
 
 Loading the configuration also tells :func:`ncctl.floor.trust_service_user` the service
 account (``systemd.user``): the floor's file checks run deep inside domain code that has no

@@ -1,4 +1,5 @@
-"""The one place that prints results and errors.
+"""Where output goes: the consoles, the one document, errors (results go through
+:mod:`ncctl.cli.render`).
 
 ``--json`` (``-o json``) is a contract: exactly one JSON document on stdout,
 ``{"ok", "command", "data", "error"}``, even on failure; ``-o yaml`` prints the same document
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 FORMATS = ("table", "wide", "json", "yaml")
 """The values of ``-o/--output``: text (compact or wide) or one structured document."""
 STRUCTURED = frozenset({"json", "yaml"})
-
-Renderer = Callable[["Console"], None]
 
 
 def context_line(doc: dict[str, Any]) -> str:
