@@ -35,7 +35,7 @@ def lifecycle(
     from ncctl.components.lifecycle import Lifecycle
     from ncctl.runner.registration import session_gate
 
-    ctx.changing(ctx.command, force, reason)
+    ctx.changing(force, reason)
     gated = starts and ctx.command.startswith("session ")  # the order session's registration
     loaded = ctx.config()
     return Lifecycle(

@@ -187,18 +187,19 @@ class CommandContext:
 
     def changing(
         self,
-        command: str,
         force: bool = False,
         reason: str | None = None,
         *,
+        action: str | None = None,
         simulated: bool = False,
         hint: str | None = None,
         tuning_root: Path | None = None,
     ) -> None:
-        """Call before ``command`` changes any state. A simulated clock (``--clock``,
-        ``[clock] file``, ``$NCCTL_CLOCK_FILE``) is refused (exit 1, nothing changed) unless
-        the configuration is a development one (:func:`ncctl.development.is_development`) or
-        ``--force --reason`` is given: then the journal records the override with the clock.
+        """Call before the command (or ``action``, when it names what changes) changes any
+        state. A simulated clock (``--clock``, ``[clock] file``, ``$NCCTL_CLOCK_FILE``) is
+        refused (exit 1, nothing changed) unless the configuration is a development one
+        (:func:`ncctl.development.is_development`) or ``--force --reason`` is given: then the
+        journal records the override with the clock.
         Every journal line of the command records its clock; the configuration, its source,
         the state directory and the clock are said on stderr (text) or in ``data.context``
         (JSON). ``simulated``: the command runs a simulated clock of its own (the demo);
@@ -209,6 +210,7 @@ class CommandContext:
         from ncctl.journal.runclock import forced
         from ncctl.override import check_force
 
+        command = action or self.command
         check_force(force, reason, "a guard is overridden")
         loaded = self.config()
         clock = {"kind": "simulated", "source": command} if simulated else self.clock_info()

@@ -44,7 +44,6 @@ def demo(
     from ncctl.schedule.timeparse import parse_date
 
     ctx.changing(
-        ctx.command,
         simulated=True,
         hint="run the demo on a development configuration: the embedded one (no --config, "
         "no $NCCTL_CONFIG) or configs/dev.toml",

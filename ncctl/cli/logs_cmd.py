@@ -83,7 +83,7 @@ def rotate(
 
     check_force(force, reason, "a past trade date is rotated")
     if not dry_run:
-        ctx.changing(ctx.command, force, reason)
+        ctx.changing(force, reason)
     loaded = ctx.config()
     journal = Journal(journal_path(loaded.config.state_dir))
     args = [f"--category={category}"] if category else []
@@ -200,7 +200,7 @@ def upload(
     from ncctl.logs.inventory import unknown_failure
     from ncctl.logs.upload import Uploader
 
-    ctx.changing(ctx.command, force, reason)
+    ctx.changing(force, reason)
     cfg = ctx.config().config
     if destination is not None and destination not in cfg.destinations:
         raise UsageError(
@@ -279,7 +279,7 @@ def prune(
     from ncctl.logs.inventory import prune as prune_archives
 
     if not dry_run:
-        ctx.changing(ctx.command, force, reason)
+        ctx.changing(force, reason)
     cfg = ctx.config().config
     journal = None if dry_run else Journal(journal_path(cfg.state_dir))
     with _locked_manifest(ctx, read_only=dry_run) as manifest:

@@ -71,6 +71,6 @@ def run(
     """Converge components to the schedule and run due jobs once; safe every minute."""
     from ncctl.cli.views.maintenance import MaintenancePass
 
-    ctx.changing(ctx.command, force, reason)
+    ctx.changing(force, reason)
     data = run_pass(ctx, rebuild)
     return MaintenancePass(data, None if data["skipped"] else ctx.display_zone())

@@ -57,7 +57,7 @@ def register(
     from ncctl.ilink.registration import register_all
 
     if not dry_run:
-        ctx.changing(ctx.command, force, reason)
+        ctx.changing(force, reason)
     inputs = party_inputs(ctx)
     trade_date = ctx.engine().trade_date(ctx.now())
     return register_all(inputs, clock=ctx.clock(), trade_date=trade_date, dry_run=dry_run)
@@ -74,7 +74,7 @@ def list_(ctx: CommandContext, force: OverrideOpt = False, reason: ReasonOpt = N
     import ncctl.cli.views.party  # noqa: F401  # the views of its results
     from ncctl.ilink.party_lookup import list_registrations
 
-    ctx.changing(ctx.command, force, reason)  # it talks to the gateway, writes the audit trail
+    ctx.changing(force, reason)  # it talks to the gateway, writes the audit trail
     return list_registrations(party_inputs(ctx), clock=ctx.clock())
 
 
@@ -91,5 +91,5 @@ def verify(
     import ncctl.cli.views.party  # noqa: F401  # the views of its results
     from ncctl.ilink.party_lookup import verify as verify_entries
 
-    ctx.changing(ctx.command, force, reason)  # the gateway, the audit trail
+    ctx.changing(force, reason)  # the gateway, the audit trail
     return verify_entries(party_inputs(ctx), clock=ctx.clock())

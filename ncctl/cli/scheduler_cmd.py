@@ -35,7 +35,7 @@ def scheduler_run(
     config = ctx.config().config
     simulated = ctx.clock_at is not None or config.clock.file is not None
     if not (simulated and is_development(config)):  # on a real site: refused, exit 1
-        ctx.changing(ctx.command, force, reason)
+        ctx.changing(force, reason)
     if simulated:
         raise UsageError(
             "the daemon runs on the machine's clock; --clock and [clock] do not apply",

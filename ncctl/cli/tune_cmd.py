@@ -131,7 +131,7 @@ def host(
     from ncctl.cli.views.tune import TuneHost
 
     if not dry_run:
-        ctx.changing(ctx.command, force, reason, tuning_root=root)
+        ctx.changing(force, reason, tuning_root=root)
     chosen = _profile(ctx, profile)
     tuner = _tuner(ctx, root, chosen)
     window = _window(ctx)
@@ -161,7 +161,7 @@ def rollback(
     from ncctl.tuning.errors import rollback_error
 
     if not dry_run:
-        ctx.changing(ctx.command, force, reason, tuning_root=root)
+        ctx.changing(force, reason, tuning_root=root)
     tuner = _tuner(ctx, root)
     window = _window(ctx)
     result = tuner.rollback(window=window, force=force, reason=reason, dry_run=dry_run)
