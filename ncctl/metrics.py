@@ -280,26 +280,10 @@ def rotation_source(ctx: ScrapeContext) -> list[Metric]:
     return [held]
 
 
-def latest_instants(engine: ScheduleEngine, now: dt.datetime) -> dict[str, dt.datetime]:
-    """Each one-shot job's latest scheduled instance at or before ``now``, within the
-    reconciler's look-back horizon (the instance a pass at ``now`` works on)."""
-    from ncctl.runner.jobs import job_instants
-    from ncctl.runner.reconcile import LOOKBACK
-
-    return {name: at[-1] for name, at in job_instants(engine, now, LOOKBACK).items()}
-
-
 def jobs_source(ctx: ScrapeContext) -> list[Metric]:
-    from ncctl.runner.jobs import JOBS, JobRun, JobStore, job_store_path
+    from ncctl.jobs.status import job_status
 
-    runs: list[JobRun] = []
-    path = job_store_path(ctx.config.state_dir)
-    store = JobStore(path, read_only=True)  # missing: no runs (nothing is created)
-    try:
-        runs = store.runs()
-    finally:
-        store.close()
-    latest = latest_instants(ctx.engine, ctx.now)
+    statuses = job_status(ctx.config.state_dir, ctx.engine, ctx.now)
     label = ["job_name"]
     lateness = _gauge(
         "ncctl_job_lateness_seconds",
@@ -321,22 +305,12 @@ def jobs_source(ctx: ScrapeContext) -> list[Metric]:
         "1 when the job's latest scheduled instance is not done and its window has closed.",
         label,
     )
-    for job in JOBS:
-        mine = [r for r in runs if r.job == job.name]
-        alerts.add_metric([job.name], sum(1 for r in mine if r.alerted))
-        newest = max(mine, key=lambda r: dt.datetime.fromisoformat(r.instance), default=None)
-        if newest is not None:
-            if newest.lateness_s is not None:
-                lateness.add_metric([job.name], newest.lateness_s)
-            failing.add_metric([job.name], _flag(newest.state == "failed"))
-        else:
-            failing.add_metric([job.name], 0.0)
-        instant = latest.get(job.name)
-        late = False
-        if instant is not None and ctx.now >= instant + job.window:
-            record = next((r for r in mine if r.instance == instant.isoformat()), None)
-            late = record is None or record.state != "done"
-        overdue.add_metric([job.name], _flag(late))
+    for status in statuses:
+        alerts.add_metric([status.job], status.alerts)
+        if status.lateness_s is not None:
+            lateness.add_metric([status.job], status.lateness_s)
+        failing.add_metric([status.job], _flag(status.failing))
+        overdue.add_metric([status.job], _flag(status.overdue))
     return [lateness, alerts, failing, overdue]
 
 

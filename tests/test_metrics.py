@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ncctl.components.lifecycle import backend_for
 from ncctl.config import NcctlConfig, load_file
 from ncctl.ilink.status import RegistrationStatus
+from ncctl.jobs.records import JobStore, job_store_path
 from ncctl.logs.manifest import Manifest, manifest_path
 from ncctl.metrics import (
     MetricSources,
@@ -35,7 +36,6 @@ from ncctl.metrics import (
     serve,
 )
 from ncctl.preflight.result import Recorded
-from ncctl.runner.jobs import JobStore, job_store_path
 from ncctl.schedule import ScheduleEngine, load_engine
 from tests.helpers import run_in_process
 from tests.logs.helpers import add_archive, write_config

@@ -112,22 +112,14 @@ class Daemon:
     def _reconcile(self, reason: str) -> None:
         from ncctl.errors import NcctlError
         from ncctl.locks import RUNNER_LOCK_WAIT_S, hold
-        from ncctl.preflight.run import preflight_hook
-        from ncctl.runner.reconcile import Reconciler
-        from ncctl.runner.registration import registration_hook, session_gate
+        from ncctl.runner.reconcile import reconciler_for
 
         started = time.monotonic()
         now = dt.datetime.now(dt.UTC)
         try:
             with hold(self.config.state_dir, "runner", RUNNER_LOCK_WAIT_S, f"scheduler: {reason}"):
-                report = Reconciler(
-                    self.config,
-                    self.engine,
-                    now,
-                    config_path=self.config_path,
-                    registration_hook=registration_hook(self.config),
-                    preflight_hook=preflight_hook(),
-                    session_gate=session_gate(self.config),
+                report = reconciler_for(
+                    self.config, self.engine, now, config_path=self.config_path
                 ).run()
         except NcctlError as err:
             self.failed += 1
