@@ -29,7 +29,6 @@ OVERSIZED = {
     "ncctl/components/units.py": 504,
     "ncctl/config.py": 724,
     "ncctl/config_check.py": 599,
-    "ncctl/metrics.py": 786,
 }
 """Product files still over the limit, with their line count as a ceiling: none may grow, and
 a file leaves the list once it is split."""
