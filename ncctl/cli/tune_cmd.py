@@ -332,8 +332,8 @@ def jitter(
         bool,
         typer.Option(
             "--force",
-            help="Measure while the schedule wants trading or the feed up, or on a simulated "
-            "clock of a non-development configuration (needs --reason).",
+            help="Measure inside trading hours, or on a simulated clock of a non-development "
+            "configuration (needs --reason).",
         ),
     ] = False,
     reason: ReasonOpt = None,
@@ -341,8 +341,7 @@ def jitter(
     """Measure how often and how long each CPU is interrupted: rt-tests' cyclictest, one
     thread pinned per CPU, for a bounded time; per CPU the samples, p50/p99/p99.9/max latency
     and the count above --threshold, housekeeping and isolated side by side. Keeps the report
-    for `tune verify`. Refused while the schedule wants trading or the feed up, unless
-    --force --reason."""
+    for `tune verify`. Refused inside trading hours unless --force --reason."""
     import os
 
     from ncctl.cli.views.jitter import JitterRun
@@ -367,15 +366,16 @@ def jitter(
         threshold_us=threshold,
         privileged=core.privileged(),
     )
-    binary = core.find_cyclictest()
     state_dir = ctx.config().config.state_dir
+    engine, now = ctx.engine(), ctx.now()
     report = core.measure(
-        binary,
         request,
         state_dir=state_dir,
-        engine=ctx.engine(),
-        now=ctx.now(),
+        engine=engine,
+        now=now,
         force=force,
         reason=reason,
     )
-    return JitterRun(report, core.report_path(state_dir), [*warnings, *more])
+    feed = core.feed_note(engine, now)
+    notes = [*warnings, *more, *([feed] if feed else [])]
+    return JitterRun(report, core.report_path(state_dir), notes)

@@ -515,23 +515,31 @@ def jitter_status(state_dir: Path) -> JitterStatus:
 
 
 def busy(engine: ScheduleEngine, now: dt.datetime) -> str | None:
-    """Why the host must not be loaded now (trading hours, or the market data feed scheduled
-    up), or None."""
+    """Why the host must not be loaded now: inside trading hours (the market open or
+    pre-open, or the order session wanted up), or None."""
     from ncctl.tuning.window import trading_window
 
     window = trading_window(engine, now)
-    if window.inside:
-        until = window.next_outside
-        return f"inside trading hours: {window.reason}" + (
-            f" until {until.isoformat(timespec='minutes')}" if until is not None else ""
-        )
+    if not window.inside:
+        return None
+    until = window.next_outside
+    return f"inside trading hours: {window.reason}" + (
+        f" until {until.isoformat(timespec='minutes')}" if until is not None else ""
+    )
+
+
+def feed_note(engine: ScheduleEngine, now: dt.datetime) -> str | None:
+    """A warning when the market data feed is wanted up now (outside trading hours too, as in
+    the daily maintenance window): the measurement shares the host with it."""
     if engine.state_at(now).feed_handler:
-        return "the market data feed is scheduled up"
+        return (
+            "the market data feed handler is scheduled up: the measuring threads share the "
+            "CPUs with it, and its load shows in the latencies"
+        )
     return None
 
 
 def measure(
-    binary: str,
     request: Request,
     *,
     state_dir: Path,
@@ -540,8 +548,8 @@ def measure(
     force: bool = False,
     reason: str | None = None,
 ) -> JitterReport:
-    """Measure (refused, journaled, while the schedule wants trading up unless ``force``),
-    keep the report as the last one, journal the run."""
+    """Measure (refused, journaled, inside trading hours unless ``force``) with the
+    cyclictest on ``$PATH``, keep the report as the last one, journal the run."""
     from ncctl.journal import Journal, journal_path
 
     journal = Journal(journal_path(state_dir))
@@ -555,6 +563,7 @@ def measure(
             "--force --reason TEXT",
             code="schedule.refused",
         )
+    binary = find_cyclictest()
     details: dict[str, Any] = {} if why is None else {"overrides": why}
     try:
         report = run(binary, request, now, forced=reason if why is not None else None)
