@@ -156,3 +156,45 @@ def test_verify_says_when_jitter_was_never_measured(tune: Tune) -> None:
     data = envelope(tune("verify"), "tune verify")["data"]
     assert data["jitter"]["measured"] is False
     assert "never measured" in data["jitter"]["summary"]
+
+
+FAILING = "#!/bin/sh\necho 'Unable to change scheduling policy!' >&2\nexit 1\n"
+GARBAGE = '#!/bin/sh\nfor a; do case "$a" in --json=*) printf "{" > "${a#--json=}";; esac; done\n'
+NO_THREADS = (
+    '#!/bin/sh\nfor a; do case "$a" in --json=*) printf \'{"thread": {}}\' > "${a#--json=}";;'
+    " esac; done\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("script", "code", "error", "message"),
+    [
+        (FAILING, 1, "jitter.failed", "Unable to change scheduling policy!"),
+        (GARBAGE, 65, "jitter.output", "unreadable"),
+        (NO_THREADS, 65, "jitter.output", "measured no thread on CPUs 0"),
+    ],
+    ids=["fails", "garbage", "no-threads"],
+)
+def test_a_cyclictest_that_fails_leaves_no_report_and_is_journaled(
+    tune: Tune,
+    state_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    script: str,
+    code: int,
+    error: str,
+    message: str,
+) -> None:
+    fake = tmp_path / "bin" / "cyclictest"
+    fake.parent.mkdir()
+    fake.write_text(script, encoding="utf-8")
+    fake.chmod(0o700)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    result = tune("jitter", "--duration", "1", "--cpus", "0")
+    doc = envelope(result, "tune jitter")
+    assert result.code == code
+    assert doc["error"]["code"] == error
+    assert message in doc["error"]["message"]
+    assert not report_path(state_dir).exists()
+    record = journal(state_dir)[-1]
+    assert (record["command"], record["outcome"]) == ("tune jitter", "failed")
