@@ -235,7 +235,7 @@ def verify(
 ) -> None:
     """Check the host against the profile: exit 0 compliant, 1 drift (`tune host` would
     change something), 3 reboot pending, 4 something cannot be changed from here."""
-    from ncctl.tuning.jitter import jitter_status
+    from ncctl.tuning.jitter_report import jitter_status
 
     output.begin("tune verify", json)
     chosen = _profile(profile)
@@ -348,11 +348,12 @@ def jitter(
     from ncctl.tuning import jitter as core
     from ncctl.tuning.cpus import cpu_plan
     from ncctl.tuning.host import Host
+    from ncctl.tuning.jitter_report import HISTOGRAM_LIMIT_US, report_path
 
     seconds = core.parse_duration(duration)
     low, high = core.INTERVAL_RANGE_US
     core.check_range("--interval", interval, low, high, "µs")
-    core.check_range("--threshold", threshold, 1, core.HISTOGRAM_LIMIT_US - 1, "µs")
+    core.check_range("--threshold", threshold, 1, HISTOGRAM_LIMIT_US - 1, "µs")
     ctx.changing("tune jitter", force, reason)
     plan, warnings = cpu_plan(_profile(profile), Host(Path("/")))
     usable = frozenset(os.sched_getaffinity(0))
@@ -378,4 +379,4 @@ def jitter(
     )
     feed = core.feed_note(engine, now)
     notes = [*warnings, *more, *([feed] if feed else [])]
-    return JitterRun(report, core.report_path(state_dir), notes)
+    return JitterRun(report, report_path(state_dir), notes)

@@ -1,5 +1,5 @@
-"""``ncctl.tuning.jitter``: percentiles from cyclictest's histogram, parsing its JSON, the
-options, cyclictest's command line and the stored last report."""
+"""``ncctl.tuning.jitter`` and ``jitter_report``: percentiles from cyclictest's histogram,
+parsing its JSON, the options, cyclictest's command line and the stored last report."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ncctl.errors import DataError, UsageError
-from ncctl.tuning import jitter
+from ncctl.tuning import jitter, jitter_report
 
 LIMIT = 50
 """A small histogram limit, so that the generated samples overflow it often."""
 samples_st = st.lists(st.integers(min_value=0, max_value=2 * LIMIT), max_size=300)
-quantile_st = st.sampled_from([q for _, q in jitter.PERCENTILES]) | st.fractions(
+quantile_st = st.sampled_from([q for _, q in jitter_report.PERCENTILES]) | st.fractions(
     min_value=Fraction(1, 10_000), max_value=1
 )
 
@@ -54,7 +54,7 @@ def cyclictest_doc(threads: dict[int, list[int]], limit: int = LIMIT) -> dict[st
 @given(samples=samples_st, q=quantile_st)
 def test_percentile_from_histogram_is_that_of_the_samples(samples: list[int], q: Fraction) -> None:
     histogram, overflows, top = histogram_of(samples)
-    found = jitter.percentile(histogram, overflows, top, q)
+    found = jitter_report.percentile(histogram, overflows, top, q)
     if not samples:
         assert found is None
         return
@@ -73,7 +73,7 @@ def test_row_counts_samples_above_the_threshold_overflows_included(
 ) -> None:
     histogram, overflows, top = histogram_of(samples)
     stats = {"min": min(samples), "max": top, "avg": 1.0}
-    row = jitter.cpu_row(
+    row = jitter_report.cpu_row(
         3, "isolated", histogram, overflows=overflows, stats=stats, threshold_us=threshold
     )
     assert row.samples == len(samples)
@@ -93,7 +93,7 @@ def test_parse_results_gives_one_row_per_cpu_housekeeping_first(
 ) -> None:
     cpus = sorted(threads)
     roles = jitter.roles_of(cpus, frozenset(cpus[-1:]), frozenset(cpus[:-1]))
-    version, rows = jitter.parse_results(cyclictest_doc(threads), roles, 20)
+    version, rows = jitter_report.parse_results(cyclictest_doc(threads), roles, 20)
     assert version == "2.40"
     assert [r.cpu for r in rows] == [cpus[-1], *cpus[:-1]]
     assert [r.role for r in rows] == ["housekeeping"] + ["isolated"] * (len(cpus) - 1)
@@ -105,7 +105,7 @@ def test_parse_results_gives_one_row_per_cpu_housekeeping_first(
 def test_parse_results_refuses_a_cpu_without_a_thread() -> None:
     doc = cyclictest_doc({0: [5, 6]})
     with pytest.raises(DataError, match=r"no thread on CPUs 1"):
-        jitter.parse_results(doc, {0: "housekeeping", 1: "isolated"}, 20)
+        jitter_report.parse_results(doc, {0: "housekeeping", 1: "isolated"}, 20)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ def test_parse_results_refuses_a_cpu_without_a_thread() -> None:
 )
 def test_parse_results_refuses_malformed_output(doc: Any) -> None:
     with pytest.raises(DataError) as caught:
-        jitter.parse_results(doc, {0: "housekeeping"}, 20)
+        jitter_report.parse_results(doc, {0: "housekeeping"}, 20)
     assert caught.value.message.startswith("cyclictest --json output")
     assert "rt-tests" in caught.value.hint
 
@@ -170,13 +170,13 @@ def test_argv_pins_one_thread_per_cpu_and_leaves_the_host_as_tuned(tmp_path: Pat
     assert "--mlockall" in args and f"--priority={jitter.PRIORITY}" in args
 
 
-def report(threshold: int = 20) -> jitter.JitterReport:
-    _, rows = jitter.parse_results(
+def report(threshold: int = 20) -> jitter_report.JitterReport:
+    _, rows = jitter_report.parse_results(
         cyclictest_doc({0: [3, 4, 30], 1: [2] * 98 + [60, 61, 80]}),
         {0: "housekeeping", 1: "isolated"},
         threshold,
     )
-    return jitter.JitterReport(
+    return jitter_report.JitterReport(
         at=dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC),
         duration_s=10,
         interval_us=1000,
@@ -190,13 +190,13 @@ def report(threshold: int = 20) -> jitter.JitterReport:
 
 def test_stored_report_round_trips_private(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    first = jitter.jitter_status(state)
+    first = jitter_report.jitter_status(state)
     assert first.report is None and "never measured" in first.summary
     assert not state.exists()  # reading never creates
-    path = jitter.store(state, report())
+    path = jitter_report.store(state, report())
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
-    status = jitter.jitter_status(state)
+    status = jitter_report.jitter_status(state)
     assert status.report == report()
     assert status.summary == (
         "jitter measured 2026-11-28T12:00:00+00:00 for 10 s: housekeeping 0 p99 30 µs, max 30 µs "
@@ -209,10 +209,10 @@ def test_stored_report_round_trips_private(tmp_path: Path) -> None:
     "content", [b"", b"{", b"[]", b'{"version": 1}', b'{"version": 2}', b"\xff"]
 )
 def test_a_bad_stored_report_is_said_not_raised(tmp_path: Path, content: bytes) -> None:
-    path = jitter.report_path(tmp_path)
+    path = jitter_report.report_path(tmp_path)
     path.parent.mkdir(parents=True)
     path.write_bytes(content)
-    status = jitter.jitter_status(tmp_path)
+    status = jitter_report.jitter_status(tmp_path)
     assert status.report is None
     assert status.summary.startswith(f"jitter report {path} unreadable")
 
@@ -220,11 +220,11 @@ def test_a_bad_stored_report_is_said_not_raised(tmp_path: Path, content: bytes) 
 def test_a_planted_link_is_never_followed(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere.json"
     target.write_text("secret", encoding="utf-8")
-    path = jitter.report_path(tmp_path / "state")
+    path = jitter_report.report_path(tmp_path / "state")
     path.parent.mkdir(parents=True)
     os.symlink(target, path)
-    assert "unreadable" in jitter.jitter_status(tmp_path / "state").summary
+    assert "unreadable" in jitter_report.jitter_status(tmp_path / "state").summary
     with pytest.raises(DataError):
-        jitter.store(tmp_path / "state", report())
+        jitter_report.store(tmp_path / "state", report())
     assert target.read_text(encoding="utf-8") == "secret"
     assert path.is_symlink()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ncctl.tuning.jitter import report_path
+from ncctl.tuning.jitter_report import report_path
 from tests.helpers import run_in_process
 from tests.tuning.conftest import WEDNESDAY, Tune, envelope
 

@@ -12,7 +12,7 @@ from ncctl.cli.render import Column, print_table, view
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ncctl.tuning.jitter import JitterReport
+    from ncctl.tuning.jitter_report import JitterReport
 
 COLUMNS = (
     Column("cpu"),
