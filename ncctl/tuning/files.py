@@ -31,6 +31,27 @@ def read_bytes(host: Host, absolute: str) -> bytes | None:
         return None
 
 
+def _entry(
+    host: Host,
+    kind: str,
+    absolute: str,
+    original: str | None,
+    boot_id: str | None,
+    *,
+    mode: int | None = None,
+) -> RollbackEntry:
+    """The rollback journal entry of a file or directory (``kind``) under the root."""
+    return RollbackEntry(
+        id=f"{kind}:{absolute}",
+        kind=kind,
+        path=absolute,
+        root=str(host.root),
+        original=original,
+        mode=mode,
+        boot_id=boot_id,
+    )
+
+
 def write_file(
     host: Host,
     journal: RollbackJournal,
@@ -50,30 +71,13 @@ def write_file(
         parent = parent.parent
     if content is not None:
         for directory in reversed(missing):
-            journal.remember(
-                RollbackEntry(
-                    id=f"dir:{directory}",
-                    kind="dir",
-                    path=directory,
-                    root=str(host.root),
-                    original=None,
-                    boot_id=boot_id,
-                ),
-                intended="present",
-            )
+            journal.remember(_entry(host, "dir", directory, None, boot_id), intended="present")
             host.path(directory).mkdir(mode=0o755)
     current = read_bytes(host, absolute)
     mode = stat.S_IMODE(target.stat().st_mode) if current is not None else None
+    original = None if current is None else base64.b64encode(current).decode()
     journal.remember(
-        RollbackEntry(
-            id=f"file:{absolute}",
-            kind="file",
-            path=absolute,
-            root=str(host.root),
-            original=None if current is None else base64.b64encode(current).decode(),
-            mode=mode,
-            boot_id=boot_id,
-        ),
+        _entry(host, "file", absolute, original, boot_id, mode=mode),
         intended=ABSENT if content is None else sha256_hex(content),
     )
     if content is None:
