@@ -197,7 +197,12 @@ def probe(
     if setting.impossible:
         return Finding(Verdict.UNSUPPORTED, setting.impossible)
     raw = host.read(setting.path)
+    container = setting.scope is Scope.HOST and ctx.contained
     if raw is None:
+        if container:
+            # the container check comes before the file checks: whether the file is there
+            # or writable in a container says nothing about the host
+            return host_only_here(setting, ctx, None, None, str(host.access(setting.path)))
         if host.exists(setting.path):
             return Finding(Verdict.HOST_ONLY, f"{setting.path} exists but cannot be read from here")
         if setting.scope is not Scope.HOST and ctx.contained:
@@ -215,6 +220,8 @@ def probe(
     access = host.access(setting.path)
     if current == setting.desired:
         return Finding(Verdict.OK, "as desired", current, raw, str(access))
+    if container:
+        return host_only_here(setting, ctx, current, raw, str(access))
     problem = setting.check_value(raw)
     if problem:
         return Finding(Verdict.UNSUPPORTED, problem, current, raw, str(access))
@@ -238,15 +245,6 @@ def probe(
             raw,
             str(access),
         )
-    if setting.scope is Scope.HOST and ctx.contained:
-        return Finding(
-            Verdict.HOST_ONLY,
-            f"host-wide, and ncctl runs in {ctx.describe()}: changing it here would change "
-            f"it for the whole host; {setting.host_instruction()}",
-            current,
-            raw,
-            str(access),
-        )
     return Finding(
         Verdict.APPLY,
         f"{current or '(empty)'} -> {setting.desired}",
@@ -254,6 +252,26 @@ def probe(
         raw,
         str(access),
         setting.disruption(current),
+    )
+
+
+def host_only_here(
+    setting: KernelSetting,
+    ctx: NamespaceContext,
+    current: str | None,
+    raw: str | None,
+    access: str,
+) -> Finding:
+    """A host-wide setting seen from a container: the host's operator's to change, whatever
+    the file's mode or presence here."""
+    seen = "" if access == Access.WRITABLE else f" (here: {access})"
+    return Finding(
+        Verdict.HOST_ONLY,
+        f"host-wide, and ncctl runs in {ctx.describe()}: changing it here would change "
+        f"it for the whole host{seen}; {setting.host_instruction()}",
+        current,
+        raw,
+        access,
     )
 
 
