@@ -42,6 +42,9 @@ class Verdict(StrEnum):
     REBOOT = "reboot"
     HOST_ONLY = "host-only"
     UNSUPPORTED = "unsupported"
+    KERNEL_MANAGED = "kernel-managed"
+    """The kernel places it and refuses to move it (a managed IRQ): neither drift nor a
+    failure; ``isolcpus=managed_irq`` keeps it off the isolated CPUs."""
 
 
 class Persistence(StrEnum):
@@ -149,6 +152,11 @@ class KernelSetting:
         """A file nobody may write (mode 0444): the kernel's own answer, not this user's."""
         return Verdict.UNSUPPORTED, f"{self.path} is read-only for everyone on this kernel"
 
+    def kernel_owned(self, host: Host, refused_errno: int | None) -> str | None:
+        """Why the kernel itself places this value and refuses to change it (``refused_errno``:
+        what it answered to a write earlier in this boot), or None."""
+        return None
+
     def persist_line(self) -> str:
         value = self.write_text().replace("%", "%%")
         return f"w {self.path} - - - - {value}"
@@ -222,6 +230,9 @@ def probe(
         return Finding(Verdict.OK, "as desired", current, raw, str(access))
     if container:
         return host_only_here(setting, ctx, current, raw, str(access))
+    owned = setting.kernel_owned(host, int(refusal.get("errno", 0)) if refusal else None)
+    if owned:
+        return Finding(Verdict.KERNEL_MANAGED, owned, current, raw, str(access))
     problem = setting.check_value(raw)
     if problem:
         return Finding(Verdict.UNSUPPORTED, problem, current, raw, str(access))
@@ -306,7 +317,8 @@ def write(
         host.write(setting.path, setting.write_text())
     except OSError as exc:
         record.note_refusal(setting.id, exc, boot_id)
-        return False, {"id": setting.id, "error": f"{setting.path}: {exc.strerror or exc}"}
+        error = f"{setting.path}: {exc.strerror or exc}"
+        return False, {"id": setting.id, "error": error, "errno": exc.errno}
     crashpoint(f"after-write:{setting.id}")
     read_back = host.read(setting.path)
     got: str | None = None
