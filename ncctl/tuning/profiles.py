@@ -33,7 +33,7 @@ SCALARS = ("description", "weaken_tcp_reason", "isolate_cpu0_reason")
 META = ("extends", "remove")
 MAX_DEPTH = 16
 THP_KEYS = ("enabled", "defrag", "shmem_enabled")
-CPU_KEYS = ("housekeeping", "isolated")
+CPU_KEYS = ("housekeeping", "isolated", "nic")
 FORMATS = ("text", "int", "cpulist", "cpumask", "selection")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

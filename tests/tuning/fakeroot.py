@@ -85,6 +85,58 @@ def build(root: Path, *, boot_loader: bool = True) -> Path:
     return root
 
 
+def build_topology(
+    root: Path,
+    *,
+    smt: bool = True,
+    nic_node: int | None = None,
+    managed: Sequence[int] = (),
+) -> Path:
+    """A 16-CPU, 2-socket host (one NUMA node per socket) on top of :func:`build`: with SMT
+    the siblings are ``n, n+8`` (node 0: CPUs 0-3,8-11; node 1: 4-7,12-15), without SMT every
+    CPU is a core (node 0: 0-7; node 1: 8-15). ``nic_node``: NIC ``ens1f0`` on that node
+    (and a virtual ``lo`` without a device); ``managed``: IRQs the kernel manages (debugfs
+    lists ``IRQD_AFFINITY_MANAGED``; spread one per CPU)."""
+    build(root)
+    cpus = range(16)
+    _write(root / "sys/devices/system/cpu/online", "0-15")
+    for rel in ("proc/sys/kernel/watchdog_cpumask",):
+        _write(root / rel, "0-15")
+    for rel in (
+        "proc/irq/default_smp_affinity",
+        "sys/bus/workqueue/devices/writeback/cpumask",
+        "sys/devices/virtual/workqueue/cpumask",
+    ):
+        _write(root / rel, "ffff")
+    for cpu in cpus:
+        base = root / f"sys/devices/system/cpu/cpu{cpu}"
+        _write(base / "cpufreq/scaling_governor", "powersave")
+        _write(base / "cpufreq/scaling_available_governors", "performance powersave")
+        siblings = f"{cpu % 8},{cpu % 8 + 8}" if smt else str(cpu)
+        _write(base / "topology/thread_siblings_list", siblings)
+    layout = ("0-3,8-11", "4-7,12-15") if smt else ("0-7", "8-15")
+    for node, cpulist in enumerate(layout):
+        _write(root / f"sys/devices/system/node/node{node}/cpulist", cpulist)
+    for irq in IRQS:
+        path = root / f"proc/irq/{irq}/smp_affinity_list"
+        path.chmod(0o644)
+        _write(path, "0-15")
+        if irq == READ_ONLY_IRQ:
+            path.chmod(0o444)
+    for index, irq in enumerate(managed):
+        path = root / f"proc/irq/{irq}/smp_affinity_list"
+        _write(path, str(index % 16))  # 0644 like every smp_affinity_list: a write is EIO
+        _write(
+            root / f"sys/kernel/debug/irq/irqs/{irq}",
+            f"handler:  handle_edge_irq\ndevice:   0000:01:00.0\nnode:     0\n"
+            f"affinity: {index % 16}\nflags:    0x0\n             IRQD_AFFINITY_MANAGED",
+        )
+    (root / "sys/class/net/lo").mkdir(parents=True, exist_ok=True)
+    if nic_node is not None:
+        _write(root / "sys/class/net/ens1f0/device/numa_node", str(nic_node))
+    return root
+
+
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text + "\n")

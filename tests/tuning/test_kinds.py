@@ -96,6 +96,9 @@ PATHS = {
     "governor": st.integers(0, 63).map(
         "/sys/devices/system/cpu/cpu{}/cpufreq/scaling_governor".format
     ),
+    "cores": st.integers(0, 63).map(
+        "/sys/devices/system/cpu/cpu{}/topology/thread_siblings_list".format
+    ),
     "": st.sampled_from(["/etc/sysctl.d/99-ncctl.conf", "/etc/default/grub.d", "isolcpus"]),
 }
 """Paths of rollback journal entries by their setting kind ("": files, directories, grubby)."""
