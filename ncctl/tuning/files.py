@@ -6,6 +6,7 @@ created for it, is in the rollback journal; a rollback puts them back (:func:`as
 from __future__ import annotations
 
 import base64
+import re
 import stat
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -19,6 +20,8 @@ from ncctl.tuning.rollback_journal import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ncctl.tuning.host import Host
 
 ABSENT = "absent"
@@ -118,3 +121,20 @@ def restore(entry: RollbackEntry, host: Host) -> None:
         target.unlink(missing_ok=True)
     else:
         write_text_atomic(target, original.decode(), mode=entry.mode or 0o644)
+
+
+def stray_temps(host: Host, absolute: str) -> list[Path]:
+    """Temporary files a killed run left beside ``absolute``: the atomic writer's names,
+    ``.NAME.PID.HEX.tmp`` (:func:`ncctl.floor.temp_name`), regular files only."""
+    target = host.path(absolute)
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.\d+\.[0-9a-f]{{12}}\.tmp$")
+    try:
+        names = sorted(p.name for p in target.parent.iterdir())
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        path = target.parent / name
+        if pattern.match(name) and path.is_file() and not path.is_symlink():
+            found.append(path)
+    return found

@@ -21,7 +21,7 @@ from ncctl.tuning.plan import KERNEL_FILE_KINDS, SETTING_CLASSES, Setting, expan
 from ncctl.tuning.profiles import load_profile, shipped_profiles
 from ncctl.tuning.status import tuning_status
 
-SHARED = {"base", "boot_loader"}
+SHARED = {"base", "boot_loader", "boot_state"}
 """Modules of ncctl.tuning.kinds that are not a kind."""
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 
