@@ -124,9 +124,13 @@ def restore(entry: RollbackEntry, host: Host) -> None:
 
 
 def stray_temps(host: Host, absolute: str) -> list[Path]:
-    """Temporary files a killed run left beside ``absolute``: the atomic writer's names,
+    """Temporary files a killed run left beside ``absolute`` under the root."""
+    return temps_beside(host.path(absolute))
+
+
+def temps_beside(target: Path) -> list[Path]:
+    """Temporary files a killed run left beside ``target``: the atomic writer's names,
     ``.NAME.PID.HEX.tmp`` (:func:`ncctl.floor.temp_name`), regular files only."""
-    target = host.path(absolute)
     pattern = re.compile(rf"^\.{re.escape(target.name)}\.\d+\.[0-9a-f]{{12}}\.tmp$")
     try:
         names = sorted(p.name for p in target.parent.iterdir())

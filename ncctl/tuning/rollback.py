@@ -126,7 +126,7 @@ def roll_back(
         for step in steps:
             if step.action == "skip":
                 result.warnings.append(f"{step.entry.id}: skipped: {step.reason}")
-        strays = stray_files(site.host, entries)
+        strays = [*stray_files(site.host, entries), *files.temps_beside(site.record.path)]
         result.stray = [str(p) for p in strays]
         if dry_run:
             return result

@@ -351,6 +351,10 @@ def assess(entry: RollbackEntry, host: Host, force: bool) -> RollbackStep:
         now, was = raw.strip(), (entry.original or "").strip()
     if now == was:
         return RollbackStep(entry, "unchanged", now, "already the original value")
+    if raw == "" and not host.is_live:
+        # a kernel file never reads as nothing: under a root that is not this machine's,
+        # a plain file a killed run truncated (O_TRUNC) before its write
+        return RollbackStep(entry, "restore", now, f"interrupted write -> {was}")
     if now in entry.intended:
         return RollbackStep(entry, "restore", now, f"{now} -> {was}")
     return foreign_step(entry, now, was, force)
