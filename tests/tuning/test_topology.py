@@ -20,6 +20,7 @@ from ncctl.tuning.profiles import load_profile
 from ncctl.tuning.topology import make_topology
 from ncctl.tuning.tuner import Tuner
 from tests.tuning import fakeroot
+from tests.tuning.conftest import Tune, envelope, write_config
 
 NEW_BOOT_ID = "11111111-2222-4333-8444-555555555555"
 MANAGED = (40, 41, 42, 43)
@@ -192,3 +193,17 @@ def test_no_isolated_cpu_shares_a_core_with_housekeeping(
     for node in set(nics.values()):
         if topology.nodes.get(node):
             assert hk & topology.nodes[node]  # every NIC's node keeps a housekeeping core
+
+
+def test_plan_text_shows_kernel_managed_irqs_and_the_added_core(
+    tmp_path: Path, state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = fakeroot.build_topology(tmp_path / "root", nic_node=1, managed=MANAGED)
+    tune = Tune(capsys, write_config(tmp_path / "c.toml", state_dir, root, "isolated-cores"))
+    result = tune("plan", json_mode=False)
+    assert result.code == 0, result.err
+    assert "5 kernel-managed" in result.out  # IRQs 40-43 and the read-only IRQ 0
+    assert "CPUs 4,12 (its first core) added to housekeeping" in result.err
+    doc = envelope(tune("plan"), "tune plan")
+    assert doc["data"]["topology"]["smt"] is True
+    assert doc["data"]["topology"]["nodes"] == {"0": "0-3,8-11", "1": "4-7,12-15"}
