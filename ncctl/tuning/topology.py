@@ -85,6 +85,22 @@ def _cpulist(host: Host, path: str) -> CpuSet | None:
         return None
 
 
+def topology_files(host: Host) -> list[str]:
+    """The files :func:`read_topology` and :func:`nic_nodes` read under ``host``'s root."""
+    paths = [
+        f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list"
+        for cpu in sorted(host.online_cpus())
+    ]
+    nodes = _numbered(host, "/sys/devices/system/node", "node", MAX_NODES)
+    paths += [f"/sys/devices/system/node/node{n}/cpulist" for n in nodes]
+    try:
+        names = sorted(p.name for p in host.path("/sys/class/net").iterdir())
+    except OSError:
+        names = []
+    paths += [f"/sys/class/net/{n}/device/numa_node" for n in names[:MAX_INTERFACES]]
+    return paths
+
+
 def read_topology(host: Host) -> Topology:
     """The topology under ``host``'s root (see the module docstring)."""
     online = host.online_cpus()
