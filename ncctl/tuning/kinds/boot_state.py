@@ -12,7 +12,9 @@ the arguments set back (grubby); when all match, it is closed.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 from ncctl.tuning.host import Host
 from ncctl.tuning.kinds.boot_loader import DROPIN, BootBackend, Grubby, GrubDropIn, detect_backend
@@ -29,15 +31,20 @@ def fingerprint(host: Host, backend: BootBackend) -> dict[str, str | None]:
         staged = backend.staged({})
         tokens = [n if v is None else f"{n}={v}" for n, v in staged.params.items()]
         return {"grubby args": " ".join(tokens) if staged.confirmed else None}
-    found: dict[str, str | None] = {}
-    for path in (DROPIN, *GRUB_CFGS):
-        try:
-            data = host.path(path).read_bytes()
-        except FileNotFoundError:
-            found[path] = None
-            continue
-        found[path] = sha256_hex(data)
-    return found
+    return {path: _digest(host, path) for path in (DROPIN, *GRUB_CFGS)}
+
+
+def _digest(host: Host, path: str) -> str | None:
+    """The sha256 of a file under the root (None: absent), read without following a link
+    (a link or an unreadable file is fingerprinted by the error)."""
+    try:
+        fd = os.open(host.path(path), os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"unreadable: {errno.errorcode.get(exc.errno or 0, exc.errno)}"
+    with os.fdopen(fd, "rb") as fh:
+        return sha256_hex(fh.read())
 
 
 def remember(
