@@ -28,7 +28,6 @@ OVERSIZED = {
     "ncctl/components/units.py": 504,
     "ncctl/config.py": 724,
     "ncctl/config_check.py": 599,
-    "ncctl/metrics.py": 786,
 }
 """Product files still over the limit, with their line count as a ceiling: none may grow, and
 a file leaves the list once it is split."""
@@ -44,10 +43,6 @@ BASELINE_IGNORES = frozenset(
         "ncctl.config -> ncctl.preflight.settings",
         "ncctl.credentials -> ncctl.config",
         "ncctl.ilink.party_inputs -> ncctl.config",
-        "ncctl.metrics -> ncctl.runner.jobs",
-        "ncctl.metrics -> ncctl.runner.reconcile",
-        "ncctl.preflight.run -> ncctl.runner.jobs",
-        "ncctl.preflight.run -> ncctl.runner.reconcile",
         "ncctl.runner.demo -> ncctl.sim.*",
         "ncctl.sim.dev_gateway -> ncctl.**",
         "ncctl.sim.feed_handler -> ncctl.config",

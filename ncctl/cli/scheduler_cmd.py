@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import typer
@@ -11,6 +10,8 @@ from ncctl.cli.command import command
 from ncctl.cli.options import OverrideOpt, ReasonOpt
 
 if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
     from ncctl.cli.context import CommandContext
     from ncctl.cli.views.scheduler import DaemonStopped
 
@@ -42,36 +43,24 @@ def scheduler_run(
             hint="use `ncctl demo` to watch a simulated week",
         )
     loaded = ctx.config()
-    daemon = Daemon(loaded.config, ctx.engine(), loaded.path, serve_metrics=metrics_server(ctx))
+    daemon = Daemon(loaded.config, ctx.engine(), loaded.path, collector=metrics_collector(ctx))
     daemon.install_signal_handlers()
     code = daemon.run()
     # its log lines went to stderr; with -o json|yaml one document says how it ended
     return DaemonStopped(code, daemon.passes, daemon.failed)
 
 
-def metrics_server(ctx: CommandContext) -> Callable[[], Callable[[], None]]:
-    """For the daemon: start the metrics endpoint on [metrics] listen:port, return its stop."""
-    loaded = ctx.config()
-    engine = ctx.engine()
+def metrics_collector(ctx: CommandContext) -> Collector:
+    """What the daemon serves on /metrics: every scrape computes the values afresh at the
+    machine's time; a source that fails is logged."""
+    import datetime as dt
 
-    def start() -> Callable[[], None]:
-        import datetime as dt
+    from ncctl.metrics.collector import collect
+    from ncctl.runner.daemon import log
 
-        from ncctl.metrics import collect, serve
-        from ncctl.runner.daemon import log
-
-        cfg = loaded.config
-        registry = collect(
-            cfg,
-            engine,
-            lambda: dt.datetime.now(dt.UTC),
-            loaded.path,
-            on_error=lambda source, message: log(
-                "metrics_source_failed", source=source, error=message
-            ),
-        )
-        server = serve(registry, cfg.metrics.listen, cfg.metrics.port, tls=cfg.metrics.tls())
-        log("metrics", url=server.url)
-        return server.stop
-
-    return start
+    return collect(
+        ctx.config().config,
+        ctx.engine(),
+        lambda: dt.datetime.now(dt.UTC),
+        on_error=lambda source, message: log("metrics_source_failed", source=source, error=message),
+    )

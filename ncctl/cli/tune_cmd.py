@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from ncctl.cli.context import CommandContext
+    from ncctl.cli.views.jitter import JitterRun
     from ncctl.cli.views.tune import TuneHost, TunePlan, TuneRollback
     from ncctl.tuning.profiles import Profile
     from ncctl.tuning.tuner import Tuner
@@ -111,8 +112,13 @@ def _planned(
     chosen = _profile(ctx, profile)
     tuner = _tuner(ctx, root, chosen)
     window = _window(ctx)
-    checked = tuner.verify(chosen, window) if verify else tuner.plan(chosen, window)
-    return TunePlan(checked, "verify" if verify else "plan", _zone(ctx, window), verify)
+    if not verify:
+        return TunePlan(tuner.plan(chosen, window), "plan", _zone(ctx, window), False)
+    from ncctl.tuning.jitter_report import jitter_status
+
+    checked = tuner.verify(chosen, window)
+    jitter = jitter_status(ctx.config().config.state_dir).as_dict()  # the last measurement
+    return TunePlan(checked, "verify", _zone(ctx, window), True, jitter)
 
 
 @command(app, "host")
@@ -166,3 +172,87 @@ def rollback(
     window = _window(ctx)
     result = tuner.rollback(window=window, force=force, reason=reason, dry_run=dry_run)
     return TuneRollback(result, rollback_error(result))
+
+
+@command(app, "jitter")
+def jitter(
+    ctx: CommandContext,
+    *,
+    cpus: Annotated[
+        str | None,
+        typer.Option(
+            "--cpus",
+            help="CPUs to measure, one pinned thread each (default: the housekeeping and "
+            "isolated CPUs of the tuning profile).",
+            metavar="LIST",
+        ),
+    ] = None,
+    duration: Annotated[
+        str,
+        typer.Option(
+            "--duration",
+            help="How long: seconds (10, 10s) or minutes (2m), at most 30m.",
+            metavar="TIME",
+        ),
+    ] = "10s",
+    interval: Annotated[
+        int,
+        typer.Option("--interval", help="Wake-up interval of each thread, µs.", metavar="US"),
+    ] = 1000,
+    threshold: Annotated[
+        int,
+        typer.Option("--threshold", help="Count the samples above this latency, µs.", metavar="US"),
+    ] = 20,
+    profile: ProfileOpt = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Measure inside trading hours, or on a simulated clock of a non-development "
+            "configuration (needs --reason).",
+        ),
+    ] = False,
+    reason: ReasonOpt = None,
+) -> JitterRun:
+    """Measure how often and how long each CPU is interrupted: rt-tests' cyclictest, one
+    thread pinned per CPU, for a bounded time; per CPU the samples, p50/p99/p99.9/max latency
+    and the count above --threshold, housekeeping and isolated side by side. Keeps the report
+    for `tune verify`. Refused inside trading hours unless --force --reason."""
+    import os
+
+    from ncctl.cli.views.jitter import JitterRun
+    from ncctl.tuning import jitter as core
+    from ncctl.tuning.cpus import cpu_plan
+    from ncctl.tuning.host import Host
+    from ncctl.tuning.jitter_report import HISTOGRAM_LIMIT_US, report_path
+
+    seconds = core.parse_duration(duration)
+    low, high = core.INTERVAL_RANGE_US
+    core.check_range("--interval", interval, low, high, "µs")
+    core.check_range("--threshold", threshold, 1, HISTOGRAM_LIMIT_US - 1, "µs")
+    ctx.changing(force, reason)
+    plan, warnings = cpu_plan(_profile(ctx, profile), Host(Path("/")))
+    usable = frozenset(os.sched_getaffinity(0))
+    chosen, more = core.choose_cpus(cpus, plan.housekeeping | plan.isolated, usable)
+    main_cpus = sorted(plan.housekeeping & usable) or sorted(usable)
+    request = core.Request(
+        roles=core.roles_of(chosen, plan.housekeeping, plan.isolated),
+        main_cpu=main_cpus[0],
+        duration_s=seconds,
+        interval_us=interval,
+        threshold_us=threshold,
+        privileged=core.privileged(),
+    )
+    state_dir = ctx.config().config.state_dir
+    engine, now = ctx.engine(), ctx.now()
+    report = core.measure(
+        request,
+        state_dir=state_dir,
+        engine=engine,
+        now=now,
+        force=force,
+        reason=reason,
+    )
+    feed = core.feed_note(engine, now)
+    notes = [*warnings, *more, *([feed] if feed else [])]
+    return JitterRun(report, report_path(state_dir), notes)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ncctl.cli.context import OutputOptions
-    from ncctl.metrics import Scrape
+    from ncctl.metrics.collector import Scrape
 
 
 @dataclass(frozen=True)

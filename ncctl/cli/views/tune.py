@@ -24,6 +24,7 @@ VERDICT_STYLE = {
     "reboot": "cyan",
     "host-only": "magenta",
     "unsupported": "red",
+    "kernel-managed": "blue",
 }
 
 
@@ -72,6 +73,8 @@ def plan_text(
     for f in data["files"]:
         if f["action"] != "unchanged":
             console.print(f"  file {f['path']}: {f['action']} ({f['purpose']})")
+    if "jitter" in data:
+        console.print(f"  {data['jitter']['summary']}", markup=False)
     counts = ", ".join(f"{n} {v}" for v, n in data["summary"].items() if n)
     console.print(f"{counts or 'no settings'}: [bold]{data['status']}[/bold]")
     trading = data["trading"]
@@ -94,6 +97,8 @@ class TunePlan:
     title: str
     zone: ZoneInfo | None
     compliance: bool
+    jitter: dict[str, Any] | None = None
+    """The last jitter measurement (``tune verify``: ``jitter_status``)."""
 
     @property
     def warnings(self) -> list[str]:
@@ -106,12 +111,13 @@ class TunePlan:
 
 
 def tune_plan_text(result: TunePlan, console: Console, out: OutputOptions) -> None:
-    plan_text(result.plan.as_dict(), result.title, result.zone, console, out)
+    plan_text(tune_plan_data(result), result.title, result.zone, console, out)
 
 
 @view(TunePlan, tune_plan_text)
 def tune_plan_data(result: TunePlan) -> dict[str, Any]:
-    return result.plan.as_dict()
+    data = result.plan.as_dict()
+    return data if result.jitter is None else {**data, "jitter": result.jitter}
 
 
 @dataclass(frozen=True)
