@@ -187,7 +187,7 @@ def component_source(name: str) -> Source:
         from ncctl.components.lifecycle import backend_for, desired_running
 
         desired = desired_running(name, ctx.engine.state_at(ctx.now))
-        status = backend_for(name, ctx.config, ctx.config_path).status()
+        status = backend_for(name, ctx.config).status()
         want = _gauge(
             "ncctl_component_desired",
             "1 when the schedule wants the component running, 0 when stopped.",

@@ -14,3 +14,13 @@ TRADING_SYSTEM_NAME = "ncctl.sim.order_session"
 DEMO_GATEWAY_SECRET_ENV = "NCCTL_DEMO_GATEWAY_SECRET"  # noqa: S105 - the name of a variable
 """The variable through which ``ncctl demo`` hands the iLink secret to its gateway
 simulator (``--secret-env``)."""
+SCHEDULE_FILES_ENV = "NCCTL_SCHEDULE_FILES"
+"""The schedule files of the feed-handler simulator (without ``--template``): the weekly
+template first, then the holiday tables, absolute paths separated by ``os.pathsep``. ncctl
+sets it for every component it starts as a process, from its ``[schedule]``."""
+GATEWAY_SECRET_ENV = "NCCTL_GATEWAY_SECRET"  # noqa: S105 - the name of a variable
+"""The base64url iLink secret of the order-session simulator's FIXP session (without
+``--secret-env``), with :data:`GATEWAY_ACCESS_KEY_ENV`. ncctl sets both for the components of
+a development configuration only (``ncctl.development``)."""
+GATEWAY_ACCESS_KEY_ENV = "NCCTL_GATEWAY_ACCESS_KEY_ID"
+"""The access key id that goes with :data:`GATEWAY_SECRET_ENV`."""

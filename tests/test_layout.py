@@ -36,7 +36,6 @@ a file leaves the list once it is split."""
 
 BASELINE_IGNORES = frozenset(
     {
-        "ncctl.cli.dev_cmd -> ncctl.sim.dev_gateway",
         "ncctl.components.sandbox -> ncctl.logs.url",
         "ncctl.components.sandbox -> ncctl.tuning.*",
         "ncctl.config -> ncctl.ilink.settings",
@@ -49,11 +48,6 @@ BASELINE_IGNORES = frozenset(
         "ncctl.metrics -> ncctl.runner.reconcile",
         "ncctl.preflight.run -> ncctl.runner.jobs",
         "ncctl.preflight.run -> ncctl.runner.reconcile",
-        "ncctl.runner.demo -> ncctl.sim.*",
-        "ncctl.sim.dev_gateway -> ncctl.**",
-        "ncctl.sim.feed_handler -> ncctl.config",
-        "ncctl.sim.order_session -> ncctl.config",
-        "ncctl.sim.order_session -> ncctl.ilink.party_inputs",
     }
 )
 """Every import exception the contracts had when they were declared; new ones are not

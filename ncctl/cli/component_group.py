@@ -41,7 +41,6 @@ def lifecycle(command: str, force: bool, reason: str | None, *, starts: bool = F
         loaded.config,
         STATE.engine(),
         STATE.now(),
-        config_path=loaded.path,
         component_env=STATE.clock_env() if starts else {},
         session_gate=session_gate(loaded.config) if gated else None,
     )
@@ -52,7 +51,7 @@ def observer() -> Lifecycle:
     from ncctl.components.lifecycle import Lifecycle
 
     loaded = STATE.config()
-    return Lifecycle(loaded.config, STATE.engine(), STATE.now(), config_path=loaded.path)
+    return Lifecycle(loaded.config, STATE.engine(), STATE.now())
 
 
 def component_app(name: str, group: str, what: str) -> typer.Typer:

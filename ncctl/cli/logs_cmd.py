@@ -102,7 +102,7 @@ def rotate(
             STATE.engine(),
             manifest,
             STATE.now(),
-            lambda owner: backend_for(owner, loaded.config, loaded.path).reopen(),
+            lambda owner: backend_for(owner, loaded.config).reopen(),
         )
         try:
             run = rotator.run(category, dry_run=dry_run, force_reason=reason if force else None)

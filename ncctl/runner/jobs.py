@@ -233,7 +233,6 @@ def rotate_job(
     config: NcctlConfig,
     engine: ScheduleEngine,
     now: dt.datetime,
-    config_path: Path | None,
     journal: Journal,
 ) -> dict[str, Any]:
     """The ``rotate`` job: ``logs rotate`` for every category, resuming what is left.
@@ -251,7 +250,7 @@ def rotate_job(
     from ncctl.logs.rotation_result import PAST_CODE, journal_rotation
 
     def reopen(owner: str) -> bool:
-        return backend_for(owner, config, config_path).reopen()
+        return backend_for(owner, config).reopen()
 
     with locked_manifest(config, "maintenance run: rotate") as manifest:
         rotator = Rotator(config, engine, manifest, now, reopen)

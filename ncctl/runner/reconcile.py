@@ -60,7 +60,7 @@ class PassReport:
 def _rotate(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
     from ncctl.runner.jobs import rotate_job
 
-    return rotate_job(rec.config, rec.engine, rec.now, rec.config_path, rec.journal)
+    return rotate_job(rec.config, rec.engine, rec.now, rec.journal)
 
 
 def _upload(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
@@ -128,7 +128,6 @@ class Reconciler:
             self.engine,
             self.now,
             self.journal,
-            config_path=self.config_path,
             component_env=self.component_env,
         )
 
