@@ -50,7 +50,7 @@ def units(
 
     Install: `cp DIR/* /etc/systemd/system/ && systemctl daemon-reload`.
     """
-    from ncctl.components import units as unitfiles
+    from ncctl.install import units as unitfiles
 
     output.begin("systemd units", json)
     loaded = STATE.config()
