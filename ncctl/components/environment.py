@@ -9,17 +9,20 @@ session with the gateway simulator; no other configuration hands a secret to a c
 
 from __future__ import annotations
 
-import os
-
 from ncctl.config import NcctlConfig
-from ncctl.sim_interface import GATEWAY_ACCESS_KEY_ENV, GATEWAY_SECRET_ENV, SCHEDULE_FILES_ENV
+from ncctl.sim_interface import (
+    GATEWAY_ACCESS_KEY_ENV,
+    GATEWAY_SECRET_ENV,
+    SCHEDULE_FILES_ENV,
+    schedule_files_value,
+)
 
 
 def component_environment(name: str, config: NcctlConfig) -> dict[str, str]:
     """The variables ncctl sets for process component ``name`` of ``config``."""
     schedule = config.schedule
-    files = [schedule.template_path(), *schedule.holiday_paths()]
-    env = {SCHEDULE_FILES_ENV: os.pathsep.join(str(path.absolute()) for path in files)}
+    holidays = [path.absolute() for path in schedule.holiday_paths()]
+    env = {SCHEDULE_FILES_ENV: schedule_files_value(schedule.template_path().absolute(), holidays)}
     secret = config.ilink.secret_key
     if name == "order_session" and secret is not None:
         from ncctl.development import is_development

@@ -5,8 +5,8 @@
 
 It builds the schedule engine from a weekly template and holiday tables: ``--template`` and
 ``--holidays`` (a file, or the name of one shipped with ncctl such as ``cme-globex`` or
-``cme-2026``), else the files listed in ``$NCCTL_SCHEDULE_FILES`` (template first, then the
-holiday tables, separated by ``:``; ncctl sets it for the components it starts, from its
+``cme-2026``), else the files listed in ``$NCCTL_SCHEDULE_FILES`` (a JSON array, template
+first, then the holiday tables; ncctl sets it for the components it starts, from its
 ``[schedule]``), else the shipped ``cme-globex`` template with every shipped holiday table.
 Every ``--interval`` seconds (default 1) it replaces the status file atomically with one JSON
 object::
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ncctl.sim import SignalWatch, log, positive, write_atomic_text
-from ncctl.sim_interface import SCHEDULE_FILES_ENV
+from ncctl.sim_interface import SCHEDULE_FILES_ENV, parse_schedule_files
 
 if TYPE_CHECKING:
     from ncctl.clock import Clock
@@ -110,7 +110,9 @@ def _schedule_file(value: str, builtin: Callable[[str], Path]) -> Path:
 
 def schedule_files(args: argparse.Namespace) -> tuple[Path, list[Path], str]:
     """The template, the holiday tables and where they came from: the options, else
-    ``$NCCTL_SCHEDULE_FILES``, else the shipped template and holiday tables."""
+    ``$NCCTL_SCHEDULE_FILES``, else the shipped template and holiday tables. ConfigError
+    for a variable that does not list files."""
+    from ncctl.errors import ConfigError
     from ncctl.resources import builtin_holidays, builtin_schedule, data_dir
 
     if args.template is not None or args.holidays is not None:
@@ -119,8 +121,14 @@ def schedule_files(args: argparse.Namespace) -> tuple[Path, list[Path], str]:
         return template, holidays, "options"
     listed = os.environ.get(SCHEDULE_FILES_ENV, "")
     if listed:
-        first, *rest = listed.split(os.pathsep)
-        return Path(first), [Path(h) for h in rest], f"${SCHEDULE_FILES_ENV}"
+        try:
+            template, holidays = parse_schedule_files(listed)
+        except ValueError as exc:
+            raise ConfigError(
+                f"${SCHEDULE_FILES_ENV} {exc}: {listed[:200]!r}",
+                hint='set it like ["/path/week.toml", "/path/holidays-2026.toml"], or unset it',
+            ) from None
+        return template, holidays, f"${SCHEDULE_FILES_ENV}"
     shipped = sorted((data_dir("schedules") / "holidays").glob("*.toml"))
     return builtin_schedule(DEFAULT_TEMPLATE), shipped, "shipped"
 
@@ -207,8 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             speed = 1.0
             clock = SystemClock()
             described = "system"
-        template, holidays, source = schedule_files(args)
         try:
+            template, holidays, source = schedule_files(args)
             engine = load_engine(template, holidays)
         except NcctlError as exc:
             hint = f" (hint: {exc.hint})" if exc.hint else ""

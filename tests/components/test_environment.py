@@ -3,7 +3,6 @@ credentials for the order session of a development configuration only."""
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,12 @@ import pytest
 
 from ncctl.components.environment import component_environment
 from ncctl.config import validate_document
-from ncctl.sim_interface import GATEWAY_ACCESS_KEY_ENV, GATEWAY_SECRET_ENV, SCHEDULE_FILES_ENV
+from ncctl.sim_interface import (
+    GATEWAY_ACCESS_KEY_ENV,
+    GATEWAY_SECRET_ENV,
+    SCHEDULE_FILES_ENV,
+    parse_schedule_files,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEV = REPO / "configs" / "dev.toml"
@@ -28,12 +32,11 @@ def test_the_schedule_files_are_the_configured_ones_absolute(tmp_path: Path) -> 
     doc["schedule"] = {"template": "week.toml", "holidays": ["cme-2026", "h/extra.toml"]}
     config = validate_document(doc, "dev.toml", base=tmp_path)
     for name in ("feed_handler", "order_session"):
-        listed = component_environment(name, config)[SCHEDULE_FILES_ENV].split(os.pathsep)
-        assert listed == [
-            str(tmp_path / "week.toml"),
-            str(config.schedule.holiday_paths()[0].absolute()),
-            str(tmp_path / "h" / "extra.toml"),
-        ]
+        listed = parse_schedule_files(component_environment(name, config)[SCHEDULE_FILES_ENV])
+        assert listed == (
+            tmp_path / "week.toml",
+            [config.schedule.holiday_paths()[0].absolute(), tmp_path / "h" / "extra.toml"],
+        )
 
 
 def test_the_order_session_of_a_dev_configuration_gets_the_credentials(tmp_path: Path) -> None:

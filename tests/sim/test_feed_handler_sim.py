@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from ncctl.schedule import ScheduleEngine, load_engine
 from ncctl.sim import feed_handler
-from ncctl.sim_interface import SCHEDULE_FILES_ENV
+from ncctl.sim_interface import SCHEDULE_FILES_ENV, schedule_files_value
 from tests.helpers import wait_for
 from tests.sim.conftest import REPO_ROOT, Children, stop
 
@@ -165,12 +164,21 @@ def test_an_invalid_template_exits_78_naming_the_file(start: Start, tmp_path: Pa
     assert not (tmp_path / "fh.status").exists()
 
 
-def test_the_schedule_files_variable_is_read_without_options(start: Start, tmp_path: Path) -> None:
-    missing = tmp_path / "missing.toml"
-    listed = os.pathsep.join([str(missing), *map(str, HOLIDAYS)])
+@pytest.mark.parametrize(
+    ("listed", "named"),
+    [
+        (schedule_files_value(Path("/nonexistent/week.toml"), HOLIDAYS), "/nonexistent/week.toml"),
+        ("/a.toml:/b.toml", f"${SCHEDULE_FILES_ENV} is not a JSON array of file names"),
+    ],
+    ids=["missing-template", "not-json"],
+)
+def test_the_schedule_files_variable_is_read_without_options(
+    start: Start, tmp_path: Path, listed: str, named: str
+) -> None:
     child = start("--status-file", str(tmp_path / "fh.status"), env={SCHEDULE_FILES_ENV: listed})
     assert child.wait(timeout=10) == 78
-    assert str(missing) in (tmp_path / "fh.out").read_text()
+    assert named in (tmp_path / "fh.out").read_text()
+    assert not (tmp_path / "fh.status").exists()
 
 
 @pytest.mark.parametrize(
@@ -179,7 +187,7 @@ def test_the_schedule_files_variable_is_read_without_options(start: Start, tmp_p
         (SCHEDULE, {SCHEDULE_FILES_ENV: "/nonexistent.toml"}, "2 holiday tables (options)"),
         (
             (),
-            {SCHEDULE_FILES_ENV: os.pathsep.join(map(str, (TEMPLATE, *HOLIDAYS)))},
+            {SCHEDULE_FILES_ENV: schedule_files_value(TEMPLATE, HOLIDAYS)},
             f"2 holiday tables (${SCHEDULE_FILES_ENV})",
         ),
         ((), {SCHEDULE_FILES_ENV: ""}, "(shipped)"),
