@@ -27,7 +27,6 @@ OVERSIZED = {
     "ncctl/cli/docs.py": 506,
     "ncctl/config.py": 724,
     "ncctl/config_check.py": 599,
-    "ncctl/metrics.py": 786,
 }
 """Product files still over the limit, with their line count as a ceiling: none may grow, and
 a file leaves the list once it is split."""
@@ -40,10 +39,6 @@ BASELINE_IGNORES = frozenset(
         "ncctl.config -> ncctl.preflight.settings",
         "ncctl.credentials -> ncctl.config",
         "ncctl.ilink.party_inputs -> ncctl.config",
-        "ncctl.metrics -> ncctl.runner.jobs",
-        "ncctl.metrics -> ncctl.runner.reconcile",
-        "ncctl.preflight.run -> ncctl.runner.jobs",
-        "ncctl.preflight.run -> ncctl.runner.reconcile",
     }
 )
 """Every import exception the contracts had when they were declared; new ones are not
