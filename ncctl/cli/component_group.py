@@ -42,7 +42,6 @@ def lifecycle(
         loaded.config,
         ctx.engine(),
         ctx.now(),
-        config_path=loaded.path,
         component_env=ctx.clock_env() if starts else {},
         session_gate=session_gate(loaded.config) if gated else None,
     )
@@ -53,7 +52,7 @@ def observer(ctx: CommandContext) -> Lifecycle:
     from ncctl.components.lifecycle import Lifecycle
 
     loaded = ctx.config()
-    return Lifecycle(loaded.config, ctx.engine(), ctx.now(), config_path=loaded.path)
+    return Lifecycle(loaded.config, ctx.engine(), ctx.now())
 
 
 def component_app(name: str, what: str) -> typer.Typer:

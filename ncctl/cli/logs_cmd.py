@@ -94,7 +94,7 @@ def rotate(
             ctx.engine(),
             manifest,
             ctx.now(),
-            lambda owner: backend_for(owner, loaded.config, loaded.path).reopen(),
+            lambda owner: backend_for(owner, loaded.config).reopen(),
         )
         try:
             run = rotator.run(category, dry_run=dry_run, force_reason=reason if force else None)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ncctl.components.base import COMPONENTS, ActionResult, Backend, ComponentStatus
@@ -29,14 +28,10 @@ DOWN_EVENT = {"feed_handler": "feed_handler.off", "order_session": "order_entry.
 HOURS = {"feed_handler": "feed-handler", "order_session": "order-entry"}
 
 
-def backend_for(
-    name: str,
-    config: NcctlConfig,
-    config_path: Path | None = None,
-    extra_env: dict[str, str] | None = None,
-) -> Backend:
-    """The backend configured for component ``name``. A process component inherits
-    ``NCCTL_CONFIG`` pointing at ``config_path`` so that a simulator reads the same file."""
+def backend_for(name: str, config: NcctlConfig, extra_env: dict[str, str] | None = None) -> Backend:
+    """The backend configured for component ``name``. A process component gets the
+    variables of :func:`~ncctl.components.environment.component_environment` and
+    ``extra_env``."""
     if name not in COMPONENTS:
         raise UsageError(f"unknown component {name!r}", hint=f"one of {', '.join(COMPONENTS)}")
     comp = getattr(config.components, name)
@@ -44,10 +39,10 @@ def backend_for(
         from ncctl.components.systemd import SystemdBackend
 
         return SystemdBackend(name, comp)
+    from ncctl.components.environment import component_environment
     from ncctl.components.process import ProcessBackend
 
-    env = {"NCCTL_CONFIG": str(config_path.absolute())} if config_path else {}
-    env.update(extra_env or {})
+    env = component_environment(name, config) | (extra_env or {})
     return ProcessBackend(name, comp, config.state_dir, base_env=env)
 
 
@@ -109,7 +104,6 @@ class Lifecycle:
         now: dt.datetime,
         journal: Journal | None = None,
         *,
-        config_path: Path | None = None,
         component_env: dict[str, str] | None = None,
         session_gate: Callable[[dt.date], tuple[bool, str]] | None = None,
     ) -> None:
@@ -117,14 +111,13 @@ class Lifecycle:
         party-registration gate of :func:`ncctl.runner.registration.session_gate`)."""
         self.config = config
         self.session_gate = session_gate
-        self.config_path = config_path
         self.component_env = component_env or {}
         self.engine = engine
         self.now = now
         self.journal = journal or Journal(journal_path(config.state_dir))
 
     def backend(self, name: str) -> Backend:
-        return backend_for(name, self.config, self.config_path, self.component_env)
+        return backend_for(name, self.config, self.component_env)
 
     def _record(
         self,

@@ -81,7 +81,6 @@ class Reconciler:
             self.engine,
             self.now,
             self.journal,
-            config_path=self.config_path,
             component_env=self.component_env,
         )
 
