@@ -20,6 +20,7 @@ from ncctl.tuning.host import Host
 from ncctl.tuning.kinds import base, boot, boot_state
 from ncctl.tuning.kinds.boot_loader import DROPIN, BootBackend, Grubby, detect_backend
 from ncctl.tuning.persist import SYSCTL_FILE, TMPFILES_FILE
+from ncctl.tuning.pin_files import PIN_FILES
 from ncctl.tuning.plan import SETTING_CLASSES, Compliance
 from ncctl.tuning.rollback_journal import RollbackEntry, RollbackJournal, RollbackStep, locked
 from ncctl.tuning.site import Site, check_force
@@ -155,7 +156,9 @@ def roll_back(
 
 def stray_files(host: Host, entries: list[RollbackEntry]) -> list[Path]:
     """Temporary files a killed apply or rollback left beside any file ncctl writes."""
-    paths = {SYSCTL_FILE, TMPFILES_FILE, DROPIN} | {e.path for e in entries if e.kind == "file"}
+    paths = {SYSCTL_FILE, TMPFILES_FILE, DROPIN, *PIN_FILES} | {
+        e.path for e in entries if e.kind == "file"
+    }
     return [p for path in sorted(paths) for p in files.stray_temps(host, path)]
 
 

@@ -30,6 +30,7 @@ from ncctl.install.units import (
     MAINTENANCE_TIMER,
     MAINTENANCE_UNIT,
     SCHEDULER_UNIT,
+    TUNE_BOOT_UNIT,
     TUNE_UNIT,
     generate_units,
     generation_notes,
@@ -42,6 +43,7 @@ NCCTL_BIN = Path(sys.executable).absolute().parent / "ncctl"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
 FEED = "ncctl-feed-handler.service"
 ORDER = "ncctl-order-session.service"
+TUNING = (TUNE_UNIT, TUNE_BOOT_UNIT)
 
 
 def verify(paths: list[Path]) -> list[str]:
@@ -90,9 +92,9 @@ def executable_of(exec_start: str) -> Path:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ("dev", {FEED, ORDER, SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER, TUNE_UNIT}),
+        ("dev", {FEED, ORDER, SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER, *TUNING}),
         # staging runs the real components from units installed with them: no command here
-        ("staging", {SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER, TUNE_UNIT}),
+        ("staging", {SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER, *TUNING}),
     ],
 )
 def test_units_of_shipped_configs_pass_systemd_analyze_verify(
