@@ -17,8 +17,11 @@ SUID/SGID files, native system calls of ``@system-service`` only (others fail wi
   their files, but keep what low-latency programs use: realtime scheduling (``RestrictRealtime``
   off, ``LimitRTPRIO=99`` for SCHED_FIFO without a capability), locked memory, the host's
   devices (kernel-bypass NICs, huge pages), netlink (interface lookups for multicast joins),
-  writable+executable memory (JIT runtimes); no CPU pinning (they pin their own threads to
-  the isolated CPUs).
+  writable+executable memory (JIT runtimes); ``CPUAffinity=`` only when the tuning profile's
+  ``[cpus]`` gives the component CPUs (otherwise they pin their own threads).
+* ``ncctl-tune-boot.service`` (``tune reapply``) and ``ncctl-latency.service``
+  (``tune hold-latency``) run as root with only what they write: kernel tunables and
+  ``sched_setaffinity`` for the first, the one PM QoS device for the second.
 * ``ncctl-tune.service`` runs as root because it writes ``/proc/sys``, ``/sys`` and files in
   ``/etc``, so kernel tunables stay writable and it keeps the devices (update-grub probes the
   boot disk); it has only the capabilities those writes need and no network at all.
@@ -116,9 +119,10 @@ LATENCY = (
 )
 """``ncctl-latency.service`` (``tune hold-latency``): one device (root's, mode 0600), nothing
 else."""
-TUNE_FILES = ("etc/sysctl.d", "etc/tmpfiles.d", "etc/default", "boot")
+TUNE_FILES = ("etc/sysctl.d", "etc/tmpfiles.d", "etc/default", "etc/systemd", "boot")
 """Where ``ncctl tune host`` writes under the tuned root: sysctl.d and tmpfiles.d files, the
-grub drop-in, and what update-grub or grubby rewrite. Optional (``-``): a host may lack one."""
+grub drop-in and ``/etc/default/irqbalance``, systemd's ``system.conf.d`` drop-in, and what
+update-grub or grubby rewrite. Optional (``-``): a host may lack one."""
 HIDDEN = {
     "/home": "ProtectHome=yes",
     "/root": "ProtectHome=yes",
