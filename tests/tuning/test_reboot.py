@@ -154,6 +154,7 @@ def test_reapply_does_nothing_when_no_profile_is_applied(
         capsys, "--config", config, "--clock", SATURDAY, "tune", "reapply", "--json"
     )
     doc = envelope(done, "tune reapply")
+    assert done.code == 0  # at boot on a host ncctl never tuned: not a failed unit
     assert doc["data"]["active"] is False
     assert doc["data"]["changed"] == []
     assert fakeroot.tree(root) == before

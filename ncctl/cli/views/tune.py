@@ -141,7 +141,9 @@ class TuneHost:
     def failure(self) -> NcctlError | None:
         from ncctl.tuning.errors import compliance_error
 
-        return None if self.result.dry_run else compliance_error(self.result.final)
+        if self.result.dry_run or not getattr(self.result, "active", True):
+            return None  # a dry run, or a re-apply with no profile applied: nothing to check
+        return compliance_error(self.result.final)
 
 
 def host_text(shown: TuneHost, console: Console, out: OutputOptions) -> None:
