@@ -14,6 +14,7 @@ from typing import Any
 
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import NcctlError, PermissionDeniedError, RefusedError
+from ncctl.tuning import service
 from ncctl.tuning.errors import setting_ids
 from ncctl.tuning.files import write_file
 from ncctl.tuning.host import Access
@@ -21,6 +22,7 @@ from ncctl.tuning.kinds import base, boot
 from ncctl.tuning.kinds.base import Finding, KernelSetting, Verdict
 from ncctl.tuning.kinds.boot import BootParam
 from ncctl.tuning.kthreads import move_kthreads
+from ncctl.tuning.pinning import pin_options
 from ncctl.tuning.plan import Compliance, Plan
 from ncctl.tuning.profiles import Profile
 from ncctl.tuning.rollback_journal import RollbackJournal, check_persistent, locked
@@ -165,6 +167,10 @@ def apply_plan(site: Site, plan: Plan, journal: RollbackJournal, result: ApplyRe
         setting, finding = item.setting, item.finding
         if isinstance(setting, KernelSetting) and finding.verdict is Verdict.APPLY:
             write_live(site, setting, finding, result, journal=journal, boot_id=boot_id)
+    if pin_options(plan.profile).irqbalance == "stop" and not plan.context.contained:
+        stopped = service.stop(host, journal, boot_id)
+        if stopped is not None:
+            (result.changed if stopped[0] else result.failed).append(stopped[1])
     # persist what took: a value the kernel refused must not reach sysctl.d
     written = plan
     if result.changed or result.failed:

@@ -199,9 +199,12 @@ def make_plan(profile: Profile, host: Host, record: TuningRecord, window: Tradin
         *pin_files(host, profile, expansion.cpus, ctx),
     ]
     warnings = list(expansion.warnings)
-    banned = pin_options(profile).irqbalance == "ban"
+    mode = pin_options(profile).irqbalance
     irqs = any(i.setting.kind == "irq" for i in items)
-    if irqs and not banned and host.processes_named("irqbalance"):
+    running = irqs and mode != "ban" and bool(host.processes_named("irqbalance"))
+    if running and mode == "stop":
+        warnings.append("irqbalance is running although the profile stops it: `tune host` does")
+    elif running:
         warnings.append(
             "irqbalance is running: it will move IRQs off the housekeeping CPUs; stop it "
             'or set [pin] irqbalance = "ban" in the profile'

@@ -34,7 +34,7 @@ META = ("extends", "remove")
 MAX_DEPTH = 16
 THP_KEYS = ("enabled", "defrag", "shmem_enabled")
 CPU_KEYS = ("housekeeping", "isolated", "nic")
-IRQBALANCE_MODES = ("ban", "ignore")
+IRQBALANCE_MODES = ("ban", "stop", "ignore")
 PIN_KEYS = ("irqbalance", "kthreads", "systemd_affinity", "force_latency")
 MAX_LATENCY_US = 2_000_000_000
 """The largest value /dev/cpu_dma_latency takes (a signed 32-bit count of µs)."""

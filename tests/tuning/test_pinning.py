@@ -225,3 +225,22 @@ def test_the_real_device_reads_back_the_held_value_while_held(tmp_path: Path) ->
     after = check(live, profile)
     assert proc.pid not in after.holders
     assert after.current == before.current  # the kernel dropped the request on close
+
+
+def test_stop_disables_irqbalance_and_rollback_enables_it_again(tmp_path: Path) -> None:
+    root = fakeroot.build_topology(tmp_path / "root")
+    runner = fakeroot.RecordingRunner(root=root)
+    tuner = Tuner(Host(root, runner), tmp_path / "state")
+    path = profile_file(tmp_path, '[pin]\nirqbalance = "stop"\n')
+    applied = tuner.apply(load_profile(str(path)))
+    assert runner.services["irqbalance.service"] == {"enabled": False, "active": False}
+    [stopped] = [c for c in applied.changed if c["id"] == "service:irqbalance.service"]
+    assert stopped["from"] == "enabled, active"
+    assert ("systemctl", "disable", "--now", "irqbalance.service") in runner.calls
+    again = tuner.apply(load_profile(str(path)))  # already stopped: nothing more
+    assert not [c for c in again.changed if c["id"].startswith("service:")]
+    assert not (root / "etc/default/irqbalance").exists()  # stop writes no banned list
+
+    rolled = tuner.rollback()
+    assert "service:irqbalance.service" in {s.entry.id for s in rolled.of("restore")}
+    assert runner.services["irqbalance.service"] == {"enabled": True, "active": True}
