@@ -179,6 +179,7 @@ def hold_latency(
     from ncctl.tuning.latency import DEVICE, hold
     from ncctl.tuning.pinning import pin_options
 
+    ctx.changing(tuning_root=root)  # a simulated clock never holds a real device
     chosen = _profile(ctx, profile)
     value = pin_options(chosen).force_latency
     if value is None:

@@ -90,7 +90,9 @@ def apply_profile(
         site.open_entries(journal)
         try:
             apply_plan(site, plan, journal, result)
-            result.kthreads = move_kthreads(site.host, profile, plan.cpus).as_dict()
+            result.kthreads = move_kthreads(
+                site.host, profile, plan.cpus, plan.context.contained
+            ).as_dict()
         except NcctlError as err:
             site.log(
                 "tune host",

@@ -97,18 +97,18 @@ def _read(host: Host, pid: int) -> KernelThread | None:
     return KernelThread(pid, stat[open_ + 1 : close], flags, allowed)
 
 
-def move_kthreads(host: Host, profile: Profile, cpus: CpuPlan) -> KthreadMoves:
+def move_kthreads(host: Host, profile: Profile, cpus: CpuPlan, contained: bool) -> KthreadMoves:
     """Move every movable kernel thread that may run on an isolated CPU to the housekeeping
-    CPUs, when the profile asks (``[pin] kthreads``)."""
-    result = KthreadMoves(enabled=pin_options(profile).kthreads)
+    CPUs, when the profile asks (``[pin] kthreads``) and ncctl runs in the host's namespaces
+    (``contained``: a container's, whose kernel threads are the host's to move)."""
+    result = KthreadMoves(enabled=pin_options(profile).kthreads and not contained)
     if not result.enabled or not cpus.isolated or not cpus.housekeeping:
         return result
     target = format_cpulist(cpus.housekeeping)
-    for thread in kernel_threads(host):
-        if not thread.movable:
-            result.pinned += 1
-            continue
-        if not thread.allowed & cpus.isolated:
+    threads = kernel_threads(host)
+    result.pinned = sum(1 for t in threads if not t.movable)
+    for thread in threads:
+        if not (thread.movable and thread.allowed & cpus.isolated):
             continue
         done = host.run(["taskset", "-pc", target, str(thread.pid)])
         row: dict[str, Any] = {
@@ -122,3 +122,8 @@ def move_kthreads(host: Host, profile: Profile, cpus: CpuPlan) -> KthreadMoves:
         else:
             result.failed.append({**row, "error": (done.stderr or done.stdout).strip()[:200]})
     return result
+
+
+def unmoved(host: Host, cpus: CpuPlan) -> list[KernelThread]:
+    """Movable kernel threads that may still run on an isolated CPU."""
+    return [t for t in kernel_threads(host) if t.movable and t.allowed & cpus.isolated]

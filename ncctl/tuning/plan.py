@@ -20,6 +20,7 @@ from ncctl.tuning.kinds import boot, cores, governor, hugepages, irq, sysctl, sy
 from ncctl.tuning.kinds.base import Finding, KernelSetting, Verdict, probe
 from ncctl.tuning.kinds.boot import BootParam
 from ncctl.tuning.kinds.boot_loader import parse_cmdline
+from ncctl.tuning.kthreads import unmoved
 from ncctl.tuning.latency import LatencyCheck
 from ncctl.tuning.persist import FileChange, planned_files
 from ncctl.tuning.pin_files import pin_files
@@ -209,6 +210,15 @@ def make_plan(profile: Profile, host: Host, record: TuningRecord, window: Tradin
             "irqbalance is running: it will move IRQs off the housekeeping CPUs; stop it "
             'or set [pin] irqbalance = "ban" in the profile'
         )
+    if pin_options(profile).kthreads and not ctx.contained and expansion.cpus.isolated:
+        left = unmoved(host, expansion.cpus)
+        if left:
+            names = ", ".join(f"{t.comm} ({t.pid})" for t in left[:3])
+            more = f" and {len(left) - 3} more" if len(left) > 3 else ""
+            warnings.append(
+                f"{len(left)} kernel threads may run on isolated CPUs ({names}{more}): "
+                "`tune host` or `tune reapply` moves them"
+            )
     if ctx.own_netns is None and not ctx.userns:
         warnings.append(
             "cannot compare this network namespace with PID 1's: host-wide settings are "

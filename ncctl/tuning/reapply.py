@@ -72,7 +72,9 @@ def reapply_profile(
         for item in runtime:
             assert isinstance(item.setting, KernelSetting)
             write_live(site, item.setting, item.finding, result, journal=None, boot_id=boot_id)
-        result.kthreads = move_kthreads(site.host, profile, plan.cpus).as_dict()
+        result.kthreads = move_kthreads(
+            site.host, profile, plan.cpus, plan.context.contained
+        ).as_dict()
         log_outcome(site, "tune reapply", profile, reason, result)
     result.after = site.plan(profile, window)
     return result

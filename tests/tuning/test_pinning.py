@@ -113,7 +113,10 @@ def test_movable_kernel_threads_go_to_housekeeping_and_per_cpu_ones_stay(tmp_pat
     kthread(root, 300, "sshd", 0x400100, "0-15")  # a user process
     runner = fakeroot.RecordingRunner(root=root)
     path = profile_file(tmp_path, "[pin]\nkthreads = true\n")
-    result = Tuner(Host(root, runner), tmp_path / "state").apply(load_profile(str(path)))
+    tuner = Tuner(Host(root, runner), tmp_path / "state")
+    planned = tuner.plan(load_profile(str(path)))
+    assert [w for w in planned.warnings if w.startswith("2 kernel threads may run on isolated")]
+    result = tuner.apply(load_profile(str(path)))
     moves = [c for c in runner.calls if c[0] == "taskset"]
     assert moves == [("taskset", "-pc", "0,8", "2"), ("taskset", "-pc", "0,8", "15")]
     assert result.kthreads["per_cpu_left"] == 2
