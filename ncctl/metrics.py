@@ -52,7 +52,8 @@ from ncctl.tuning.status import TuningStatus as TuningStatus  # noqa: PLC0414 (r
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
-    from ncctl.config import MetricsTls, NcctlConfig
+    from ncctl.appconfig.model import NcctlConfig
+    from ncctl.appconfig.sections import MetricsTls
     from ncctl.preflight.result import Recorded
     from ncctl.schedule import ScheduleEngine
 
@@ -187,7 +188,8 @@ def component_source(name: str) -> Source:
         from ncctl.components.lifecycle import backend_for, desired_running
 
         desired = desired_running(name, ctx.engine.state_at(ctx.now))
-        status = backend_for(name, ctx.config, ctx.config_path).status()
+        config = ctx.config
+        status = backend_for(name, config.components, config.state_dir, ctx.config_path).status()
         want = _gauge(
             "ncctl_component_desired",
             "1 when the schedule wants the component running, 0 when stopped.",

@@ -20,7 +20,7 @@ import ssl
 import stat
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import make_wsgi_app
@@ -29,8 +29,18 @@ from prometheus_client.registry import Collector
 
 from ncctl.errors import ConfigError
 
-if TYPE_CHECKING:
-    from ncctl.config import MetricsTls
+
+class MetricsTls(Protocol):
+    """The TLS files of ``/metrics`` (``[metrics]``'s ``tls()``): server certificate and key,
+    and the CA client certificates must chain to (None: none is asked for)."""
+
+    @property
+    def cert(self) -> Path: ...
+    @property
+    def key(self) -> Path: ...
+    @property
+    def client_ca(self) -> Path | None: ...
+
 
 HANDSHAKE_TIMEOUT_S = 10.0
 """How long a client may take to complete its TLS handshake, and then each read or write."""

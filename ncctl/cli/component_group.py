@@ -38,7 +38,8 @@ def lifecycle(command: str, force: bool, reason: str | None, *, starts: bool = F
     gated = starts and command.startswith("session ")  # the order session's registration
     loaded = STATE.config()
     return Lifecycle(
-        loaded.config,
+        loaded.config.components,
+        loaded.config.state_dir,
         STATE.engine(),
         STATE.now(),
         config_path=loaded.path,
@@ -52,7 +53,10 @@ def observer() -> Lifecycle:
     from ncctl.components.lifecycle import Lifecycle
 
     loaded = STATE.config()
-    return Lifecycle(loaded.config, STATE.engine(), STATE.now(), config_path=loaded.path)
+    cfg = loaded.config
+    return Lifecycle(
+        cfg.components, cfg.state_dir, STATE.engine(), STATE.now(), config_path=loaded.path
+    )
 
 
 def component_app(name: str, group: str, what: str) -> typer.Typer:

@@ -36,7 +36,9 @@ def _locked_manifest(
     from ncctl.logs.manifest import locked_manifest
 
     cfg = STATE.config().config
-    with locked_manifest(cfg, command, read_only=read_only, rebuild=rebuild) as manifest:
+    with locked_manifest(
+        cfg.logs, cfg.state_dir, command, read_only=read_only, rebuild=rebuild
+    ) as manifest:
         yield manifest
 
 
@@ -97,12 +99,13 @@ def rotate(
     args = [f"--category={category}"] if category else []
     args += ["--force"] if force else []
     with _locked_manifest("logs rotate", read_only=dry_run) as manifest:
+        cfg = loaded.config
         rotator = Rotator(
-            loaded.config,
+            cfg.logs,
             STATE.engine(),
             manifest,
             STATE.now(),
-            lambda owner: backend_for(owner, loaded.config, loaded.path).reopen(),
+            lambda owner: backend_for(owner, cfg.components, cfg.state_dir, loaded.path).reopen(),
         )
         try:
             run = rotator.run(category, dry_run=dry_run, force_reason=reason if force else None)
@@ -111,7 +114,7 @@ def rotate(
                 journal_rotation(journal, "logs rotate", args, refused=err)
             raise
         if not dry_run:
-            run.results += export_journal(loaded.config, manifest, run.results)
+            run.results += export_journal(cfg.logs, cfg.state_dir, manifest, run.results)
     if not dry_run:
         journal_rotation(journal, "logs rotate", args, run=run, reason=reason)
     data: dict[str, Any] = {"dry_run": dry_run, **run.as_dict()}
@@ -245,7 +248,13 @@ def upload(
         )
     journal = Journal(journal_path(cfg.state_dir))  # refused before anything is sent
     with _locked_manifest("logs upload", rebuild=rebuild) as manifest:
-        uploader = Uploader(cfg, manifest, destination, progress=_Progress(output.shows_text()))
+        uploader = Uploader(
+            cfg.logs,
+            cfg.destinations,
+            manifest,
+            destination,
+            progress=_Progress(output.shows_text()),
+        )
         outcomes = uploader.run()
     failed = [o for o in outcomes if o.state != "verified"]
     data = {
@@ -310,10 +319,10 @@ def status(json: JsonOpt = False) -> None:
 
     output.begin("logs status", json)
     cfg = STATE.config().config
-    manifest = open_manifest(cfg, read_only=True)
+    manifest = open_manifest(cfg.logs, cfg.state_dir, read_only=True)
     try:
-        inv = inventory(cfg, manifest, STATE.engine(), STATE.now())
-        unknown = [u.as_dict() for u in unknown_archives(cfg, manifest)]
+        inv = inventory(cfg.logs, manifest, STATE.engine(), STATE.now())
+        unknown = [u.as_dict() for u in unknown_archives(cfg.logs, manifest)]
     finally:
         manifest.close()
     data = {
@@ -408,7 +417,7 @@ def prune(
     cfg = STATE.config().config
     journal = None if dry_run else Journal(journal_path(cfg.state_dir))
     with _locked_manifest("logs prune", read_only=dry_run) as manifest:
-        removed = prune_archives(cfg, manifest, STATE.now(), dry_run=dry_run)
+        removed = prune_archives(cfg.logs, manifest, STATE.now(), dry_run=dry_run)
     if removed and journal is not None:
         removed_files = [r["file"] for r in removed]
         journal.append("logs prune", [], "ok", reason=reason, details={"removed": removed_files})

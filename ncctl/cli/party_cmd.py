@@ -57,9 +57,9 @@ class _StateClock:
 
 def party_inputs() -> PartyInputs:
     """The ``[ilink]``, ``[[party_details]]``, state and audit settings of the configuration."""
-    from ncctl.ilink.party_inputs import inputs_from_config
+    from ncctl.runner.registration import party_inputs as inputs_of
 
-    return inputs_from_config(STATE.config().config)
+    return inputs_of(STATE.config().config)
 
 
 def render_register(result: RegisterResult) -> output.Renderer:

@@ -82,7 +82,7 @@ def _tuner(root: Path | None, profile: Profile | None = None) -> Tuner:
     if root is None and profile is not None:
         from ncctl.tuning.fakeroot import prepare, uses_fake_root
 
-        if uses_fake_root(cfg):
+        if uses_fake_root(cfg.environment, cfg.tuning):
             prepare(cfg.tuning.root, profile)
     host = Host(root if root is not None else cfg.tuning.root)
     return Tuner(host, cfg.state_dir, mounts=MOUNTS, now=STATE.now())

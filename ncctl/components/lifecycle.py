@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.components.base import COMPONENTS, ActionResult, Backend, ComponentStatus
-from ncctl.config import NcctlConfig
+from ncctl.components.section import ComponentsConfig
 from ncctl.errors import NcctlError, RefusedError, UsageError
 from ncctl.journal import Journal, journal_path
 from ncctl.override import check_force
@@ -31,15 +31,17 @@ HOURS = {"feed_handler": "feed-handler", "order_session": "order-entry"}
 
 def backend_for(
     name: str,
-    config: NcctlConfig,
+    components: ComponentsConfig,
+    state_dir: Path,
     config_path: Path | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> Backend:
-    """The backend configured for component ``name``. A process component inherits
-    ``NCCTL_CONFIG`` pointing at ``config_path`` so that a simulator reads the same file."""
+    """The backend ``components`` configures for component ``name`` (a process component keeps
+    its pid file and log under ``state_dir``). A process component inherits ``NCCTL_CONFIG``
+    pointing at ``config_path`` so that a simulator reads the same file."""
     if name not in COMPONENTS:
         raise UsageError(f"unknown component {name!r}", hint=f"one of {', '.join(COMPONENTS)}")
-    comp = getattr(config.components, name)
+    comp = getattr(components, name)
     if comp.backend == "systemd":
         from ncctl.components.systemd import SystemdBackend
 
@@ -48,7 +50,7 @@ def backend_for(
 
     env = {"NCCTL_CONFIG": str(config_path.absolute())} if config_path else {}
     env.update(extra_env or {})
-    return ProcessBackend(name, comp, config.state_dir, base_env=env)
+    return ProcessBackend(name, comp, state_dir, base_env=env)
 
 
 def desired_running(name: str, state: ScheduleState) -> bool:
@@ -104,7 +106,8 @@ class Lifecycle:
 
     def __init__(
         self,
-        config: NcctlConfig,
+        components: ComponentsConfig,
+        state_dir: Path,
         engine: ScheduleEngine,
         now: dt.datetime,
         journal: Journal | None = None,
@@ -115,16 +118,19 @@ class Lifecycle:
     ) -> None:
         """``session_gate``: whether the order session may come up on a trade date (the
         party-registration gate of :func:`ncctl.runner.registration.session_gate`)."""
-        self.config = config
+        self.components = components
+        self.state_dir = state_dir
         self.session_gate = session_gate
         self.config_path = config_path
         self.component_env = component_env or {}
         self.engine = engine
         self.now = now
-        self.journal = journal or Journal(journal_path(config.state_dir))
+        self.journal = journal or Journal(journal_path(state_dir))
 
     def backend(self, name: str) -> Backend:
-        return backend_for(name, self.config, self.config_path, self.component_env)
+        return backend_for(
+            name, self.components, self.state_dir, self.config_path, self.component_env
+        )
 
     def _record(
         self,

@@ -19,8 +19,8 @@ import subprocess
 from collections.abc import Mapping
 
 from ncctl.components.base import ActionResult, ComponentStatus
+from ncctl.components.section import ComponentConfig
 from ncctl.components.units import component_unit
-from ncctl.config import ComponentConfig
 from ncctl.errors import TemporaryError, UnavailableError
 
 QUERY_TIMEOUT_S = 15.0

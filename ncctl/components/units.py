@@ -35,10 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.components import sandbox
 from ncctl.components.base import COMPONENTS
 from ncctl.components.process import PYTHON_PLACEHOLDER
-from ncctl.config import ComponentConfig, NcctlConfig
+from ncctl.components.section import ComponentConfig
 from ncctl.errors import CantCreateError, ConfigError, UnavailableError
 from ncctl.floor import write_text_atomic
 

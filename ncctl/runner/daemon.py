@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ncctl.config import NcctlConfig
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.schedule import ScheduleEngine
 
 HORIZON = dt.timedelta(days=8)

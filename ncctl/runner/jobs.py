@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ncctl.statedb import open_state_db
 
 if TYPE_CHECKING:
-    from ncctl.config import NcctlConfig
+    from ncctl.appconfig.model import NcctlConfig
     from ncctl.journal import Journal
     from ncctl.schedule import ScheduleEngine
 
@@ -251,10 +251,10 @@ def rotate_job(
     from ncctl.logs.rotation_result import PAST_CODE, journal_rotation
 
     def reopen(owner: str) -> bool:
-        return backend_for(owner, config, config_path).reopen()
+        return backend_for(owner, config.components, config.state_dir, config_path).reopen()
 
-    with locked_manifest(config, "maintenance run: rotate") as manifest:
-        rotator = Rotator(config, engine, manifest, now, reopen)
+    with locked_manifest(config.logs, config.state_dir, "maintenance run: rotate") as manifest:
+        rotator = Rotator(config.logs, engine, manifest, now, reopen)
         try:
             run = rotator.run()
         except RefusedError as err:
@@ -263,7 +263,7 @@ def rotate_job(
             alert = {"job": "rotate", **err.as_dict()}
             journal.append("alert rotate", [], "alert", details=alert)
             return {"skipped": err.message, "alert": alert}
-        run.results += export_journal(config, manifest, run.results)
+        run.results += export_journal(config.logs, config.state_dir, manifest, run.results)
     held = run.held_error()
     if held is not None:
         journal_rotation(journal, "job rotate", [], run=run)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.components.base import COMPONENTS
 from ncctl.components.lifecycle import Lifecycle, desired_running
-from ncctl.config import NcctlConfig
 from ncctl.errors import NcctlError
 from ncctl.journal import Journal, journal_path
 from ncctl.runner.jobs import JOBS, Job, JobStore, job_instants, job_store_path
@@ -68,8 +68,9 @@ def _upload(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
     from ncctl.logs.manifest import locked_manifest
     from ncctl.logs.upload import Uploader
 
-    with locked_manifest(rec.config, "maintenance run: upload") as manifest:
-        outcomes = Uploader(rec.config, manifest).run()
+    config = rec.config
+    with locked_manifest(config.logs, config.state_dir, "maintenance run: upload") as manifest:
+        outcomes = Uploader(config.logs, config.destinations, manifest).run()
     failed = [o for o in outcomes if o.state != "verified"]
     if failed:
         first = failed[0].error or {}
@@ -124,7 +125,8 @@ class Reconciler:
     def __post_init__(self) -> None:
         self.journal = Journal(journal_path(self.config.state_dir))
         self.lifecycle = Lifecycle(
-            self.config,
+            self.config.components,
+            self.config.state_dir,
             self.engine,
             self.now,
             self.journal,

@@ -82,7 +82,7 @@ from typing import Any
 from ncctl.errors import NcctlError
 from ncctl.ilink import fixp, fixp_signatures, reject_codes, sbe
 from ncctl.ilink.credentials import decode_secret, read_key_file
-from ncctl.ilink.settings import IlinkConfig
+from ncctl.ilink.section import IlinkConfig
 from ncctl.sim import count, log, non_negative, number_arg, write_atomic_text
 
 PORT = number_arg(int, low=0, high=65535, what="port number")

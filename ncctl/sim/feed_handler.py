@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     watch = SignalWatch((signal.SIGTERM, signal.SIGINT))
     try:
-        from ncctl import config
+        from ncctl.appconfig.load import load
         from ncctl.clock import CLOCK_FILE_ENV, SimulatedClock, SystemClock, clock_from_env
         from ncctl.errors import NcctlError
         from ncctl.schedule import load_engine
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             clock = SystemClock()
             described = "system"
         try:
-            loaded = config.load(args.config)
+            loaded = load(args.config)
             cfg = loaded.config
             engine = load_engine(cfg.schedule.template_path(), cfg.schedule.holiday_paths())
         except NcctlError as exc:

@@ -565,7 +565,7 @@ def gateway_settings(args: argparse.Namespace) -> GatewaySettings | None:
     from ncctl.ilink import fixp
     from ncctl.ilink.credentials import Credentials, decode_secret
     from ncctl.ilink.errors import CredentialsError
-    from ncctl.ilink.settings import IlinkConfig
+    from ncctl.ilink.section import IlinkConfig
 
     if args.secret_env is not None:
         value = os.environ.get(args.secret_env)
@@ -579,11 +579,11 @@ def gateway_settings(args: argparse.Namespace) -> GatewaySettings | None:
         source = f"${args.secret_env}"
         default_ids = ("SIM", "SIM01")
     else:
-        from ncctl import config
-        from ncctl.ilink.party_inputs import credentials_for, inputs_from_config
+        from ncctl.appconfig.load import load
+        from ncctl.ilink.party_inputs import credentials_for
 
-        loaded = config.load(args.config)
-        ilink = inputs_from_config(loaded.config).ilink
+        loaded = load(args.config)
+        ilink = loaded.config.ilink
         credentials = credentials_for(ilink)
         source = f"[ilink] of {loaded.path}"
         default_ids = (ilink.session, ilink.firm)

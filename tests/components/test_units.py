@@ -22,6 +22,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ncctl.appconfig.load import load_file, validate_document
+from ncctl.appconfig.model import NcctlConfig
+from ncctl.components.section import ComponentConfig
 from ncctl.components.units import (
     MAINTENANCE_TIMER,
     MAINTENANCE_UNIT,
@@ -35,7 +38,6 @@ from ncctl.components.units import (
     path_word,
     write_units,
 )
-from ncctl.config import ComponentConfig, NcctlConfig, load_file, validate_document
 from ncctl.errors import CantCreateError, ConfigError, UnavailableError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

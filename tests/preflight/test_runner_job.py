@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ncctl.config import load_file
+from ncctl.appconfig.load import load_file
 from ncctl.preflight.run import preflight_hook
 from ncctl.runner.reconcile import PassReport, Reconciler
 from ncctl.schedule import load_engine
