@@ -141,6 +141,8 @@ def render_plan(data: dict[str, Any], title: str) -> output.Renderer:
         for f in data["files"]:
             if f["action"] != "unchanged":
                 console.print(f"  file {f['path']}: {f['action']} ({f['purpose']})")
+        if "jitter" in data:
+            console.print(f"  {data['jitter']['summary']}", markup=False)
         counts = ", ".join(f"{n} {v}" for v, n in data["summary"].items() if n)
         console.print(f"{counts or 'no settings'}: [bold]{data['status']}[/bold]")
         trading = data["trading"]
@@ -233,10 +235,13 @@ def verify(
 ) -> None:
     """Check the host against the profile: exit 0 compliant, 1 drift (`tune host` would
     change something), 3 reboot pending, 4 something cannot be changed from here."""
+    from ncctl.tuning.jitter_report import jitter_status
+
     output.begin("tune verify", json)
     chosen = _profile(profile)
     result = _tuner(root, chosen).verify(chosen, _window())
     data = result.as_dict()
+    data["jitter"] = jitter_status(STATE.config().config.state_dir).as_dict()
     failure = compliance_failure(result)
     output.emit(data, render_plan(data, "verify"), warnings=result.warnings, failure=failure)
     if failure is not None:
@@ -282,3 +287,96 @@ def rollback(
     output.emit(data, draw, warnings=result.warnings, failure=failure)
     if failure is not None:
         raise typer.Exit(failure.exit_code)
+
+
+# -- tune jitter --------------------------------------------------------------------------
+
+from ncctl.cli.command import command  # noqa: E402  # kept with the command it registers
+
+if TYPE_CHECKING:
+    from ncctl.cli.context import CommandContext
+    from ncctl.cli.views.jitter import JitterRun
+
+
+@command(app, "jitter")
+def jitter(
+    ctx: CommandContext,
+    *,
+    cpus: Annotated[
+        str | None,
+        typer.Option(
+            "--cpus",
+            help="CPUs to measure, one pinned thread each (default: the housekeeping and "
+            "isolated CPUs of the tuning profile).",
+            metavar="LIST",
+        ),
+    ] = None,
+    duration: Annotated[
+        str,
+        typer.Option(
+            "--duration",
+            help="How long: seconds (10, 10s) or minutes (2m), at most 30m.",
+            metavar="TIME",
+        ),
+    ] = "10s",
+    interval: Annotated[
+        int,
+        typer.Option("--interval", help="Wake-up interval of each thread, µs.", metavar="US"),
+    ] = 1000,
+    threshold: Annotated[
+        int,
+        typer.Option("--threshold", help="Count the samples above this latency, µs.", metavar="US"),
+    ] = 20,
+    profile: ProfileOpt = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Measure inside trading hours, or on a simulated clock of a non-development "
+            "configuration (needs --reason).",
+        ),
+    ] = False,
+    reason: ReasonOpt = None,
+) -> JitterRun:
+    """Measure how often and how long each CPU is interrupted: rt-tests' cyclictest, one
+    thread pinned per CPU, for a bounded time; per CPU the samples, p50/p99/p99.9/max latency
+    and the count above --threshold, housekeeping and isolated side by side. Keeps the report
+    for `tune verify`. Refused inside trading hours unless --force --reason."""
+    import os
+
+    from ncctl.cli.views.jitter import JitterRun
+    from ncctl.tuning import jitter as core
+    from ncctl.tuning.cpus import cpu_plan
+    from ncctl.tuning.host import Host
+    from ncctl.tuning.jitter_report import HISTOGRAM_LIMIT_US, report_path
+
+    seconds = core.parse_duration(duration)
+    low, high = core.INTERVAL_RANGE_US
+    core.check_range("--interval", interval, low, high, "µs")
+    core.check_range("--threshold", threshold, 1, HISTOGRAM_LIMIT_US - 1, "µs")
+    ctx.changing("tune jitter", force, reason)
+    plan, warnings = cpu_plan(_profile(profile), Host(Path("/")))
+    usable = frozenset(os.sched_getaffinity(0))
+    chosen, more = core.choose_cpus(cpus, plan.housekeeping | plan.isolated, usable)
+    main_cpus = sorted(plan.housekeeping & usable) or sorted(usable)
+    request = core.Request(
+        roles=core.roles_of(chosen, plan.housekeeping, plan.isolated),
+        main_cpu=main_cpus[0],
+        duration_s=seconds,
+        interval_us=interval,
+        threshold_us=threshold,
+        privileged=core.privileged(),
+    )
+    state_dir = ctx.config().config.state_dir
+    engine, now = ctx.engine(), ctx.now()
+    report = core.measure(
+        request,
+        state_dir=state_dir,
+        engine=engine,
+        now=now,
+        force=force,
+        reason=reason,
+    )
+    feed = core.feed_note(engine, now)
+    notes = [*warnings, *more, *([feed] if feed else [])]
+    return JitterRun(report, report_path(state_dir), notes)

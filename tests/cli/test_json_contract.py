@@ -71,6 +71,9 @@ CASES: dict[str, Case] = {
     "tune host": Case(args=("--dry-run",), note="dev: its fake root is made"),
     "tune verify": Case(args=("--root", "{tmp}/nowhere"), code=69, note="no such root"),
     "tune rollback": Case(code=69, note="no fake root yet: nothing made it"),
+    "tune jitter": Case(
+        pre=("--clock", "2026-11-25T10:00"), code=1, note="refused inside trading hours"
+    ),
     "dev status": Case(note="the gateway simulator is not running"),
     "dev down": Case(note="already stopped"),
     "party list": Case(code=69, note="no gateway listening"),
