@@ -8,18 +8,24 @@ a real /etc/ncctl/config.toml, is in tests/test_config_resolution.py.
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, SecretStr
 
 from ncctl.appconfig.load import load, load_file, validate_document
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.config.files import ETC_CONFIG, resolve_path
 from ncctl.config.init import init_file
-from ncctl.config.keys import parse_key, parse_value, set_value
-from ncctl.config.masking import MASK, masked
+from ncctl.config.keys import lookup, parse_key, parse_value, set_value, with_value
+from ncctl.config.masking import MASK, mask_value, masked
 from ncctl.errors import (
     EXIT_CANTCREAT,
     EXIT_CONFIG,
@@ -268,6 +274,31 @@ def test_masked_leaves_unset_secrets_unset() -> None:
     assert masked(cfg)["ilink"]["secret_key"] is None
 
 
+class _Login(BaseModel):
+    user: str
+    password: SecretStr | None = None
+
+
+class _Document(BaseModel):
+    name: str
+    logins: dict[str, _Login]
+
+
+def test_masking_knows_no_section_only_secret_fields() -> None:
+    """The leaf masks the secrets of whatever model it is given, tables of tables included."""
+    doc = _Document(name="x", logins={"a": _Login(user="u", password=SecretStr("p"))})
+    assert masked(doc) == {"name": "x", "logins": {"a": {"user": "u", "password": MASK}}}
+    assert mask_value(_Document, "logins.a.password", "p") == MASK
+    assert mask_value(_Document, "logins.a", {"user": "u", "password": "p"}) == {
+        "user": "u",
+        "password": MASK,
+    }
+    assert mask_value(_Document, "logins.a.user", "u") == "u"
+    # the whole configuration's secrets are found the same way
+    assert mask_value(NcctlConfig, "ilink.secret_key", "s") == MASK
+    assert mask_value(NcctlConfig, "ilink.host", "h") == "h"
+
+
 # -- editing -------------------------------------------------------------------------------
 
 
@@ -295,6 +326,42 @@ def dev_copy(tmp_path: Path) -> Path:
 )
 def test_parse_value_reads_toml_or_falls_back_to_text(text: str, value: object) -> None:
     assert parse_value(text) == value
+
+
+_NAMES = st.text("abcdefgh_", min_size=1, max_size=4)
+_VALUES = st.one_of(st.integers(), st.booleans(), st.text(max_size=8), st.lists(st.integers()))
+_DOCS = st.recursive(
+    st.dictionaries(_NAMES, _VALUES, max_size=3),
+    lambda inner: st.dictionaries(_NAMES, st.one_of(_VALUES, inner), max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(doc=_DOCS, parts=st.lists(_NAMES, min_size=1, max_size=4), value=_VALUES)
+@example(doc={"a": 5}, parts=["a", "b", "c"], value=1)
+@example(doc={"a": {"b": [1]}}, parts=["a", "b"], value=2)
+def test_with_value_sets_the_key_and_nothing_else(
+    doc: dict[str, Any], parts: list[str], value: Any
+) -> None:
+    key = ".".join(parts)
+    before = copy.deepcopy(doc)
+    try:
+        new = with_value(doc, key, value)
+    except UsageError:  # a part of the path is a value, not a table
+        node: Any = doc
+        for part in parts[:-1]:
+            assert isinstance(node, dict) and part in node  # a missing table is created
+            node = node[part]
+            if not isinstance(node, dict):
+                break
+        else:
+            pytest.fail(f"{key} is refused though every part above it is a table")
+        assert doc == before
+        return
+    assert doc == before  # the original is never changed
+    assert lookup(new, key) == value
+    assert with_value(new, key, lookup(doc, key)) == with_value(doc, key, lookup(doc, key))
 
 
 @pytest.mark.parametrize("key", ["", ".", "a..b", "a.", ".a"])
