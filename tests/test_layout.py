@@ -27,7 +27,6 @@ OVERSIZED = {
     "ncctl/cli/docs.py": 506,
     "ncctl/components/process.py": 625,
     "ncctl/components/units.py": 504,
-    "ncctl/metrics.py": 786,
 }
 """Product files still over the limit, with their line count as a ceiling: none may grow, and
 a file leaves the list once it is split."""
@@ -37,10 +36,6 @@ BASELINE_IGNORES = frozenset(
         "ncctl.cli.dev_cmd -> ncctl.sim.dev_gateway",
         "ncctl.components.sandbox -> ncctl.logs.url",
         "ncctl.components.sandbox -> ncctl.tuning.*",
-        "ncctl.metrics -> ncctl.runner.jobs",
-        "ncctl.metrics -> ncctl.runner.reconcile",
-        "ncctl.preflight.run -> ncctl.runner.jobs",
-        "ncctl.preflight.run -> ncctl.runner.reconcile",
         "ncctl.runner.demo -> ncctl.sim.*",
         "ncctl.sim.dev_gateway -> ncctl.**",
         "ncctl.sim.feed_handler -> ncctl.appconfig.load",

@@ -27,17 +27,14 @@ from ncctl.appconfig.load import load_file
 from ncctl.appconfig.model import NcctlConfig
 from ncctl.components.lifecycle import backend_for
 from ncctl.ilink.status import RegistrationStatus
+from ncctl.jobs.records import JobStore, job_store_path
 from ncctl.logs.manifest import Manifest, manifest_path
-from ncctl.metrics import (
-    MetricSources,
-    NcctlCollector,
-    TuningStatus,
-    collect,
-    serve,
-)
+from ncctl.metrics.collector import NcctlCollector, collect
+from ncctl.metrics.server import serve
+from ncctl.metrics.sources import MetricSources
 from ncctl.preflight.result import Recorded
-from ncctl.runner.jobs import JobStore, job_store_path
 from ncctl.schedule import ScheduleEngine, load_engine
+from ncctl.tuning.status import TuningStatus
 from tests.helpers import run_in_process
 from tests.logs.helpers import add_archive, write_config
 
@@ -141,7 +138,7 @@ def feed_running(env: Env) -> Iterator[None]:
 @pytest.mark.slow
 def test_metrics_served_over_http_are_computed_at_each_scrape(env: Env, feed_running: None) -> None:
     verified_before = dt.datetime.now(tz=CHICAGO).timestamp()
-    registry = collect(env.config, env.engine, lambda: NOW, env.config_path)
+    registry = collect(env.config, env.engine, lambda: NOW)
     server = serve(registry, "127.0.0.1", 0)
     try:
         assert server.host == "127.0.0.1" and server.port > 0
@@ -639,7 +636,7 @@ def test_registration_metrics_from_the_party_state_db(env: Env) -> None:
     import sqlite3
 
     from ncctl.ilink.registration_store import _SCHEMA
-    from ncctl.metrics import registration_status
+    from ncctl.metrics.sources import registration_status
 
     assert registration_status(env.config, NOW) is None  # no database: nothing, and none made
     assert not (env.config.state_dir / "party.sqlite").exists()
@@ -653,7 +650,7 @@ def test_registration_metrics_from_the_party_state_db(env: Env) -> None:
     )
     db.commit()
     db.close()
-    registry = collect(env.config, env.engine, NOW, env.config_path)
+    registry = collect(env.config, env.engine, NOW)
     got = values(generate_latest(registry).decode())
     assert got[key("ncctl_registration_ok")] == 1
     assert got[key("ncctl_registration_last_timestamp_seconds")] == 1795382701.0
@@ -661,7 +658,7 @@ def test_registration_metrics_from_the_party_state_db(env: Env) -> None:
 
 
 def test_tuning_metrics_from_a_fake_root(env: Env, tmp_path: Path) -> None:
-    from ncctl.metrics import tuning_status
+    from ncctl.metrics.sources import tuning_status
     from tests.tuning import fakeroot
 
     root = fakeroot.build(tmp_path / "root")
@@ -671,6 +668,6 @@ def test_tuning_metrics_from_a_fake_root(env: Env, tmp_path: Path) -> None:
     status = tuning_status(config, NOW)
     assert status is not None and status.profile == "dev"
     assert status.state in ("compliant", "drift", "reboot-pending", "unsupported")
-    registry = collect(config, env.engine, NOW, env.config_path)
+    registry = collect(config, env.engine, NOW)
     got = values(generate_latest(registry).decode())
     assert got[key("ncctl_tuning_state", profile="dev", state=status.state)] == 1

@@ -29,7 +29,7 @@ from ncctl.addresses import is_loopback
 from ncctl.appconfig.sections import MetricsConfig, MetricsTls
 from ncctl.cli.main import main
 from ncctl.errors import EXIT_CONFIG, ConfigError
-from ncctl.metrics import MetricsServer, serve
+from ncctl.metrics.server import MetricsServer, serve
 from tests.tls import Authority, Issued, make_authority, write_key
 
 TIMEOUT_S = 5.0

@@ -271,7 +271,7 @@ def _tls_files(cfg: NcctlConfig) -> list[ConfigProblem]:
             problems.append(read.problem)
     if problems:
         return problems
-    from ncctl.metrics_tls import tls_context
+    from ncctl.tls_files import tls_context
 
     try:
         tls_context(tls)

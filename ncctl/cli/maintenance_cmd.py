@@ -23,11 +23,9 @@ def run_pass(rebuild: bool = False) -> dict[str, Any]:
     """One pass under the runner lock; a pass already running makes this one a clean no-op.
     ``rebuild``: make new job records when they are missing though the journal has runs."""
     from ncctl.errors import TemporaryError
+    from ncctl.jobs.records import JobStore, job_store_path
     from ncctl.locks import hold
-    from ncctl.preflight.run import preflight_hook
-    from ncctl.runner.jobs import JobStore, job_store_path
-    from ncctl.runner.reconcile import Reconciler
-    from ncctl.runner.registration import registration_hook, session_gate
+    from ncctl.runner.reconcile import reconciler_for
 
     loaded = STATE.config()
     cfg = loaded.config
@@ -36,14 +34,12 @@ def run_pass(rebuild: bool = False) -> dict[str, Any]:
             # damaged or missing job records fail the pass before the clock is shared
             JobStore(job_store_path(cfg.state_dir), expect_records=not rebuild).close()
             env = STATE.clock_env()
-            report = Reconciler(
+            report = reconciler_for(
                 cfg,
                 STATE.engine(),
                 STATE.now(),
                 config_path=loaded.path,
-                registration_hook=registration_hook(cfg),
-                preflight_hook=preflight_hook(simulated=STATE.simulated()),
-                session_gate=session_gate(cfg),
+                simulated=STATE.simulated(),
                 component_env=env,
                 rebuild=rebuild,
             ).run()

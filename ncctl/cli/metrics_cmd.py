@@ -34,7 +34,8 @@ def metrics(
     A source that fails is left out and reported in ncctl_collector_errors; exit 0 still.
     """
     from ncctl.cli.views.metrics import MetricsReport
-    from ncctl.metrics import NcctlCollector, write_textfile
+    from ncctl.metrics.collector import NcctlCollector
+    from ncctl.metrics.textfile import write_textfile
 
     if textfile is not None:  # what node_exporter publishes: the real alerting reads it
         ctx.changing(
@@ -45,7 +46,7 @@ def metrics(
     loaded = ctx.config()
     engine = ctx.engine()
     now = ctx.now()
-    scrape = NcctlCollector(loaded.config, engine, now, loaded.path).scrape()
+    scrape = NcctlCollector(loaded.config, engine, now).scrape()
     warnings = engine.coverage_warnings(now, now)
     warnings += [f"metrics source {name} failed: {err}" for name, err in scrape.errors.items()]
     if textfile is not None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import typer
 
 from ncctl.cli import output
 from ncctl.cli.context import STATE
 from ncctl.cli.options import OverrideOpt, ReasonOpt
+
+if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
 
 app = typer.Typer(
     help="The schedule engine as a daemon (systemd Type=notify).", no_args_is_help=True
@@ -36,7 +39,7 @@ def scheduler_run(force: OverrideOpt = False, reason: ReasonOpt = None) -> None:
             hint="use `ncctl demo` to watch a simulated week",
         )
     loaded = STATE.config()
-    daemon = Daemon(loaded.config, STATE.engine(), loaded.path, serve_metrics=metrics_server())
+    daemon = Daemon(loaded.config, STATE.engine(), loaded.path, collector=metrics_collector())
     daemon.install_signal_handlers()
     code = daemon.run()
     # its log lines went to stderr; with -o json|yaml one document says how it ended
@@ -45,29 +48,17 @@ def scheduler_run(force: OverrideOpt = False, reason: ReasonOpt = None) -> None:
     raise typer.Exit(code)
 
 
-def metrics_server() -> Callable[[], Callable[[], None]]:
-    """For the daemon: start the metrics endpoint on [metrics] listen:port, return its stop."""
-    loaded = STATE.config()
-    engine = STATE.engine()
+def metrics_collector() -> Collector:
+    """What the daemon serves on /metrics: every scrape computes the values afresh at the
+    machine's time; a source that fails is logged."""
+    import datetime as dt
 
-    def start() -> Callable[[], None]:
-        import datetime as dt
+    from ncctl.metrics.collector import collect
+    from ncctl.runner.daemon import log
 
-        from ncctl.metrics import collect, serve
-        from ncctl.runner.daemon import log
-
-        cfg = loaded.config
-        registry = collect(
-            cfg,
-            engine,
-            lambda: dt.datetime.now(dt.UTC),
-            loaded.path,
-            on_error=lambda source, message: log(
-                "metrics_source_failed", source=source, error=message
-            ),
-        )
-        server = serve(registry, cfg.metrics.listen, cfg.metrics.port, tls=cfg.metrics.tls())
-        log("metrics", url=server.url)
-        return server.stop
-
-    return start
+    return collect(
+        STATE.config().config,
+        STATE.engine(),
+        lambda: dt.datetime.now(dt.UTC),
+        on_error=lambda source, message: log("metrics_source_failed", source=source, error=message),
+    )

@@ -1,4 +1,5 @@
-"""Run every preflight check, record the outcome, and the runner's Sunday job.
+"""Run every preflight check and record the outcome (the runner's Sunday job runs them too:
+:func:`ncctl.runner.job_actions.preflight_hook`).
 
 The runner runs preflight once a week, ``PREFLIGHT_LEAD`` before the feed handler starts
 (``feed_handler.on``, Sunday 15:00 CT): a failure fails the job instance, which the pass
@@ -10,7 +11,7 @@ handler starts on schedule whatever preflight found.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ncctl.errors import NcctlError, RefusedError
 from ncctl.preflight import configured, holidays, host, ilink, space
@@ -19,8 +20,6 @@ from ncctl.preflight.result import CheckResult, Context, Report, read_record, re
 if TYPE_CHECKING:
     import datetime as dt
     from pathlib import Path
-
-    from ncctl.runner.reconcile import JobAction, Reconciler
 
 Check = Callable[[Context], CheckResult | list[CheckResult]]
 
@@ -88,33 +87,3 @@ def recorded_failure(state_dir: Path, since: dt.datetime) -> NcctlError | None:
         hint="fix it, then run `ncctl preflight`: the job is done once a run passes",
         code="preflight.failed",
     )
-
-
-def preflight_hook(*, simulated: bool = False) -> JobAction:
-    """The runner's job action: every check; failed checks fail the instance (retried with
-    backoff, alerted when its window closes), warnings are in its result.
-
-    Once the week has started (the feed handler's start, ``PREFLIGHT_LEAD`` after the
-    instance) the checks are not run again: an instance that failed stays failed while the
-    latest recorded run (by hand: ``ncctl preflight``) has a failed check, and is done once
-    one passes; an instance the runner never got to (the host was down) is done with a note.
-    """
-    from ncctl.runner.jobs import PREFLIGHT_LEAD
-
-    def run(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
-        if rec.now >= instant + PREFLIGHT_LEAD:
-            problem = recorded_failure(rec.config.state_dir, instant)
-            if problem is not None:
-                raise problem
-            return {"note": "the week had started: run `ncctl preflight` to check it now"}
-        ctx = Context(rec.config, rec.engine, rec.now, simulated, rec.config_path)
-        report = run_checks(ctx)
-        problem = failure(report)
-        if problem is not None:
-            raise problem
-        return {
-            "counts": report.counts(),
-            "warnings": [f"{c.name}: {c.detail}" for c in report.checks if c.status == "warn"],
-        }
-
-    return run

@@ -26,12 +26,16 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ncctl.appconfig.model import NcctlConfig
 from ncctl.schedule import ScheduleEngine
+
+if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
+    from ncctl.metrics.server import MetricsServer
 
 HORIZON = dt.timedelta(days=8)
 
@@ -86,13 +90,15 @@ class Daemon:
         engine: ScheduleEngine,
         config_path: Path | None,
         notify: Notifier | None = None,
-        serve_metrics: Callable[[], Callable[[], None]] | None = None,
+        collector: Collector | None = None,
     ) -> None:
+        """``collector``: what ``/metrics`` serves on ``[metrics] listen:port`` while the
+        daemon runs (None: no endpoint)."""
         self.config = config
         self.engine = engine
         self.config_path = config_path
         self.notify = notify or Notifier()
-        self.serve_metrics = serve_metrics
+        self.collector = collector
         self.stop = threading.Event()
         self.passes = 0
         self.failed = 0
@@ -112,22 +118,14 @@ class Daemon:
     def _reconcile(self, reason: str) -> None:
         from ncctl.errors import NcctlError
         from ncctl.locks import RUNNER_LOCK_WAIT_S, hold
-        from ncctl.preflight.run import preflight_hook
-        from ncctl.runner.reconcile import Reconciler
-        from ncctl.runner.registration import registration_hook, session_gate
+        from ncctl.runner.reconcile import reconciler_for
 
         started = time.monotonic()
         now = dt.datetime.now(dt.UTC)
         try:
             with hold(self.config.state_dir, "runner", RUNNER_LOCK_WAIT_S, f"scheduler: {reason}"):
-                report = Reconciler(
-                    self.config,
-                    self.engine,
-                    now,
-                    config_path=self.config_path,
-                    registration_hook=registration_hook(self.config),
-                    preflight_hook=preflight_hook(),
-                    session_gate=session_gate(self.config),
+                report = reconciler_for(
+                    self.config, self.engine, now, config_path=self.config_path
                 ).run()
         except NcctlError as err:
             self.failed += 1
@@ -174,6 +172,17 @@ class Daemon:
 
     # -- running --------------------------------------------------------------------------
 
+    def serve_metrics(self) -> MetricsServer | None:
+        """Start the ``/metrics`` endpoint of the collector the daemon was handed."""
+        if self.collector is None:
+            return None
+        from ncctl.metrics.server import serve
+
+        metrics = self.config.metrics
+        server = serve(self.collector, metrics.listen, metrics.port, tls=metrics.tls())
+        log("metrics", url=server.url)
+        return server
+
     def run(self) -> int:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -201,7 +210,7 @@ class Daemon:
             id="rebuild",
         )
         added = self.schedule_transitions(scheduler)
-        stop_metrics = self.serve_metrics() if self.serve_metrics else None
+        metrics_server = self.serve_metrics()
         scheduler.start()
         log(
             "started",
@@ -226,8 +235,8 @@ class Daemon:
             log("stopping")
             self.notify("STOPPING=1")
             scheduler.shutdown(wait=True)
-            if stop_metrics is not None:
-                stop_metrics()
+            if metrics_server is not None:
+                metrics_server.stop()
             log("stopped", passes=self.passes, failed=self.failed)
         return 0
 

@@ -271,8 +271,7 @@ class Demo:
         check.seen["l3_loop"] = feed.get("l3_loop") if feed else "off"
 
     def run(self) -> DemoResult:
-        from ncctl.runner.reconcile import Reconciler
-        from ncctl.runner.registration import registration_hook, session_gate
+        from ncctl.runner.reconcile import reconciler_for
 
         result = DemoResult(self.sunday.isoformat(), round(self.speed, 1))
         began = time.monotonic()
@@ -299,13 +298,12 @@ class Demo:
                 self._wait_until(instant)
                 now = self.clock.now()
                 t0 = time.monotonic()
-                report = Reconciler(
+                report = reconciler_for(
                     self.config,
                     self.engine,
                     now,
                     config_path=self.config_path,
-                    registration_hook=registration_hook(self.config),
-                    session_gate=session_gate(self.config),
+                    preflight=False,
                     component_env=self.component_env,
                 ).run()
                 check = EventCheck(

@@ -24,15 +24,14 @@ from ncctl.appconfig.model import NcctlConfig
 from ncctl.components.base import COMPONENTS
 from ncctl.components.lifecycle import Lifecycle, desired_running
 from ncctl.errors import NcctlError
+from ncctl.jobs.definitions import JOBS, LOOKBACK, Job, job_instants
+from ncctl.jobs.records import JobStore, job_store_path
 from ncctl.journal import Journal, journal_path
-from ncctl.runner.jobs import JOBS, Job, JobStore, job_instants, job_store_path
+from ncctl.runner.job_actions import ACTIONS, JobAction
 from ncctl.schedule import ScheduleEngine
 
-LOOKBACK = dt.timedelta(days=7)
 RETRY_BASE_S = 10.0
 RETRY_MAX_S = 300.0
-
-JobAction = Callable[["Reconciler", dt.datetime], dict[str, Any]]
 
 
 @dataclass
@@ -57,53 +56,6 @@ class PassReport:
         return not self.errors
 
 
-def _rotate(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
-    from ncctl.runner.jobs import rotate_job
-
-    return rotate_job(rec.config, rec.engine, rec.now, rec.config_path, rec.journal)
-
-
-def _upload(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
-    from ncctl.errors import TemporaryError
-    from ncctl.logs.manifest import locked_manifest
-    from ncctl.logs.upload import Uploader
-
-    config = rec.config
-    with locked_manifest(config.logs, config.state_dir, "maintenance run: upload") as manifest:
-        outcomes = Uploader(config.logs, config.destinations, manifest).run()
-    failed = [o for o in outcomes if o.state != "verified"]
-    if failed:
-        first = failed[0].error or {}
-        raise TemporaryError(
-            f"{len(failed)} upload(s) not verified: {first.get('message', '')}",
-            hint="see `ncctl logs status`",
-            code="upload.retry",
-        )
-    return {"verified": len(outcomes)}
-
-
-def _party_registration(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
-    hook = rec.registration_hook
-    if hook is None:
-        return {"registered": 0, "note": "no party registration configured"}
-    return hook(rec, instant)
-
-
-def _preflight(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
-    hook = rec.preflight_hook
-    if hook is None:
-        return {"note": "preflight is not run by this pass"}
-    return hook(rec, instant)
-
-
-ACTIONS: dict[str, JobAction] = {
-    "preflight": _preflight,
-    "party_registration": _party_registration,
-    "rotate": _rotate,
-    "upload": _upload,
-}
-
-
 @dataclass
 class Reconciler:
     config: NcctlConfig
@@ -112,7 +64,7 @@ class Reconciler:
     config_path: Path | None = None
     registration_hook: JobAction | None = None
     preflight_hook: JobAction | None = None
-    """The Sunday preflight (:func:`ncctl.preflight.run.preflight_hook`); without it the
+    """The Sunday preflight (:func:`ncctl.runner.job_actions.preflight_hook`); without it the
     instance is marked done with a note (tests and the demo run no preflight)."""
     jobs: tuple[Job, ...] = JOBS
     jitter: Callable[[], float] = random.random
@@ -275,3 +227,34 @@ class Reconciler:
         self.run_jobs(report)
         self.converge(report)
         return report
+
+
+def reconciler_for(
+    config: NcctlConfig,
+    engine: ScheduleEngine,
+    now: dt.datetime,
+    *,
+    config_path: Path | None = None,
+    preflight: bool = True,
+    simulated: bool = False,
+    component_env: dict[str, str] | None = None,
+    rebuild: bool = False,
+) -> Reconciler:
+    """The reconcile pass of ``config`` at ``now``, with the jobs it runs wired in: party
+    registration and the order session's gate when ``[[party_details]]`` are configured, and
+    the Sunday preflight unless ``preflight`` is False (``simulated``: the checks run under a
+    simulated clock)."""
+    from ncctl.runner.job_actions import preflight_hook
+    from ncctl.runner.registration import registration_hook, session_gate
+
+    return Reconciler(
+        config,
+        engine,
+        now,
+        config_path=config_path,
+        registration_hook=registration_hook(config),
+        preflight_hook=preflight_hook(simulated=simulated) if preflight else None,
+        session_gate=session_gate(config),
+        component_env=component_env if component_env is not None else {},
+        rebuild=rebuild,
+    )

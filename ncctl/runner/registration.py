@@ -11,7 +11,7 @@ from ncctl.appconfig.model import NcctlConfig
 
 if TYPE_CHECKING:
     from ncctl.ilink.party_inputs import PartyInputs
-    from ncctl.runner.reconcile import JobAction, Reconciler
+    from ncctl.runner.job_actions import JobAction, PassContext
 
 SessionGate = Callable[[dt.date], tuple[bool, str]]
 
@@ -37,7 +37,7 @@ def registration_hook(config: NcctlConfig) -> JobAction | None:
     if not inputs.entries:
         return None
 
-    def register(rec: Reconciler, instant: dt.datetime) -> dict[str, Any]:
+    def register(rec: PassContext, instant: dt.datetime) -> dict[str, Any]:
         from ncctl.clock import SystemClock
         from ncctl.ilink.registration import register_all
 

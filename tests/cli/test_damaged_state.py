@@ -23,8 +23,8 @@ import pytest
 from ncctl.clock import CLOCK_FILE_LIMIT
 from ncctl.errors import EXIT_CONFIG, EXIT_DATAERR, EXIT_NOPERM, DataError
 from ncctl.ilink.registration_store import RegistrationStore
+from ncctl.jobs.records import JobStore, job_store_path
 from ncctl.logs.manifest import Manifest, manifest_path
-from ncctl.runner.jobs import JobStore, job_store_path
 from ncctl.validation import TOML_LIMIT
 from tests.helpers import run_process
 from tests.logs.helpers import NO_DAC_OVERRIDE, write_config

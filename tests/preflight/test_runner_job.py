@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ncctl.appconfig.load import load_file
-from ncctl.preflight.run import preflight_hook
-from ncctl.runner.reconcile import PassReport, Reconciler
+from ncctl.runner.reconcile import PassReport, reconciler_for
 from ncctl.schedule import load_engine
 from tests.helpers import run_in_process
 from tests.preflight.conftest import write_config
@@ -21,26 +20,31 @@ CHICAGO = ZoneInfo("America/Chicago")
 PREFLIGHT_AT = "2026-11-22T14:00:00-06:00"
 
 
-def pass_at(config: Path, at: dt.datetime) -> PassReport:
-    """The jobs of a reconcile pass at ``at`` (no component is started); a failed job may be
-    retried by the very next pass (no backoff: the jitter cancels it)."""
+def pass_at(config: Path, at: dt.datetime, *, preflight: bool = True) -> PassReport:
+    """The jobs of a reconcile pass at ``at`` (no component is started), built as the daemon
+    and ``maintenance run`` build it; a failed job may be retried by the very next pass (no
+    backoff: the jitter cancels it)."""
     cfg, _ = load_file(config)
     engine = load_engine(cfg.schedule.template_path(), cfg.schedule.holiday_paths())
-    rec = Reconciler(
-        cfg,
-        engine,
-        at,
-        config_path=config,
-        preflight_hook=preflight_hook(simulated=True),
-        jitter=lambda: -0.5,
-    )
+    rec = reconciler_for(cfg, engine, at, config_path=config, preflight=preflight, simulated=True)
+    rec.jitter = lambda: -0.5
     report = PassReport(at=at.isoformat())
     rec.run_jobs(report)
     return report
 
 
-def jobs_of(config: Path, at: dt.datetime) -> list[dict[str, object]]:
-    return [j for j in pass_at(config, at).jobs if j["job"] == "preflight"]
+def jobs_of(config: Path, at: dt.datetime, *, preflight: bool = True) -> list[dict[str, object]]:
+    return [j for j in pass_at(config, at, preflight=preflight).jobs if j["job"] == "preflight"]
+
+
+def test_a_pass_without_preflight_marks_it_done_without_checking(
+    tmp_path: Path, listener: int
+) -> None:
+    config = write_config(tmp_path, gateway_port=listener)
+    (job,) = jobs_of(config, dt.datetime(2026, 11, 22, 14, 5, tzinfo=CHICAGO), preflight=False)
+    assert (job["instance"], job["state"]) == (PREFLIGHT_AT, "done")
+    assert job["result"] == {"note": "preflight is not run by this pass"}
+    assert not (tmp_path / "state" / "preflight.json").exists()
 
 
 def test_due_at_14_00_on_sunday_and_recorded(tmp_path: Path, listener: int) -> None:

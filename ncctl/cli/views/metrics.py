@@ -11,7 +11,7 @@ from ncctl.cli.render import view
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ncctl.metrics import Scrape
+    from ncctl.metrics.collector import Scrape
 
 
 @dataclass(frozen=True)

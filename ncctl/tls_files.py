@@ -1,38 +1,24 @@
-"""``/metrics`` over HTTPS: the TLS files checked, and a server whose handshakes cannot stall it.
+"""TLS files (the ``[metrics]`` certificate, key and client CA): checked before use, and the
+server context made from them.
 
-prometheus_client's own ``certfile``/``keyfile`` support wraps the listening socket, so every
-TLS handshake runs inside ``accept()`` on the serving thread: one client that connects and
-sends nothing stops every scrape. Here the listening socket stays plain; each accepted
-connection is wrapped without a handshake, and the handshake runs in that connection's own
-thread, bounded by ``HANDSHAKE_TIMEOUT_S``. A client without a certificate, or with one not
-signed by ``tls_client_ca``, fails its handshake and is disconnected.
-
-The files are checked before use, each error naming its key: they must exist as regular files
-(a symbolic link is not followed), the key readable by its owner only, and none of them
-writable by group or others. An encrypted key is refused (nothing prompts for a passphrase).
+The files must exist as regular files (a symbolic link is not followed), the key readable by
+its owner only, and none of them writable by group or others. An encrypted key is refused
+(nothing prompts for a passphrase). Every error names its key (``metrics.tls_cert``, ...).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import ssl
 import stat
-import threading
 from pathlib import Path
-from typing import Any, Protocol
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-
-from prometheus_client import make_wsgi_app
-from prometheus_client.exposition import ThreadingWSGIServer
-from prometheus_client.registry import Collector
+from typing import Protocol
 
 from ncctl.errors import ConfigError
 
 
-class MetricsTls(Protocol):
-    """The TLS files of ``/metrics`` (``[metrics]``'s ``tls()``): server certificate and key,
-    and the CA client certificates must chain to (None: none is asked for)."""
+class TlsFiles(Protocol):
+    """Where the files are (``[metrics]``'s ``MetricsTls``)."""
 
     @property
     def cert(self) -> Path: ...
@@ -40,10 +26,6 @@ class MetricsTls(Protocol):
     def key(self) -> Path: ...
     @property
     def client_ca(self) -> Path | None: ...
-
-
-HANDSHAKE_TIMEOUT_S = 10.0
-"""How long a client may take to complete its TLS handshake, and then each read or write."""
 
 
 def check_file(key: str, path: Path, *, private: bool) -> None:
@@ -90,7 +72,7 @@ def _no_password() -> bytes:
     return b""  # an encrypted key fails to load instead of prompting on the terminal
 
 
-def tls_context(tls: MetricsTls) -> ssl.SSLContext:
+def tls_context(tls: TlsFiles) -> ssl.SSLContext:
     """A server context from the checked files (TLS 1.2 or later; client certificates
     required when ``tls.client_ca`` is set)."""
     check_file("tls_cert", tls.cert, private=False)
@@ -129,55 +111,3 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """Scrapes are not logged (as prometheus_client's own server)."""
-
-
-class _TlsServer(ThreadingWSGIServer):
-    """Accepts plain TCP, then handshakes in the connection's own thread."""
-
-    context: ssl.SSLContext
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = self.socket.accept()
-        sock.settimeout(HANDSHAKE_TIMEOUT_S)
-        wrapped = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return wrapped, address
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            request.do_handshake()
-        except (OSError, ValueError):  # refused certificate, not TLS, silent: hang up
-            return
-        super().finish_request(request, client_address)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that goes away mid-request is not an error of ncctl's (no traceback)."""
-
-
-def start_https_server(
-    collector: Collector, listen: str, port: int, tls: MetricsTls
-) -> tuple[WSGIServer, threading.Thread]:
-    """Bind ``listen:port`` and serve ``collector`` over HTTPS in a daemon thread."""
-    context = tls_context(tls)
-    family, _, _, _, sockaddr = socket.getaddrinfo(
-        listen, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-
-    class Server(_TlsServer):
-        address_family = family
-
-    Server.context = context
-    server = make_server(
-        str(sockaddr[0]),
-        port,
-        make_wsgi_app(collector),
-        server_class=Server,
-        handler_class=_QuietHandler,
-    )
-    thread = threading.Thread(target=server.serve_forever, name="metrics-https", daemon=True)
-    thread.start()
-    return server, thread

@@ -1,27 +1,18 @@
-"""One-shot jobs of the schedule and their done-records.
+"""The done-records of the one-shot jobs, in ``state_dir/runner.sqlite``.
 
-A job instance is a job name and the scheduled instant of the event that calls it (for
-example ``rotate`` at ``2026-11-25T16:01:00-06:00``). Its record in ``state_dir/runner.sqlite``
-is claimed before any side effect and marked ``done`` after it, so that an instance runs exactly
-once whoever runs the pass (the daemon, cron, an operator) and whatever crashed in between. A
-failed instance keeps its error and the earliest time of its next try (exponential backoff);
-when its window closes unfulfilled an alert is recorded once.
+An instance's record is claimed before any side effect and marked ``done`` after it, so that
+an instance runs exactly once whoever runs the pass (the daemon, cron, an operator) and
+whatever crashed in between. A failed instance keeps its error and the earliest time of its
+next try (exponential backoff); when its window closes unfulfilled an alert is recorded once.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ncctl.statedb import open_state_db
-
-if TYPE_CHECKING:
-    from ncctl.appconfig.model import NcctlConfig
-    from ncctl.journal import Journal
-    from ncctl.schedule import ScheduleEngine
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS job_runs (
@@ -39,31 +30,6 @@ CREATE TABLE IF NOT EXISTS job_runs (
     PRIMARY KEY (job, instance)
 );
 """
-
-
-@dataclass(frozen=True)
-class Job:
-    """A one-shot job: the events that call it, how long before them it runs (``lead``),
-    and how long its window stays open."""
-
-    name: str
-    events: tuple[str, ...]
-    window: dt.timedelta
-    lead: dt.timedelta = dt.timedelta(0)
-
-
-PREFLIGHT_LEAD = dt.timedelta(hours=1)
-"""How long before the feed handler starts (Sunday 15:00 CT) preflight runs."""
-
-JOBS: tuple[Job, ...] = (
-    # preflight at 14:00, an hour before the week starts; its window closes at the feed start
-    Job("preflight", ("feed_handler.on",), PREFLIGHT_LEAD, lead=PREFLIGHT_LEAD),
-    # registration at 15:25 must be done before order entry comes up at 15:29
-    Job("party_registration", ("party_registration",), dt.timedelta(minutes=4)),
-    # rotation and upload at 16:01 must be done before the window ends at 16:29
-    Job("rotate", ("rotation.daily", "rotation.weekly"), dt.timedelta(minutes=28)),
-    Job("upload", ("rotation.daily", "rotation.weekly"), dt.timedelta(minutes=28)),
-)
 
 
 @dataclass(frozen=True)
@@ -181,21 +147,6 @@ class JobStore:
         return [r for r in out if r is not None]
 
 
-def job_instants(
-    engine: ScheduleEngine, now: dt.datetime, lookback: dt.timedelta, jobs: tuple[Job, ...] = JOBS
-) -> dict[str, list[dt.datetime]]:
-    """Each job's scheduled instants (its event's instant less its lead) from ``now -
-    lookback`` up to and including ``now``, oldest first."""
-    ahead = max((job.lead for job in jobs), default=dt.timedelta(0))
-    found: dict[str, list[dt.datetime]] = {}
-    for tr in engine.transitions(now - lookback, now + ahead + dt.timedelta(microseconds=1)):
-        for job in jobs:
-            at = tr.at - job.lead
-            if tr.event in job.events and now - lookback <= at <= now:
-                found.setdefault(job.name, []).append(at)
-    return found
-
-
 def job_store_path(state_dir: Path) -> Path:
     return state_dir / "runner.sqlite"
 
@@ -227,48 +178,3 @@ def journal_records_jobs(state_dir: Path) -> str | None:
     if not runs:
         return None
     return f"the journal {path} records {runs} job run(s) (the last on line {last})"
-
-
-def rotate_job(
-    config: NcctlConfig,
-    engine: ScheduleEngine,
-    now: dt.datetime,
-    config_path: Path | None,
-    journal: Journal,
-) -> dict[str, Any]:
-    """The ``rotate`` job: ``logs rotate`` for every category, resuming what is left.
-
-    It never rotates into the past: when the clock is behind the newest archive the instance
-    is skipped (done, nothing rotated, so nothing new to upload) with an alert: a journal
-    line, ``alert`` in the result, and the instance counted in ``ncctl_job_alerts``. A file
-    a writer still holds is journaled (outcome ``held``) and fails the instance with exit 75,
-    so that the next pass tries again."""
-    from ncctl.components.lifecycle import backend_for
-    from ncctl.errors import RefusedError
-    from ncctl.logs.journal_export import export_journal
-    from ncctl.logs.manifest import locked_manifest
-    from ncctl.logs.rotation import Rotator
-    from ncctl.logs.rotation_result import PAST_CODE, journal_rotation
-
-    def reopen(owner: str) -> bool:
-        return backend_for(owner, config.components, config.state_dir, config_path).reopen()
-
-    with locked_manifest(config.logs, config.state_dir, "maintenance run: rotate") as manifest:
-        rotator = Rotator(config.logs, engine, manifest, now, reopen)
-        try:
-            run = rotator.run()
-        except RefusedError as err:
-            if err.code != PAST_CODE:
-                raise
-            alert = {"job": "rotate", **err.as_dict()}
-            journal.append("alert rotate", [], "alert", details=alert)
-            return {"skipped": err.message, "alert": alert}
-        run.results += export_journal(config.logs, config.state_dir, manifest, run.results)
-    held = run.held_error()
-    if held is not None:
-        journal_rotation(journal, "job rotate", [], run=run)
-        raise held
-    return {
-        "resumed": len(run.resumed),
-        "categories": {r.category: r.action for r in run.results},
-    }
