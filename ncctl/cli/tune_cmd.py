@@ -69,6 +69,7 @@ VERDICT_STYLE = {
     "reboot": "cyan",
     "host-only": "magenta",
     "unsupported": "red",
+    "kernel-managed": "blue",
 }
 
 

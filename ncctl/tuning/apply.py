@@ -34,6 +34,8 @@ class ApplyResult:
     dry_run: bool = False
     changed: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    kernel_managed: list[dict[str, Any]] = field(default_factory=list)
+    """Writes the kernel refused because it places the value itself (managed IRQs)."""
     files: list[dict[str, Any]] = field(default_factory=list)
     boot: dict[str, Any] | None = None
     overrides: str | None = None
@@ -50,6 +52,7 @@ class ApplyResult:
             "dry_run": self.dry_run,
             "changed": self.changed,
             "failed": self.failed,
+            "kernel_managed": self.kernel_managed,
             "files": self.files,
             "boot": self.boot,
             "overrides": self.overrides,
@@ -156,7 +159,12 @@ def apply_plan(site: Site, plan: Plan, journal: RollbackJournal, result: ApplyRe
                 record=site.record,
                 boot_id=boot_id,
             )
-            (result.changed if ok else result.failed).append(entry)
+            managed = not ok and setting.kernel_owned(host, entry.get("errno"))
+            if managed:
+                entry["kernel_managed"] = managed
+            (result.changed if ok else result.kernel_managed if managed else result.failed).append(
+                entry
+            )
     # persist what took: a value the kernel refused must not reach sysctl.d
     written = plan
     if result.changed or result.failed:

@@ -4,9 +4,10 @@
 configuration works on a directory ncctl makes itself, never on ``/``. When that directory
 is missing, :func:`prepare` creates it (mode 0700) holding what the profile reads: every
 kernel file of its settings, copied from this machine's /proc and /sys (which are only read),
-and what the tuner asks of the host it tunes (boot id, kernel command line, online CPUs, the
-user and network namespaces: the fake root is a host of its own, not a container, so every
-setting can be applied to it). The marker file is written first, so that a run interrupted
+and what the tuner asks of the host it tunes (boot id, kernel command line, online CPUs
+with their SMT siblings, NUMA nodes and NICs' nodes, the user and network namespaces: the
+fake root is a host of its own, not a container, so every setting can be applied to it).
+The marker file is written first, so that a run interrupted
 half-way is completed by the next one: for a fake root with the marker (or an empty
 directory), whatever the profile needs and the root lacks is added, and nothing present is
 ever changed. A directory with other content and no marker is somebody else's: it is left as
@@ -53,8 +54,9 @@ def uses_fake_root(environment: str, tuning: TuningConfig) -> bool:
 def needed_files(profile: Profile, live: Host) -> list[str]:
     """The absolute paths (``/proc/...``, ``/sys/...``) that planning ``profile`` reads."""
     from ncctl.tuning.plan import expand
+    from ncctl.tuning.topology import topology_files
 
-    paths = list(COPIED)
+    paths = [*COPIED, *topology_files(live)]
     for setting in expand(profile, live).settings:
         paths.append(setting.path)
         if setting.path.endswith("/scaling_governor"):

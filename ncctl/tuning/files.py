@@ -6,6 +6,7 @@ created for it, is in the rollback journal; a rollback puts them back (:func:`as
 from __future__ import annotations
 
 import base64
+import re
 import stat
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -19,6 +20,8 @@ from ncctl.tuning.rollback_journal import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ncctl.tuning.host import Host
 
 ABSENT = "absent"
@@ -29,6 +32,27 @@ def read_bytes(host: Host, absolute: str) -> bytes | None:
         return host.path(absolute).read_bytes()
     except FileNotFoundError:
         return None
+
+
+def _entry(
+    host: Host,
+    kind: str,
+    absolute: str,
+    original: str | None,
+    boot_id: str | None,
+    *,
+    mode: int | None = None,
+) -> RollbackEntry:
+    """The rollback journal entry of a file or directory (``kind``) under the root."""
+    return RollbackEntry(
+        id=f"{kind}:{absolute}",
+        kind=kind,
+        path=absolute,
+        root=str(host.root),
+        original=original,
+        mode=mode,
+        boot_id=boot_id,
+    )
 
 
 def write_file(
@@ -50,30 +74,13 @@ def write_file(
         parent = parent.parent
     if content is not None:
         for directory in reversed(missing):
-            journal.remember(
-                RollbackEntry(
-                    id=f"dir:{directory}",
-                    kind="dir",
-                    path=directory,
-                    root=str(host.root),
-                    original=None,
-                    boot_id=boot_id,
-                ),
-                intended="present",
-            )
+            journal.remember(_entry(host, "dir", directory, None, boot_id), intended="present")
             host.path(directory).mkdir(mode=0o755)
     current = read_bytes(host, absolute)
     mode = stat.S_IMODE(target.stat().st_mode) if current is not None else None
+    original = None if current is None else base64.b64encode(current).decode()
     journal.remember(
-        RollbackEntry(
-            id=f"file:{absolute}",
-            kind="file",
-            path=absolute,
-            root=str(host.root),
-            original=None if current is None else base64.b64encode(current).decode(),
-            mode=mode,
-            boot_id=boot_id,
-        ),
+        _entry(host, "file", absolute, original, boot_id, mode=mode),
         intended=ABSENT if content is None else sha256_hex(content),
     )
     if content is None:
@@ -114,3 +121,24 @@ def restore(entry: RollbackEntry, host: Host) -> None:
         target.unlink(missing_ok=True)
     else:
         write_text_atomic(target, original.decode(), mode=entry.mode or 0o644)
+
+
+def stray_temps(host: Host, absolute: str) -> list[Path]:
+    """Temporary files a killed run left beside ``absolute`` under the root."""
+    return temps_beside(host.path(absolute))
+
+
+def temps_beside(target: Path) -> list[Path]:
+    """Temporary files a killed run left beside ``target``: the atomic writer's names,
+    ``.NAME.PID.HEX.tmp`` (:func:`ncctl.floor.temp_name`), regular files only."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.\d+\.[0-9a-f]{{12}}\.tmp$")
+    try:
+        names = sorted(p.name for p in target.parent.iterdir())
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        path = target.parent / name
+        if pattern.match(name) and path.is_file() and not path.is_symlink():
+            found.append(path)
+    return found

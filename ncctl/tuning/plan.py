@@ -15,7 +15,7 @@ from typing import Any
 from ncctl.errors import ConfigError
 from ncctl.tuning.cpus import CpuPlan, cpu_plan
 from ncctl.tuning.host import Host, NamespaceContext
-from ncctl.tuning.kinds import boot, governor, hugepages, irq, sysctl, sysfs, thp
+from ncctl.tuning.kinds import boot, cores, governor, hugepages, irq, sysctl, sysfs, thp
 from ncctl.tuning.kinds.base import Finding, KernelSetting, Verdict, probe
 from ncctl.tuning.kinds.boot import BootParam
 from ncctl.tuning.kinds.boot_loader import parse_cmdline
@@ -24,7 +24,7 @@ from ncctl.tuning.profiles import Profile
 from ncctl.tuning.record import TuningRecord
 from ncctl.tuning.window import TradingWindow
 
-KERNEL_FILE_KINDS = (sysctl, sysfs, hugepages, thp, governor, irq)
+KERNEL_FILE_KINDS = (cores, sysctl, sysfs, hugepages, thp, governor, irq)
 """The kinds of kernel-file settings, in the order a plan lists them (boot comes last)."""
 SETTING_CLASSES: dict[str, type[KernelSetting]] = {
     k.SETTING.kind: k.SETTING for k in KERNEL_FILE_KINDS
@@ -153,6 +153,7 @@ class Plan:
             "boot_id": self.boot_id,
             "boot_backend": self.boot_backend,
             "cpus": self.cpus.as_dict(),
+            "topology": self.cpus.topology.as_dict() if self.cpus.topology else None,
             "trading": self.window.as_dict(),
             "settings": [i.as_dict() for i in self.items],
             "files": [f.as_dict() for f in self.files],

@@ -33,7 +33,7 @@ SCALARS = ("description", "weaken_tcp_reason", "isolate_cpu0_reason")
 META = ("extends", "remove")
 MAX_DEPTH = 16
 THP_KEYS = ("enabled", "defrag", "shmem_enabled")
-CPU_KEYS = ("housekeeping", "isolated")
+CPU_KEYS = ("housekeeping", "isolated", "nic")
 FORMATS = ("text", "int", "cpulist", "cpumask", "selection")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -42,6 +42,8 @@ _BOOT_VALUE = re.compile(r"^[A-Za-z0-9_.,:/=+{}-]+$")
 _SYSCTL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_./-]*$")
 _HUGE_SIZE = re.compile(r"^(\d+)\s*([kKmMgG])[bB]?$")
 _NODE = re.compile(r"^node(\d+)$")
+_INTERFACE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$")
+"""A network interface name as the kernel allows it (at most 15 bytes, no '/')."""
 
 
 def shipped_dir() -> Path:
@@ -364,8 +366,13 @@ def _check_entry(table: str, key: str, value: Any, path: Path) -> Any:
         return value
     if key not in CPU_KEYS:
         raise _bad(path, where, "is not a CPU set name", f"one of {', '.join(CPU_KEYS)}")
+    if key == "nic":
+        names = str(value).split(",") if isinstance(value, str) else []
+        if not names or not all(_INTERFACE.match(n.strip()) for n in names):
+            raise _bad(path, where, "must be interface names, comma-separated, or auto", '"ens1f0"')
+        return value
     if not isinstance(value, str):
-        raise _bad(path, where, "must be a CPU list string", 'like "0" or "0-1"')
+        raise _bad(path, where, "must be a CPU list string", 'like "0" or "0-1", or "auto"')
     return value
 
 

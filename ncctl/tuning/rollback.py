@@ -10,14 +10,16 @@ Each kind of journal entry is judged and restored by the module that wrote it: `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import NcctlError, RefusedError
 from ncctl.tuning import files
 from ncctl.tuning.host import Host
-from ncctl.tuning.kinds import base, boot
+from ncctl.tuning.kinds import base, boot, boot_state
 from ncctl.tuning.kinds.boot_loader import DROPIN, BootBackend, Grubby, detect_backend
+from ncctl.tuning.persist import SYSCTL_FILE, TMPFILES_FILE
 from ncctl.tuning.plan import SETTING_CLASSES, Compliance
 from ncctl.tuning.rollback_journal import RollbackEntry, RollbackJournal, RollbackStep, locked
 from ncctl.tuning.site import Site, check_force
@@ -33,6 +35,8 @@ class RollbackResult:
     archived: str | None = None
     warnings: list[str] = field(default_factory=list)
     overrides: str | None = None
+    stray: list[str] = field(default_factory=list)
+    """Temporary files a killed run left beside ncctl's files (removed unless a dry run)."""
 
     def of(self, action: str) -> list[RollbackStep]:
         return [s for s in self.steps if s.action == action]
@@ -57,6 +61,7 @@ class RollbackResult:
             "reboot_required": self.reboot_required,
             "archived": self.archived,
             "overrides": self.overrides,
+            "stray_removed": self.stray,
         }
 
 
@@ -72,6 +77,8 @@ def assess(entry: RollbackEntry, host: Host, force: bool, grubby: Grubby | None)
         return base.assess(entry, host, force)
     if entry.kind in ("file", "dir"):
         return files.assess(entry, host, force)
+    if entry.kind == boot_state.KIND:
+        return boot_state.assess(entry, host)
     return boot.assess(entry, grubby, force)
 
 
@@ -81,6 +88,8 @@ def restore(entry: RollbackEntry, host: Host) -> None:
         base.restore(entry, host)
     elif entry.kind in ("file", "dir"):
         files.restore(entry, host)
+    elif entry.kind == boot_state.KIND:
+        boot_state.restore(entry, host)
     else:
         boot.restore(entry, host)
 
@@ -117,8 +126,12 @@ def roll_back(
         for step in steps:
             if step.action == "skip":
                 result.warnings.append(f"{step.entry.id}: skipped: {step.reason}")
+        strays = [*stray_files(site.host, entries), *files.temps_beside(site.record.path)]
+        result.stray = [str(p) for p in strays]
         if dry_run:
             return result
+        for path in strays:
+            path.unlink(missing_ok=True)
         perform(site, steps, journal, result, backend)
         outcome_name = "ok" if not (result.failed or result.of("skip")) else "partial"
         if not steps:
@@ -132,11 +145,18 @@ def roll_back(
                 "skipped": [s.entry.id for s in result.of("skip")],
                 "failed": result.failed,
                 "overrides": result.overrides,
+                "stray_removed": result.stray,
             },
         )
         archived = journal.archive_if_done()
         result.archived = str(archived) if archived else None
     return result
+
+
+def stray_files(host: Host, entries: list[RollbackEntry]) -> list[Path]:
+    """Temporary files a killed apply or rollback left beside any file ncctl writes."""
+    paths = {SYSCTL_FILE, TMPFILES_FILE, DROPIN} | {e.path for e in entries if e.kind == "file"}
+    return [p for path in sorted(paths) for p in files.stray_temps(host, path)]
 
 
 def perform(
@@ -147,8 +167,16 @@ def perform(
     backend: BootBackend | None,
 ) -> None:
     """Carry out assessed rollback steps, closing each journal entry done with."""
-    boot_touched = False
+    boot_touched = dropin_restored = False
+    config_entry = any(s.entry.kind == boot_state.KIND for s in steps)
     for step in steps:
+        if step.entry.kind == boot_state.KIND:
+            # judged again now that the newer boot entries are back as they were
+            fresh = boot_state.assess(step.entry, site.host)
+            step.action, step.current, step.reason = fresh.action, fresh.current, fresh.reason
+            if step.action == "unchanged" and dropin_restored:
+                # grub.cfg may live where ncctl does not look: the drop-in changed
+                step.action, step.reason = "restore", "the drop-in was restored in this run"
         if step.action in ("unchanged", "gone"):
             journal.close(step.entry.id, step.action)
             continue
@@ -168,7 +196,13 @@ def perform(
             continue
         journal.close(step.entry.id, "restored")
         crashpoint(f"rollback:{step.entry.id}")
-        if step.entry.kind == "grubby" or step.entry.path == DROPIN:
+        dropin_restored = dropin_restored or step.entry.path == DROPIN
+        if step.entry.kind in ("grubby", boot_state.KIND) or step.entry.path == DROPIN:
             boot_touched = True
-    if boot_touched:
-        result.reboot_required = boot.unstage(site.host, site.record, backend, result.failed)
+    # a staging record left by a rollback killed after its last restore is cleared too
+    stale = not journal.open_entries() and site.record.path.exists() and bool(site.record.boot())
+    if boot_touched or stale:
+        crashpoint("rollback:unstage")
+        # the bootcfg entry regenerated already; journals without one regenerate here
+        regenerate = backend if boot_touched and not config_entry else None
+        result.reboot_required = boot.unstage(site.host, site.record, regenerate, result.failed)

@@ -79,9 +79,62 @@ def build(root: Path, *, boot_loader: bool = True) -> Path:
     (init_ns / "net").symlink_to("net:[4026531840]")
     (root / "proc/1/comm").write_text("systemd\n")
     if boot_loader:
+        render_grub_cfg(root)
         grub = root / "usr/sbin/update-grub"
         _write(grub, "#!/bin/sh\n# never run by the tests: they inject a command runner\nexit 99")
         grub.chmod(0o755)
+    return root
+
+
+def build_topology(
+    root: Path,
+    *,
+    smt: bool = True,
+    nic_node: int | None = None,
+    managed: Sequence[int] = (),
+) -> Path:
+    """A 16-CPU, 2-socket host (one NUMA node per socket) on top of :func:`build`: with SMT
+    the siblings are ``n, n+8`` (node 0: CPUs 0-3,8-11; node 1: 4-7,12-15), without SMT every
+    CPU is a core (node 0: 0-7; node 1: 8-15). ``nic_node``: NIC ``ens1f0`` on that node
+    (and a virtual ``lo`` without a device); ``managed``: IRQs the kernel manages (debugfs
+    lists ``IRQD_AFFINITY_MANAGED``; spread one per CPU)."""
+    build(root)
+    cpus = range(16)
+    _write(root / "sys/devices/system/cpu/online", "0-15")
+    for rel in ("proc/sys/kernel/watchdog_cpumask",):
+        _write(root / rel, "0-15")
+    for rel in (
+        "proc/irq/default_smp_affinity",
+        "sys/bus/workqueue/devices/writeback/cpumask",
+        "sys/devices/virtual/workqueue/cpumask",
+    ):
+        _write(root / rel, "ffff")
+    for cpu in cpus:
+        base = root / f"sys/devices/system/cpu/cpu{cpu}"
+        _write(base / "cpufreq/scaling_governor", "powersave")
+        _write(base / "cpufreq/scaling_available_governors", "performance powersave")
+        siblings = f"{cpu % 8},{cpu % 8 + 8}" if smt else str(cpu)
+        _write(base / "topology/thread_siblings_list", siblings)
+    layout = ("0-3,8-11", "4-7,12-15") if smt else ("0-7", "8-15")
+    for node, cpulist in enumerate(layout):
+        _write(root / f"sys/devices/system/node/node{node}/cpulist", cpulist)
+    for irq in IRQS:
+        path = root / f"proc/irq/{irq}/smp_affinity_list"
+        path.chmod(0o644)
+        _write(path, "0-15")
+        if irq == READ_ONLY_IRQ:
+            path.chmod(0o444)
+    for index, irq in enumerate(managed):
+        path = root / f"proc/irq/{irq}/smp_affinity_list"
+        _write(path, str(index % 16))  # 0644 like every smp_affinity_list: a write is EIO
+        _write(
+            root / f"sys/kernel/debug/irq/irqs/{irq}",
+            f"handler:  handle_edge_irq\ndevice:   0000:01:00.0\nnode:     0\n"
+            f"affinity: {index % 16}\nflags:    0x0\n             IRQD_AFFINITY_MANAGED",
+        )
+    (root / "sys/class/net/lo").mkdir(parents=True, exist_ok=True)
+    if nic_node is not None:
+        _write(root / "sys/class/net/ens1f0/device/numa_node", str(nic_node))
     return root
 
 
@@ -136,10 +189,18 @@ class RecordingRunner:
     """The one stand-in of the tests: records argv instead of running update-grub or grubby
     (neither can run here), and keeps the kernel arguments grubby would hold."""
 
-    def __init__(self, grubby_args: str = "ro root=/dev/sda1 quiet", fail: bool = False) -> None:
+    def __init__(
+        self,
+        grubby_args: str = "ro root=/dev/sda1 quiet",
+        fail: bool = False,
+        root: Path | None = None,
+    ) -> None:
         self.calls: list[tuple[str, ...]] = []
         self.args = grubby_args.split()
         self.fail = fail
+        self.root = root
+        """With a root, update-grub regenerates its ``/boot/grub/grub.cfg`` (see
+        :func:`render_grub_cfg`) as the real one does."""
 
     def __call__(self, argv: Sequence[str]) -> CommandResult:
         call = tuple(argv)
@@ -147,6 +208,8 @@ class RecordingRunner:
         if self.fail:
             return CommandResult(call, 1, "", "error: /boot/grub/grub.cfg.new: No space left")
         if call[0] == "update-grub":
+            if self.root is not None:
+                render_grub_cfg(self.root)
             return CommandResult(call, 0, "", "Generating grub configuration file ...\ndone\n")
         if call[0] == "grubby":
             return self._grubby(call)
@@ -169,6 +232,31 @@ class RecordingRunner:
                 names = {t.partition("=")[0] for t in arg.removeprefix("--remove-args=").split()}
                 self.args = [a for a in self.args if a.partition("=")[0] not in names]
         return CommandResult(call, 0, "", "")
+
+
+GRUB_CFG = "boot/grub/grub.cfg"
+
+
+def render_grub_cfg(root: Path) -> None:
+    """What update-grub makes of ``/etc/default/grub`` and its ``grub.d/*.cfg`` drop-ins
+    (sourced in order, ``${GRUB_CMDLINE_LINUX}`` expanded): one menu entry, written to a new
+    file renamed over ``grub.cfg``."""
+    cmdline = ""
+    sources = [root / "etc/default/grub", *sorted((root / "etc/default/grub.d").glob("*.cfg"))]
+    for source in sources:
+        for line in source.read_text().splitlines():
+            if line.startswith("GRUB_CMDLINE_LINUX="):
+                value = line.partition("=")[2].strip().strip('"')
+                cmdline = value.replace("${GRUB_CMDLINE_LINUX}", cmdline).strip()
+    target = root / GRUB_CFG
+    target.parent.mkdir(parents=True, exist_ok=True)
+    new = target.with_name("grub.cfg.new")
+    new.write_text(
+        "### generated by the fake update-grub\nmenuentry 'Debian GNU/Linux' {\n"
+        f"\tlinux /vmlinuz-6.1.0 root=/dev/sda1 ro {cmdline}\n}}\n"
+    )
+    new.chmod(0o644)
+    new.rename(target)
 
 
 def install_grubby(root: Path) -> None:

@@ -154,3 +154,13 @@ def test_tune_host_on_the_dev_config_changes_the_fake_root_only(
     made = Host(private_state_home / "fakeroot")
     assert Tuner(made, private_state_home).verify(profile).compliance() is Compliance.COMPLIANT
     assert os.stat(private_state_home / "fakeroot").st_mode & 0o777 == 0o700
+
+
+def test_a_fake_root_keeps_the_live_topology(tmp_path: Path) -> None:
+    live = Host(fakeroot.build_topology(tmp_path / "live", nic_node=1))
+    profile = load_profile("isolated-cores")
+    root = tmp_path / "fakeroot"
+    prepare(root, profile, live)
+    made = expand(profile, Host(root)).cpus
+    assert made.as_dict() == expand(profile, live).cpus.as_dict()
+    assert made.as_dict()["housekeeping"] == "0,4,8,12"  # SMT siblings and the NIC's node

@@ -86,7 +86,7 @@ def test_apply_verify_reboot_verify_rollback_restores_the_tree(
     found = verdicts(plan)
     assert fakeroot.tree(fake_root) == start  # planning writes nothing
     assert runner.calls == []
-    assert found["irq:0"] == "unsupported"  # read-only: the kernel will not move it
+    assert found["irq:0"] == "kernel-managed"  # read-only: the kernel places it
     assert found["irq:24"] == "apply"
     assert found["hugepages:2048kB:node1"] == "apply"
     assert found["hugepages:1048576kB"] == "apply"

@@ -21,7 +21,7 @@ from ncctl.tuning.profiles import load_profile, shipped_profiles
 from ncctl.tuning.section import TuningConfig
 from ncctl.tuning.status import tuning_status
 
-SHARED = {"base", "boot_loader"}
+SHARED = {"base", "boot_loader", "boot_state"}
 """Modules of ncctl.tuning.kinds that are not a kind."""
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 
@@ -95,6 +95,9 @@ PATHS = {
     "thp": st.just("/sys/kernel/mm/transparent_hugepage/enabled"),
     "governor": st.integers(0, 63).map(
         "/sys/devices/system/cpu/cpu{}/cpufreq/scaling_governor".format
+    ),
+    "cores": st.integers(0, 63).map(
+        "/sys/devices/system/cpu/cpu{}/topology/thread_siblings_list".format
     ),
     "": st.sampled_from(["/etc/sysctl.d/99-ncctl.conf", "/etc/default/grub.d", "isolcpus"]),
 }

@@ -166,3 +166,29 @@ def test_a_one_cpu_host_has_nothing_to_isolate(fake_root: Path) -> None:
     (fake_root / "sys/devices/system/cpu/online").write_text("0\n")
     expansion = expand(load_profile("isolated-cores"), Host(fake_root))
     assert all(p.impossible for p in expansion.boot if p.name != "irqaffinity")
+
+
+@pytest.mark.parametrize(
+    ("cpus", "message"),
+    [
+        ('nic = "../../etc"', "cpus.nic: must be interface names"),
+        ('nic = "eth0,"', "cpus.nic: must be interface names"),
+        ("nic = 1", "cpus.nic: must be interface names"),
+        ('isolated = "most"', "cpus: 'most' is not a CPU number"),
+    ],
+)
+def test_bad_cpu_keys_name_the_file_and_key(
+    tmp_path: Path, fake_root: Path, cpus: str, message: str
+) -> None:
+    path = write(tmp_path, "bad", f'extends = ["isolated-cores"]\n[cpus]\n{cpus}\n')
+    with pytest.raises(ConfigError, match=message) as caught:
+        expand(load_profile(str(path)), Host(fake_root))
+    assert str(path) in caught.value.message
+
+
+def test_named_nics_keep_a_housekeeping_core_on_their_node(tmp_path: Path, state_dir: Path) -> None:
+    root = fakeroot.build_topology(tmp_path / "root", smt=False, nic_node=1)
+    named = write(tmp_path, "nic", 'extends = ["isolated-cores"]\n[cpus]\nnic = "ens1f0"\n')
+    other = write(tmp_path, "other", 'extends = ["isolated-cores"]\n[cpus]\nnic = "ens9"\n')
+    assert expand(load_profile(str(named)), Host(root)).cpus.as_dict()["housekeeping"] == "0,8"
+    assert expand(load_profile(str(other)), Host(root)).cpus.as_dict()["housekeeping"] == "0"

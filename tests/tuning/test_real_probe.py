@@ -16,7 +16,7 @@ from ncctl.tuning.profiles import load_profile
 from tests.helpers import run_in_process
 from tests.tuning.conftest import envelope
 
-VERDICTS = {"ok", "apply", "reboot", "host-only", "unsupported"}
+VERDICTS = {"ok", "apply", "reboot", "host-only", "unsupported", "kernel-managed"}
 
 
 def read(path: str) -> str | None:

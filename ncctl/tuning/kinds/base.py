@@ -42,6 +42,9 @@ class Verdict(StrEnum):
     REBOOT = "reboot"
     HOST_ONLY = "host-only"
     UNSUPPORTED = "unsupported"
+    KERNEL_MANAGED = "kernel-managed"
+    """The kernel places it and refuses to move it (a managed IRQ): neither drift nor a
+    failure; ``isolcpus=managed_irq`` keeps it off the isolated CPUs."""
 
 
 class Persistence(StrEnum):
@@ -149,6 +152,11 @@ class KernelSetting:
         """A file nobody may write (mode 0444): the kernel's own answer, not this user's."""
         return Verdict.UNSUPPORTED, f"{self.path} is read-only for everyone on this kernel"
 
+    def kernel_owned(self, host: Host, refused_errno: int | None) -> str | None:
+        """Why the kernel itself places this value and refuses to change it (``refused_errno``:
+        what it answered to a write earlier in this boot), or None."""
+        return None
+
     def persist_line(self) -> str:
         value = self.write_text().replace("%", "%%")
         return f"w {self.path} - - - - {value}"
@@ -197,7 +205,12 @@ def probe(
     if setting.impossible:
         return Finding(Verdict.UNSUPPORTED, setting.impossible)
     raw = host.read(setting.path)
+    container = setting.scope is Scope.HOST and ctx.contained
     if raw is None:
+        if container:
+            # the container check comes before the file checks: whether the file is there
+            # or writable in a container says nothing about the host
+            return host_only_here(setting, ctx, None, None, str(host.access(setting.path)))
         if host.exists(setting.path):
             return Finding(Verdict.HOST_ONLY, f"{setting.path} exists but cannot be read from here")
         if setting.scope is not Scope.HOST and ctx.contained:
@@ -215,6 +228,11 @@ def probe(
     access = host.access(setting.path)
     if current == setting.desired:
         return Finding(Verdict.OK, "as desired", current, raw, str(access))
+    if container:
+        return host_only_here(setting, ctx, current, raw, str(access))
+    owned = setting.kernel_owned(host, int(refusal.get("errno", 0)) if refusal else None)
+    if owned:
+        return Finding(Verdict.KERNEL_MANAGED, owned, current, raw, str(access))
     problem = setting.check_value(raw)
     if problem:
         return Finding(Verdict.UNSUPPORTED, problem, current, raw, str(access))
@@ -238,15 +256,6 @@ def probe(
             raw,
             str(access),
         )
-    if setting.scope is Scope.HOST and ctx.contained:
-        return Finding(
-            Verdict.HOST_ONLY,
-            f"host-wide, and ncctl runs in {ctx.describe()}: changing it here would change "
-            f"it for the whole host; {setting.host_instruction()}",
-            current,
-            raw,
-            str(access),
-        )
     return Finding(
         Verdict.APPLY,
         f"{current or '(empty)'} -> {setting.desired}",
@@ -254,6 +263,26 @@ def probe(
         raw,
         str(access),
         setting.disruption(current),
+    )
+
+
+def host_only_here(
+    setting: KernelSetting,
+    ctx: NamespaceContext,
+    current: str | None,
+    raw: str | None,
+    access: str,
+) -> Finding:
+    """A host-wide setting seen from a container: the host's operator's to change, whatever
+    the file's mode or presence here."""
+    seen = "" if access == Access.WRITABLE else f" (here: {access})"
+    return Finding(
+        Verdict.HOST_ONLY,
+        f"host-wide, and ncctl runs in {ctx.describe()}: changing it here would change "
+        f"it for the whole host{seen}; {setting.host_instruction()}",
+        current,
+        raw,
+        access,
     )
 
 
@@ -288,7 +317,8 @@ def write(
         host.write(setting.path, setting.write_text())
     except OSError as exc:
         record.note_refusal(setting.id, exc, boot_id)
-        return False, {"id": setting.id, "error": f"{setting.path}: {exc.strerror or exc}"}
+        error = f"{setting.path}: {exc.strerror or exc}"
+        return False, {"id": setting.id, "error": error, "errno": exc.errno}
     crashpoint(f"after-write:{setting.id}")
     read_back = host.read(setting.path)
     got: str | None = None
@@ -321,6 +351,10 @@ def assess(entry: RollbackEntry, host: Host, force: bool) -> RollbackStep:
         now, was = raw.strip(), (entry.original or "").strip()
     if now == was:
         return RollbackStep(entry, "unchanged", now, "already the original value")
+    if raw == "" and not host.is_live:
+        # a kernel file never reads as nothing: under a root that is not this machine's,
+        # a plain file a killed run truncated (O_TRUNC) before its write
+        return RollbackStep(entry, "restore", now, f"interrupted write -> {was}")
     if now in entry.intended:
         return RollbackStep(entry, "restore", now, f"{now} -> {was}")
     return foreign_step(entry, now, was, force)

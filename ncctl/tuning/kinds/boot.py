@@ -22,6 +22,7 @@ from ncctl.tuning.cpus import CpuPlan, substitute
 from ncctl.tuning.cpuset import CpuSet, format_cpulist, parse_cpulist
 from ncctl.tuning.files import write_file
 from ncctl.tuning.host import Host, NamespaceContext
+from ncctl.tuning.kinds import boot_state
 from ncctl.tuning.kinds.base import Finding, Persistence, Scope, Verdict, described
 from ncctl.tuning.kinds.boot_loader import (
     DROPIN,
@@ -259,6 +260,7 @@ def stage(
         return None
     tokens = [p.token() for p in params]
     stamp = now.isoformat(timespec="seconds") if now else None
+    boot_state.remember(host, backend, journal, boot_id)
     if isinstance(backend, GrubDropIn):
         content = GrubDropIn.render(tokens, profile).encode()
         current = host.read(DROPIN)
@@ -267,6 +269,7 @@ def stage(
             files.append({"path": DROPIN, "action": "update" if current else "create"})
             crashpoint(f"after-write:file:{DROPIN}")
         outcome = backend.regenerate()
+        crashpoint("after-regenerate")
         record.set_boot(
             {
                 "backend": backend.name,
@@ -293,6 +296,7 @@ def stage(
                 intended=p.token(),
             )
         outcome = backend.update([p.token() for p in needed], [])
+        crashpoint("after-regenerate")
         if outcome.ok:
             record.set_boot(
                 {"backend": backend.name, "params": tokens, "boot_id": boot_id, "staged_at": stamp}

@@ -45,34 +45,29 @@ SETTING = HugePages
 """The class of this kind's settings."""
 
 
+def _pool(kb: int, desired: int, node: int | None = None) -> HugePages:
+    """The setting of one pool of ``kb`` pages: the host total, or NUMA node ``node``'s."""
+    pool = f"hugepages-{kb}kB"
+    where = "kernel/mm" if node is None else f"devices/system/node/node{node}"
+    on = "" if node is None else f"node{node}"
+    return HugePages(
+        id=f"hugepages:{kb}kB" + (f":{on}" if on else ""),
+        label=pool + (f" on {on}" if on else ""),
+        path=f"/sys/{where}/hugepages/{pool}/nr_hugepages",
+        desired=str(desired),
+        fmt=ValueFormat.INT,
+    )
+
+
 def expand(profile: Profile, host: Host, cpus: CpuPlan, warnings: list[str]) -> list[KernelSetting]:
     """One setting per page size of ``[hugepages]``, host total or one per NUMA node."""
     found: list[KernelSetting] = []
     for size, value in profile.table("hugepages").items():
         kb = huge_size_kb(size)
-        pool = f"hugepages-{kb}kB"
         if isinstance(value, int):
-            path = f"/sys/kernel/mm/hugepages/{pool}/nr_hugepages"
-            found.append(
-                HugePages(
-                    id=f"hugepages:{kb}kB",
-                    label=f"hugepages-{kb}kB",
-                    path=path,
-                    desired=str(value),
-                    fmt=ValueFormat.INT,
-                )
-            )
+            found.append(_pool(kb, value))
             continue
-        for node_key in sorted(value, key=node_number):
-            node = node_number(node_key)
-            path = f"/sys/devices/system/node/node{node}/hugepages/{pool}/nr_hugepages"
-            found.append(
-                HugePages(
-                    id=f"hugepages:{kb}kB:node{node}",
-                    label=f"hugepages-{kb}kB on node{node}",
-                    path=path,
-                    desired=str(value[node_key]),
-                    fmt=ValueFormat.INT,
-                )
-            )
+        found.extend(
+            _pool(kb, value[key], node_number(key)) for key in sorted(value, key=node_number)
+        )
     return found

@@ -1,19 +1,29 @@
 """One IRQ's CPU list, or the default mask for new IRQs. IRQ numbers change between boots: only
-the default mask is persisted (tmpfiles.d); the ``irqaffinity=`` boot parameter keeps the rest."""
+the default mask is persisted (tmpfiles.d); the ``irqaffinity=`` boot parameter keeps the rest.
+
+A kernel-managed IRQ (the queues of NVMe and multi-queue NICs, spread over the CPUs by the
+kernel) cannot be moved: its ``smp_affinity`` answers a write with EIO. It is known by debugfs
+(``/sys/kernel/debug/irq/irqs/N`` lists ``IRQD_AFFINITY_MANAGED``), by an EIO earlier in this
+boot, or by a file nobody may write; it is reported "kernel-managed", never as drift:
+``isolcpus=managed_irq`` is what keeps it off the isolated CPUs.
+"""
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ncctl.tuning.cpus import CpuPlan, resolve_cpus
 from ncctl.tuning.cpuset import format_cpulist
-from ncctl.tuning.host import Host
+from ncctl.tuning.host import Access, Host
 from ncctl.tuning.kinds.base import KernelSetting, Persistence, Verdict
 from ncctl.tuning.profiles import Profile
 from ncctl.tuning.values import ValueFormat
 
 MAX_IRQS = 4096
+DEBUGFS_IRQS = "/sys/kernel/debug/irq/irqs"
+MANAGED_FLAG = "IRQD_AFFINITY_MANAGED"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +36,19 @@ class IrqAffinity(KernelSetting):
             Verdict.UNSUPPORTED,
             f"the kernel does not allow moving IRQ {self.irq} (a managed or per-CPU interrupt)",
         )
+
+    def kernel_owned(self, host: Host, refused_errno: int | None) -> str | None:
+        if not self.irq.isdigit():
+            return None
+        if refused_errno == errno.EIO:
+            evidence = "the kernel answered EIO to a write earlier in this boot"
+        elif MANAGED_FLAG in (host.read(f"{DEBUGFS_IRQS}/{self.irq}") or ""):
+            evidence = f"{DEBUGFS_IRQS}/{self.irq} lists {MANAGED_FLAG}"
+        elif host.access(self.path) is Access.READ_ONLY_MODE:
+            evidence = f"{self.path} is read-only for everyone"
+        else:
+            return None
+        return f"kernel-managed IRQ {self.irq} ({evidence}): " + managed_placement(host)
 
     def disruption(self, current: str) -> str | None:
         if self.irq == "default":
@@ -40,6 +63,18 @@ class IrqAffinity(KernelSetting):
         # IRQ numbers change between boots: the irqaffinity= boot parameter persists the
         # housekeeping CPUs instead; the default mask for new IRQs is kept by tmpfiles.d.
         return Persistence.TMPFILES if self.irq == "default" else Persistence.NONE
+
+
+def managed_placement(host: Host) -> str:
+    """What keeps kernel-managed IRQs off the isolated CPUs on this boot."""
+    for token in host.cmdline_tokens():
+        name, _, value = token.partition("=")
+        if name == "isolcpus" and "managed_irq" in value.split(","):
+            return f"the kernel places it; {token} keeps it off the isolated CPUs"
+    return (
+        "the kernel places it; without isolcpus=managed_irq on the kernel command line it "
+        "may run on isolated CPUs"
+    )
 
 
 def irq_numbers(host: Host) -> list[int]:
