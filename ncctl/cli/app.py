@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ncctl import __version__
-from ncctl.cli.context import GlobalOptions, start
+from ncctl.cli.context import GlobalOptions, of
 from ncctl.cli.options import OutputGroup, check_speed
 
 ENTRIES: dict[str, tuple[str, str]] = {
@@ -143,7 +143,7 @@ def root(
     ] = False,
 ) -> None:
     """Global options, then one command."""
-    ctx.obj = start(GlobalOptions(config_path=config, clock_at=clock, speed=speed, debug=debug))
+    of(ctx).options = GlobalOptions(config_path=config, clock_at=clock, speed=speed, debug=debug)
 
 
 @cache

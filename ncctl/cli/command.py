@@ -82,12 +82,12 @@ def typer_callback(func: CommandFunction, *, tz: bool, json: bool) -> CommandFun
 def begin(parsed: typer.Context, *, json: bool) -> CommandContext:
     """The context of the command running now (built by the root callback), named by its
     parsed command path; ``json`` (its ``--json``) is the same as ``-o json``."""
-    from ncctl.cli import output
-    from ncctl.cli.context import CommandContext, current
+    from ncctl.cli.context import of
 
-    ctx = parsed.obj if isinstance(parsed.obj, CommandContext) else current()
+    ctx = of(parsed)
     ctx.command = parsed.command_path.partition(" ")[2]
-    output.begin(ctx.command, json)
+    if json:
+        ctx.output.format = "json"
     return ctx
 
 

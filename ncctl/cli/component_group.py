@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ncctl.cli.command import command
-from ncctl.cli.context import STATE
 from ncctl.cli.options import ReasonOpt
 
 if TYPE_CHECKING:
@@ -26,47 +25,49 @@ ForceOpt = Annotated[
 ]
 
 
-def lifecycle(command: str, force: bool, reason: str | None, *, starts: bool = False) -> Lifecycle:
-    """The lifecycle of the configured components, for ``command`` (state-changing: see
-    ``STATE.changing``); ``starts``: for a command that may start one (only then is a
+def lifecycle(
+    ctx: CommandContext, force: bool, reason: str | None, *, starts: bool = False
+) -> Lifecycle:
+    """The lifecycle of the configured components, for the command of ``ctx`` (state-changing:
+    see ``CommandContext.changing``); ``starts``: for a command that may start one (only then is a
     ``--clock`` written to ``state_dir/run/clock.json`` to share, and the order session's
     registration gate applied)."""
     from ncctl.components.lifecycle import Lifecycle
     from ncctl.runner.registration import session_gate
 
-    STATE.changing(command, force, reason)
-    gated = starts and command.startswith("session ")  # the order session's registration
-    loaded = STATE.config()
+    ctx.changing(force, reason)
+    gated = starts and ctx.command.startswith("session ")  # the order session's registration
+    loaded = ctx.config()
     return Lifecycle(
         loaded.config.components,
         loaded.config.state_dir,
-        STATE.engine(),
-        STATE.now(),
+        ctx.engine(),
+        ctx.now(),
         config_path=loaded.path,
-        component_env=STATE.clock_env() if starts else {},
+        component_env=ctx.clock_env() if starts else {},
         session_gate=session_gate(loaded.config) if gated else None,
     )
 
 
-def observer() -> Lifecycle:
+def observer(ctx: CommandContext) -> Lifecycle:
     """The lifecycle of the configured components, to look at them only."""
     from ncctl.components.lifecycle import Lifecycle
 
-    loaded = STATE.config()
+    loaded = ctx.config()
     cfg = loaded.config
     return Lifecycle(
-        cfg.components, cfg.state_dir, STATE.engine(), STATE.now(), config_path=loaded.path
+        cfg.components, cfg.state_dir, ctx.engine(), ctx.now(), config_path=loaded.path
     )
 
 
-def component_app(name: str, group: str, what: str) -> typer.Typer:
+def component_app(name: str, what: str) -> typer.Typer:
     """The start/stop/restart/status commands of one component."""
     app = typer.Typer(help=f"Start, stop and observe the {what}.", no_args_is_help=True)
 
-    def act(verb: str, force: bool, reason: str | None) -> ComponentAction:
+    def act(ctx: CommandContext, verb: str, force: bool, reason: str | None) -> ComponentAction:
         from ncctl.cli.views.components import ComponentAction
 
-        life = lifecycle(f"{group} {verb}", force, reason, starts=verb != "stop")
+        life = lifecycle(ctx, force, reason, starts=verb != "stop")
         return ComponentAction(getattr(life, verb)(name, force=force, reason=reason))
 
     @command(
@@ -77,7 +78,7 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
     def start(
         ctx: CommandContext, force: ForceOpt = False, reason: ReasonOpt = None
     ) -> ComponentAction:
-        return act("start", force, reason)
+        return act(ctx, "start", force, reason)
 
     @command(
         app,
@@ -88,7 +89,7 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
     def stop(
         ctx: CommandContext, force: ForceOpt = False, reason: ReasonOpt = None
     ) -> ComponentAction:
-        return act("stop", force, reason)
+        return act(ctx, "stop", force, reason)
 
     @command(
         app,
@@ -99,7 +100,7 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
     def restart(
         ctx: CommandContext, force: ForceOpt = False, reason: ReasonOpt = None
     ) -> ComponentAction:
-        return act("restart", force, reason)
+        return act(ctx, "restart", force, reason)
 
     @command(
         app,
@@ -107,9 +108,8 @@ def component_app(name: str, group: str, what: str) -> typer.Typer:
         help=f"Show the {what}: desired state (schedule) against actual; exit 1 on drift.",
     )
     def status(ctx: CommandContext) -> ComponentStatus:
-        from ncctl.cli.times import display_zone
         from ncctl.cli.views.components import ComponentStatus
 
-        return ComponentStatus(observer().status(name), display_zone())
+        return ComponentStatus(observer(ctx).status(name), ctx.display_zone())
 
     return app

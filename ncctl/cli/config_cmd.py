@@ -137,7 +137,7 @@ def set_(
             code="config.read_only",
         )
     if not dry_run:
-        ctx.changing(ctx.command, force, reason)
+        ctx.changing(force, reason)
     path = loaded.path
     if secret or secret_value.secret_inside(key, parse_value(value)) is not None:
         secret_value.check_private(path)

@@ -1,6 +1,8 @@
 """What every command shares: the global options, the output options and the configuration,
-loaded once. One :class:`CommandContext` per run, built by the root callback from the parsed
-global options and kept on ``click.Context.obj``.
+loaded once. One :class:`CommandContext` per run: ``main`` makes it and hands it to Click
+(``click.Context.obj``); the option callbacks fill in the output options and the root
+callback the global options while the command line is parsed, and ``@command`` gives it to
+the command. Nothing else in ``ncctl.cli`` keeps state between runs.
 
 Loading the configuration also tells :func:`ncctl.floor.trust_service_user` the service
 account (``systemd.user``): the floor's file checks run deep inside domain code that has no
@@ -12,10 +14,12 @@ import datetime as dt
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
+
+    from typer import _click as click
 
     from ncctl.appconfig.model import LoadedConfig
     from ncctl.clock import Clock
@@ -39,9 +43,10 @@ class GlobalOptions:
     debug: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass
 class OutputOptions:
-    """How the command answers: ``-o/--output`` (or ``--json``), ``-q/--quiet``, ``--tz``."""
+    """How the command answers: ``-o/--output`` (or ``--json``), ``-q/--quiet``, ``--tz``;
+    set by the option callbacks while the command line is parsed."""
 
     format: str = "table"
     quiet: bool = False
@@ -59,12 +64,20 @@ class OutputOptions:
         """Text tables show every column in full (``-o wide``)."""
         return self.format == "wide"
 
+    @property
+    def shows_text(self) -> bool:
+        """Text on stdout (neither one document nor ``--quiet``): progress may be shown."""
+        return not self.structured and not self.quiet
+
 
 @dataclass
 class CommandContext:
     options: GlobalOptions = field(default_factory=GlobalOptions)
+    output: OutputOptions = field(default_factory=OutputOptions)
     command: str = ""
     """The command path without ``ncctl`` (``schedule now``), set when the command runs."""
+    legacy_output_dir: str | None = None
+    """The directory of ``systemd units --output DIR`` (deprecated: ``--dir DIR``)."""
     share_clock: tuple[dt.datetime, float] | None = None
     """The start and speed of ``--clock``, shared with components this command starts."""
     _clock: Clock | None = field(default=None, repr=False)
@@ -91,15 +104,6 @@ class CommandContext:
     @property
     def clock_speed(self) -> float:
         return self.options.speed
-
-    @property
-    def output(self) -> OutputOptions:
-        """The output options, as parsed so far (complete once the command runs)."""
-        from ncctl.cli import output
-
-        return OutputOptions(
-            output.output_format.get(), output.quiet_mode.get(), output.display_tz.get()
-        )
 
     def config(self) -> LoadedConfig:
         if self._loaded is None:
@@ -183,30 +187,30 @@ class CommandContext:
 
     def changing(
         self,
-        command: str,
         force: bool = False,
         reason: str | None = None,
         *,
+        action: str | None = None,
         simulated: bool = False,
         hint: str | None = None,
         tuning_root: Path | None = None,
     ) -> None:
-        """Call before ``command`` changes any state. A simulated clock (``--clock``,
-        ``[clock] file``, ``$NCCTL_CLOCK_FILE``) is refused (exit 1, nothing changed) unless
-        the configuration is a development one
-        (:func:`ncctl.appconfig.development.is_development`) or ``--force --reason`` is
-        given: then the journal records the override with the clock. Every journal line of
-        the command records its clock; the configuration, its source, the state directory and
-        the clock are said on stderr (text) or in ``data.context`` (JSON). ``simulated``: the
-        command runs a simulated clock of its own (the demo); ``hint``: instead of offering
-        ``--force`` (a command that has none); ``tuning_root``: the root a ``tune`` command
-        acts on instead of ``tuning.root`` (``--root``)."""
+        """Call before the command (or ``action``, when it names what changes) changes any
+        state. A simulated clock (``--clock``, ``[clock] file``, ``$NCCTL_CLOCK_FILE``) is
+        refused (exit 1, nothing changed) unless the configuration is a development one
+        (:func:`ncctl.appconfig.development.is_development`) or ``--force --reason`` is given:
+        then the journal records the override with the clock.
+        Every journal line of the command records its clock; the configuration, its source,
+        the state directory and the clock are said on stderr (text) or in ``data.context``
+        (JSON). ``simulated``: the command runs a simulated clock of its own (the demo);
+        ``hint``: instead of offering ``--force`` (a command that has none); ``tuning_root``:
+        the root a ``tune`` command acts on instead of ``tuning.root`` (``--root``)."""
         from ncctl.appconfig.development import development_problem
-        from ncctl.cli import output
         from ncctl.errors import RefusedError
         from ncctl.journal.runclock import forced
         from ncctl.override import check_force
 
+        command = action or self.command
         check_force(force, reason, "a guard is overridden")
         loaded = self.config()
         clock = {"kind": "simulated", "source": command} if simulated else self.clock_info()
@@ -237,7 +241,6 @@ class CommandContext:
             "state_dir": str(loaded.config.state_dir.absolute()),
             "clock": clock,
         }
-        output.context(self.context)
 
     def engine(self) -> ScheduleEngine:
         """The schedule engine of the configuration; from the validated-schedule cache when
@@ -286,37 +289,15 @@ def _real_clock_hint(source: str) -> str:
     return f"unset {source.lstrip('$')} to act on the machine's clock"
 
 
-_current: list[CommandContext] = [CommandContext()]
-"""The context of this run: one per process at a time (threads a command starts see it too)."""
-
-
-def current() -> CommandContext:
-    """The context of the command running now (a fresh one before the root callback ran)."""
-    return _current[0]
-
-
-def start(options: GlobalOptions) -> CommandContext:
-    """The context of this run, from the parsed global options (the root callback)."""
-    _current[0] = CommandContext(options)
-    return _current[0]
+def of(parsed: click.Context) -> CommandContext:
+    """The context of this run, kept on ``click.Context.obj`` (``main`` hands one to Click;
+    made here for an app run without it)."""
+    return parsed.ensure_object(CommandContext)
 
 
 def reset() -> None:
-    """Forget everything from a previous run (``main`` may run many times in-process)."""
-    _current[0] = CommandContext()
+    """Forget what a previous run set in the core (``main`` may run many times in-process)."""
     for name, forget in (("ncctl.clock", "run_on"), ("ncctl.journal.runclock", "forced")):
         module = sys.modules.get(name)
         if module is not None:  # an earlier run in this process set it
             getattr(module, forget)(None)
-
-
-class _Current:
-    """Reads and calls go to the current :class:`CommandContext`."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(current(), name)
-
-
-STATE = cast(CommandContext, _Current())
-"""The current :class:`CommandContext`, for the command modules that do not take it as an
-argument yet (``@command`` hands it to those that do)."""

@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ncctl.cli import output
-from ncctl.cli.context import STATE
-from ncctl.cli.options import JsonOpt
+from ncctl.cli.command import command
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from ncctl.cli.context import CommandContext
+    from ncctl.cli.views.demo import DemoWeek
 
 
+@command(None, "demo")
 def demo(
+    ctx: CommandContext,
     week: Annotated[
         str | None,
         typer.Option(
@@ -28,8 +29,7 @@ def demo(
         float,
         typer.Option("--minutes", help="Real minutes the simulated week takes.", min=0.1, max=600),
     ] = 2.5,
-    json: JsonOpt = False,
-) -> None:
+) -> DemoWeek:
     """Live a whole simulated CME week on the dev configuration in a few minutes.
 
     Sunday 14:55 CT to Friday 16:05 CT on a simulated clock shared with the simulators, in a
@@ -39,26 +39,24 @@ def demo(
     import datetime as dt
 
     from ncctl.appconfig.load import validate_document
-    from ncctl.errors import RefusedError
+    from ncctl.cli.views.demo import DemoWeek
     from ncctl.runner.demo import Demo
     from ncctl.schedule.timeparse import parse_date
 
-    output.begin("demo", json)
-    STATE.changing(
-        "demo",
+    ctx.changing(
         simulated=True,
         hint="run the demo on a development configuration: the embedded one (no --config, "
         "no $NCCTL_CONFIG) or configs/dev.toml",
     )
-    loaded = STATE.config()
-    engine = STATE.engine()
+    loaded = ctx.config()
+    engine = ctx.engine()
     if week is not None:
         day = parse_date(week)
     else:
         today = dt.datetime.now(engine.zone).date()
         day = today + dt.timedelta(days=(6 - today.weekday()) % 7 or 7)
     sunday = engine.week_start(dt.datetime.combine(day, dt.time(12), tzinfo=engine.zone)).date()
-    view = _DemoView(enabled=output.shows_text())
+    view = _DemoView(enabled=ctx.output.shows_text)
     workdir = loaded.config.state_dir.absolute() / "demo"
     runner = Demo(
         # relative paths of the configuration taken from the demo's own fresh directory
@@ -72,51 +70,7 @@ def demo(
     )
     with view:
         result = runner.run()
-    data = result.as_dict()
-    failure = None
-    if not result.ok:
-        problems = (
-            result.problems
-            + [f"{e.at}: {p}" for e in result.events for p in e.problems]
-            + result.uploads_missing
-        )
-        failure = RefusedError(
-            f"the simulated week was not as scheduled: {len(problems)} problem(s); first: "
-            f"{problems[0] if problems else 'journal'}",
-            hint=f"read the summary above; logs are under {workdir}",
-            code="demo.failed",
-        )
-
-    def draw(console: Console) -> None:
-        from rich.table import Table
-
-        from ncctl.cli.times import display_zone, print_zone
-
-        zone = display_zone()
-        print_zone(console, zone)
-        table = Table(title=f"week of {result.week}", box=None, pad_edge=False)
-        for col in ("at", "events", "late (sim s)", "actions and jobs", ""):
-            table.add_column(col)
-        for e in result.events:
-            at = dt.datetime.fromisoformat(e.at).astimezone(zone).strftime("%a %H:%M %Z")
-            mark = (
-                "[green]ok[/green]"
-                if not e.problems
-                else "[red]" + "; ".join(e.problems) + "[/red]"
-            )
-            table.add_row(
-                at, ", ".join(e.events), f"{e.lateness_s:.3f}", "; ".join(e.actions + e.jobs), mark
-            )
-        console.print(table)
-        console.print(
-            f"{len(result.events)} event instants in {result.real_seconds:.1f} s real "
-            f"(x{result.speed:g}); uploads verified: {result.uploads_verified}; party-details "
-            f"rows in the audit trail: {result.registration_rows}; order-session logons at the "
-            f"gateway: {result.order_session_establishments}; journal "
-            f"{'intact' if result.journal_intact else 'BROKEN'} ({result.journal_lines} lines)"
-        )
-
-    output.emit(data, draw, failure=failure)
+    return DemoWeek(result, workdir, ctx.display_zone())
 
 
 class _DemoView:

@@ -4,4 +4,4 @@ from __future__ import annotations
 
 from ncctl.cli.component_group import component_app
 
-app = component_app("feed_handler", "feed", "market-data feed handler")
+app = component_app("feed_handler", "market-data feed handler")

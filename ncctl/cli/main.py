@@ -42,7 +42,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     context.reset()
-    output.reset(output.format_from_argv(args))
+    # the run's context, handed to Click: an error found while parsing is already printed
+    # in the format the arguments ask for
+    run = context.CommandContext(output=context.OutputOptions(output.format_from_argv(args)))
     debug = "--debug" in args
     only = entry_named(args)
     if "_NCCTL_COMPLETE" in os.environ:  # a completion script asks: every group must be known
@@ -51,21 +53,21 @@ def _main(argv: Sequence[str] | None) -> int:
         only = None if completing() else only
     try:
         command = typer.main.get_command(build_app(only))
-        rv = command.main(args=args, prog_name="ncctl", standalone_mode=False)
+        rv = command.main(args=args, prog_name="ncctl", standalone_mode=False, obj=run)
     except NcctlError as err:
-        output.emit_error(err, output.current_command.get() or _command_from_argv(args))
+        output.emit_error(err, run.command or _command_from_argv(args), run.output.format)
         return err.exit_code
     except click_exc.NoArgsIsHelpError as exc:
         exc.show()
         return EXIT_PARSE
     except click_exc.UsageError as exc:
-        if output.structured():
+        if run.output.structured:
             parse_err = NcctlError(
                 exc.format_message(), hint="see `ncctl --help`", code="usage.parse"
             )
             path = exc.ctx.command_path if exc.ctx is not None else ""
             name = path.removeprefix("ncctl").strip() or _command_from_argv(args)
-            output.emit_error(parse_err, name)
+            output.emit_error(parse_err, name, run.output.format)
         else:
             exc.show()
         return EXIT_PARSE
@@ -83,14 +85,14 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        if debug or context.current().options.debug:
+        if debug or run.options.debug:
             raise
         internal = NcctlError(
             f"internal error: {type(exc).__name__}: {exc}",
             hint="run again with --debug for a traceback, and report it",
             code="internal",
         )
-        output.emit_error(internal, output.current_command.get() or _command_from_argv(args))
+        output.emit_error(internal, run.command or _command_from_argv(args), run.output.format)
         return EXIT_SOFTWARE
     return rv if isinstance(rv, int) else 0
 

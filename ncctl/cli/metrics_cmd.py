@@ -39,7 +39,7 @@ def metrics(
 
     if textfile is not None:  # what node_exporter publishes: the real alerting reads it
         ctx.changing(
-            "metrics --textfile",
+            action="metrics --textfile",
             hint="drop --clock to write the textfile; without --textfile the metrics at the "
             "simulated time are printed",
         )

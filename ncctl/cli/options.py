@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,6 +10,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ncctl.cli import output
+from ncctl.cli.context import of
 
 if TYPE_CHECKING:
     from typer import _click
@@ -25,9 +25,10 @@ def _remember_tz(ctx: typer.Context, value: str | None) -> str | None:
     if value is not None:
         from ncctl.schedule.timeparse import parse_zone
 
-        output.current_command.set(ctx.command_path.removeprefix("ncctl").strip())
+        run = of(ctx)
+        run.command = ctx.command_path.removeprefix("ncctl").strip()
         parse_zone(value)
-        output.display_tz.set(value)
+        run.output.tz = value
     return value
 
 
@@ -58,19 +59,18 @@ ReasonOpt = Annotated[
 
 LEGACY_OUTPUT_DIR_COMMAND = "systemd units"
 """The command whose ``--output`` named a directory before ``-o/--output`` chose the format."""
-legacy_output_dir: ContextVar[str | None] = ContextVar("legacy_output_dir", default=None)
-"""The directory given as ``systemd units --output DIR`` (deprecated: ``--dir DIR``)."""
 
 
 def _set_format(ctx: typer.Context, value: str | None) -> None:
-    legacy_output_dir.set(None)
+    run = of(ctx)
+    run.legacy_output_dir = None
     if value is None:
         return
     if value in output.FORMATS:
-        output.output_format.set(value)
+        run.output.format = value
         return
     if ctx.command_path.endswith(LEGACY_OUTPUT_DIR_COMMAND):
-        legacy_output_dir.set(value)
+        run.legacy_output_dir = value
         return
     raise typer.BadParameter(f"{value!r} is not one of {', '.join(output.FORMATS)}")
 
@@ -79,14 +79,14 @@ def _complete_format(incomplete: str) -> list[str]:
     return [f for f in output.FORMATS if f.startswith(incomplete)]
 
 
-def _set_quiet(value: bool) -> None:
+def _set_quiet(ctx: typer.Context, value: bool) -> None:
     if value:
-        output.quiet_mode.set(True)
+        of(ctx).output.quiet = True
 
 
-def _set_json(value: bool) -> None:
+def _set_json(ctx: typer.Context, value: bool) -> None:
     if value:
-        output.output_format.set("json")
+        of(ctx).output.format = "json"
 
 
 def _common(

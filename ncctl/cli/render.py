@@ -3,8 +3,9 @@ error}`` or as text, through the view registered for the result's type.
 
 A view (``ncctl/cli/views/<group>.py``) is the only place a result is turned into output:
 ``data(result)`` gives the JSON shape, ``text(result, console)`` prints the text. A result may
-also carry ``warnings`` (a list of text) and a ``failure()`` (an error that makes the answer
-``ok: false`` with the error's exit code, the data still shown)."""
+also carry ``warnings`` (a list of text), a ``failure()`` (an error that makes the answer
+``ok: false`` with the error's exit code, the data still shown) and an ``exit_status()`` (an
+exit code of its own, the answer still ``ok``)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ncctl.cli.context import CommandContext
+    from ncctl.cli.context import CommandContext, OutputOptions
     from ncctl.errors import NcctlError
 
 
 @dataclass(frozen=True)
 class View:
     data: Callable[[Any], dict[str, Any]]
-    text: Callable[[Any, Console], None]
+    text: Callable[[Any, Console, OutputOptions], None]
 
 
 VIEWS: dict[type, View] = {}
@@ -30,7 +31,7 @@ VIEWS: dict[type, View] = {}
 
 
 def view(
-    result_type: type, text: Callable[[Any, Console], None]
+    result_type: type, text: Callable[[Any, Console, OutputOptions], None]
 ) -> Callable[[Callable[[Any], dict[str, Any]]], Callable[[Any], dict[str, Any]]]:
     """Register the decorated ``data`` function and ``text`` as the view of ``result_type``."""
 
@@ -42,20 +43,58 @@ def view(
 
 
 def render(result: object, ctx: CommandContext) -> None:
-    """Print ``result`` as the answer of the command of ``ctx``."""
-    from ncctl.cli import output
+    """Print ``result`` as the answer of the command of ``ctx``: the envelope (with
+    ``data.warnings`` and, for a command that changes state, ``data.context``), or the
+    context line and warnings on stderr and the text on stdout (none with ``--quiet``).
+
+    A result that is also a failure (drift, a broken journal) has ``ok: false`` with both
+    ``data`` and ``error``; its text is followed by the error, and the command ends with the
+    error's exit code."""
+    import sys
+
+    import typer
+
+    from ncctl.cli.output import (
+        context_line,
+        envelope,
+        stderr_console,
+        stdout_console,
+        write_document,
+    )
 
     shown = VIEWS[type(result)]
     failure: NcctlError | None = None
-    if hasattr(result, "failure"):
-        failure = result.failure()
+    if hasattr(result, "failure"):  # a method, or a property of a result from the core
+        failure = result.failure() if callable(result.failure) else result.failure
     warnings = list(getattr(result, "warnings", None) or [])
-    output.emit(
-        shown.data(result),
-        lambda console: shown.text(result, console),
-        warnings=warnings,
-        failure=failure,
-    )
+    out = ctx.output
+    if out.structured:
+        warnings += getattr(result, "document_warnings", None) or []
+        data = shown.data(result)
+        if warnings:
+            data = {**data, "warnings": warnings}
+        if ctx.context is not None:
+            data = {"context": ctx.context, **data}
+        write_document(envelope(ctx.command, data, failure), out.format)
+    else:
+        if ctx.context is not None:
+            sys.stderr.write(context_line(ctx.context) + "\n")
+        if warnings:
+            err = stderr_console()
+            for w in warnings:
+                err.print(f"[yellow]warning:[/yellow] {w}", markup=True)
+        if not out.quiet:
+            shown.text(result, stdout_console(out.wide), out)
+        if failure is not None:
+            sys.stdout.flush()
+            sys.stderr.write(f"ncctl: {failure.message}\n")
+            if failure.hint:
+                sys.stderr.write(f"hint: {failure.hint}\n")
+    if failure is not None:
+        raise typer.Exit(failure.exit_code)
+    code = result.exit_status() if hasattr(result, "exit_status") else 0
+    if code:  # a result that ends with an exit code of its own (a daemon's)
+        raise typer.Exit(code)
 
 
 @dataclass(frozen=True)
@@ -66,15 +105,15 @@ class Column:
     wide_only: bool = False
 
 
-def print_table(columns: Sequence[Column], rows: Iterable[Sequence[str]], console: Console) -> None:
-    """A text table, compact (``-o table``) or with every column (``-o wide``); cells are
-    plain text (never markup), never wrapped."""
+def print_table(
+    columns: Sequence[Column], rows: Iterable[Sequence[str]], console: Console, wide: bool
+) -> None:
+    """A text table, compact (``-o table``) or with every column (``wide``: ``-o wide``);
+    cells are plain text (never markup), never wrapped."""
     from rich.markup import escape
     from rich.table import Table
 
-    from ncctl.cli import output
-
-    shown = [i for i, c in enumerate(columns) if output.wide() or not c.wide_only]
+    shown = [i for i, c in enumerate(columns) if wide or not c.wide_only]
     table = Table(box=None, pad_edge=False)
     for i in shown:
         table.add_column(columns[i].name, no_wrap=True)

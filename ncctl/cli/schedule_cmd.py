@@ -13,9 +13,6 @@ from ncctl.cli.command import command
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from rich.console import Console
-
-    from ncctl.cli import output
     from ncctl.cli.context import CommandContext
     from ncctl.cli.views.schedule import ScheduleCheck, ScheduleNext, ScheduleNow, ScheduleSpan
     from ncctl.schedule import ScheduleEngine
@@ -62,19 +59,6 @@ def now(ctx: CommandContext, at: AtOpt = None) -> ScheduleNow:
     zone = ctx.display_zone()
     t = instant(ctx, engine, at)
     return ScheduleNow(state_data(engine, t, zone), zone, engine.coverage_warnings(t, t))
-
-
-def with_zone(zone: ZoneInfo, *renderers: output.Renderer) -> output.Renderer:
-    """A text view that shows times: a line naming their zone, then the views."""
-
-    def draw(console: Console) -> None:
-        from ncctl.cli.times import print_zone
-
-        print_zone(console, zone)
-        for render in renderers:
-            render(console)
-
-    return draw
 
 
 @command(app, "show", tz=True)

@@ -4,4 +4,4 @@ from __future__ import annotations
 
 from ncctl.cli.component_group import component_app
 
-app = component_app("order_session", "session", "iLink 3 order-entry session")
+app = component_app("order_session", "iLink 3 order-entry session")

@@ -32,7 +32,7 @@ def status(
     loaded = ctx.config()
     engine = ctx.engine()
     zone = ctx.display_zone()
-    life = observer()
+    life = observer(ctx)
     now = life.now
     sched = state_data(engine, now, zone)
     rows = [life.status(name) for name in COMPONENTS]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ncctl.cli import output
-from ncctl.cli.context import STATE
-from ncctl.cli.options import DryRunOpt, JsonOpt, legacy_output_dir
+from ncctl.cli.command import command
+from ncctl.cli.options import DryRunOpt
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from ncctl.cli.context import CommandContext
+    from ncctl.cli.views.systemd import UnitFiles
 
 app = typer.Typer(
     help="Generate the systemd units that run ncctl and its components on a host.",
@@ -20,8 +20,9 @@ app = typer.Typer(
 )
 
 
-@app.command("units")
+@command(app, "units")
 def units(
+    ctx: CommandContext,
     directory: Annotated[
         Path,
         typer.Option(
@@ -32,8 +33,7 @@ def units(
         ),
     ] = Path("systemd-units"),
     dry_run: DryRunOpt = False,
-    json: JsonOpt = False,
-) -> None:
+) -> UnitFiles:
     """Write unit files: the components, ncctl-scheduler, the ncctl-maintenance timer and
     ncctl-tune.
 
@@ -50,46 +50,19 @@ def units(
 
     Install: `cp DIR/* /etc/systemd/system/ && systemctl daemon-reload`.
     """
+    from ncctl.cli.views.systemd import UnitFiles
     from ncctl.components import units as unitfiles
 
-    output.begin("systemd units", json)
-    loaded = STATE.config()
+    loaded = ctx.config()
     ncctl, base, config_path = unitfiles.ncctl_executable(), Path.cwd(), loaded.path.absolute()
     texts = unitfiles.generate_units(loaded.config, ncctl=ncctl, base=base, config_path=config_path)
     notes = unitfiles.generation_notes(
         loaded.config, ncctl=ncctl, base=base, config_path=config_path
     )
-    legacy = legacy_output_dir.get()
+    legacy = ctx.legacy_output_dir
     if legacy is not None:
         directory = Path(legacy)
         notes = [f"--output {legacy} is deprecated for the directory: use --dir {legacy}", *notes]
     target = directory.absolute()
     results = unitfiles.write_units(texts, target, dry_run)
-    data: dict[str, Any] = {
-        "directory": str(target),
-        "dry_run": dry_run,
-        "files": [r.as_dict() for r in results],
-    }
-
-    def draw(console: Console) -> None:
-        from rich.table import Table
-
-        table = Table(box=None, pad_edge=False)
-        table.add_column("file")
-        table.add_column("status")
-        for r in results:
-            if not r.changed:
-                status = "[dim]unchanged[/dim]"
-            elif dry_run:
-                status = "[yellow]would write[/yellow]"
-            else:
-                status = "[green]written[/green]"
-            table.add_row(str(r.path), status)
-        console.print(table)
-        if any(r.changed for r in results) and not dry_run:
-            console.print(
-                f"install: cp {target}/* /etc/systemd/system/ && systemctl daemon-reload",
-                markup=False,
-            )
-
-    output.emit(data, draw, warnings=notes)
+    return UnitFiles(target, dry_run, results, notes)

@@ -11,14 +11,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def display_zone() -> ZoneInfo:
-    """The zone of ``--tz``, else the configuration's ``schedule.display_tz``."""
-    from ncctl.cli.context import STATE
-    from ncctl.cli.output import display_tz
-
-    return STATE.display_zone(display_tz.get())
-
-
 def local(value: str | dt.datetime | None, zone: ZoneInfo) -> str:
     """An instant (ISO 8601 text or a datetime; without an offset it is UTC) as ISO 8601 in
     ``zone``, to the second, with the zone's offset; text that is not a time is shown as is."""

@@ -10,7 +10,7 @@ import pytest
 import typer
 import typer.main
 
-from ncctl.cli import context, output
+from ncctl.cli import context
 from ncctl.cli.app import _add_output_options, root
 from ncctl.cli.command import command
 from ncctl.cli.options import JSON_HELP
@@ -21,7 +21,7 @@ from tests.helpers import one_json_document
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ncctl.cli.context import CommandContext
+    from ncctl.cli.context import CommandContext, OutputOptions
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Echo:
         return RefusedError("broken", hint="mend it", code="echo.broken") if self.broken else None
 
 
-def _text(result: Echo, console: Console) -> None:
+def _text(result: Echo, console: Console, out: OutputOptions) -> None:
     console.print(" ".join(result.words), markup=False)
 
 
@@ -57,11 +57,9 @@ def _echo(
 
 
 def _options(ctx: CommandContext) -> Echo:
-    """Say the global options, as the context and the STATE shim see them."""
-    from ncctl.cli.context import STATE
-
+    """Say the global and output options, as the context has them."""
     words = [str(ctx.options.config_path), str(ctx.options.clock_at), str(ctx.options.speed)]
-    words += [str(STATE.config_path), str(STATE.clock_speed), str(context.current() is ctx)]
+    words += [ctx.output.format, str(ctx.output.quiet)]
     return Echo(words, ctx.command, ctx.output.wide)
 
 
@@ -90,7 +88,6 @@ def _app() -> typer.Typer:
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     context.reset()
-    output.reset(output.format_from_argv(argv))
     capsys.readouterr()
     cli = typer.main.get_command(_app())
     try:
@@ -155,6 +152,6 @@ def test_failure_keeps_the_data_and_sets_the_exit_code(
 def test_context_comes_from_the_global_options(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ("--config", "x.toml", "--clock", "2026-11-25T10:00", "--speed", "2")
     code, out, _ = _run(capsys, *argv, "echo", "options", "-o", "wide")
-    assert (code, out) == (0, "x.toml 2026-11-25T10:00 2.0 x.toml 2.0 True\n")
+    assert (code, out) == (0, "x.toml 2026-11-25T10:00 2.0 wide False\n")
     code, out, _ = _run(capsys, "echo", "options")
-    assert (code, out) == (0, "None None 1.0 None 1.0 True\n")
+    assert (code, out) == (0, "None None 1.0 table False\n")

@@ -15,14 +15,9 @@ from typer import _click
 from typer.core import TyperGroup
 
 from ncctl.cli.app import app
-from ncctl.cli.docs import (
-    MAN_REGENERATE,
-    REGENERATE,
-    iter_commands,
-    missing_help,
-    render_cli_reference,
-    render_man_page,
-)
+from ncctl.cli.command_tree import iter_commands
+from ncctl.cli.docs import REGENERATE, missing_help, render_cli_reference
+from ncctl.cli.man_page import MAN_REGENERATE, render_man_page
 
 CLI_MD = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 MAN_PAGE = CLI_MD.parent / "ncctl.1"

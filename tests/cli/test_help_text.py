@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ncctl.cli.docs import iter_commands
+from ncctl.cli.command_tree import iter_commands
 from tests.helpers import run_in_process
 
 

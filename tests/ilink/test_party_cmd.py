@@ -65,7 +65,7 @@ def config_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def use_inputs(monkeypatch: pytest.MonkeyPatch) -> Any:
     def use(inputs: PartyInputs) -> None:
-        monkeypatch.setattr(party_cmd, "party_inputs", lambda: inputs)
+        monkeypatch.setattr(party_cmd, "party_inputs", lambda ctx: inputs)
 
     return use
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.errors import NcctlError
     from ncctl.journal.check import VerifyResult
 
@@ -78,7 +79,7 @@ LOG_COLUMNS = (
 )
 
 
-def log_text(result: AuditLog, console: Console) -> None:
+def log_text(result: AuditLog, console: Console, out: OutputOptions) -> None:
     from ncctl.cli.times import local, print_zone
 
     zone = result.zone
@@ -100,7 +101,7 @@ def log_text(result: AuditLog, console: Console) -> None:
         ]
         for rec in result.entries
     )
-    print_table(LOG_COLUMNS, rows, console)
+    print_table(LOG_COLUMNS, rows, console, out.wide)
 
 
 @view(AuditLog, log_text)
@@ -113,7 +114,7 @@ def log_data(result: AuditLog) -> dict[str, Any]:
     }
 
 
-def verify_text(result: AuditVerify, console: Console) -> None:
+def verify_text(result: AuditVerify, console: Console, out: OutputOptions) -> None:
     r, path = result.result, result.journal
     if r.ok:
         console.print(f"[green]ok[/green] {path}: {r.lines} lines, chain intact")

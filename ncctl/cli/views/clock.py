@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
+
 
 @dataclass(frozen=True)
 class ClockSet:
@@ -25,7 +27,7 @@ class ClockSet:
     """The zone the text shows the time in."""
 
 
-def text(result: ClockSet, console: Console) -> None:
+def text(result: ClockSet, console: Console, out: OutputOptions) -> None:
     from ncctl.cli.times import local, print_zone
 
     print_zone(console, result.zone)

@@ -10,6 +10,8 @@ from ncctl.cli.render import view
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
+
 
 @dataclass(frozen=True)
 class CompletionScript:
@@ -18,7 +20,7 @@ class CompletionScript:
     """Without the final newline."""
 
 
-def text(result: CompletionScript, console: Console) -> None:
+def text(result: CompletionScript, console: Console, out: OutputOptions) -> None:
     print(result.script, file=console.file)
 
 

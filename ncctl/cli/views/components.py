@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.components.base import ActionResult
     from ncctl.errors import NcctlError
 
@@ -24,7 +25,7 @@ class ComponentAction:
     result: ActionResult
 
 
-def action_text(shown: ComponentAction, console: Console) -> None:
+def action_text(shown: ComponentAction, console: Console, out: OutputOptions) -> None:
     result = shown.result
     mark = "[green]ok[/green]" if result.changed else "[dim]no-op[/dim]"
     console.print(f"{mark} {result.name}: {result.message}")
@@ -44,21 +45,19 @@ class ComponentStatus:
     """The zone the text shows ``since`` in."""
 
     @property
-    def warnings(self) -> list[str]:
+    def document_warnings(self) -> list[str]:
         """Damaged pidfiles, as warnings of a JSON/YAML answer (the text shows them itself)."""
-        from ncctl.cli import output
-
-        return pidfile_warnings([self.row]) if output.structured() else []
+        return pidfile_warnings([self.row])
 
     def failure(self) -> NcctlError | None:
         return drift_error([self.row])
 
 
-def status_text(shown: ComponentStatus, console: Console) -> None:
+def status_text(shown: ComponentStatus, console: Console, out: OutputOptions) -> None:
     from ncctl.cli.times import print_zone
 
     print_zone(console, shown.zone)
-    components_text([shown.row], shown.zone, console)
+    components_text([shown.row], shown.zone, console, out.wide)
 
 
 @view(ComponentStatus, status_text)
@@ -66,15 +65,16 @@ def status_data(shown: ComponentStatus) -> dict[str, Any]:
     return shown.row
 
 
-def components_text(rows: list[dict[str, Any]], zone: ZoneInfo, console: Console) -> None:
-    """Components: desired against actual state, ``since`` in ``zone``."""
+def components_text(
+    rows: list[dict[str, Any]], zone: ZoneInfo, console: Console, wide: bool
+) -> None:
+    """Components: desired against actual state, ``since`` in ``zone``; ``wide``: with the
+    detail column (``-o wide``)."""
     from rich.markup import escape
     from rich.table import Table
 
-    from ncctl.cli import output
     from ncctl.cli.times import local
 
-    wide = output.wide()
     table = Table(box=None, pad_edge=False)
     for col in ("component", "backend", "desired", "actual", "pid", "since", ""):
         table.add_column(col)

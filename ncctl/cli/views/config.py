@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from ncctl.appconfig.problems import ConfigProblem, ConfigProblems
     from ncctl.appconfig.sections import MetricsTls
+    from ncctl.cli.context import OutputOptions
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def show_text(result: ConfigShow, console: Console) -> None:
+def show_text(result: ConfigShow, console: Console, out: OutputOptions) -> None:
     from rich.syntax import Syntax
 
     from ncctl.config.keys import dumps
@@ -88,7 +89,7 @@ def show_data(result: ConfigShow) -> dict[str, Any]:
     }
 
 
-def validation_text(result: ConfigValidation, console: Console) -> None:
+def validation_text(result: ConfigValidation, console: Console, out: OutputOptions) -> None:
     from rich.markup import escape
 
     if result.invalid is not None:
@@ -112,7 +113,7 @@ def validation_data(result: ConfigValidation) -> dict[str, Any]:
     }
 
 
-def set_text(result: ConfigSet, console: Console) -> None:
+def set_text(result: ConfigSet, console: Console, out: OutputOptions) -> None:
     import json
 
     verb = "would set" if result.dry_run else "set"
@@ -135,7 +136,7 @@ def set_data(result: ConfigSet) -> dict[str, Any]:
     }
 
 
-def init_text(result: ConfigInit, console: Console) -> None:
+def init_text(result: ConfigInit, console: Console, out: OutputOptions) -> None:
     from ncctl.appconfig.check import load_checked
     from ncctl.errors import NcctlError
 

@@ -10,6 +10,8 @@ from ncctl.cli.render import view
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
+
 
 @dataclass(frozen=True)
 class CronLines:
@@ -17,7 +19,7 @@ class CronLines:
     notes: list[str]
 
 
-def text(result: CronLines, console: Console) -> None:
+def text(result: CronLines, console: Console, out: OutputOptions) -> None:
     console.print("# ncctl: one reconcile pass a minute (crontab -e)", markup=False)
     for line in result.lines:
         console.print(line, markup=False, soft_wrap=True)

@@ -10,6 +10,7 @@ from ncctl.cli.render import view
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.components.base import ActionResult, ComponentStatus
     from ncctl.errors import NcctlError
 
@@ -25,7 +26,7 @@ class GatewayAction:
     """Its status after the action, described (``GatewayBackend.describe``)."""
 
 
-def action_text(shown: GatewayAction, console: Console) -> None:
+def action_text(shown: GatewayAction, console: Console, out: OutputOptions) -> None:
     result = shown.result
     mark = "[green]ok[/green]" if result.changed else "[dim]no-op[/dim]"
     where = f" on {shown.address}" if result.status.running else ""
@@ -61,7 +62,7 @@ class GatewayStatus:
         )
 
 
-def status_text(shown: GatewayStatus, console: Console) -> None:
+def status_text(shown: GatewayStatus, console: Console, out: OutputOptions) -> None:
     current = shown.current
     pid = f" (pid {current.pid})" if current.pid else ""
     console.print(f"gateway simulator: {current.state}{pid}, {shown.address}")

@@ -12,6 +12,7 @@ from ncctl.cli.render import Column, print_table, view
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.tuning.jitter_report import JitterReport
 
 COLUMNS = (
@@ -41,7 +42,7 @@ def _us(value: int | None, limit: int) -> str:
     return f">={limit}" if value is None else str(value)
 
 
-def text(result: JitterRun, console: Console) -> None:
+def text(result: JitterRun, console: Console, out: OutputOptions) -> None:
     from ncctl.tuning.cpuset import format_cpulist
 
     report = result.report
@@ -67,7 +68,7 @@ def text(result: JitterRun, console: Console) -> None:
         )
         for r in report.cpus
     ]
-    print_table(COLUMNS, rows, console)
+    print_table(COLUMNS, rows, console, out.wide)
     console.print(f"kept as the last report in {result.stored}", markup=False)
 
 

@@ -11,6 +11,7 @@ from ncctl.cli.render import view
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.metrics.collector import Scrape
 
 
@@ -26,7 +27,7 @@ class MetricsReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def text(result: MetricsReport, console: Console) -> None:
+def text(result: MetricsReport, console: Console, out: OutputOptions) -> None:
     if result.textfile is None:
         console.file.write(result.scrape.text())
         return
@@ -39,14 +40,11 @@ def text(result: MetricsReport, console: Console) -> None:
 
 @view(MetricsReport, text)
 def data(result: MetricsReport) -> dict[str, Any]:
-    from ncctl.cli import output
-
     doc: dict[str, Any] = {
         "at": result.at,
         "textfile": str(result.textfile) if result.textfile is not None else None,
         "families": len(result.scrape.families),
         "collector_errors": result.scrape.errors,
     }
-    if output.structured():
-        doc["samples"] = result.samples
+    doc["samples"] = result.samples
     return doc

@@ -10,6 +10,7 @@ from ncctl.cli.render import view
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.errors import NcctlError
     from ncctl.preflight.result import Report
 
@@ -28,7 +29,7 @@ class PreflightReport:
         return failure(self.report)
 
 
-def text(result: PreflightReport, console: Console) -> None:
+def text(result: PreflightReport, console: Console, out: OutputOptions) -> None:
     from rich.markup import escape
 
     counts = result.report.counts()

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.schedule import ScheduleEngine
 
 
@@ -133,7 +134,7 @@ def events_text(
     console.print(table)
 
 
-def _now_text(result: ScheduleNow, console: Console) -> None:
+def _now_text(result: ScheduleNow, console: Console, out: OutputOptions) -> None:
     from ncctl.cli.times import print_zone
 
     print_zone(console, result.zone)
@@ -145,7 +146,7 @@ def now_data(result: ScheduleNow) -> dict[str, Any]:
     return result.state
 
 
-def _span_text(result: ScheduleSpan, console: Console) -> None:
+def _span_text(result: ScheduleSpan, console: Console, out: OutputOptions) -> None:
     from ncctl.cli.times import print_zone
 
     print_zone(console, result.zone)
@@ -162,7 +163,7 @@ def span_data(result: ScheduleSpan) -> dict[str, Any]:
     }
 
 
-def _next_text(result: ScheduleNext, console: Console) -> None:
+def _next_text(result: ScheduleNext, console: Console, out: OutputOptions) -> None:
     from ncctl.cli.times import print_zone
 
     print_zone(console, result.zone)
@@ -175,7 +176,7 @@ def next_data(result: ScheduleNext) -> dict[str, Any]:
     return {"at": at, "events": result.events}
 
 
-def _check_text(result: ScheduleCheck, console: Console) -> None:
+def _check_text(result: ScheduleCheck, console: Console, out: OutputOptions) -> None:
     for r in result.files:
         console.print(f"[green]ok[/green] {r['file']}: {r['summary']}")
 

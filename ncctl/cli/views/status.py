@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from ncctl.cli.context import OutputOptions
     from ncctl.errors import NcctlError
     from ncctl.schedule import ScheduleEngine
 
@@ -37,7 +38,7 @@ class StatusReport:
         return self.drift
 
 
-def text(result: StatusReport, console: Console) -> None:
+def text(result: StatusReport, console: Console, out: OutputOptions) -> None:
     from ncctl.cli.times import print_zone
     from ncctl.cli.views.components import components_text
     from ncctl.cli.views.schedule import events_text, state_text
@@ -50,7 +51,7 @@ def text(result: StatusReport, console: Console) -> None:
     )
     state_text(result.schedule, zone, console)
     console.print()
-    components_text(result.components, zone, console)
+    components_text(result.components, zone, console, out.wide)
     if result.week is not None:
         console.print()
         console.print("[bold]this week[/bold]")
