@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ncctl.clock import MAX_SPEED, SharedClock, parse_clock
-from ncctl.components.process import parse_pidfile
+from ncctl.components.pidfile import parse_pidfile
 from ncctl.errors import DataError
 from ncctl.statedb import check_db_file
 

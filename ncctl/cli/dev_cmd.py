@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ncctl.cli.context import CommandContext
     from ncctl.cli.views.dev import GatewayAction, GatewayStatus
     from ncctl.components.base import ActionResult
-    from ncctl.sim.dev_gateway import GatewayBackend
+    from ncctl.runner.dev_gateway import GatewayBackend
 
 app = typer.Typer(
     help="The CME iLink 3 gateway simulator of a dev configuration, on ilink.host:ilink.port, "
@@ -34,7 +34,7 @@ ForegroundOpt = Annotated[
 
 
 def _gateway(ctx: CommandContext) -> GatewayBackend:
-    from ncctl.sim.dev_gateway import GatewayBackend, require_dev
+    from ncctl.runner.dev_gateway import GatewayBackend, require_dev
 
     loaded = ctx.config()
     require_dev(loaded.config, loaded.path)

@@ -97,7 +97,7 @@ def rotate(
             ctx.engine(),
             manifest,
             ctx.now(),
-            lambda owner: backend_for(owner, cfg.components, cfg.state_dir, loaded.path).reopen(),
+            lambda owner: backend_for(owner, cfg.components, cfg.state_dir).reopen(),
         )
         try:
             run = rotator.run(category, dry_run=dry_run, force_reason=reason if force else None)

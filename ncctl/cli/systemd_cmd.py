@@ -51,7 +51,7 @@ def units(
     Install: `cp DIR/* /etc/systemd/system/ && systemctl daemon-reload`.
     """
     from ncctl.cli.views.systemd import UnitFiles
-    from ncctl.components import units as unitfiles
+    from ncctl.install import units as unitfiles
 
     loaded = ctx.config()
     ncctl, base, config_path = unitfiles.ncctl_executable(), Path.cwd(), loaded.path.absolute()

@@ -11,7 +11,7 @@ included, is journaled.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,12 @@ def backend_for(
     name: str,
     components: ComponentsConfig,
     state_dir: Path,
-    config_path: Path | None = None,
-    extra_env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Backend:
     """The backend ``components`` configures for component ``name`` (a process component keeps
-    its pid file and log under ``state_dir``). A process component inherits ``NCCTL_CONFIG``
-    pointing at ``config_path`` so that a simulator reads the same file."""
+    its pid file and log under ``state_dir``). A process component is started with ``env``
+    added to ncctl's environment (what the configuration hands it: see
+    :func:`ncctl.appconfig.component_env.component_environment`)."""
     if name not in COMPONENTS:
         raise UsageError(f"unknown component {name!r}", hint=f"one of {', '.join(COMPONENTS)}")
     comp = getattr(components, name)
@@ -48,9 +48,7 @@ def backend_for(
         return SystemdBackend(name, comp)
     from ncctl.components.process import ProcessBackend
 
-    env = {"NCCTL_CONFIG": str(config_path.absolute())} if config_path else {}
-    env.update(extra_env or {})
-    return ProcessBackend(name, comp, state_dir, base_env=env)
+    return ProcessBackend(name, comp, state_dir, base_env=dict(env or {}))
 
 
 def desired_running(name: str, state: ScheduleState) -> bool:
@@ -112,25 +110,27 @@ class Lifecycle:
         now: dt.datetime,
         journal: Journal | None = None,
         *,
-        config_path: Path | None = None,
+        environments: Mapping[str, Mapping[str, str]] | None = None,
         component_env: dict[str, str] | None = None,
         session_gate: Callable[[dt.date], tuple[bool, str]] | None = None,
     ) -> None:
-        """``session_gate``: whether the order session may come up on a trade date (the
-        party-registration gate of :func:`ncctl.runner.registration.session_gate`)."""
+        """``environments``: what each component is started with, by name (see
+        :func:`ncctl.appconfig.component_env.component_environments`); ``component_env``:
+        added for every component. ``session_gate``: whether the order session may come up on
+        a trade date (the party-registration gate of
+        :func:`ncctl.runner.registration.session_gate`)."""
         self.components = components
         self.state_dir = state_dir
+        self.environments = environments or {}
         self.session_gate = session_gate
-        self.config_path = config_path
         self.component_env = component_env or {}
         self.engine = engine
         self.now = now
         self.journal = journal or Journal(journal_path(state_dir))
 
     def backend(self, name: str) -> Backend:
-        return backend_for(
-            name, self.components, self.state_dir, self.config_path, self.component_env
-        )
+        env = {**self.environments.get(name, {}), **self.component_env}
+        return backend_for(name, self.components, self.state_dir, env)
 
     def _record(
         self,

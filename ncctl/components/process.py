@@ -19,8 +19,6 @@ Lock files are created by ncctl, mode 0600, never opened through a symbolic link
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import json
 import os
 import shutil
 import signal
@@ -28,12 +26,21 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ncctl import floor
 from ncctl.components.base import ActionResult, ComponentStatus
+from ncctl.components.pidfile import (
+    PIDFILE_DAMAGED,
+    Instance,
+    PidRecord,
+    pidfile_warning,
+    read_exit_code,
+    read_pidfile,
+    recorded_child,
+    tail,
+)
 from ncctl.components.procfs import (
     ProcStat,
     alive_children,
@@ -57,7 +64,6 @@ EXIT_BUSY = 75
 SUPERVISOR_MODULE = "ncctl.components.supervise"
 """The supervisor's verdict when another instance holds the instance lock."""
 LOCK_WAIT_S = 30.0
-LOG_TAIL_LINES = 10
 PYTHON_PLACEHOLDER = "{python}"
 
 
@@ -75,86 +81,6 @@ class ComponentFailed(UnavailableError):
 
     def detail_lines(self) -> list[str]:
         return ["last lines of its log:", *(f"  {line}" for line in self.log_tail)]
-
-
-@dataclass(frozen=True)
-class PidRecord:
-    pid: int
-    start_ticks: int | None
-    supervisor: int | None
-    supervisor_start_ticks: int | None
-    started_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class Instance:
-    """The running instance, as the kernel sees it: the supervisor holding the instance lock
-    and its live child, the component (None for the moments it has none)."""
-
-    supervisor: int
-    supervisor_start_ticks: int
-    pid: int | None
-    start_ticks: int | None
-    since: dt.datetime | None
-
-
-PIDFILE_LIMIT = 64 * 1024
-PIDFILE_DAMAGED = "damaged pidfile"
-"""How a status detail about a pidfile that is not trusted begins."""
-
-
-def _int_or_none(doc: dict[str, Any], key: str) -> int | None:
-    value = doc.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"has no usable {key} ({value!r})")
-    return value
-
-
-def parse_pidfile(raw: bytes) -> PidRecord:
-    """The record of a pidfile the supervisor wrote; ValueError says what is wrong."""
-    if not raw.strip():
-        raise ValueError("is empty")
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ValueError("is not the JSON the supervisor writes") from None
-    if not isinstance(doc, dict):
-        raise ValueError("is not the JSON object the supervisor writes")
-    pid = _int_or_none(doc, "pid")
-    if pid is None or pid > 2**22:
-        raise ValueError(f"has no usable pid ({doc.get('pid')!r})")
-    ticks = _int_or_none(doc, "start_ticks")
-    if ticks is None:
-        raise ValueError("has no start time (start_ticks): its pid cannot be checked")
-    started = doc.get("started_at")
-    try:
-        since = dt.datetime.fromisoformat(started) if isinstance(started, str) else None
-    except ValueError:
-        since = None
-    return PidRecord(
-        pid=pid,
-        start_ticks=ticks,
-        supervisor=_int_or_none(doc, "supervisor"),
-        supervisor_start_ticks=_int_or_none(doc, "supervisor_start_ticks"),
-        started_at=since,
-    )
-
-
-def tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> list[str]:
-    """The last ``lines`` lines of a text file (empty if there is none)."""
-    if path is None:
-        return []
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 64 * 1024))
-            data = fh.read()
-    except OSError:
-        return []
-    return data.decode("utf-8", errors="replace").splitlines()[-lines:]
 
 
 class ProcessBackend:
@@ -216,30 +142,9 @@ class ProcessBackend:
 
     def _component_of(self, supervisor: int) -> ProcStat | None:
         """The live child of ``supervisor``: the one it recorded in the instance lock file if
-        /proc confirms it (its parent and start time), else the first one /proc lists."""
-        from ncctl.errors import NcctlError
-        from ncctl.statefile import read_capped
-
-        try:
-            raw = read_capped(
-                self.instance_lock, what="the lock", limit=PIDFILE_LIMIT, error=NcctlError
-            )
-            rec = parse_pidfile(raw)
-        except (NcctlError, ValueError):
-            rec = None
-        if rec is not None:
-            child = read_stat(rec.pid, self.proc)
-            if (
-                child
-                and child.alive
-                and (child.ppid, child.start_ticks)
-                == (
-                    supervisor,
-                    rec.start_ticks,
-                )
-            ):
-                return child
-        children = alive_children(supervisor, self.proc)
+        /proc confirms it, else the first one /proc lists."""
+        child = recorded_child(self.instance_lock, supervisor, self.proc)
+        children = [child] if child else alive_children(supervisor, self.proc)
         return children[0] if children else None
 
     def _instance(self) -> Instance | None:
@@ -261,30 +166,10 @@ class ProcessBackend:
         return None
 
     def _pidfile(self) -> tuple[PidRecord | None, str | None]:
-        """The pidfile's record, or (None, what is wrong with it); (None, None) when there is
-        none. A damaged pidfile is never trusted."""
-        from ncctl.errors import NcctlError
-        from ncctl.statefile import file_kind, read_capped
-
-        try:
-            if file_kind(self.pidfile, "the pidfile") is None:
-                return None, None
-            raw = read_capped(
-                self.pidfile, what="the pidfile", limit=PIDFILE_LIMIT, error=NcctlError
-            )
-        except NcctlError as err:
-            return None, err.message.removeprefix(f"{self.pidfile}: ")
-        try:
-            return parse_pidfile(raw), None
-        except ValueError as exc:
-            return None, f"the pidfile {exc}"
+        return read_pidfile(self.pidfile)
 
     def _read_exit(self) -> int | None:
-        try:
-            code = json.loads(self.exit_file.read_text(encoding="utf-8")).get("exit_code")
-        except (OSError, ValueError, AttributeError):
-            return None
-        return code if isinstance(code, int) else None
+        return read_exit_code(self.exit_file)
 
     def _is_ours(self, pid: int | None, ticks: int | None) -> bool:
         """True when ``pid`` is alive and started at ``ticks`` (not a recycled pid)."""
@@ -314,32 +199,10 @@ class ProcessBackend:
 
     # -- status ---------------------------------------------------------------------------
 
-    def _pidfile_warning(
-        self, inst: Instance | None, rec: PidRecord | None, problem: str | None
-    ) -> str:
-        """What is wrong with the pidfile (it is never trusted), or ''."""
-        if problem is None and rec is not None:
-            stat = read_stat(rec.pid, self.proc)
-            if inst is not None and (rec.pid, rec.start_ticks) != (inst.pid, inst.start_ticks):
-                problem = (
-                    f"its start time is not that of pid {rec.pid}"
-                    if rec.pid == inst.pid
-                    else f"it names pid {rec.pid}, not the running instance (pid {inst.pid})"
-                )
-            elif inst is None and stat is not None and stat.alive:
-                problem = (
-                    f"pid {rec.pid} now belongs to another process"
-                    if stat.start_ticks != rec.start_ticks
-                    else f"pid {rec.pid} is alive but holds no instance lock"
-                )
-        if problem is None:
-            return ""
-        return f"{PIDFILE_DAMAGED} {self.pidfile}: {problem}; it is not trusted"
-
     def status(self) -> ComponentStatus:
         inst = self._instance()
         rec, problem = self._pidfile()
-        warning = self._pidfile_warning(inst, rec, problem)
+        warning = pidfile_warning(self.pidfile, self.proc, inst, rec, problem)
         code = self._read_exit()
         if inst is not None and inst.pid is not None:
             return ComponentStatus(

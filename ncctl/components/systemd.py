@@ -15,13 +15,34 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 
 from ncctl.components.base import ActionResult, ComponentStatus
 from ncctl.components.section import ComponentConfig
-from ncctl.components.units import component_unit
-from ncctl.errors import TemporaryError, UnavailableError
+from ncctl.errors import ConfigError, TemporaryError, UnavailableError
+
+DEFAULT_UNITS = {
+    "feed_handler": "ncctl-feed-handler.service",
+    "order_session": "ncctl-order-session.service",
+}
+_UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\-]+\.service")
+
+
+def component_unit(name: str, config: ComponentConfig) -> str:
+    """The systemd unit of component ``name``: ``components.NAME.unit`` or ncctl's default."""
+    unit = config.unit or DEFAULT_UNITS.get(name) or f"ncctl-{name.replace('_', '-')}.service"
+    if "." not in unit:
+        unit += ".service"
+    if not _UNIT_NAME.fullmatch(unit):
+        raise ConfigError(
+            f"components.{name}.unit: {unit!r} is not a service unit name",
+            hint="use a name such as ncctl-feed-handler.service (letters, digits, ':', '-', "
+            "'_', '.')",
+        )
+    return unit
+
 
 QUERY_TIMEOUT_S = 15.0
 """``is-active``, ``show`` and ``reset-failed`` answer at once unless systemd is stuck."""

@@ -142,9 +142,7 @@ class Demo:
             os.chdir(self.workdir)
             try:
                 for name in COMPONENTS:  # a previous demo interrupted: stop what it left
-                    backend_for(
-                        name, self.config.components, self.config.state_dir, self.config_path
-                    ).stop()
+                    backend_for(name, self.config.components, self.config.state_dir).stop()
             finally:
                 os.chdir(cwd)
             shutil.rmtree(self.workdir)
@@ -161,7 +159,7 @@ class Demo:
         from ncctl import floor
         from ncctl.errors import UnavailableError
         from ncctl.floor import wait_until
-        from ncctl.sim.cme_gateway import command_line
+        from ncctl.runner.dev_gateway import gateway_command
 
         ilink = self.config.ilink
         if not self.config.party_details or ilink.secret_key is None:
@@ -173,7 +171,7 @@ class Demo:
         env[DEMO_GATEWAY_SECRET_ENV] = ilink.secret_key.get_secret_value()
         log = floor.open_file(self.workdir / "gateway.log", "ab", what="gateway log")
         self.gateway = subprocess.Popen(
-            command_line(
+            gateway_command(
                 ilink,
                 host="127.0.0.1",
                 port=0,
@@ -203,9 +201,7 @@ class Demo:
 
         for name in reversed(COMPONENTS):
             with contextlib.suppress(Exception):  # best effort at the end of a demo
-                backend_for(
-                    name, self.config.components, self.config.state_dir, self.config_path
-                ).stop()
+                backend_for(name, self.config.components, self.config.state_dir).stop()
         if self.gateway is not None:
             self.gateway.terminate()
             try:
@@ -247,9 +243,7 @@ class Demo:
 
         instant = group[0].at
         config = self.config
-        life = Lifecycle(
-            config.components, config.state_dir, self.engine, instant, config_path=self.config_path
-        )
+        life = Lifecycle(config.components, config.state_dir, self.engine, instant)
         for name in COMPONENTS:
             row = life.status(name)
             check.seen[name] = row["actual"]

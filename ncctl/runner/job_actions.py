@@ -46,7 +46,6 @@ def rotate_job(
     config: NcctlConfig,
     engine: ScheduleEngine,
     now: dt.datetime,
-    config_path: Path | None,
     journal: Journal,
 ) -> dict[str, Any]:
     """The ``rotate`` job: ``logs rotate`` for every category, resuming what is left.
@@ -64,7 +63,7 @@ def rotate_job(
     from ncctl.logs.rotation_result import PAST_CODE, journal_rotation
 
     def reopen(owner: str) -> bool:
-        return backend_for(owner, config.components, config.state_dir, config_path).reopen()
+        return backend_for(owner, config.components, config.state_dir).reopen()
 
     with locked_manifest(config.logs, config.state_dir, "maintenance run: rotate") as manifest:
         rotator = Rotator(config.logs, engine, manifest, now, reopen)
@@ -88,7 +87,7 @@ def rotate_job(
 
 
 def _rotate(rec: PassContext, instant: dt.datetime) -> dict[str, Any]:
-    return rotate_job(rec.config, rec.engine, rec.now, rec.config_path, rec.journal)
+    return rotate_job(rec.config, rec.engine, rec.now, rec.journal)
 
 
 def _upload(rec: PassContext, instant: dt.datetime) -> dict[str, Any]:

@@ -75,6 +75,8 @@ class Reconciler:
     runs (by default that is an error, not a fresh start)."""
 
     def __post_init__(self) -> None:
+        from ncctl.appconfig.component_env import component_environments
+
         self.journal = Journal(journal_path(self.config.state_dir))
         self.lifecycle = Lifecycle(
             self.config.components,
@@ -82,7 +84,7 @@ class Reconciler:
             self.engine,
             self.now,
             self.journal,
-            config_path=self.config_path,
+            environments=component_environments(self.config),
             component_env=self.component_env,
         )
 

@@ -82,7 +82,6 @@ from typing import Any
 from ncctl.errors import NcctlError
 from ncctl.ilink import fixp, fixp_signatures, reject_codes, sbe
 from ncctl.ilink.credentials import decode_secret, read_key_file
-from ncctl.ilink.section import IlinkConfig
 from ncctl.sim import count, log, non_negative, number_arg, write_atomic_text
 
 PORT = number_arg(int, low=0, high=65535, what="port number")
@@ -782,39 +781,6 @@ class Server:
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-
-def command_line(
-    ilink: IlinkConfig,
-    *,
-    host: str,
-    port: int,
-    secret: list[str],
-    ready_file: Path,
-    state_file: Path,
-) -> list[str]:
-    """The command that runs this simulator for the ``[ilink]`` settings ``ilink``, listening
-    on ``host:port``, with ``secret`` (``--secret-env NAME`` or ``--secret-file PATH``)."""
-    return [
-        sys.executable,
-        "-m",
-        "ncctl.sim.cme_gateway",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        *secret,
-        "--access-key-id",
-        ilink.access_key_id,
-        "--session",
-        ilink.session,
-        "--firm",
-        ilink.firm,
-        "--ready-file",
-        str(ready_file),
-        "--state-file",
-        str(state_file),
-    ]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

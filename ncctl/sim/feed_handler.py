@@ -1,11 +1,15 @@
 """Feed-handler simulator: reports the scheduled market state as a live feed handler would.
 
-``python -m ncctl.sim.feed_handler --status-file PATH [--config PATH] [--interval S]
-[--clock ISO [--speed N]]``
+``python -m ncctl.sim.feed_handler --status-file PATH [--template FILE] [--holidays FILE ...]
+[--interval S] [--clock ISO [--speed N]]``
 
-It loads the ncctl configuration (``--config`` or the usual resolution), builds the schedule
-engine from it, and every ``--interval`` seconds (default 1) replaces the status file
-atomically with one JSON object::
+It builds the schedule engine from a weekly template and holiday tables: ``--template`` and
+``--holidays`` (a file, or the name of one shipped with ncctl such as ``cme-globex`` or
+``cme-2026``), else the files listed in ``$NCCTL_SCHEDULE_FILES`` (a JSON array, template
+first, then the holiday tables; ncctl sets it for the components it starts, from its
+``[schedule]``), else the shipped ``cme-globex`` template with every shipped holiday table.
+Every ``--interval`` seconds (default 1) it replaces the status file atomically with one JSON
+object::
 
     {"pid": 4242, "at": "2026-11-25T17:30:00.000-06:00", "market_state": "OPEN",
      "l3_loop": "off", "feed_handler": "on", "trade_date": "2026-11-26", "seq": 17}
@@ -21,7 +25,7 @@ simulated clock starting there and running ``--speed`` times real time.
 
 It logs one line on standard output at start and at each change of market state or L3 loop.
 SIGTERM or SIGINT: logs ``stopping`` and exits 0 within milliseconds, leaving the status file
-in place. Exit status 78 when the configuration is invalid, 73 when the status file cannot
+in place. Exit status 78 when a schedule file is missing or invalid, 73 when the status file cannot
 be written, 2 for bad arguments.
 """
 
@@ -33,10 +37,12 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ncctl.sim import SignalWatch, log, positive, write_atomic_text
+from ncctl.sim_interface import SCHEDULE_FILES_ENV, parse_schedule_files
 
 if TYPE_CHECKING:
     from ncctl.clock import Clock
@@ -44,6 +50,7 @@ if TYPE_CHECKING:
 
 PROG = "feed_handler"
 EXIT_CANTCREAT = 73
+DEFAULT_TEMPLATE = "cme-globex"
 #: extra real time slept past a transition, so that the clock is surely beyond it on waking
 _TRANSITION_SLACK_S = 0.002
 
@@ -66,7 +73,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Simulated feed handler: writes the scheduled market state to a status file.",
     )
     parser.add_argument("--status-file", type=Path, required=True, help="JSON status file")
-    parser.add_argument("--config", type=Path, default=None, help="ncctl configuration file")
+    parser.add_argument(
+        "--template",
+        default=None,
+        metavar="FILE",
+        help=f"weekly template, a file or a shipped name (default ${SCHEDULE_FILES_ENV}'s "
+        "first file, else cme-globex)",
+    )
+    parser.add_argument(
+        "--holidays",
+        nargs="*",
+        default=None,
+        metavar="FILE",
+        help="holiday tables, files or shipped names (default with --template: none; "
+        f"without: the rest of ${SCHEDULE_FILES_ENV}, else every shipped table)",
+    )
     parser.add_argument(
         "--interval", type=positive, default=1.0, help="seconds between writes (default 1)"
     )
@@ -80,6 +101,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.speed is not None and args.clock is None:
         parser.error("--speed needs --clock")
     return args
+
+
+def _schedule_file(value: str, builtin: Callable[[str], Path]) -> Path:
+    """A file named on the command line: a path when it ends in ``.toml``, else shipped."""
+    return Path(value) if value.endswith(".toml") else builtin(value)
+
+
+def schedule_files(args: argparse.Namespace) -> tuple[Path, list[Path], str]:
+    """The template, the holiday tables and where they came from: the options, else
+    ``$NCCTL_SCHEDULE_FILES``, else the shipped template and holiday tables. ConfigError
+    for a variable that does not list files."""
+    from ncctl.errors import ConfigError
+    from ncctl.resources import builtin_holidays, builtin_schedule, data_dir
+
+    if args.template is not None or args.holidays is not None:
+        template = _schedule_file(args.template or DEFAULT_TEMPLATE, builtin_schedule)
+        holidays = [_schedule_file(h, builtin_holidays) for h in args.holidays or []]
+        return template, holidays, "options"
+    listed = os.environ.get(SCHEDULE_FILES_ENV, "")
+    if listed:
+        try:
+            template, holidays = parse_schedule_files(listed)
+        except ValueError as exc:
+            raise ConfigError(
+                f"${SCHEDULE_FILES_ENV} {exc}: {listed[:200]!r}",
+                hint='set it like ["/path/week.toml", "/path/holidays-2026.toml"], or unset it',
+            ) from None
+        return template, holidays, f"${SCHEDULE_FILES_ENV}"
+    shipped = sorted((data_dir("schedules") / "holidays").glob("*.toml"))
+    return builtin_schedule(DEFAULT_TEMPLATE), shipped, "shipped"
 
 
 def status_document(state: ScheduleState, seq: int) -> dict[str, Any]:
@@ -144,7 +195,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     watch = SignalWatch((signal.SIGTERM, signal.SIGINT))
     try:
-        from ncctl.appconfig.load import load
         from ncctl.clock import CLOCK_FILE_ENV, SimulatedClock, SystemClock, clock_from_env
         from ncctl.errors import NcctlError
         from ncctl.schedule import load_engine
@@ -166,9 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             clock = SystemClock()
             described = "system"
         try:
-            loaded = load(args.config)
-            cfg = loaded.config
-            engine = load_engine(cfg.schedule.template_path(), cfg.schedule.holiday_paths())
+            template, holidays, source = schedule_files(args)
+            engine = load_engine(template, holidays)
         except NcctlError as exc:
             hint = f" (hint: {exc.hint})" if exc.hint else ""
             log(PROG, f"{exc.message}{hint}", error=True)
@@ -181,8 +230,9 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_CANTCREAT
         log(
             PROG,
-            f"starting: status file {status_file}, config {loaded.path} ({loaded.source}), "
-            f"clock {described}, interval {args.interval:g} s",
+            f"starting: status file {status_file}, schedule {template} with "
+            f"{len(holidays)} holiday tables ({source}), clock {described}, "
+            f"interval {args.interval:g} s",
         )
         return run(
             status_file=status_file,

@@ -3,7 +3,7 @@ session that trades without end.
 
 ``python -m ncctl.sim.order_session --audit-file PATH --trade-file PATH --ion-file PATH
 [--ready-file PATH] [--rate ROWS_PER_S] [--max-rows N] [--session ID] [--firm ID]
-[--operator ID] [--gateway HOST:PORT [--config PATH | --secret-env NAME --access-key-id ID]
+[--operator ID] [--gateway HOST:PORT [--secret-env NAME --access-key-id ID]
 [--keepalive-ms MS] [--retry-max-s S]]``
 
 Traffic. Orders follow one another; order *n* is a NewOrderSingle (514, ``TO CME``) and its
@@ -58,21 +58,19 @@ background thread so that the traffic and the signals never wait for it:
 * it negotiates (500/501) and establishes (503/504) with the client of
   :mod:`ncctl.ilink.fixp`, as TradingSystemName :data:`TRADING_SYSTEM_NAME` (so that the
   gateway can tell this session from ``ncctl party``'s), then keeps the session alive with
-  Sequence (506) keepalives at the negotiated interval (``--keepalive-ms``, else
-  ``ilink.keepalive_ms``); it sends no application message;
+  Sequence (506) keepalives at the negotiated interval (``--keepalive-ms``, else 30000);
+  it sends no application message;
 * credentials: ``--secret-env NAME`` (the base64url secret in that variable) with
-  ``--access-key-id``, or else the ``[ilink]`` table of the configuration (``--config``,
-  ``$NCCTL_CONFIG``, the usual resolution) through the loading code of ``ncctl party``
-  (``ilink.secret_key_file`` or ``ilink.secret_key``); the secret is never logged. The
-  session and firm are ``--session``/``--firm``, else ``ilink.session``/``ilink.firm``
-  when the configuration is read, else SIM/SIM01 (also the traffic's Session ID);
+  ``--access-key-id``, or else ``$NCCTL_GATEWAY_SECRET`` with
+  ``$NCCTL_GATEWAY_ACCESS_KEY_ID`` (ncctl sets both for the components of a development
+  configuration, from its ``[ilink]``); the secret is never logged. The session and firm
+  are ``--session``/``--firm``, else SIM/SIM01 (also the traffic's Session ID);
 * every session message sent or received becomes an audit-trail row (same writer, same
   rules across SIGHUP as the traffic's rows): Message Type is the message name
   (``Negotiate``, ``EstablishmentAck``, ``Sequence``, ``Terminate``...), and these rows
   carry no sequence number of the traffic (:func:`is_session_row`);
 * session events (established, keepalives, lost, retries, terminated) are logged on
-  standard output (a secret close to expiry, ``ilink.secret_expiry_warn_days``, on
-  standard error);
+  standard output (a secret expiring within 14 days on standard error);
 * an absent gateway, a refused connection, a dropped one, a reject or a Terminate from the
   gateway never stop the simulator: it keeps writing its traffic and tries again after
   0.5 s, 1 s, 2 s... up to ``--retry-max-s`` (10 s), re-establishing the same UUID when
@@ -83,8 +81,8 @@ background thread so that the traffic and the signals never wait for it:
 
 UUIDs and RequestTimestamps come from the machine's clock, never from the simulated clock
 of ``$NCCTL_CLOCK_FILE``: CME checks them against real time and a UUID must grow from one
-run to the next. Exit status 78 when the configuration or the credentials cannot be read
-(77 for a key file others may read), before anything is written.
+run to the next. Exit status 78 when the credentials cannot be read, before anything is
+written.
 """
 
 from __future__ import annotations
@@ -117,7 +115,12 @@ from ncctl.ilink.audit_trail import (
     format_utc,
 )
 from ncctl.sim import SignalWatch, count, log, number_arg, positive, write_atomic_text
-from ncctl.sim_interface import GATEWAY_ENV, TRADING_SYSTEM_NAME
+from ncctl.sim_interface import (
+    GATEWAY_ACCESS_KEY_ENV,
+    GATEWAY_ENV,
+    GATEWAY_SECRET_ENV,
+    TRADING_SYSTEM_NAME,
+)
 
 KEEPALIVE_MS = number_arg(int, low=1000, high=60000, what="whole number of milliseconds")
 
@@ -477,12 +480,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rate", type=positive, default=2.0, help="messages (audit rows) per second"
     )
     parser.add_argument("--max-rows", type=count, default=None, help="stop after N rows")
-    parser.add_argument(
-        "--session", default=None, help="iLink session id (default SIM, or ilink.session)"
-    )
-    parser.add_argument(
-        "--firm", default=None, help="executing firm id (default SIM01, or ilink.firm)"
-    )
+    parser.add_argument("--session", default="SIM", help="iLink session id (default SIM)")
+    parser.add_argument("--firm", default="SIM01", help="executing firm id (default SIM01)")
     parser.add_argument(
         "--operator", default="NCCTL-SIM", help="operator id, tag 5392 (default NCCTL-SIM)"
     )
@@ -495,17 +494,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"hold a FIXP session with this gateway (default ${GATEWAY_ENV}; none if unset)",
     )
     gateway.add_argument(
-        "--config", type=Path, default=None, help="ncctl configuration whose [ilink] to use"
-    )
-    gateway.add_argument(
-        "--secret-env", metavar="NAME", default=None, help="variable holding the secret"
+        "--secret-env",
+        metavar="NAME",
+        default=None,
+        help=f"variable holding the secret (default {GATEWAY_SECRET_ENV}, with the access key "
+        f"id in {GATEWAY_ACCESS_KEY_ENV})",
     )
     gateway.add_argument("--access-key-id", default=None, help="access key id (with --secret-env)")
     gateway.add_argument(
         "--keepalive-ms",
         type=KEEPALIVE_MS,
         default=None,
-        help="keepalive interval asked for (default ilink.keepalive_ms, 30000)",
+        help="keepalive interval asked for (default 30000)",
     )
     gateway.add_argument(
         "--retry-max-s",
@@ -524,12 +524,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         except argparse.ArgumentTypeError as exc:
             parser.error(f"${GATEWAY_ENV}: {exc}")
     if args.gateway is None:
-        args.session = args.session or "SIM"
-        args.firm = args.firm or "SIM01"
         return args
-    if args.session is not None and not _fixp_id(args.session, 3):
+    if not _fixp_id(args.session, 3):
         parser.error("--session: 1 to 3 printable ASCII characters with a gateway")
-    if args.firm is not None and not _fixp_id(args.firm, 5):
+    if not _fixp_id(args.firm, 5):
         parser.error("--firm: 1 to 5 printable ASCII characters with a gateway")
     if args.secret_env is not None:
         if args.access_key_id is None:
@@ -537,7 +535,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if not _fixp_id(args.access_key_id, 20):
             parser.error("--access-key-id: 1 to 20 printable ASCII characters")
     elif args.access_key_id is not None:
-        parser.error("--access-key-id goes with --secret-env (else [ilink] is used)")
+        parser.error(f"--access-key-id goes with --secret-env (else ${GATEWAY_SECRET_ENV})")
     return args
 
 
@@ -557,38 +555,33 @@ class GatewaySettings:
 
 
 def gateway_settings(args: argparse.Namespace) -> GatewaySettings | None:
-    """The session settings of ``args`` (None without a gateway); fills in ``args.session``
-    and ``args.firm`` from ``[ilink]`` when they were not given. NcctlError when the
-    configuration or the credentials cannot be read."""
+    """The session settings of ``args`` (None without a gateway). NcctlError when the
+    credentials cannot be read."""
     if args.gateway is None:
         return None
     from ncctl.ilink import fixp
     from ncctl.ilink.credentials import Credentials, decode_secret
     from ncctl.ilink.errors import CredentialsError
-    from ncctl.ilink.section import IlinkConfig
 
     if args.secret_env is not None:
-        value = os.environ.get(args.secret_env)
-        if value is None:
-            raise CredentialsError(
-                f"${args.secret_env} is not set (--secret-env)",
-                hint="export the base64url iLink secret in that variable",
-            )
-        ilink = IlinkConfig()
-        credentials = Credentials(args.access_key_id, decode_secret(value, f"${args.secret_env}"))
-        source = f"${args.secret_env}"
-        default_ids = ("SIM", "SIM01")
+        secret_env, access_key_id, given = args.secret_env, args.access_key_id, "--secret-env"
     else:
-        from ncctl.appconfig.load import load
-        from ncctl.ilink.party_inputs import credentials_for
-
-        loaded = load(args.config)
-        ilink = loaded.config.ilink
-        credentials = credentials_for(ilink)
-        source = f"[ilink] of {loaded.path}"
-        default_ids = (ilink.session, ilink.firm)
-    args.session = args.session or default_ids[0]
-    args.firm = args.firm or default_ids[1]
+        secret_env, access_key_id = GATEWAY_SECRET_ENV, os.environ.get(GATEWAY_ACCESS_KEY_ENV, "")
+        given = "no --secret-env given"
+        if not _fixp_id(access_key_id, 20):
+            raise CredentialsError(
+                f"no iLink credentials for the gateway: no --secret-env, and "
+                f"${GATEWAY_ACCESS_KEY_ENV} is not 1 to 20 printable ASCII characters",
+                hint="pass --secret-env NAME --access-key-id ID (ncctl sets "
+                f"${GATEWAY_SECRET_ENV} and ${GATEWAY_ACCESS_KEY_ENV} for a dev configuration)",
+            )
+    value = os.environ.get(secret_env)
+    if value is None:
+        raise CredentialsError(
+            f"${secret_env} is not set ({given})",
+            hint="export the base64url iLink secret in that variable",
+        )
+    credentials = Credentials(access_key_id, decode_secret(value, f"${secret_env}"))
     host, port = args.gateway
     params = fixp.SessionParams(
         host=host,
@@ -596,15 +589,10 @@ def gateway_settings(args: argparse.Namespace) -> GatewaySettings | None:
         session=args.session,
         firm=args.firm,
         trading_system_name=TRADING_SYSTEM_NAME,
-        trading_system_version=ilink.trading_system_version,
-        trading_system_vendor=ilink.trading_system_vendor,
-        keepalive_ms=args.keepalive_ms or ilink.keepalive_ms,
-        connect_timeout_s=ilink.connect_timeout_s,
-        response_timeout_s=ilink.response_timeout_s,
     )
-    return GatewaySettings(
-        params, credentials, source, args.retry_max_s, ilink.secret_expiry_warn_days
-    )
+    if args.keepalive_ms is not None:
+        params = replace(params, keepalive_ms=args.keepalive_ms)
+    return GatewaySettings(params, credentials, f"${secret_env}", args.retry_max_s)
 
 
 class AuditSink:

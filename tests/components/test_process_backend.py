@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ncctl.components.process import PIDFILE_DAMAGED, ComponentFailed, ProcessBackend
+from ncctl.components.pidfile import PIDFILE_DAMAGED
+from ncctl.components.process import ComponentFailed, ProcessBackend
 from ncctl.components.procfs import alive_children, read_stat
 from ncctl.components.section import ComponentConfig, ReadyCheck
 from ncctl.errors import CantCreateError, UnavailableError

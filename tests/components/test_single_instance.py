@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from ncctl.cli.main import main
-from ncctl.components.process import PIDFILE_DAMAGED
+from ncctl.components.pidfile import PIDFILE_DAMAGED
 from ncctl.components.procfs import cmdline, pids, read_stat
 from tests.helpers import holds_within, ncctl_command, run_in_process, wait_for
 

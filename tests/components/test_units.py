@@ -25,20 +25,19 @@ from hypothesis import strategies as st
 from ncctl.appconfig.load import load_file, validate_document
 from ncctl.appconfig.model import NcctlConfig
 from ncctl.components.section import ComponentConfig
-from ncctl.components.units import (
+from ncctl.components.systemd import component_unit
+from ncctl.errors import CantCreateError, ConfigError, UnavailableError
+from ncctl.install.unit_syntax import exec_line, path_word
+from ncctl.install.units import (
     MAINTENANCE_TIMER,
     MAINTENANCE_UNIT,
     SCHEDULER_UNIT,
     TUNE_UNIT,
-    component_unit,
-    exec_line,
     generate_units,
     generation_notes,
     ncctl_executable,
-    path_word,
     write_units,
 )
-from ncctl.errors import CantCreateError, ConfigError, UnavailableError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NCCTL_BIN = Path(sys.executable).absolute().parent / "ncctl"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -29,13 +30,17 @@ class Children:
     def __init__(self) -> None:
         self._started: list[subprocess.Popen[bytes]] = []
 
-    def start(self, module: str, *args: str, out: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    def start(
+        self, module: str, *args: str, out: Path, cwd: Path, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start a child with standard output and error appended to ``out`` (as under the
-        process backend, where both go to the component's log file)."""
+        process backend, where both go to the component's log file); ``env`` is added to
+        this process's environment."""
         with out.open("ab") as fh:
             child = subprocess.Popen(
                 [sys.executable, "-m", module, *args],
                 cwd=cwd,
+                env={**os.environ, **(env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=fh,
                 stderr=subprocess.STDOUT,

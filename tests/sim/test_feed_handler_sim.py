@@ -13,6 +13,7 @@ import pytest
 
 from ncctl.schedule import ScheduleEngine, load_engine
 from ncctl.sim import feed_handler
+from ncctl.sim_interface import SCHEDULE_FILES_ENV, schedule_files_value
 from tests.helpers import wait_for
 from tests.sim.conftest import REPO_ROOT, Children, stop
 
@@ -30,22 +31,17 @@ def engine() -> ScheduleEngine:
     return load_engine(TEMPLATE, HOLIDAYS)
 
 
-@pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    """A configuration naming the shipped schedule by absolute path (cwd-independent)."""
-    path = tmp_path / "ncctl.toml"
-    holidays = ", ".join(f'"{p}"' for p in HOLIDAYS)
-    path.write_text(f'[schedule]\ntemplate = "{TEMPLATE}"\nholidays = [{holidays}]\n')
-    return path
+SCHEDULE = ("--template", str(TEMPLATE), "--holidays", *map(str, HOLIDAYS))
+"""The shipped schedule by absolute path (cwd-independent)."""
 
 
 @pytest.fixture
 def start(children: Children, tmp_path: Path) -> Start:
     """Start ``python -m ncctl.sim.feed_handler ARGS`` with its output in tmp_path/fh.out."""
 
-    def _start(*args: str) -> subprocess.Popen[bytes]:
+    def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         return children.start(
-            "ncctl.sim.feed_handler", *args, out=tmp_path / "fh.out", cwd=tmp_path
+            "ncctl.sim.feed_handler", *args, out=tmp_path / "fh.out", cwd=tmp_path, env=env
         )
 
     return _start
@@ -72,7 +68,6 @@ def read_status(path: Path) -> dict[str, Any] | None:
 def test_status_file_matches_the_engine_at_the_clock_instant(
     start: Start,
     tmp_path: Path,
-    config_file: Path,
     engine: ScheduleEngine,
     clock: str,
     market_state: str,
@@ -80,7 +75,7 @@ def test_status_file_matches_the_engine_at_the_clock_instant(
     trade_date: str,
 ) -> None:
     status = tmp_path / "run" / "fh.status"
-    child = start("--status-file", str(status), "--config", str(config_file), "--clock", clock)
+    child = start("--status-file", str(status), *SCHEDULE, "--clock", clock)
     doc = wait_for(lambda: read_status(status), 10, "the status file")
 
     assert set(doc) == STATUS_KEYS
@@ -105,14 +100,13 @@ def test_status_file_matches_the_engine_at_the_clock_instant(
 
 
 def test_follows_a_transition_when_the_simulated_clock_crosses_it(
-    start: Start, tmp_path: Path, config_file: Path
+    start: Start, tmp_path: Path
 ) -> None:
     status = tmp_path / "fh.status"
     child = start(
         "--status-file",
         str(status),
-        "--config",
-        str(config_file),
+        *SCHEDULE,
         "--clock",
         "2026-11-25T16:44:50-06:00",
         "--speed",
@@ -147,11 +141,9 @@ def test_follows_a_transition_when_the_simulated_clock_crosses_it(
     assert "market PRE_OPEN, l3_loop off at 2026-11-25T16:45:00." in changes[1]
 
 
-def test_sigterm_stops_it_promptly_with_status_zero(
-    start: Start, tmp_path: Path, config_file: Path
-) -> None:
+def test_sigterm_stops_it_promptly_with_status_zero(start: Start, tmp_path: Path) -> None:
     status = tmp_path / "fh.status"
-    child = start("--status-file", str(status), "--config", str(config_file))  # interval 1 s
+    child = start("--status-file", str(status), *SCHEDULE)  # interval 1 s
     wait_for(lambda: read_status(status), 10, "the status file")
 
     code, took = stop(child)
@@ -162,14 +154,56 @@ def test_sigterm_stops_it_promptly_with_status_zero(
     assert "stopping" in (tmp_path / "fh.out").read_text()
 
 
-def test_an_invalid_configuration_exits_78_naming_the_file(start: Start, tmp_path: Path) -> None:
+def test_an_invalid_template_exits_78_naming_the_file(start: Start, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('[schedule]\ndisplay_tz = "Mars/Olympus"\n')
-    child = start("--status-file", str(tmp_path / "fh.status"), "--config", str(bad))
+    bad.write_text('timezone = "Mars/Olympus"\n')
+    child = start("--status-file", str(tmp_path / "fh.status"), "--template", str(bad))
     assert child.wait(timeout=10) == 78
     out = (tmp_path / "fh.out").read_text()
-    assert str(bad) in out and "display_tz" in out
+    assert str(bad) in out
     assert not (tmp_path / "fh.status").exists()
+
+
+@pytest.mark.parametrize(
+    ("listed", "named"),
+    [
+        (schedule_files_value(Path("/nonexistent/week.toml"), HOLIDAYS), "/nonexistent/week.toml"),
+        ("/a.toml:/b.toml", f"${SCHEDULE_FILES_ENV} is not a JSON array of file names"),
+    ],
+    ids=["missing-template", "not-json"],
+)
+def test_the_schedule_files_variable_is_read_without_options(
+    start: Start, tmp_path: Path, listed: str, named: str
+) -> None:
+    child = start("--status-file", str(tmp_path / "fh.status"), env={SCHEDULE_FILES_ENV: listed})
+    assert child.wait(timeout=10) == 78
+    assert named in (tmp_path / "fh.out").read_text()
+    assert not (tmp_path / "fh.status").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "source"),
+    [
+        (SCHEDULE, {SCHEDULE_FILES_ENV: "/nonexistent.toml"}, "2 holiday tables (options)"),
+        (
+            (),
+            {SCHEDULE_FILES_ENV: schedule_files_value(TEMPLATE, HOLIDAYS)},
+            f"2 holiday tables (${SCHEDULE_FILES_ENV})",
+        ),
+        ((), {SCHEDULE_FILES_ENV: ""}, "(shipped)"),
+    ],
+    ids=["options-over-variable", "variable", "shipped"],
+)
+def test_where_the_schedule_comes_from(
+    start: Start, tmp_path: Path, args: tuple[str, ...], env: dict[str, str], source: str
+) -> None:
+    status = tmp_path / "fh.status"
+    child = start("--status-file", str(status), *args, env=env)
+    wait_for(lambda: read_status(status), 10, "the status file")
+    code, _ = stop(child)
+    assert code == 0
+    first = (tmp_path / "fh.out").read_text().splitlines()[0]
+    assert "starting: " in first and source in first, first
 
 
 def test_speed_without_a_clock_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

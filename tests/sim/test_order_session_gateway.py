@@ -25,16 +25,21 @@ from ncctl.clock import CLOCK_FILE_ENV, SharedClock
 from ncctl.errors import DataError
 from ncctl.ilink.audit_trail import FROM_CME, TO_CME, read_rows
 from ncctl.sim.order_session import audit_row_seq, gateway_address, is_session_row
-from ncctl.sim_interface import GATEWAY_ENV, TRADING_SYSTEM_NAME
+from ncctl.sim_interface import (
+    GATEWAY_ACCESS_KEY_ENV,
+    GATEWAY_ENV,
+    GATEWAY_SECRET_ENV,
+    TRADING_SYSTEM_NAME,
+)
 from tests.helpers import wait_for
-from tests.ilink.conftest import ACCESS_KEY_ID, FIRM, SECRET, SESSION, write_key_file
+from tests.ilink.conftest import ACCESS_KEY_ID, FIRM, SECRET, SESSION
 
 pytestmark = pytest.mark.slow
 
 SECRET_VAR = "NCCTL_TEST_ILINK_SECRET"
 WRONG_SECRET = "d3Jvbmctc2VjcmV0LWZvci10aGUtc2ltdWxhdG9y"
 #: variables of the test's own environment that must not leak into the children
-_SCRUBBED = ("NCCTL_CONFIG", GATEWAY_ENV, CLOCK_FILE_ENV, SECRET_VAR)
+_SCRUBBED = (GATEWAY_ENV, GATEWAY_SECRET_ENV, GATEWAY_ACCESS_KEY_ENV, CLOCK_FILE_ENV, SECRET_VAR)
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -354,40 +359,58 @@ def test_a_rejected_negotiation_is_retried_without_stopping_the_traffic(procs: P
 # -- where the settings come from --------------------------------------------------------------
 
 
-def test_credentials_from_the_config_gateway_from_the_environment_real_time_stamps(
+def test_credentials_and_gateway_from_the_environment_real_time_stamps(
     procs: Procs, tmp_path: Path
 ) -> None:
-    """``$NCCTL_CONFIG``'s [ilink] (key file) and ``$NCCTL_GATEWAY``; a simulated clock in
-    ``$NCCTL_CLOCK_FILE`` years away is not used for the RequestTimestamp the gateway checks
-    against its (real) clock within 5 s."""
+    """``$NCCTL_GATEWAY_SECRET``/``$NCCTL_GATEWAY_ACCESS_KEY_ID`` (what ncctl sets for a dev
+    configuration) and ``$NCCTL_GATEWAY``; a simulated clock in ``$NCCTL_CLOCK_FILE`` years
+    away is not used for the RequestTimestamp the gateway checks against its (real) clock
+    within 5 s."""
     gateway = procs.gateway()
-    key = write_key_file(tmp_path / "ilink.key")
-    config = tmp_path / "ncctl.toml"
-    config.write_text(
-        f'[ilink]\nsession = "{SESSION}"\nfirm = "{FIRM}"\naccess_key_id = "{ACCESS_KEY_ID}"\n'
-        f'secret_key_file = "{key}"\n'
-    )
     clock = SharedClock(tmp_path / "clock.json")
     clock.set(dt.datetime(2020, 3, 8, 21, tzinfo=dt.UTC), speed=10000.0, paused=False)
     session = procs.session(
+        "--session",
+        SESSION,
+        "--firm",
+        FIRM,
         env={
-            "NCCTL_CONFIG": str(config),
+            GATEWAY_SECRET_ENV: SECRET,
+            GATEWAY_ACCESS_KEY_ENV: ACCESS_KEY_ID,
             GATEWAY_ENV: f"127.0.0.1:{gateway.port}",
             CLOCK_FILE_ENV: str(clock.path),
-        }
+        },
     )
-    wait_for(lambda: gateway.established() == 1, 10, "the session from the config")
+    wait_for(lambda: gateway.established() == 1, 10, "the session from the environment")
     assert gateway.state()["negotiation_rejects"] == 0
     ready = json.loads(session.ready.read_text())
-    assert (ready["session"], ready["firm"]) == (SESSION, FIRM)  # from [ilink]
+    assert (ready["session"], ready["firm"]) == (SESSION, FIRM)
     # the gateway counts the Establish before the simulator has read its acknowledgement
     wait_for(
-        lambda: f"credentials from [ilink] of {config}" in session.log(),
+        lambda: f"credentials from ${GATEWAY_SECRET_ENV}" in session.log(),
         10,
         "the simulator's session-up line",
     )
+    assert SECRET not in session.log()
     code, _ = session.stop()
     assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, f"${GATEWAY_ACCESS_KEY_ENV} is not 1 to 20"),
+        ({GATEWAY_ACCESS_KEY_ENV: ACCESS_KEY_ID}, f"${GATEWAY_SECRET_ENV} is not set"),
+    ],
+    ids=["no-access-key-id", "no-secret"],
+)
+def test_a_gateway_without_credentials_exits_78_before_anything_is_written(
+    procs: Procs, env: dict[str, str], named: str
+) -> None:
+    session = procs.session("--gateway", "127.0.0.1:1", env=env)
+    assert session.proc.wait(timeout=10) == 78
+    assert named in session.log()
+    assert not session.ready.exists() and not session.audit.exists()
 
 
 def test_without_a_gateway_nothing_is_connected(procs: Procs) -> None:

@@ -109,7 +109,7 @@ def components_text(
 
 def pidfile_warnings(rows: list[dict[str, Any]]) -> list[str]:
     """One warning per component whose pidfile is damaged (and so not trusted)."""
-    from ncctl.components.process import PIDFILE_DAMAGED
+    from ncctl.components.pidfile import PIDFILE_DAMAGED
 
     return [
         f"{r['name']}: {r['detail']}"

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ncctl.cli.context import OutputOptions
-    from ncctl.components.units import UnitFile
+    from ncctl.install.units import UnitFile
 
 
 @dataclass(frozen=True)

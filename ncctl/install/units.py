@@ -13,15 +13,10 @@ function that touches the disk. The units:
   every minute, one missed run caught up after downtime;
 * ``ncctl-tune.service``: ``ncctl tune host``, oneshot, as root.
 
-Every unit is sandboxed as :mod:`ncctl.components.sandbox` decides; the scheduler's
+Every unit is sandboxed as :mod:`ncctl.install.sandbox` decides; the scheduler's
 ``WatchdogSec=`` is ``[systemd] watchdog_intervals`` reconcile intervals. The units run in the
 state directory, or in ``base`` when the configuration has relative paths (they are taken from
-the working directory).
-
-Quoting follows systemd.syntax(7) and systemd.service(5): every ``%`` is written ``%%``
-(specifiers), every ``$`` of an argument ``$$`` (variable expansion; the executable path itself
-is never expanded), and a word with a space, a quote or a backslash is written in double quotes
-with C escapes.
+the working directory). Values are written as :mod:`ncctl.install.unit_syntax` says.
 """
 
 from __future__ import annotations
@@ -36,17 +31,21 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.appconfig.model import NcctlConfig
-from ncctl.components import sandbox
 from ncctl.components.base import COMPONENTS
 from ncctl.components.process import PYTHON_PLACEHOLDER
 from ncctl.components.section import ComponentConfig
+from ncctl.components.systemd import component_unit
 from ncctl.errors import CantCreateError, ConfigError, UnavailableError
 from ncctl.floor import write_text_atomic
+from ncctl.install import sandbox
+from ncctl.install.unit_syntax import (
+    duration,
+    environment_line,
+    exec_line,
+    path_value,
+    path_word,
+)
 
-DEFAULT_UNITS = {
-    "feed_handler": "ncctl-feed-handler.service",
-    "order_session": "ncctl-order-session.service",
-}
 SCHEDULER_UNIT = "ncctl-scheduler.service"
 MAINTENANCE_UNIT = "ncctl-maintenance.service"
 MAINTENANCE_TIMER = "ncctl-maintenance.timer"
@@ -57,9 +56,7 @@ DESCRIPTIONS = {
 }
 UNIT_FILE_MODE = 0o644
 
-_UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\-]+\.service")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_C_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 Which = Callable[[str], str | None]
 
@@ -74,82 +71,6 @@ class UnitFile:
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "path": str(self.path), "changed": self.changed}
-
-
-# -- names ----------------------------------------------------------------------------------
-
-
-def component_unit(name: str, config: ComponentConfig) -> str:
-    """The systemd unit of component ``name``: ``components.NAME.unit`` or ncctl's default."""
-    unit = config.unit or DEFAULT_UNITS.get(name) or f"ncctl-{name.replace('_', '-')}.service"
-    if "." not in unit:
-        unit += ".service"
-    if not _UNIT_NAME.fullmatch(unit):
-        raise ConfigError(
-            f"components.{name}.unit: {unit!r} is not a service unit name",
-            hint="use a name such as ncctl-feed-handler.service (letters, digits, ':', '-', "
-            "'_', '.')",
-        )
-    return unit
-
-
-# -- quoting ----------------------------------------------------------------------------
-
-
-def _escape(text: str, *, dollar: bool) -> tuple[str, bool]:
-    """``text`` with systemd escapes, and whether it must be double-quoted."""
-    out: list[str] = []
-    needs_quotes = text in ("", ";")
-    for ch in text:
-        if ch in _C_ESCAPES:
-            out.append(_C_ESCAPES[ch])
-            needs_quotes = True
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-            needs_quotes = True
-        elif ch == "%":
-            out.append("%%")
-        elif ch == "$" and dollar:
-            out.append("$$")
-        else:
-            if ch.isspace() or ch == "'":
-                needs_quotes = True
-            out.append(ch)
-    return "".join(out), needs_quotes
-
-
-def quote_exec_arg(arg: str, *, executable: bool = False) -> str:
-    """One word of an ``ExecStart=`` line, as systemd will read it back to ``arg``.
-
-    ``executable`` marks the first word, the program path: systemd expands specifiers in it
-    but never variables, so its ``$`` stays as it is.
-    """
-    escaped, needs_quotes = _escape(arg, dollar=not executable)
-    return f'"{escaped}"' if needs_quotes else escaped
-
-
-def exec_line(argv: list[str]) -> str:
-    """The value of ``ExecStart=`` that runs ``argv`` (no shell, no variable expansion)."""
-    if not argv:
-        raise ValueError("empty argv")
-    first, *rest = argv
-    return " ".join([quote_exec_arg(first, executable=True), *(quote_exec_arg(a) for a in rest)])
-
-
-def environment_line(key: str, value: str) -> str:
-    """The value of one ``Environment=`` assignment (specifiers escaped, no expansion)."""
-    escaped, _ = _escape(f"{key}={value}", dollar=False)
-    return f'"{escaped}"'
-
-
-def path_value(path: Path, key: str = "WorkingDirectory") -> str:
-    """A path as the value of a path setting (``WorkingDirectory=``): specifiers escaped."""
-    return _checked(path, key).replace("%", "%%")
-
-
-def _duration(seconds: float) -> str:
-    ms = round(seconds * 1000)
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
 # -- generation -----------------------------------------------------------------------------
@@ -185,31 +106,6 @@ def _header(config_path: Path) -> str:
         f"# Generated by ncctl from {where}.\n"
         "# Do not edit: change the configuration and run `ncctl systemd units` again.\n"
     )
-
-
-def _checked(path: Path, key: str) -> str:
-    """``path`` as systemd takes it: no control character, no ``..`` (not normalized)."""
-    text = str(path)
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
-        raise ConfigError(
-            f"{key}: {text!r} contains a control character, which no unit file can hold",
-            hint="rename the file or directory without control characters",
-        )
-    if ".." in path.parts:
-        raise ConfigError(
-            f"{key}: {text!r} contains '..', which systemd refuses in a path setting",
-            hint="write the path in the configuration without '..'",
-        )
-    return text
-
-
-def path_word(path: Path, key: str, *, optional: bool = False) -> str:
-    """One path of a path-list setting (``ReadWritePaths=``), ``-``-prefixed when
-    ``optional`` (a missing directory is then skipped), quoted when needed."""
-    text = ("-" if optional else "") + _checked(path, key)
-    escaped = text.replace("%", "%%").replace("\\", "\\\\").replace('"', '\\"')
-    plain = escaped == text.replace("%", "%%") and not any(c.isspace() for c in text)
-    return escaped if plain and "'" not in text else f'"{escaped}"'
 
 
 def _sandbox(
@@ -271,7 +167,7 @@ def _component_text(
     lines += [
         "Restart=on-failure",
         "KillSignal=SIGTERM",
-        f"TimeoutStopSec={_duration(comp.stop_timeout_s)}",
+        f"TimeoutStopSec={duration(comp.stop_timeout_s)}",
         f"User={layout.user}",
         f"Group={layout.group}",
         *_sandbox(
@@ -347,7 +243,7 @@ def generate_units(
         "[Service]",
         "Type=notify",
         "NotifyAccess=main",
-        f"WatchdogSec={_duration(watchdog_seconds(config))}",
+        f"WatchdogSec={duration(watchdog_seconds(config))}",
         f"ExecStart={exec_line([*base_argv, 'scheduler', 'run'])}",
         f"WorkingDirectory={path_value(layout.workdir)}",
         "Restart=on-failure",

@@ -1,13 +1,14 @@
 """The CME gateway simulator of a development configuration, run by hand (``ncctl dev``).
 
-The gateway simulator (:mod:`ncctl.sim.cme_gateway`) listens on ``ilink.host:ilink.port`` of
-the configuration with its ``[ilink]`` credentials, so that ``ncctl party register`` and the
-order-session simulator reach it as they would reach CME. It runs like a component of the
-process backend, under the same supervisor and with the same files under ``state_dir/run``
-(``cme_gateway.instance.lock``, ``.pid``, ``.exit``, ``.lock``): which instance runs is asked
-of the kernel's lock table and checked by pid and start time, never taken from the pidfile,
-so there is never a second one. Its log is ``state_dir/log/cme_gateway.log`` and its state
-(registrations, counters) ``state_dir/run/cme_gateway.json``.
+The gateway simulator (``python -m ncctl.sim.cme_gateway``, never imported) listens on
+``ilink.host:ilink.port`` of the configuration with its ``[ilink]`` credentials, so that
+``ncctl party register`` and the order-session simulator reach it as they would reach CME. It
+runs like a component of the process backend, under the same supervisor and with the same files
+under ``state_dir/run`` (``cme_gateway.instance.lock``, ``.pid``, ``.exit``, ``.lock``): which
+instance runs is asked of the kernel's lock table and checked by pid and start time, never
+taken from the pidfile, so there is never a second one. Its log is
+``state_dir/log/cme_gateway.log`` and its state (registrations, counters)
+``state_dir/run/cme_gateway.json``.
 
 Only a ``dev`` configuration whose ``ilink.host`` is a loopback address gets a simulator: a
 staging or production configuration talks to CME itself.
@@ -36,13 +37,48 @@ from ncctl.components.process import (
 from ncctl.components.section import ComponentConfig, ReadyCheck
 from ncctl.errors import ConfigError, RefusedError
 from ncctl.floor import wait_until
-from ncctl.sim.cme_gateway import command_line
+from ncctl.ilink.section import IlinkConfig
 
 NAME = "cme_gateway"
+SIMULATOR_MODULE = "ncctl.sim.cme_gateway"
 SECRET_ENV = "NCCTL_DEV_GATEWAY_SECRET"  # noqa: S105 - the name of a variable
 """How the inline ``ilink.secret_key`` reaches the simulator (never on its command line)."""
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
+
+
+def gateway_command(
+    ilink: IlinkConfig,
+    *,
+    host: str,
+    port: int,
+    secret: list[str],
+    ready_file: Path,
+    state_file: Path,
+) -> list[str]:
+    """The command that runs the gateway simulator (:mod:`ncctl.sim.cme_gateway`) for the
+    ``[ilink]`` settings ``ilink``, listening on ``host:port``, with ``secret``
+    (``--secret-env NAME`` or ``--secret-file PATH``)."""
+    return [
+        sys.executable,
+        "-m",
+        SIMULATOR_MODULE,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *secret,
+        "--access-key-id",
+        ilink.access_key_id,
+        "--session",
+        ilink.session,
+        "--firm",
+        ilink.firm,
+        "--ready-file",
+        str(ready_file),
+        "--state-file",
+        str(state_file),
+    ]
 
 
 def require_dev(config: NcctlConfig, source: Path) -> None:
@@ -87,7 +123,7 @@ class GatewayBackend(ProcessBackend):
         self.state_file = run_dir / f"{NAME}.json"
         self.address = f"{config.ilink.host}:{config.ilink.port}"
         secret_args, env = _secret_args(config)
-        command = command_line(
+        command = gateway_command(
             config.ilink,
             host=config.ilink.host,
             port=config.ilink.port,

@@ -1,0 +1,213 @@
+"""A fleet of "hosts" on 127.0.0.1: one OpenSSH sshd per host, each in its own mount namespace.
+
+:func:`start_host` runs ``unshare --mount --propagation private`` with a small sh script that
+mounts a tmpfs on the host's scratch directory and, on it, an overlay over each of
+:data:`PRIVATE` (/etc, /opt, /usr/local/bin, /var/lib, /var/tmp): writes go to that host's
+tmpfs only, so /etc/ncctl, /opt/ncctl and the state directory /var/lib/ncctl of one host are
+its own, and the machine's are never changed. The state directory is a directory of the
+host's own bound on /var/lib/ncctl instead: the kernel's lock table (/proc/locks, which ncctl
+reads to find a component's supervisor) names files by device and inode, and two fresh tmpfs
+would hand out the same inode numbers. The script then execs ``sshd -D`` (root may log
+in with the fleet's key only; root's account is unlocked in the private /etc/shadow if it is
+locked), so every SSH session, and everything it starts, sees that host's files.
+
+:meth:`FleetHost.stop` kills by pid every process of the host's mount namespace (sessions,
+components an ncctl command started), waits for them within a bounded time, and removes the
+scratch directory; the namespace and its mounts vanish with its last process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.etc_namespace import etc_namespace_unusable
+from tests.helpers import holds_within
+from tests.sshd import (
+    LOOPBACK,
+    START_TIMEOUT_S,
+    STOP_TIMEOUT_S,
+    free_port,
+    keygen,
+    known_hosts_line,
+    port_accepts,
+    sshd_binary,
+    sshd_unavailable,
+)
+
+UNSHARE = ("unshare", "--mount", "--propagation", "private")
+"""A mount namespace per host (the hosts share this machine's process table)."""
+
+PRIVATE = ("/etc", "/opt", "/usr/local/bin", "/var/lib", "/var/tmp")
+"""Directories each host sees as its own (overlays on its tmpfs)."""
+
+SETUP_FAILED = 99
+
+_SETUP = f"""
+scratch=$1; state=$2; shift 2
+mount -t tmpfs -o mode=0700 ncctl-fleet "$scratch" || exit {SETUP_FAILED}
+n=0
+for dir in {" ".join(PRIVATE)}; do
+    n=$((n + 1))
+    mkdir -p "$scratch/up$n" "$scratch/work$n" || exit {SETUP_FAILED}
+    mount -t overlay ncctl-fleet \\
+        -o "lowerdir=$dir,upperdir=$scratch/up$n,workdir=$scratch/work$n" \\
+        "$dir" || exit {SETUP_FAILED}
+done
+rm -rf /etc/ncctl /opt/ncctl /var/lib/ncctl /usr/local/bin/ncctl || exit {SETUP_FAILED}
+mkdir /var/lib/ncctl && mount --bind "$state" /var/lib/ncctl || exit {SETUP_FAILED}
+sed -i 's/^root:![^:]*:/root:*:/' /etc/shadow || exit {SETUP_FAILED}
+exec "$@"
+"""
+
+SSHD_CONFIG = """\
+# ncctl fleet test host: loopback only, root with the fleet's key only
+ListenAddress {host}
+Port {port}
+HostKey {host_key}
+PidFile none
+AuthorizedKeysFile {authorized_keys}
+AllowUsers root
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowTcpForwarding no
+X11Forwarding no
+PrintMotd no
+UseDNS no
+MaxStartups 100
+MaxSessions 100
+LogLevel ERROR
+Subsystem sftp internal-sftp
+"""
+
+
+def fleet_unavailable() -> str | None:
+    """Why no fleet host can be started here (None: it can)."""
+    return sshd_unavailable() or etc_namespace_unusable()
+
+
+def mount_namespace(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
+
+
+def pids_in_namespace(namespace: str) -> list[int]:
+    """Every process whose mount namespace is ``namespace``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and mount_namespace(int(entry.name)) == namespace:
+            found.append(int(entry.name))
+    return found
+
+
+@dataclass
+class FleetHost:
+    """One host of the fleet: its name, sshd port and namespace."""
+
+    name: str
+    port: int
+    base: Path
+    process: subprocess.Popen[bytes]
+    namespace: str
+    known_hosts_line: str
+
+    def run(self, *argv: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside this host's namespace (as an SSH session would see it)."""
+        return subprocess.run(
+            ["nsenter", "--target", str(self.process.pid), "--mount", "--", *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+
+    def stop(self) -> None:
+        """Kill every process of the namespace by pid (the listener last), then remove files."""
+        members = [p for p in pids_in_namespace(self.namespace) if p != self.process.pid]
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(STOP_TIMEOUT_S)
+        holds_within(lambda: not pids_in_namespace(self.namespace), STOP_TIMEOUT_S)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def start_host(name: str, client_public: str, host_key: Path, host_public: str) -> FleetHost:
+    """Start host ``name``: its namespace and its sshd on a free port (bounded wait)."""
+    binary = sshd_binary()
+    assert binary is not None
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix=f"ncctl-fleet-{name}-"))
+    try:
+        (base / "authorized_keys").write_text(client_public + "\n", encoding="ascii")
+        (base / "scratch").mkdir()
+        state = base / "state"  # on the machine's file system: inode numbers unique to the host
+        state.mkdir(mode=0o750)
+        port = free_port()
+        config = base / "sshd_config"
+        config.write_text(
+            SSHD_CONFIG.format(
+                host=LOOPBACK,
+                port=port,
+                host_key=host_key,
+                authorized_keys=base / "authorized_keys",
+            ),
+            encoding="ascii",
+        )
+        argv = [binary, "-D", "-f", str(config), "-E", str(base / "sshd.log")]
+        with (base / "setup.err").open("wb") as errors:
+            process = subprocess.Popen(
+                [*UNSHARE, "sh", "-c", _SETUP, "sh", str(base / "scratch"), str(state), *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+            )
+
+        def up() -> bool:
+            return process.poll() is not None or port_accepts(port)
+
+        if not holds_within(up, START_TIMEOUT_S) or process.poll() is not None:
+            if process.poll() is None:
+                process.kill()
+            process.wait(STOP_TIMEOUT_S)
+            logs = [base / "setup.err", base / "sshd.log"]
+            text = " ".join(f.read_text(errors="replace") for f in logs if f.exists())
+            raise RuntimeError(
+                f"fleet host {name} did not start (exit {process.returncode}): {text}"
+            )
+        namespace = mount_namespace(process.pid)
+        assert namespace is not None and namespace != mount_namespace(os.getpid())
+        return FleetHost(name, port, base, process, namespace, known_hosts_line(port, host_public))
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
+
+
+@dataclass
+class Keys:
+    """The fleet's client key and the host key every host serves (one per fleet: fast)."""
+
+    client_key: Path
+    client_public: str
+    host_key: Path
+    host_public: str
+
+
+def make_keys(directory: Path) -> Keys:
+    client = directory / "fleet_ed25519"
+    host = directory / "host_ed25519"
+    return Keys(client, keygen(client, "ncctl-fleet"), host, keygen(host, "ncctl-fleet-host"))
