@@ -12,9 +12,9 @@ from ncctl.cli.command import command
 if TYPE_CHECKING:
     from typing import Any
 
+    from ncctl.appconfig.model import NcctlConfig
     from ncctl.cli.context import CommandContext
     from ncctl.cli.views.status import StatusReport
-    from ncctl.config import NcctlConfig
 
 
 @command(None, "status", tz=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ncctl.config import NcctlConfig
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.errors import ConfigError
 from ncctl.install.sandbox import absolute
 

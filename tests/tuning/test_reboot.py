@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ncctl.config import load_file
+from ncctl.appconfig.load import load_file
 from ncctl.install.units import TUNE_BOOT_UNIT, generate_units
 from ncctl.tuning.cpuset import parse_cpulist
 from ncctl.tuning.host import Host
