@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ncctl.errors import ConfigError
 from ncctl.tuning.host import Host
@@ -93,6 +95,57 @@ def test_the_banned_cpu_list_replaces_every_assignment_and_keeps_the_rest() -> N
     assert with_banned(text, "1-7") == 'OPTIONS=""\nIRQBALANCE_BANNED_CPULIST=1-7\n# note\n'
     assert with_banned("", "2").splitlines()[-1] == "IRQBALANCE_BANNED_CPULIST=2"
     assert with_banned(with_banned(text, "3"), "3") == with_banned(text, "3")
+
+
+@given(
+    text=st.lists(
+        st.sampled_from(
+            [
+                'OPTIONS=""',
+                "IRQBALANCE_BANNED_CPULIST=5",
+                "export IRQBALANCE_BANNED_CPULIST=1",
+                "#IRQBALANCE_BANNED_CPULIST=2",
+                "  IRQBALANCE_BANNED_CPULIST=3",
+                "",
+                "# x",
+            ]
+        ),
+        max_size=8,
+    ),
+    cpus=st.sampled_from(["1", "1-7,9-15", "2,3"]),
+)
+def test_with_banned_sets_exactly_one_assignment_and_keeps_every_other_line(
+    text: list[str], cpus: str
+) -> None:
+    lines = "\n".join(text).splitlines()
+    out = with_banned("\n".join(text), cpus).splitlines()
+    line = f"IRQBALANCE_BANNED_CPULIST={cpus}"
+    assert out.count(line) == 1
+    live = [x for x in out if "BANNED_CPULIST=" in x and not x.lstrip().startswith("#")]
+    assert live == [line]
+    added = "# isolated CPUs, kept free of IRQs: set by `ncctl tune host`"
+    kept = [x for x in lines if "BANNED_CPULIST=" not in x or x.lstrip().startswith("#")]
+    assert [x for x in out if x not in (line, added)] == [x for x in kept if x != added]
+    once = with_banned("\n".join(text), cpus)
+    assert with_banned(once, cpus) == once  # planned again after the apply: unchanged
+
+
+def test_hold_latency_names_a_missing_device_and_refuses_a_symlink(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = fakeroot.build(tmp_path / "root")
+    config = latency_config(tmp_path, root, 3)
+    missing = run_in_process(capsys, "--config", config, "tune", "hold-latency", "--json")
+    doc = envelope(missing, "tune hold-latency")
+    assert missing.code == 69
+    assert "/dev/cpu_dma_latency" in doc["error"]["message"]
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"")
+    (root / "dev").mkdir()
+    (root / "dev/cpu_dma_latency").symlink_to(target)
+    linked = run_in_process(capsys, "--config", config, "tune", "hold-latency", "--json")
+    assert linked.code == 69
+    assert target.read_bytes() == b""  # never written through the link
 
 
 def kthread(root: Path, pid: int, comm: str, flags: int, allowed: str) -> None:
