@@ -67,7 +67,7 @@ def compliance_error(plan: Plan) -> NcctlError | None:
             i for i in plan.items if i.finding.verdict in (Verdict.HOST_ONLY, Verdict.UNSUPPORTED)
         ]
         what = [setting_ids(items)] if items else []
-        if plan.latency is not None and plan.latency.verdict == "unsupported":
+        if plan.latency is not None and plan.latency.verdict in ("unsupported", "host-only"):
             what.append(f"force_latency ({plan.latency.reason()})")
         return UnreachableSettingError(
             f"cannot be changed from here: {'; '.join(what)} (profile {name})",

@@ -42,11 +42,15 @@ class LatencyCheck:
     current: int | None
     holders: tuple[int, ...]
     problem: str | None = None
+    contained: bool = False
+    """Seen from a container: the device is the host's (its operator holds it)."""
 
     @property
     def verdict(self) -> str:
         if self.desired is None:
             return "ok"
+        if self.contained:
+            return "host-only"
         if self.problem is not None:
             return "unsupported"
         return "ok" if self.current == self.desired else "drift"
@@ -54,6 +58,11 @@ class LatencyCheck:
     def reason(self) -> str:
         if self.desired is None:
             return "the profile holds no value"
+        if self.contained:
+            return (
+                "host-wide, and ncctl runs in a container: the host's operator holds "
+                f"{DEVICE} at {self.desired} µs (ncctl-latency.service on the host)"
+            )
         if self.problem is not None:
             return self.problem
         held = (
@@ -77,11 +86,14 @@ class LatencyCheck:
         }
 
 
-def check(host: Host, profile: Profile) -> LatencyCheck:
-    """Read the device back against ``[pin] force_latency``."""
+def check(host: Host, profile: Profile, contained: bool = False) -> LatencyCheck:
+    """Read the device back against ``[pin] force_latency`` (``contained``: from a
+    container, where it is the host's)."""
     desired = pin_options(profile).force_latency
     if desired is None:
         return LatencyCheck(None, None, ())
+    if contained:
+        return LatencyCheck(desired, None, (), contained=True)
     try:
         fd = os.open(host.path(DEVICE), os.O_RDONLY | os.O_NOFOLLOW)
         try:

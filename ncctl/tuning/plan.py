@@ -133,7 +133,7 @@ class Plan:
         if any(i.finding.verdict is Verdict.REBOOT for i in self.items):
             return Compliance.REBOOT_PENDING
         unreachable = (Verdict.HOST_ONLY, Verdict.UNSUPPORTED)
-        if any(i.finding.verdict in unreachable for i in self.items) or held == "unsupported":
+        if any(i.finding.verdict in unreachable for i in self.items) or held in unreachable:
             return Compliance.UNREACHABLE
         return Compliance.COMPLIANT
 
@@ -235,7 +235,7 @@ def make_plan(profile: Profile, host: Host, record: TuningRecord, window: Tradin
         boot_id=boot_id,
         window=window,
         warnings=warnings,
-        latency=latency.check(host, profile)
+        latency=latency.check(host, profile, ctx.contained)
         if pin_options(profile).force_latency is not None
         else None,
     )

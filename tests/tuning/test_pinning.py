@@ -300,3 +300,24 @@ def test_stop_disables_irqbalance_and_rollback_enables_it_again(tmp_path: Path) 
     rolled = tuner.rollback()
     assert "service:irqbalance.service" in {s.entry.id for s in rolled.of("restore")}
     assert runner.services["irqbalance.service"] == {"enabled": True, "active": True}
+
+
+def test_in_a_container_pinning_is_host_only_and_writes_nothing(tmp_path: Path) -> None:
+    from tests.tuning.test_container import own_netns
+
+    root = fakeroot.build_topology(tmp_path / "root")
+    own_netns(root)
+    kthread(root, 2, "kthreadd", PF_KTHREAD, "0-15")
+    runner = fakeroot.RecordingRunner(root=root)
+    path = profile_file(
+        tmp_path,
+        '[pin]\nirqbalance = "stop"\nkthreads = true\nsystemd_affinity = true\nforce_latency = 0\n',
+    )
+    tuner = Tuner(Host(root, runner), tmp_path / "state")
+    result = tuner.apply(load_profile(str(path)))
+    assert not [c for c in runner.calls if c[0] in ("taskset", "systemctl")]
+    assert not (root / "etc/systemd").exists() and not (root / "etc/default/irqbalance").exists()
+    assert result.kthreads["enabled"] is False
+    latency = result.final.latency
+    assert latency is not None and latency.verdict == "host-only"
+    assert result.final.compliance() is Compliance.UNREACHABLE

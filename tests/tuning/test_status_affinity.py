@@ -59,6 +59,9 @@ def test_status_flags_a_component_off_its_profile_cpus_until_it_is_moved(
     assert session == {"actual": "0-1", "profile": "1", "mismatch": True}
     assert [w for w in warnings if "order_session" in w and "not the tuning profile's 1" in w]
     assert rows["feed_handler"]["affinity"] == {"actual": None, "profile": None, "mismatch": False}
+    shown = run_in_process(capsys, "--config", config, "--clock", CLOCK, "status")
+    assert "order_session CPUs: 0-1 (profile: 1) MISMATCH" in shown.out
+    assert "not the tuning profile's 1" in shown.err
 
     os.sched_setaffinity(pid, {1})
     rows, warnings = status(capsys, config)
