@@ -156,10 +156,17 @@ class FleetHost:
         """``argv`` as run inside this host's namespaces (as an SSH session would run it)."""
         return ["nsenter", "--target", str(self.init), "--mount", "--pid", "--", *argv]
 
-    def run(self, *argv: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-        """Run ``argv`` inside this host's namespaces and wait for it."""
+    def run(
+        self, *argv: str, stdin: str = "", timeout_s: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside this host's namespaces (``stdin`` its input) and wait for it."""
         return subprocess.run(
-            self.argv(*argv), capture_output=True, text=True, timeout=timeout_s, check=False
+            self.argv(*argv),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
         )
 
     def stop(self) -> None:
