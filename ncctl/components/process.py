@@ -50,7 +50,7 @@ from ncctl.components.procfs import (
     read_stat,
     started_at,
 )
-from ncctl.config import ComponentConfig, ReadyCheck
+from ncctl.components.section import ComponentConfig, ReadyCheck
 from ncctl.errors import CantCreateError, UnavailableError
 from ncctl.floor import wait_until
 

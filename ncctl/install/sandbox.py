@@ -29,8 +29,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ncctl.config import ComponentConfig, NcctlConfig
-from ncctl.credentials import ILINK_SECRET, destination_credential
+from ncctl.appconfig.credentials import ILINK_SECRET, destination_credential
+from ncctl.appconfig.model import NcctlConfig
+from ncctl.components.section import ComponentConfig
 from ncctl.errors import ConfigError
 
 COMMON = (

@@ -19,9 +19,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ncctl.config import NcctlConfig
 from ncctl.statedb import open_state_db
+
+if TYPE_CHECKING:
+    from ncctl.logs.section import LogsConfig
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -389,21 +392,27 @@ def manifest_path(state_dir: Path) -> Path:
 
 
 def open_manifest(
-    config: NcctlConfig, *, read_only: bool = False, rebuild: bool = False
+    logs: LogsConfig, state_dir: Path, *, read_only: bool = False, rebuild: bool = False
 ) -> Manifest:
-    """The manifest of ``config``'s state directory. Unless ``rebuild``, a missing one is an
-    error while archives with ``.sha256`` sidecars show that one existed."""
+    """The manifest of ``state_dir``. Unless ``rebuild``, a missing one is an error while
+    archives with ``.sha256`` sidecars (in the archive directories of ``logs``) show that one
+    existed."""
     from ncctl.logs.archives import sidecars_present
 
     def expected() -> str | None:
-        return None if rebuild else sidecars_present(config)
+        return None if rebuild else sidecars_present(logs)
 
-    return Manifest(manifest_path(config.state_dir), read_only=read_only, expected=expected)
+    return Manifest(manifest_path(state_dir), read_only=read_only, expected=expected)
 
 
 @contextmanager
 def locked_manifest(
-    config: NcctlConfig, command: str, *, read_only: bool = False, rebuild: bool = False
+    logs: LogsConfig,
+    state_dir: Path,
+    command: str,
+    *,
+    read_only: bool = False,
+    rebuild: bool = False,
 ) -> Iterator[Manifest]:
     """The manifest under the ``logs`` lock that rotate, upload and prune share (a second
     taker waits ``logs.lock_timeout_s``, then fails with exit 75 naming the holder).
@@ -413,10 +422,10 @@ def locked_manifest(
     lock: contextlib.AbstractContextManager[None] = (
         contextlib.nullcontext()
         if read_only
-        else hold(config.state_dir, "logs", config.logs.lock_timeout_s, command)
+        else hold(state_dir, "logs", logs.lock_timeout_s, command)
     )
     with lock:
-        manifest = open_manifest(config, read_only=read_only, rebuild=rebuild)
+        manifest = open_manifest(logs, state_dir, read_only=read_only, rebuild=rebuild)
         try:
             yield manifest
         finally:

@@ -26,6 +26,7 @@ from types import FrameType
 from typing import Any
 
 from ncctl.addresses import is_loopback
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.components.base import ActionResult, ComponentStatus
 from ncctl.components.process import (
     LAUNCH_TIMEOUT_S,
@@ -33,10 +34,10 @@ from ncctl.components.process import (
     ComponentFailed,
     ProcessBackend,
 )
-from ncctl.config import ComponentConfig, NcctlConfig, ReadyCheck
+from ncctl.components.section import ComponentConfig, ReadyCheck
 from ncctl.errors import ConfigError, RefusedError
 from ncctl.floor import wait_until
-from ncctl.ilink.settings import IlinkConfig
+from ncctl.ilink.section import IlinkConfig
 
 NAME = "cme_gateway"
 SIMULATOR_MODULE = "ncctl.sim.cme_gateway"
