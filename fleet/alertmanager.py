@@ -138,8 +138,8 @@ def render(
     webhook: str = WEBHOOK,
 ) -> str:
     """The configuration as YAML, with a header that says where it comes from."""
-    from ncctl.config import ScheduleConfig
     from ncctl.schedule.data import load_holiday_table, load_template
+    from ncctl.schedule.section import ScheduleConfig
 
     given: dict[str, Any] = {}
     if template is not None:

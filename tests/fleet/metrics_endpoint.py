@@ -21,13 +21,13 @@ from pathlib import Path
 
 
 def main(config_path: str, clock: str) -> int:
-    from ncctl import config
+    from ncctl.appconfig.load import load
     from ncctl.metrics.collector import collect
     from ncctl.metrics.server import serve
     from ncctl.schedule import load_engine
 
     at = dt.datetime.fromisoformat(clock)
-    loaded = config.load(Path(config_path))
+    loaded = load(Path(config_path))
     schedule = loaded.config.schedule
     engine = load_engine(schedule.template_path(), schedule.holiday_paths())
     metrics = loaded.config.metrics

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from fleet.alertmanager import HOLIDAYS, MAINTENANCE, WEEKDAYS, main, render
-from ncctl.config import ScheduleConfig
 from ncctl.schedule.data import load_holiday_table, load_template
+from ncctl.schedule.section import ScheduleConfig
 from tests.fleet.ansible import ansible_unavailable, run_playbook
 from tests.test_metrics import fires, needs_promtool, promtool_test_rules, quiet, series
 
