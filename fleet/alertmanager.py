@@ -39,7 +39,6 @@ WEEKDAYS = {
     "Sat": "saturday",
     "Sun": "sunday",
 }
-CLIENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 MAINTENANCE = "cme-maintenance"
 HOLIDAYS = "cme-holidays"
 WEBHOOK = "http://alert-relay.invalid:5001/ncctl/"
@@ -93,8 +92,10 @@ def configuration(
     clients: Sequence[str], intervals: list[dict[str, Any]], webhook: str
 ) -> dict[str, Any]:
     """The whole Alertmanager configuration: a default route and one route per client."""
+    from ncctl.config.section import IDENTITY_NAME
+
     for name in clients:
-        if not CLIENT_NAME.match(name):
+        if not re.fullmatch(IDENTITY_NAME, name):
             raise ToolError(
                 f"--client {name!r}: a client is a lowercase name (letters, digits, '_', '-', "
                 "starting with a letter), as in ncctl's configuration",

@@ -71,6 +71,11 @@ def host_config() -> dict[str, Any]:
     }
 
 
+def identity(name: str) -> dict[str, str]:
+    """The client and site of host ``name`` in the inventory: one client per host."""
+    return {"ncctl_client": f"client-{name}", "ncctl_site": "chicago"}
+
+
 def write_inventory(
     directory: Path,
     hosts: list[FleetHost],
@@ -88,6 +93,7 @@ def write_inventory(
         h.name: {
             "ansible_port": h.port,
             "ncctl_config": host_config(),
+            **identity(h.name),
             **(host_vars or {}).get(h.name, {}),
         }
         for h in hosts

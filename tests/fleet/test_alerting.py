@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from fleet.alertmanager import HOLIDAYS, MAINTENANCE, WEEKDAYS, main, render
+from ncctl.config.section import IDENTITY_NAME
 from ncctl.schedule.data import load_holiday_table, load_template
 from ncctl.schedule.section import ScheduleConfig
 from tests.fleet.ansible import ansible_unavailable, run_playbook
@@ -235,3 +236,10 @@ def test_the_playbook_refuses_hosts_without_a_client_and_writes_nothing(tmp_path
     assert targets == [
         {"labels": {"client": "acme", "host": "good", "site": "chi"}, "targets": ["192.0.2.1:9464"]}
     ]
+
+
+def test_the_playbook_checks_names_as_ncctl_does() -> None:
+    yaml = pytest.importorskip("yaml", reason="PyYAML is in the dev extra")
+    defaults = REPO / "ansible_collections/ncctl/fleet/roles/prometheus/defaults/main.yml"
+    pattern = yaml.safe_load(defaults.read_text(encoding="utf-8"))["ncctl_name_pattern"]
+    assert pattern == IDENTITY_NAME

@@ -54,6 +54,7 @@ STOPPED = "h2"
 WAIT_S = 60.0
 """Bound of every wait on Prometheus (a 1 s scrape and evaluation interval; a loaded machine)."""
 DRIFT = "NcctlComponentDriftTradingWeek"
+MISMATCH = "NcctlIdentityMismatch"
 
 
 @dataclass
@@ -64,10 +65,17 @@ class Fleet:
     endpoints: list[subprocess.Popen[bytes]]
 
 
-def config_of(host_vars: dict[str, Any]) -> dict[str, Any]:
-    """The host's configuration: ncctl_config with ncctl_config_host merged over it."""
+MISCONFIGURED = "h5"
+"""The host whose configuration names another client than the inventory does."""
+
+
+def config_of(name: str, host_vars: dict[str, Any]) -> dict[str, Any]:
+    """The host's configuration as the config role renders it: ncctl_config with
+    ncctl_config_host merged over it and the host's client and site (but on MISCONFIGURED)."""
     config = host_config()
     config["metrics"] = host_vars["ncctl_config_host"]["metrics"]
+    config["client"] = "acme" if name == MISCONFIGURED else host_vars["ncctl_client"]
+    config["site"] = host_vars["ncctl_site"]
     return config
 
 
@@ -95,7 +103,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             workdir, hosts, keys, artifact=Path("unused"), host_vars=host_vars
         )
         for host in hosts:
-            config = config_of(host_vars[host.name])
+            config = config_of(host.name, host_vars[host.name])
             written = host.run(
                 "sh",
                 "-c",
@@ -238,15 +246,15 @@ def test_prometheus_scrapes_every_host_and_the_drift_alert_fires_for_the_stopped
     )
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
-    def drift_alerts() -> list[dict[str, Any]]:
+    def alerts_named(name: str) -> list[dict[str, Any]]:
         alerts: list[dict[str, Any]] = api(f"{prometheus}/api/v1/alerts")["alerts"]
-        return [a for a in alerts if a["labels"]["alertname"] == DRIFT]
+        return [a for a in alerts if a["labels"]["alertname"] == name]
 
-    def firing() -> bool:
-        return any(a["state"] == "firing" for a in drift_alerts())
+    def firing(name: str) -> bool:
+        return any(a["state"] == "firing" for a in alerts_named(name))
 
-    assert holds_within(firing, WAIT_S), json.dumps(drift_alerts())
-    alerts = drift_alerts()
+    assert holds_within(lambda: firing(DRIFT), WAIT_S), json.dumps(alerts_named(DRIFT))
+    alerts = alerts_named(DRIFT)
     assert len(alerts) == 1, alerts
     assert alerts[0]["labels"] | {"instance": "-"} == {
         "alertname": DRIFT,
@@ -258,6 +266,12 @@ def test_prometheus_scrapes_every_host_and_the_drift_alert_fires_for_the_stopped
         "job": "ncctl",
         "severity": "critical",
     }
+    # ncctl_info names the configured client: one host's differs from the inventory's
+    assert holds_within(lambda: firing(MISMATCH), WAIT_S), json.dumps(alerts_named(MISMATCH))
+    mismatched = alerts_named(MISMATCH)
+    assert [(a["labels"]["host"], a["labels"]["exported_client"]) for a in mismatched] == [
+        (MISCONFIGURED, "acme")
+    ]
     promql = 'ncctl_component_up{component="feed_handler"}'
     up = api(f"{prometheus}/api/v1/query?{urllib.parse.urlencode({'query': promql})}")["result"]
     assert {r["metric"]["host"]: r["value"][1] for r in up} == {
