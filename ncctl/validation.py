@@ -61,7 +61,7 @@ def read_toml(
 ) -> dict[str, Any]:
     """Read a TOML file, raising ``error`` with the file, line and a hint on any failure: a
     link, FIFO, device or directory is refused and at most TOML_LIMIT bytes are read."""
-    from ncctl.statefile import read_capped
+    from ncctl.small_files import read_capped
 
     raw = read_capped(path, what=what, limit=TOML_LIMIT, error=error, missing_hint=missing_hint)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ncctl.appconfig.load import load_file
-from ncctl.components.base import COMPONENTS
+from ncctl.components.backend import COMPONENTS
 from ncctl.components.status import component_status
 from ncctl.jobs.definitions import JOBS
 from ncctl.jobs.records import JobStore, job_store_path

@@ -84,7 +84,7 @@ def read_checked(key: str, path: Path, *, private: bool, what: str) -> _Read:
 
 
 def _not_regular(key: str, path: Path, what: str) -> _Read:
-    from ncctl.statefile import kind_of
+    from ncctl.small_files import kind_of
 
     try:
         kind = kind_of(os.lstat(path).st_mode)

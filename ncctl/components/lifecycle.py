@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ncctl.components.base import COMPONENTS, ActionResult, Backend, ComponentStatus
+from ncctl.components.backend import COMPONENTS, ActionResult, Backend, ComponentStatus
 from ncctl.components.section import ComponentsConfig
 from ncctl.errors import NcctlError, RefusedError, UsageError
 from ncctl.journal import Journal, journal_path
 from ncctl.override import check_force
-from ncctl.schedule import ScheduleEngine, ScheduleState
+from ncctl.schedule import ScheduleEngine, ScheduleSnapshot
 
 COMMAND_GROUP = {"feed_handler": "feed", "order_session": "session"}
 UP_EVENT = {"feed_handler": "feed_handler.on", "order_session": "order_entry.up"}
@@ -51,7 +51,7 @@ def backend_for(
     return ProcessBackend(name, comp, state_dir, base_env=dict(env or {}))
 
 
-def desired_running(name: str, state: ScheduleState) -> bool:
+def desired_running(name: str, state: ScheduleSnapshot) -> bool:
     """Whether the schedule wants component ``name`` running in ``state``."""
     if name == "feed_handler":
         return state.feed_handler

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ncctl import floor
-from ncctl.components.base import ActionResult, ComponentStatus
+from ncctl.components.backend import ActionResult, ComponentStatus
 from ncctl.components.pidfile import (
     PIDFILE_DAMAGED,
     Instance,

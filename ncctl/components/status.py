@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ncctl.components.base import ComponentStatus
+    from ncctl.components.backend import ComponentStatus
     from ncctl.components.section import ComponentConfig
 
 

@@ -19,7 +19,7 @@ import re
 import subprocess
 from collections.abc import Mapping
 
-from ncctl.components.base import ActionResult, ComponentStatus
+from ncctl.components.backend import ActionResult, ComponentStatus
 from ncctl.components.section import ComponentConfig
 from ncctl.errors import ConfigError, TemporaryError, UnavailableError
 

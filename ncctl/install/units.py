@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.appconfig.model import NcctlConfig
-from ncctl.components.base import COMPONENTS
+from ncctl.components.backend import COMPONENTS
 from ncctl.components.process import PYTHON_PLACEHOLDER
 from ncctl.components.section import ComponentConfig
 from ncctl.components.systemd import component_unit

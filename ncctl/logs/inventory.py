@@ -170,7 +170,7 @@ def _trade_date(name: str) -> str | None:
 def _sidecar_digest(path: Path) -> tuple[str | None, str | None]:
     """(the digest the sidecar of ``path`` names, None) or (None, why it cannot be used)."""
     from ncctl.errors import DataError, NcctlError
-    from ncctl.statefile import read_capped
+    from ncctl.small_files import read_capped
 
     side = sidecar_of(path)
     try:

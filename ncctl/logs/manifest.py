@@ -344,6 +344,18 @@ class Manifest:
         ).fetchall()
         return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows]
 
+    def newest_day_bytes(self, destination: str | None = None) -> int:
+        """Bytes of the files of the newest trade date (those with an upload row for
+        ``destination`` when given); 0 without files."""
+        # ``?1 IS NULL`` takes every file; otherwise those with an upload row for ?1
+        row = self.db.execute(
+            "SELECT f.trade_date, COALESCE(SUM(f.size), 0) FROM files AS f WHERE ?1 IS NULL "
+            "OR f.id IN (SELECT file_id FROM uploads WHERE destination = ?1) "
+            "GROUP BY f.trade_date ORDER BY f.trade_date DESC LIMIT 1",
+            (destination,),
+        ).fetchone()
+        return int(row[1]) if row is not None else 0
+
     def uploads(self, file_id: int | None = None) -> list[UploadRow]:
         sql = (
             "SELECT file_id, destination, state, attempts, last_error, remote_path, verified_by "

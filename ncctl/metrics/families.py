@@ -330,7 +330,7 @@ def journal_source(ctx: ScrapeContext) -> list[Metric]:
 
 def default_sources() -> list[tuple[str, Source]]:
     """Every source, by the name ``ncctl_collector_errors`` reports it under."""
-    from ncctl.components.base import COMPONENTS
+    from ncctl.components.backend import COMPONENTS
 
     return [
         ("info", info_source),

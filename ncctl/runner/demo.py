@@ -26,7 +26,7 @@ from typing import Any
 
 from ncctl.appconfig.model import NcctlConfig
 from ncctl.clock import CLOCK_FILE_ENV, SharedClock
-from ncctl.components.base import COMPONENTS
+from ncctl.components.backend import COMPONENTS
 from ncctl.schedule import ScheduleEngine, Transition
 from ncctl.sim_interface import DEMO_GATEWAY_SECRET_ENV, GATEWAY_ENV, TRADING_SYSTEM_NAME
 

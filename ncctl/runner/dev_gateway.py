@@ -27,7 +27,7 @@ from typing import Any
 
 from ncctl.addresses import is_loopback
 from ncctl.appconfig.model import NcctlConfig
-from ncctl.components.base import ActionResult, ComponentStatus
+from ncctl.components.backend import ActionResult, ComponentStatus
 from ncctl.components.process import (
     LAUNCH_TIMEOUT_S,
     SUPERVISOR_MODULE,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.appconfig.model import NcctlConfig
-from ncctl.components.base import COMPONENTS
+from ncctl.components.backend import COMPONENTS
 from ncctl.components.lifecycle import Lifecycle, desired_running
 from ncctl.errors import NcctlError
 from ncctl.jobs.definitions import JOBS, LOOKBACK, Job, job_instants

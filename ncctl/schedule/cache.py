@@ -55,7 +55,7 @@ def _read(path: Path) -> bytes:
     """A configuration or schedule file's bytes, never from a FIFO, a device or a link
     (OSError then: a cache miss, and loading the file itself names the problem)."""
     from ncctl.errors import NcctlError
-    from ncctl.statefile import read_capped
+    from ncctl.small_files import read_capped
     from ncctl.validation import TOML_LIMIT
 
     try:

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from ncctl.config.paths import DataRef
 from ncctl.config.section import FileRef, Section
 from ncctl.resources import builtin_holidays, builtin_schedule
-from ncctl.schedule.data import TimeZoneName
+from ncctl.schedule.files import TimeZoneName
 
 ScheduleRef = Annotated[FileRef, DataRef]
 
