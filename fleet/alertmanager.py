@@ -55,7 +55,7 @@ class ToolError(Exception):
 
 def mute_intervals(template: Any, tables: Sequence[Any]) -> list[dict[str, Any]]:
     """Alertmanager ``time_intervals`` for the maintenance window of ``template`` (a
-    :class:`ncctl.schedule.data.WeeklyTemplate`) and the holidays of ``tables``."""
+    :class:`ncctl.schedule.files.WeeklyTemplate`) and the holidays of ``tables``."""
     zone = template.tz
     windows = [w for w in template.windows if w.name == "maintenance"]
     if not windows:
@@ -139,7 +139,7 @@ def render(
     webhook: str = WEBHOOK,
 ) -> str:
     """The configuration as YAML, with a header that says where it comes from."""
-    from ncctl.schedule.data import load_holiday_table, load_template
+    from ncctl.schedule.files import load_holiday_table, load_template
     from ncctl.schedule.section import ScheduleConfig
 
     given: dict[str, Any] = {}

@@ -15,7 +15,7 @@ import pytest
 
 from fleet.alertmanager import HOLIDAYS, MAINTENANCE, WEEKDAYS, main, render
 from ncctl.config.section import IDENTITY_NAME
-from ncctl.schedule.data import load_holiday_table, load_template
+from ncctl.schedule.files import load_holiday_table, load_template
 from ncctl.schedule.section import ScheduleConfig
 from tests.fleet.ansible import ansible_unavailable, run_playbook
 from tests.test_metrics import fires, needs_promtool, promtool_test_rules, quiet, series
