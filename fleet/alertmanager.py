@@ -28,7 +28,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 WEEKDAYS = {
     "Mon": "monday",
@@ -165,8 +165,15 @@ def render(
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ToolError(f"{message} (see --help)", 64)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fleet.alertmanager", description=__doc__.split("\n")[0])
+    """Write the configuration (``--output``: atomically, mode 0640, the old file kept when
+    anything fails); a failure is one line on stderr and exit 64, 69, 73 or 78."""
+    parser = _Parser(prog="fleet.alertmanager", description=__doc__.split("\n")[0])
     parser.add_argument("--client", action="append", default=[], metavar="NAME", required=True)
     parser.add_argument("--template", help="schedule.template (default: ncctl's)")
     parser.add_argument(
@@ -174,15 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--webhook", default=WEBHOOK, help="URL prefix of the receivers")
     parser.add_argument("--output", type=Path, help="write here instead of standard output")
-    args = parser.parse_args(argv)
     from pydantic import ValidationError
 
     from ncctl.errors import NcctlError
+    from ncctl.floor import write_text_atomic
 
     try:
+        args = parser.parse_args(argv)
         text = render(
             args.client, template=args.template, holidays=args.holidays, webhook=args.webhook
         )
+        if args.output is not None:
+            write_text_atomic(args.output, text)
     except ToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
@@ -194,10 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         where = ".".join(str(p) for p in problem["loc"])
         print(f"error: schedule.{where}: {problem['msg']}", file=sys.stderr)
         return 78
+    except ImportError as exc:
+        print(f"error: {exc} (PyYAML: install ncctl's dev extra)", file=sys.stderr)
+        return 69
     if args.output is None:
         sys.stdout.write(text)
-    else:
-        args.output.write_text(text, encoding="utf-8")
     return 0
 
 

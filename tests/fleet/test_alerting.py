@@ -167,6 +167,8 @@ def test_a_table_given_by_path_is_used(tmp_path: Path) -> None:
         (["--client", "acme", "--client", "acme"], 64, "--client: a client is named twice"),
         (["--client", "acme", "--holidays", "cme-1999"], 78, "cme-1999.toml"),
         (["--client", "acme", "--template", "nowhere"], 78, "nowhere.toml"),
+        ([], 64, "the following arguments are required: --client"),
+        (["--client", "acme", "--bogus"], 64, "unrecognized arguments: --bogus"),
     ],
 )
 def test_bad_arguments_are_one_line_and_write_nothing(
@@ -243,3 +245,16 @@ def test_the_playbook_checks_names_as_ncctl_does() -> None:
     defaults = REPO / "ansible_collections/ncctl/fleet/roles/prometheus/defaults/main.yml"
     pattern = yaml.safe_load(defaults.read_text(encoding="utf-8"))["ncctl_name_pattern"]
     assert pattern == IDENTITY_NAME
+
+
+def test_output_replaces_the_file_atomically_or_leaves_it(tmp_path: Path) -> None:
+    out = tmp_path / "am.yml"
+    out.write_text("old\n", encoding="utf-8")
+    assert main(["--client", "acme", "--holidays", "cme-1999", "--output", str(out)]) == 78
+    assert out.read_text(encoding="utf-8") == "old\n"
+    assert main(["--client", "acme", "--output", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == render(["acme"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["am.yml"]
+    missing = tmp_path / "no" / "am.yml"
+    assert main(["--client", "acme", "--output", str(missing)]) == 73
+    assert not missing.parent.exists()
