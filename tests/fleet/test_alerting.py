@@ -234,6 +234,7 @@ def test_the_playbook_refuses_hosts_without_a_client_and_writes_nothing(tmp_path
     )
     assert run.code == 0, run.out[-3000:] + run.err[-2000:]
     assert am.read_text(encoding="utf-8") == render(["acme"])
+    assert am.stat().st_mode & 0o777 == 0o640  # receivers may carry webhook tokens
     targets = json.loads((tmp_path / "ncctl-targets.json").read_text(encoding="utf-8"))
     assert targets == [
         {"labels": {"client": "acme", "host": "good", "site": "chi"}, "targets": ["192.0.2.1:9464"]}
