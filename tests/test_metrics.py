@@ -144,7 +144,7 @@ def test_metrics_served_over_http_are_computed_at_each_scrape(env: Env, feed_run
         assert server.host == "127.0.0.1" and server.port > 0
         got = scrape(server.url)
 
-        assert got[key("ncctl_info", version="0.1.0", environment="dev")] == 1
+        assert got[key("ncctl_info", version="0.1.0", environment="dev", client="", site="")] == 1
         assert got[key("ncctl_collect_timestamp_seconds")] == NOW.timestamp()
         # schedule: Wednesday 16:40 CT, market closed until the 16:45 pre-open
         assert got[key("ncctl_schedule_market_state", state="CLOSED")] == 1

@@ -18,7 +18,7 @@ from ncctl.appconfig.sections import (
 from ncctl.components.section import COMPONENT_NAMES, ComponentConfig, ComponentsConfig
 from ncctl.config.files import EMBEDDED, is_embedded_file
 from ncctl.config.paths import ConfigPath, with_state_dir
-from ncctl.config.section import NonEmpty, Section
+from ncctl.config.section import IdentityName, NonEmpty, Section
 from ncctl.ilink.section import IlinkConfig, PartyDetailsList
 from ncctl.logs.section import DestinationConfig, LogsConfig
 from ncctl.schedule.section import ScheduleConfig
@@ -29,6 +29,13 @@ class NcctlConfig(Section):
     """The whole configuration file."""
 
     environment: NonEmpty = "dev"
+    client: IdentityName | None = Field(
+        default=None,
+        description="the client this ncctl runs for (a label of ncctl_info, every journal line)",
+    )
+    site: IdentityName | None = Field(
+        default=None, description="where it runs (a data centre or colocation; ncctl_info)"
+    )
     state_dir: ConfigPath = Path(".ncctl")
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     components: ComponentsConfig = Field(default_factory=ComponentsConfig)

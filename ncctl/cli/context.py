@@ -109,9 +109,11 @@ class CommandContext:
         if self._loaded is None:
             from ncctl.appconfig.load import load
             from ncctl.floor import trust_service_user
+            from ncctl.journal.client import acting_for
 
             self._loaded = load(self.config_path)
             trust_service_user(self._loaded.config.systemd.user)
+            acting_for(self._loaded.config.client)
         return self._loaded
 
     def clock_env(self) -> dict[str, str]:
@@ -297,7 +299,11 @@ def of(parsed: click.Context) -> CommandContext:
 
 def reset() -> None:
     """Forget what a previous run set in the core (``main`` may run many times in-process)."""
-    for name, forget in (("ncctl.clock", "run_on"), ("ncctl.journal.runclock", "forced")):
+    for name, forget in (
+        ("ncctl.clock", "run_on"),
+        ("ncctl.journal.runclock", "forced"),
+        ("ncctl.journal.client", "acting_for"),
+    ):
         module = sys.modules.get(name)
         if module is not None:  # an earlier run in this process set it
             getattr(module, forget)(None)
