@@ -671,3 +671,47 @@ def test_tuning_metrics_from_a_fake_root(env: Env, tmp_path: Path) -> None:
     registry = collect(config, env.engine, NOW)
     got = values(generate_latest(registry).decode())
     assert got[key("ncctl_tuning_state", profile="dev", state=status.state)] == 1
+
+
+def test_jitter_metrics_from_the_last_stored_report(env: Env) -> None:
+    from ncctl.tuning.jitter_report import JitterReport, cpu_row, store
+
+    collector = NcctlCollector(env.config, env.engine, NOW)
+    assert not any(k[0].startswith("ncctl_jitter") for k in values(collector.scrape().text()))
+
+    # CPU 0: 90 samples of 5 µs, 10 of 30 µs; CPU 1: 99 of 4 µs and one overflow (max 12 ms)
+    rows = (
+        cpu_row(
+            0,
+            "housekeeping",
+            {5: 90, 30: 10},
+            overflows=0,
+            stats={"min": 5, "avg": 7.5, "max": 30},
+            threshold_us=20,
+        ),
+        cpu_row(
+            1,
+            "isolated",
+            {4: 99},
+            overflows=1,
+            stats={"min": 4, "avg": 124.0, "max": 12000},
+            threshold_us=20,
+        ),
+    )
+    at = dt.datetime(2026, 11, 28, 10, 0, tzinfo=CHICAGO)
+    store(env.config.state_dir, JitterReport(at, 10, 1000, 20, 10000, None, "2.40", rows))
+
+    got = values(collector.scrape().text())
+    lat = "ncctl_jitter_latency_microseconds"
+    assert got[key(lat, cpu="0", role="housekeeping", quantile="p50")] == 5
+    assert got[key(lat, cpu="0", role="housekeeping", quantile="p99")] == 30
+    assert got[key(lat, cpu="0", role="housekeeping", quantile="max")] == 30
+    assert got[key(lat, cpu="1", role="isolated", quantile="p99")] == 4
+    assert got[key(lat, cpu="1", role="isolated", quantile="max")] == 12000
+    # the p99.9 of CPU 1 falls on its overflow, the largest sample: the max
+    assert rows[1].percentiles["p99.9"] == 12000
+    assert got[key("ncctl_jitter_samples_above_threshold", cpu="0", role="housekeeping")] == 10
+    assert got[key("ncctl_jitter_samples_above_threshold", cpu="1", role="isolated")] == 1
+    assert got[key("ncctl_jitter_samples", cpu="1", role="isolated")] == 100
+    assert got[key("ncctl_jitter_threshold_microseconds")] == 20
+    assert got[key("ncctl_jitter_last_run_timestamp_seconds")] == at.timestamp()

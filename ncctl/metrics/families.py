@@ -270,6 +270,48 @@ def tuning_source(ctx: ScrapeContext) -> list[Metric]:
     return [compliant, state]
 
 
+def jitter_source(ctx: ScrapeContext) -> list[Metric]:
+    """The last `ncctl tune jitter` report, per CPU: latency percentiles and maximum, samples
+    above the threshold, and when it was measured (nothing before the first report)."""
+    from ncctl.tuning.jitter_report import jitter_status
+
+    report = jitter_status(ctx.config.state_dir).report
+    if report is None:
+        return []
+    cpu_labels = ["cpu", "role"]
+    latency = gauge(
+        "ncctl_jitter_latency_microseconds",
+        "Wake-up latency measured by the last `ncctl tune jitter` run, per CPU and quantile "
+        "(max: the largest sample; a quantile among the overflows is left out).",
+        [*cpu_labels, "quantile"],
+    )
+    above = gauge(
+        "ncctl_jitter_samples_above_threshold",
+        "Samples of the last `ncctl tune jitter` run above its threshold, per CPU.",
+        cpu_labels,
+    )
+    samples = gauge(
+        "ncctl_jitter_samples", "Samples of the last `ncctl tune jitter` run, per CPU.", cpu_labels
+    )
+    for row in report.cpus:
+        labels = [str(row.cpu), row.role]
+        for name, value in (*row.percentiles.items(), ("max", row.max_us)):
+            if value is not None:
+                latency.add_metric([*labels, name], float(value))
+        above.add_metric(labels, float(row.above_threshold))
+        samples.add_metric(labels, float(row.samples))
+    threshold = gauge(
+        "ncctl_jitter_threshold_microseconds", "The threshold of the last `ncctl tune jitter` run."
+    )
+    threshold.add_metric([], float(report.threshold_us))
+    at = gauge(
+        "ncctl_jitter_last_run_timestamp_seconds",
+        "When the last `ncctl tune jitter` run was measured (POSIX seconds).",
+    )
+    at.add_metric([], report.at.timestamp())
+    return [latency, above, samples, threshold, at]
+
+
 def preflight_source(ctx: ScrapeContext) -> list[Metric]:
     """Each check of the latest preflight run: ok (1 unless it failed) and its status."""
     from ncctl.preflight.result import STATUSES
@@ -342,5 +384,6 @@ def default_sources() -> list[tuple[str, Source]]:
         ("journal", journal_source),
         ("registration", registration_source),
         ("tuning", tuning_source),
+        ("jitter", jitter_source),
         ("preflight", preflight_source),
     ]
