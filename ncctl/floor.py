@@ -48,7 +48,6 @@ POLL_S = 0.02
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 if TYPE_CHECKING:  # imported where used: `ncctl schedule now` needs neither
-    import re
     import sqlite3
 
 C = TypeVar("C", bound="sqlite3.Connection")
@@ -277,14 +276,16 @@ _last_sweep: dict[str, float] = {}
 """When this process last swept each directory (``time.monotonic``), by absolute path."""
 
 
-def _temp_pattern() -> re.Pattern[str]:
-    """The names :func:`temp_name` makes, and SQLite's companions of a database being built
-    under one (``-journal``, ``-wal``, ``-shm``: ``ncctl.statedb``)."""
+def temp_writer(name: str) -> int | None:
+    """The writer's PID in a name :func:`temp_name` made (or in the name of an SQLite
+    companion of one: ``-journal``, ``-wal``, ``-shm``, beside a database being built by
+    ``ncctl.statedb``); None for any other name."""
     import re
 
-    return re.compile(
-        r"\.(?P<name>.+)\.(?P<pid>[0-9]{1,10})\.[0-9a-f]{12}\.tmp(?:-journal|-wal|-shm)?", re.S
+    named = re.fullmatch(
+        r"\.(?:.+)\.([0-9]{1,10})\.[0-9a-f]{12}\.tmp(?:-journal|-wal|-shm)?", name, re.S
     )
+    return None if named is None else int(named[1])
 
 
 def _alive(pid: int) -> bool:
@@ -313,12 +314,11 @@ def stale_temps(directory: Path, *, now: float | None = None) -> list[Path]:
         names = sorted(p.name for p in directory.iterdir())
     except OSError:
         return []
-    pattern = _temp_pattern()
     now = time.time() if now is None else now
     found = []
     for name in names:
-        named = pattern.fullmatch(name)
-        if named is None:
+        pid = temp_writer(name)
+        if pid is None:
             continue
         path = directory / name
         try:
@@ -327,7 +327,7 @@ def stale_temps(directory: Path, *, now: float | None = None) -> list[Path]:
             continue
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
             continue
-        if now - st.st_mtime > STALE_TEMP_S or not _alive(int(named["pid"])):
+        if now - st.st_mtime > STALE_TEMP_S or not _alive(pid):
             found.append(path)
     return found
 
