@@ -152,13 +152,19 @@ _SHARED_SIZE = 510
 READER_LOCK_WAIT_S = 2.0
 
 
+def _companions(path: Path) -> bool:
+    """Whether SQLite's ``-wal``, ``-shm`` or ``-journal`` is beside the database: a
+    connection has it open, or a crashed writer left something to recover."""
+    return any(os.path.lexists(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal"))
+
+
 def _reader_lock(path: Path) -> int | None:
-    """For a database that no connection has open (neither ``-wal`` nor ``-shm`` beside it):
+    """For a database that no connection has open (no companion beside it: :func:`_companions`):
     a descriptor holding the read lock an SQLite reader holds, so that no writer that opens
     it meanwhile checkpoints into the file while it is read ``immutable=1``; None when the
     companions are there (``mode=ro`` creates nothing then) or a writer kept the file
     exclusively locked for READER_LOCK_WAIT_S."""
-    if any(os.path.lexists(f"{path}{suffix}") for suffix in ("-wal", "-shm")):
+    if _companions(path):
         return None
     try:
         fd = floor.open_fd(path, os.O_RDONLY, what="database")
@@ -169,7 +175,7 @@ def _reader_lock(path: Path) -> int | None:
     ):
         os.close(fd)
         return None
-    if any(os.path.lexists(f"{path}{suffix}") for suffix in ("-wal", "-shm")):
+    if _companions(path):
         os.close(fd)  # a writer opened it before the lock was held: read it as one reader
         return None
     return fd
