@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ncctl.config import NcctlConfig
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.floor import file_id
 from ncctl.logs.compress import compress_file
 from ncctl.logs.inuse import scan
@@ -81,7 +81,7 @@ def move_once(root: Path, size: int) -> float:
     )
     manifest = Manifest(root / "state" / "manifest.sqlite")
     try:
-        rotator = Rotator(config, engine, manifest, NOW, reopen=lambda owner: False)
+        rotator = Rotator(config.logs, engine, manifest, NOW, reopen=lambda owner: False)
         archive = rotator._archive_dir("audit") / "audit.20261125.csv"
         t0 = time.perf_counter()
         with manifest.transaction():

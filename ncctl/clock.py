@@ -140,7 +140,7 @@ class SharedClock:
 
     def _read(self) -> tuple[dt.datetime, float, float, bool]:
         from ncctl.errors import ConfigError, DataError, PermissionDeniedError
-        from ncctl.statefile import read_capped
+        from ncctl.small_files import read_capped
 
         what = "the shared simulated clock"
         try:

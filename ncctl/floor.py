@@ -87,7 +87,7 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, poll_s: float = 
 
 
 def _kind(mode: int) -> str:
-    from ncctl.statefile import kind_of
+    from ncctl.small_files import kind_of
 
     return kind_of(mode)
 

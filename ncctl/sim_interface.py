@@ -26,7 +26,7 @@ from its ``[schedule]``."""
 GATEWAY_SECRET_ENV = "NCCTL_GATEWAY_SECRET"  # noqa: S105 - the name of a variable
 """The base64url iLink secret of the order-session simulator's FIXP session (without
 ``--secret-env``), with :data:`GATEWAY_ACCESS_KEY_ENV`. ncctl sets both for the components of
-a development configuration only (``ncctl.development``)."""
+a development configuration only (``ncctl.appconfig.development``)."""
 GATEWAY_ACCESS_KEY_ENV = "NCCTL_GATEWAY_ACCESS_KEY_ID"
 """The access key id that goes with :data:`GATEWAY_SECRET_ENV`."""
 

@@ -36,7 +36,7 @@ from ncctl.errors import (
     PermissionDeniedError,
     TemporaryError,
 )
-from ncctl.statefile import file_kind
+from ncctl.small_files import file_kind
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)

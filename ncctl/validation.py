@@ -62,7 +62,7 @@ def read_toml(
     link, FIFO, device or directory is refused and at most TOML_LIMIT bytes are read."""
     import tomllib  # here, not above: `ncctl schedule now` needs only TOML_LIMIT
 
-    from ncctl.statefile import read_capped
+    from ncctl.small_files import read_capped
 
     raw = read_capped(path, what=what, limit=TOML_LIMIT, error=error, missing_hint=missing_hint)
     try:

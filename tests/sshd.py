@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ncctl.config import DestinationConfig
+from ncctl.logs.section import DestinationConfig
 from tests.helpers import holds_within
 
 TEST_USER = "ncctltest"

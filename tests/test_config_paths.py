@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from ncctl import config
-from ncctl.config import NcctlConfig
-from ncctl.config_files import NO_STATE_HOME, state_home
-from ncctl.config_paths import ConfigPath
+from ncctl.appconfig.load import load_file, validate_document
+from ncctl.appconfig.model import NcctlConfig
+from ncctl.config.files import NO_STATE_HOME, state_home
+from ncctl.config.paths import ConfigPath
 from ncctl.errors import EXIT_CONFIG
 from tests.cli.conftest import snapshot
 from tests.helpers import run_process
@@ -139,7 +139,7 @@ def test_every_relative_path_is_taken_from_the_files_directory(
     path = directory / "c.toml"
     path.write_text(EVERY_PATH, encoding="utf-8")
     monkeypatch.chdir(elsewhere)
-    cfg, doc = config.load_file(path)
+    cfg, doc = load_file(path)
     d = directory
     feed, session = cfg.components.feed_handler, cfg.components.order_session
     assert feed.ready is not None and session.ready is not None
@@ -211,10 +211,10 @@ def test_every_relative_path_is_taken_from_the_files_directory(
 def test_the_default_archive_directory_is_in_the_state_directory(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('state_dir = "/var/lib/x"\n', encoding="utf-8")
-    cfg, _ = config.load_file(path)
+    cfg, _ = load_file(path)
     assert cfg.logs.archive_dir == Path("/var/lib/x/archive")
     path.write_text('environment = "x"\n', encoding="utf-8")
-    cfg, _ = config.load_file(path)
+    cfg, _ = load_file(path)
     assert (cfg.state_dir, cfg.logs.archive_dir) == (
         tmp_path / ".ncctl",
         tmp_path / ".ncctl/archive",
@@ -237,11 +237,11 @@ def test_any_path_is_taken_from_the_base_unless_absolute(
 ) -> None:
     written = ("/" if absolute else "") + "/".join(parts)
     doc = {"state_dir": written, "clock": {"file": written}}
-    cfg = config.validate_document(doc, "t.toml", base=tmp_path)
+    cfg = validate_document(doc, "t.toml", base=tmp_path)
     want = Path(written) if absolute else tmp_path / written
     assert cfg.state_dir == want and cfg.clock.file == want
     # without a base (a model built in code), paths stay as written
-    assert config.validate_document(doc, "t.toml").state_dir == Path(written)
+    assert validate_document(doc, "t.toml").state_dir == Path(written)
 
 
 @pytest.mark.parametrize(

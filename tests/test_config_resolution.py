@@ -42,7 +42,7 @@ def marked(path: Path, environment: str) -> None:
 
 def drive() -> None:
     """In the namespace: set up each case of stdin, load, print what was found (a line each)."""
-    from ncctl import config
+    from ncctl.appconfig.load import load
     from ncctl.errors import NcctlError
 
     root = Path(sys.argv[1])
@@ -72,7 +72,7 @@ def drive() -> None:
         elif case["local"] == "env-set-missing":
             os.environ["NCCTL_ENV"] = "local"
         try:
-            loaded = config.load(explicit)
+            loaded = load(explicit)
             found: dict[str, Any] = {
                 "source": loaded.source,
                 "environment": loaded.config.environment,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ncctl.config import NcctlConfig
-from ncctl.credentials import ILINK_SECRET, destination_credential, with_credentials
+from ncctl.appconfig.credentials import ILINK_SECRET, destination_credential, with_credentials
+from ncctl.appconfig.model import NcctlConfig
 from tests.logs.helpers import run
 
 

@@ -23,23 +23,11 @@ LIMIT = 500
 EXEMPT = ("ncctl/ilink/sbe.py", "ncctl/sim/")
 """The SBE layouts (one table per message) and the simulators (outside the product)."""
 
-OVERSIZED = {
-    "ncctl/config.py": 724,
-    "ncctl/config_check.py": 599,
-}
+OVERSIZED: dict[str, int] = {}
 """Product files still over the limit, with their line count as a ceiling: none may grow, and
 a file leaves the list once it is split."""
 
-BASELINE_IGNORES = frozenset(
-    {
-        "ncctl.config -> ncctl.ilink.settings",
-        "ncctl.config -> ncctl.logs.ssh_algorithms",
-        "ncctl.config -> ncctl.logs.url",
-        "ncctl.config -> ncctl.preflight.settings",
-        "ncctl.credentials -> ncctl.config",
-        "ncctl.ilink.party_inputs -> ncctl.config",
-    }
-)
+BASELINE_IGNORES: frozenset[str] = frozenset()
 """Every import exception the contracts had when they were declared; new ones are not
 allowed (break the import instead)."""
 
@@ -133,11 +121,11 @@ def test_the_import_contracts_are_kept() -> None:
 
 def test_an_import_exception_that_matches_nothing_fails_the_check(tmp_path: Path) -> None:
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    anchor = "ignore_imports = [   # the imports still to remove"
+    anchor = 'type = "layers"\n'
     assert text.count(anchor) == 1
     config = tmp_path / "pyproject.toml"
     config.write_text(
-        text.replace(anchor, 'ignore_imports = [ "ncctl.floor -> ncctl.cli",  # the imports'),
+        text.replace(anchor, anchor + 'ignore_imports = ["ncctl.floor -> ncctl.cli"]\n'),
         encoding="utf-8",
     )
     done = _lint_imports(config)

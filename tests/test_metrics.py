@@ -23,8 +23,9 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ncctl.appconfig.load import load_file
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.components.lifecycle import backend_for
-from ncctl.config import NcctlConfig, load_file
 from ncctl.ilink.status import RegistrationStatus
 from ncctl.jobs.records import JobStore, job_store_path
 from ncctl.logs.manifest import Manifest, manifest_path
@@ -128,7 +129,7 @@ def env(tmp_path: Path) -> Env:
 @pytest.fixture
 def feed_running(env: Env) -> Iterator[None]:
     """The feed handler runs (a real child process); the order session does not."""
-    backend = backend_for("feed_handler", env.config)
+    backend = backend_for("feed_handler", env.config.components, env.config.state_dir)
     backend.start()
     yield
     backend.stop()
@@ -143,7 +144,7 @@ def test_metrics_served_over_http_are_computed_at_each_scrape(env: Env, feed_run
         assert server.host == "127.0.0.1" and server.port > 0
         got = scrape(server.url)
 
-        assert got[key("ncctl_info", version="0.1.0", environment="dev")] == 1
+        assert got[key("ncctl_info", version="0.1.0", environment="dev", client="", site="")] == 1
         assert got[key("ncctl_collect_timestamp_seconds")] == NOW.timestamp()
         # schedule: Wednesday 16:40 CT, market closed until the 16:45 pre-open
         assert got[key("ncctl_schedule_market_state", state="CLOSED")] == 1
@@ -198,7 +199,7 @@ def test_metrics_served_over_http_are_computed_at_each_scrape(env: Env, feed_run
         assert all(v == 0 for (n, _), v in got.items() if n == "ncctl_collector_errors")
 
         # the values are computed at each scrape, not when the server started
-        backend_for("feed_handler", env.config).stop()
+        backend_for("feed_handler", env.config.components, env.config.state_dir).stop()
         again = scrape(server.url)
         assert again[key("ncctl_component_up", component="feed_handler")] == 0
         assert again[key("ncctl_component_drift", component="feed_handler")] == 1

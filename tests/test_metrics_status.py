@@ -7,9 +7,9 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ncctl.components.base import COMPONENTS
+from ncctl.appconfig.load import load_file
+from ncctl.components.backend import COMPONENTS
 from ncctl.components.status import component_status
-from ncctl.config import load_file
 from ncctl.jobs.definitions import JOBS
 from ncctl.jobs.records import JobStore, job_store_path
 from ncctl.jobs.status import job_status, latest_instants

@@ -26,8 +26,8 @@ from prometheus_client import CollectorRegistry, Gauge
 from pydantic import ValidationError
 
 from ncctl.addresses import is_loopback
+from ncctl.appconfig.sections import MetricsConfig, MetricsTls
 from ncctl.cli.main import main
-from ncctl.config import MetricsConfig, MetricsTls
 from ncctl.errors import EXIT_CONFIG, ConfigError
 from ncctl.metrics.server import MetricsServer, serve
 from tests.tls import Authority, Issued, make_authority, write_key

@@ -39,7 +39,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ncctl.config import ETC_CONFIG
+from ncctl.config.files import ETC_CONFIG
 from tests.helpers import holds_within
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -63,5 +63,5 @@ def verify(ctx: CommandContext) -> AuditVerify:
 
     cfg = ctx.config().config
     path = journal_path(cfg.state_dir)
-    heads, notes = exported_heads(cfg)
+    heads, notes = exported_heads(cfg.logs, cfg.destinations, cfg.state_dir)
     return AuditVerify(path, verify_chain(path, heads), notes)

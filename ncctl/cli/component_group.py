@@ -32,6 +32,7 @@ def lifecycle(
     see ``CommandContext.changing``); ``starts``: for a command that may start one (only then is a
     ``--clock`` written to ``state_dir/run/clock.json`` to share, and the order session's
     registration gate applied)."""
+    from ncctl.appconfig.component_env import component_environments
     from ncctl.components.lifecycle import Lifecycle
     from ncctl.runner.registration import session_gate
 
@@ -39,9 +40,11 @@ def lifecycle(
     gated = starts and ctx.command.startswith("session ")  # the order session's registration
     loaded = ctx.config()
     return Lifecycle(
-        loaded.config,
+        loaded.config.components,
+        loaded.config.state_dir,
         ctx.engine(),
         ctx.now(),
+        environments=component_environments(loaded.config),
         component_env=ctx.clock_env() if starts else {},
         session_gate=session_gate(loaded.config) if gated else None,
     )
@@ -52,7 +55,7 @@ def observer(ctx: CommandContext) -> Lifecycle:
     from ncctl.components.lifecycle import Lifecycle
 
     loaded = ctx.config()
-    return Lifecycle(loaded.config, ctx.engine(), ctx.now())
+    return Lifecycle(loaded.config.components, loaded.config.state_dir, ctx.engine(), ctx.now())
 
 
 def component_app(name: str, what: str) -> typer.Typer:

@@ -11,9 +11,9 @@ from ncctl.cli.command import command
 from ncctl.cli.options import DryRunOpt, JsonOpt, OverrideOpt, ReasonOpt
 
 if TYPE_CHECKING:
+    from ncctl.appconfig.model import NcctlConfig
     from ncctl.cli.context import CommandContext
     from ncctl.cli.views.config import ConfigInit, ConfigSet, ConfigShow, ConfigValidation
-    from ncctl.config import NcctlConfig
 
 app = typer.Typer(
     help="Show, validate, change and create configuration files.", no_args_is_help=True
@@ -27,11 +27,11 @@ def show(ctx: CommandContext) -> ConfigShow:
     Every path is shown absolute; "base" is the directory relative paths were taken from
     (the per-user state directory for the embedded default).
     """
-    from ncctl import config
     from ncctl.cli.views.config import ConfigShow
+    from ncctl.config.masking import masked
 
     loaded = ctx.config()
-    return ConfigShow(loaded.path, loaded.source, loaded.base, config.masked(loaded.config))
+    return ConfigShow(loaded.path, loaded.source, loaded.base, masked(loaded.config))
 
 
 @command(app, "validate")
@@ -53,11 +53,12 @@ def validate(
     under .invalid). Every problem is listed, each with its key; exit 78 if any is an error
     (warnings alone exit 0). Nothing is written.
     """
+    from ncctl.appconfig.check import load_checked
+    from ncctl.appconfig.problems import ConfigProblems
     from ncctl.cli.views.config import ConfigValidation
-    from ncctl.config_check import ConfigProblems, load_checked
 
     if file is None:
-        from ncctl.config_files import resolve_path
+        from ncctl.config.files import resolve_path
 
         path, source = resolve_path(ctx.options.config_path)
         loaded, problems = load_checked(path, source, credentials=True)
@@ -116,9 +117,12 @@ def set_(
     ilink.secret_key) is read from stdin when VALUE is "-", or from a hidden prompt when VALUE
     is left out, never from the command line (exit 64 if given there).
     """
-    from ncctl import config
+    from ncctl.appconfig.load import validate_document
+    from ncctl.appconfig.model import NcctlConfig
     from ncctl.cli import secret_value
     from ncctl.cli.views.config import ConfigSet
+    from ncctl.config.keys import parse_value, set_value
+    from ncctl.config.masking import MASK, mask_value
     from ncctl.errors import ConfigError
 
     secret, value = _value_for(key, value)
@@ -135,21 +139,24 @@ def set_(
     if not dry_run:
         ctx.changing(force, reason)
     path = loaded.path
-    if secret or secret_value.secret_inside(key, config.parse_value(value)) is not None:
+    if secret or secret_value.secret_inside(key, parse_value(value)) is not None:
         secret_value.check_private(path)
     if not dry_run:
         from ncctl.journal import Journal, journal_path
 
         journal = Journal(journal_path(loaded.config.state_dir))  # checked before the change
-    old_raw, new_raw = config.set_value(path, key, value, dry_run=dry_run, literal=secret)
-    old, new_value = config.mask_value(key, old_raw), config.mask_value(key, new_raw)
+    old_raw, new_raw = set_value(
+        path, key, value, validate_document, dry_run=dry_run, literal=secret
+    )
+    old = mask_value(NcctlConfig, key, old_raw)
+    new_value = mask_value(NcctlConfig, key, new_raw)
     if secret:
-        old = config.MASK if old is not None else None
-        new_value = config.MASK
+        old = MASK if old is not None else None
+        new_value = MASK
     if not dry_run:
         journal.append(
             ctx.command,
-            [key, value if new_value == new_raw else config.MASK],
+            [key, value if new_value == new_raw else MASK],
             "ok",
             reason=reason,
             details={"file": str(path), "old": old, "new": new_value},
@@ -159,11 +166,11 @@ def set_(
 
 def _value_for(key: str, value: str | None) -> tuple[bool, str]:
     """(is a secret, the value text): a secret comes from stdin or a hidden prompt only."""
-    from ncctl import config
     from ncctl.cli import secret_value
+    from ncctl.config.keys import parse_key, parse_value
     from ncctl.errors import UsageError
 
-    config.parse_key(key)  # a malformed KEY is reported before anything is read
+    parse_key(key)  # a malformed KEY is reported before anything is read
     if secret_value.is_secret_key(key):
         if value not in (None, secret_value.STDIN):
             raise secret_value.refuse_on_command_line(key, key)
@@ -175,7 +182,7 @@ def _value_for(key: str, value: str | None) -> tuple[bool, str]:
         )
     if value == secret_value.STDIN:
         return False, secret_value.read_value(key)
-    inside = secret_value.secret_inside(key, config.parse_value(value))
+    inside = secret_value.secret_inside(key, parse_value(value))
     if inside is not None:
         raise secret_value.refuse_on_command_line(key, inside)
     return False, value
@@ -199,7 +206,8 @@ def init(
     The staging and prod files hold placeholders (hosts under .invalid, "set-me", key files
     to create): `ncctl config validate FILE` lists each one until it is filled in.
     """
-    from ncctl import config
+    from ncctl.appconfig.load import validate_document
     from ncctl.cli.views.config import ConfigInit
+    from ncctl.config.init import init_file
 
-    return ConfigInit(config.init_file(env, directory, force=force), env)
+    return ConfigInit(init_file(env, directory, validate_document, force=force), env)

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
     from typer import _click as click
 
+    from ncctl.appconfig.model import LoadedConfig
     from ncctl.clock import Clock
-    from ncctl.config import LoadedConfig
     from ncctl.schedule import ScheduleEngine
 
 
@@ -107,11 +107,13 @@ class CommandContext:
 
     def config(self) -> LoadedConfig:
         if self._loaded is None:
-            from ncctl import config
+            from ncctl.appconfig.load import load
             from ncctl.floor import trust_service_user
+            from ncctl.journal.client import acting_for
 
-            self._loaded = config.load(self.config_path)
+            self._loaded = load(self.config_path)
             trust_service_user(self._loaded.config.systemd.user)
+            acting_for(self._loaded.config.client)
         return self._loaded
 
     def clock_env(self) -> dict[str, str]:
@@ -198,14 +200,14 @@ class CommandContext:
         """Call before the command (or ``action``, when it names what changes) changes any
         state. A simulated clock (``--clock``, ``[clock] file``, ``$NCCTL_CLOCK_FILE``) is
         refused (exit 1, nothing changed) unless the configuration is a development one
-        (:func:`ncctl.development.is_development`) or ``--force --reason`` is given: then the
-        journal records the override with the clock.
+        (:func:`ncctl.appconfig.development.is_development`) or ``--force --reason`` is given:
+        then the journal records the override with the clock.
         Every journal line of the command records its clock; the configuration, its source,
         the state directory and the clock are said on stderr (text) or in ``data.context``
         (JSON). ``simulated``: the command runs a simulated clock of its own (the demo);
         ``hint``: instead of offering ``--force`` (a command that has none); ``tuning_root``:
         the root a ``tune`` command acts on instead of ``tuning.root`` (``--root``)."""
-        from ncctl.development import development_problem
+        from ncctl.appconfig.development import development_problem
         from ncctl.errors import RefusedError
         from ncctl.journal.runclock import forced
         from ncctl.override import check_force
@@ -249,7 +251,7 @@ class CommandContext:
             from ncctl.schedule import cache
 
             if self._loaded is None:
-                from ncctl.config_files import resolve_path
+                from ncctl.config.files import resolve_path
 
                 path, _ = resolve_path(self.config_path)
                 hit = cache.load(path)
@@ -297,7 +299,11 @@ def of(parsed: click.Context) -> CommandContext:
 
 def reset() -> None:
     """Forget what a previous run set in the core (``main`` may run many times in-process)."""
-    for name, forget in (("ncctl.clock", "run_on"), ("ncctl.journal.runclock", "forced")):
+    for name, forget in (
+        ("ncctl.clock", "run_on"),
+        ("ncctl.journal.runclock", "forced"),
+        ("ncctl.journal.client", "acting_for"),
+    ):
         module = sys.modules.get(name)
         if module is not None:  # an earlier run in this process set it
             getattr(module, forget)(None)

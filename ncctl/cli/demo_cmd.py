@@ -38,7 +38,7 @@ def demo(
     """
     import datetime as dt
 
-    from ncctl import config
+    from ncctl.appconfig.load import validate_document
     from ncctl.cli.views.demo import DemoWeek
     from ncctl.runner.demo import Demo
     from ncctl.schedule.timeparse import parse_date
@@ -60,7 +60,7 @@ def demo(
     workdir = loaded.config.state_dir.absolute() / "demo"
     runner = Demo(
         # relative paths of the configuration taken from the demo's own fresh directory
-        config.validate_document(loaded.document, str(loaded.path), base=workdir),
+        validate_document(loaded.document, str(loaded.path), base=workdir),
         config_path=loaded.path,
         engine=engine,
         workdir=workdir,

@@ -12,7 +12,7 @@ from ncctl.cli.options import JsonOpt
 if TYPE_CHECKING:
     from ncctl.cli.context import CommandContext
     from ncctl.cli.views.dev import GatewayAction, GatewayStatus
-    from ncctl.components.base import ActionResult
+    from ncctl.components.backend import ActionResult
     from ncctl.runner.dev_gateway import GatewayBackend
 
 app = typer.Typer(

@@ -36,7 +36,9 @@ def _locked_manifest(
     from ncctl.logs.manifest import locked_manifest
 
     cfg = ctx.config().config
-    with locked_manifest(cfg, ctx.command, read_only=read_only, rebuild=rebuild) as manifest:
+    with locked_manifest(
+        cfg.logs, cfg.state_dir, ctx.command, read_only=read_only, rebuild=rebuild
+    ) as manifest:
         yield manifest
 
 
@@ -89,12 +91,13 @@ def rotate(
     args = [f"--category={category}"] if category else []
     args += ["--force"] if force else []
     with _locked_manifest(ctx, read_only=dry_run) as manifest:
+        cfg = loaded.config
         rotator = Rotator(
-            loaded.config,
+            cfg.logs,
             ctx.engine(),
             manifest,
             ctx.now(),
-            lambda owner: backend_for(owner, loaded.config).reopen(),
+            lambda owner: backend_for(owner, cfg.components, cfg.state_dir).reopen(),
         )
         try:
             run = rotator.run(category, dry_run=dry_run, force_reason=reason if force else None)
@@ -103,7 +106,7 @@ def rotate(
                 journal_rotation(journal, ctx.command, args, refused=err)
             raise
         if not dry_run:
-            run.results += export_journal(loaded.config, manifest, run.results)
+            run.results += export_journal(cfg.logs, cfg.state_dir, manifest, run.results)
     if not dry_run:
         journal_rotation(journal, ctx.command, args, run=run, reason=reason)
     return LogsRotation(run, dry_run, reason, _held_zone(ctx, run.held))
@@ -210,7 +213,9 @@ def upload(
     journal = Journal(journal_path(cfg.state_dir))  # refused before anything is sent
     shows_progress = ctx.output.shows_text
     with _locked_manifest(ctx, rebuild=rebuild) as manifest:
-        uploader = Uploader(cfg, manifest, destination, progress=_Progress(shows_progress))
+        uploader = Uploader(
+            cfg.logs, cfg.destinations, manifest, destination, progress=_Progress(shows_progress)
+        )
         outcomes = uploader.run()
     failed = [o for o in outcomes if o.state != "verified"]
     if outcomes:
@@ -249,10 +254,10 @@ def status(ctx: CommandContext) -> LogsStatus:
     from ncctl.logs.manifest import open_manifest
 
     cfg = ctx.config().config
-    manifest = open_manifest(cfg, read_only=True)
+    manifest = open_manifest(cfg.logs, cfg.state_dir, read_only=True)
     try:
-        inv = inventory(cfg, manifest, ctx.engine(), ctx.now())
-        unknown = [u.as_dict() for u in unknown_archives(cfg, manifest)]
+        inv = inventory(cfg.logs, manifest, ctx.engine(), ctx.now())
+        unknown = [u.as_dict() for u in unknown_archives(cfg.logs, manifest)]
     finally:
         manifest.close()
     failure = unknown_failure(unknown)
@@ -283,7 +288,7 @@ def prune(
     cfg = ctx.config().config
     journal = None if dry_run else Journal(journal_path(cfg.state_dir))
     with _locked_manifest(ctx, read_only=dry_run) as manifest:
-        removed = prune_archives(cfg, manifest, ctx.now(), dry_run=dry_run)
+        removed = prune_archives(cfg.logs, manifest, ctx.now(), dry_run=dry_run)
     if removed and journal is not None:
         removed_files = [r["file"] for r in removed]
         journal.append(ctx.command, [], "ok", reason=reason, details={"removed": removed_files})

@@ -97,7 +97,7 @@ def _man_command(entry: CommandEntry) -> list[str]:
 def render_man_page(app: typer.Typer | None = None) -> str:
     """The man page ncctl(1) of the whole app, in roff (the content of docs/ncctl.1)."""
     from ncctl.cli.app import EXIT_STATUS, TUNE_EXIT_STATUS
-    from ncctl.config_files import ETC_CONFIG
+    from ncctl.config.files import ETC_CONFIG
 
     entries = list(tree.iter_commands(app))
     root = entries[0]

@@ -32,9 +32,9 @@ app = typer.Typer(
 
 def party_inputs(ctx: CommandContext) -> PartyInputs:
     """The ``[ilink]``, ``[[party_details]]``, state and audit settings of the configuration."""
-    from ncctl.ilink.party_inputs import inputs_from_config
+    from ncctl.runner.registration import party_inputs as inputs_of
 
-    return inputs_from_config(ctx.config().config)
+    return inputs_of(ctx.config().config)
 
 
 @command(

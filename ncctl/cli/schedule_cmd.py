@@ -131,7 +131,7 @@ def next_(
     """Show the next scheduled events after an instant (default now)."""
     from ncctl.cli.views.schedule import ScheduleNext
     from ncctl.errors import UsageError
-    from ncctl.schedule.data import STATE_EVENTS
+    from ncctl.schedule.files import STATE_EVENTS
     from ncctl.schedule.views import events_view
 
     if event and not any(name.startswith(event) for name in STATE_EVENTS):

@@ -28,8 +28,8 @@ def scheduler_run(
 
     Logs one JSON line per event on stderr; with --json (-o json|yaml) it prints one document
     on stdout when it stops (its exit code, passes run and passes failed)."""
+    from ncctl.appconfig.development import is_development
     from ncctl.cli.views.scheduler import DaemonStopped
-    from ncctl.development import is_development
     from ncctl.errors import UsageError
     from ncctl.runner.daemon import Daemon
 

@@ -34,10 +34,11 @@ _SECRET_WORDS = re.compile(
 def is_secret_key(key: str) -> bool:
     """Whether ``key`` (dotted) names a secret: a secret field of the configuration models
     (``ilink.secret_key``) or any key whose name says it is one (``env.DB_PASSWORD``)."""
-    from ncctl.config import MASK, mask_value
+    from ncctl.appconfig.model import NcctlConfig
+    from ncctl.config.masking import MASK, mask_value
 
     last = key.rsplit(".", 1)[-1]
-    return mask_value(key, "x") == MASK or bool(_SECRET_WORDS.search(last))
+    return mask_value(NcctlConfig, key, "x") == MASK or bool(_SECRET_WORDS.search(last))
 
 
 def secret_inside(key: str, value: Any) -> str | None:

@@ -26,7 +26,7 @@ def status(
     from ncctl.cli.schedule_cmd import state_data
     from ncctl.cli.views.components import drift_error
     from ncctl.cli.views.status import StatusReport
-    from ncctl.components.base import COMPONENTS
+    from ncctl.components.backend import COMPONENTS
     from ncctl.schedule.views import events_view
 
     loaded = ctx.config()

@@ -73,7 +73,7 @@ def _tuner(ctx: CommandContext, root: Path | None, profile: Profile | None = Non
     if root is None and profile is not None:
         from ncctl.tuning.fakeroot import prepare, uses_fake_root
 
-        if uses_fake_root(cfg):
+        if uses_fake_root(cfg.environment, cfg.tuning):
             prepare(cfg.tuning.root, profile)
     host = Host(root if root is not None else cfg.tuning.root)
     return Tuner(host, cfg.state_dir, mounts=MOUNTS, now=ctx.now())

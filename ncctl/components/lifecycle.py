@@ -11,16 +11,17 @@ included, is journaled.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ncctl.components.base import COMPONENTS, ActionResult, Backend, ComponentStatus
-from ncctl.config import NcctlConfig
+from ncctl.components.backend import COMPONENTS, ActionResult, Backend, ComponentStatus
+from ncctl.components.section import ComponentsConfig
 from ncctl.errors import NcctlError, RefusedError, UsageError
 from ncctl.journal import Journal, journal_path
 from ncctl.override import check_force
-from ncctl.schedule import ScheduleEngine, ScheduleState
+from ncctl.schedule import ScheduleEngine, ScheduleSnapshot
 
 COMMAND_GROUP = {"feed_handler": "feed", "order_session": "session"}
 UP_EVENT = {"feed_handler": "feed_handler.on", "order_session": "order_entry.up"}
@@ -28,25 +29,29 @@ DOWN_EVENT = {"feed_handler": "feed_handler.off", "order_session": "order_entry.
 HOURS = {"feed_handler": "feed-handler", "order_session": "order-entry"}
 
 
-def backend_for(name: str, config: NcctlConfig, extra_env: dict[str, str] | None = None) -> Backend:
-    """The backend configured for component ``name``. A process component gets the
-    variables of :func:`~ncctl.components.environment.component_environment` and
-    ``extra_env``."""
+def backend_for(
+    name: str,
+    components: ComponentsConfig,
+    state_dir: Path,
+    env: Mapping[str, str] | None = None,
+) -> Backend:
+    """The backend ``components`` configures for component ``name`` (a process component keeps
+    its pid file and log under ``state_dir``). A process component is started with ``env``
+    added to ncctl's environment (what the configuration hands it: see
+    :func:`ncctl.appconfig.component_env.component_environment`)."""
     if name not in COMPONENTS:
         raise UsageError(f"unknown component {name!r}", hint=f"one of {', '.join(COMPONENTS)}")
-    comp = getattr(config.components, name)
+    comp = getattr(components, name)
     if comp.backend == "systemd":
         from ncctl.components.systemd import SystemdBackend
 
         return SystemdBackend(name, comp)
-    from ncctl.components.environment import component_environment
     from ncctl.components.process import ProcessBackend
 
-    env = component_environment(name, config) | (extra_env or {})
-    return ProcessBackend(name, comp, config.state_dir, base_env=env)
+    return ProcessBackend(name, comp, state_dir, base_env=dict(env or {}))
 
 
-def desired_running(name: str, state: ScheduleState) -> bool:
+def desired_running(name: str, state: ScheduleSnapshot) -> bool:
     """Whether the schedule wants component ``name`` running in ``state``."""
     if name == "feed_handler":
         return state.feed_handler
@@ -99,25 +104,33 @@ class Lifecycle:
 
     def __init__(
         self,
-        config: NcctlConfig,
+        components: ComponentsConfig,
+        state_dir: Path,
         engine: ScheduleEngine,
         now: dt.datetime,
         journal: Journal | None = None,
         *,
+        environments: Mapping[str, Mapping[str, str]] | None = None,
         component_env: dict[str, str] | None = None,
         session_gate: Callable[[dt.date], tuple[bool, str]] | None = None,
     ) -> None:
-        """``session_gate``: whether the order session may come up on a trade date (the
-        party-registration gate of :func:`ncctl.runner.registration.session_gate`)."""
-        self.config = config
+        """``environments``: what each component is started with, by name (see
+        :func:`ncctl.appconfig.component_env.component_environments`); ``component_env``:
+        added for every component. ``session_gate``: whether the order session may come up on
+        a trade date (the party-registration gate of
+        :func:`ncctl.runner.registration.session_gate`)."""
+        self.components = components
+        self.state_dir = state_dir
+        self.environments = environments or {}
         self.session_gate = session_gate
         self.component_env = component_env or {}
         self.engine = engine
         self.now = now
-        self.journal = journal or Journal(journal_path(config.state_dir))
+        self.journal = journal or Journal(journal_path(state_dir))
 
     def backend(self, name: str) -> Backend:
-        return backend_for(name, self.config, self.component_env)
+        env = {**self.environments.get(name, {}), **self.component_env}
+        return backend_for(name, self.components, self.state_dir, env)
 
     def _record(
         self,

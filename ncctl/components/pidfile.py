@@ -100,7 +100,7 @@ def read_pidfile(pidfile: Path) -> tuple[PidRecord | None, str | None]:
     """The pidfile's record, or (None, what is wrong with it); (None, None) when there is
     none. A damaged pidfile is never trusted."""
     from ncctl.errors import NcctlError
-    from ncctl.statefile import file_kind, read_capped
+    from ncctl.small_files import file_kind, read_capped
 
     try:
         if file_kind(pidfile, "the pidfile") is None:
@@ -151,7 +151,7 @@ def recorded_child(instance_lock: Path, supervisor: int, proc: Path) -> ProcStat
     """The component the supervisor recorded in its instance lock file, if /proc confirms it
     (alive, a child of ``supervisor``, with the recorded start time); else None."""
     from ncctl.errors import NcctlError
-    from ncctl.statefile import read_capped
+    from ncctl.small_files import read_capped
 
     try:
         raw = read_capped(instance_lock, what="the lock", limit=PIDFILE_LIMIT, error=NcctlError)

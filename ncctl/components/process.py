@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ncctl import floor
-from ncctl.components.base import ActionResult, ComponentStatus
+from ncctl.components.backend import ActionResult, ComponentStatus
 from ncctl.components.pidfile import (
     PIDFILE_DAMAGED,
     Instance,
@@ -50,7 +50,7 @@ from ncctl.components.procfs import (
     read_stat,
     started_at,
 )
-from ncctl.config import ComponentConfig, ReadyCheck
+from ncctl.components.section import ComponentConfig, ReadyCheck
 from ncctl.errors import CantCreateError, UnavailableError
 from ncctl.floor import wait_until
 

@@ -117,7 +117,13 @@ def _file_id(path: Path) -> str | None:
 
 
 def _has_open(pid: int, path: Path, file_id: str, proc: Path) -> bool:
-    """Whether ``pid`` has the file ``file_id``, opened as ``path`` (deleted since or not)."""
+    """Whether ``pid`` has the file ``file_id``, opened as ``path`` (deleted since or not).
+
+    Only for a process of this mount namespace: in another one ``path`` names another file (a
+    second host's state directory on its own file system, whose inode numbers may well be the
+    same), and only the same file (device and inode) makes it the holder."""
+    if not _same_mount_namespace(pid, proc):
+        return False
     inode = int(file_id.rsplit(":", 1)[1])
     names = {str(path), f"{path} (deleted)"}
     fd_dir = proc / str(pid) / "fd"
@@ -132,6 +138,16 @@ def _has_open(pid: int, path: Path, file_id: str, proc: Path) -> bool:
         except OSError:
             continue
     return False
+
+
+def _same_mount_namespace(pid: int, proc: Path) -> bool:
+    """Whether ``pid`` sees the same mounts as this process (True when it cannot be told: the
+    path then names the same file as it did before namespaces were looked at)."""
+    try:
+        theirs, ours = (proc / who / "ns" / "mnt" for who in (str(pid), "self"))
+        return theirs.readlink() == ours.readlink()
+    except OSError:
+        return True
 
 
 def flock_holders(path: Path, proc: Path = Path("/proc")) -> list[int]:

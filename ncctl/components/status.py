@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ncctl.components.base import ComponentStatus
-    from ncctl.config import ComponentConfig
+    from ncctl.components.backend import ComponentStatus
+    from ncctl.components.section import ComponentConfig
 
 
 def component_status(name: str, section: ComponentConfig, state_dir: Path) -> ComponentStatus:

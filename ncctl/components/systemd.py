@@ -19,8 +19,8 @@ import re
 import subprocess
 from collections.abc import Mapping
 
-from ncctl.components.base import ActionResult, ComponentStatus
-from ncctl.config import ComponentConfig
+from ncctl.components.backend import ActionResult, ComponentStatus
+from ncctl.components.section import ComponentConfig
 from ncctl.errors import ConfigError, TemporaryError, UnavailableError
 
 DEFAULT_UNITS = {

@@ -5,7 +5,7 @@
 * :mod:`ncctl.ilink.fixp` - a FIXP client session over TCP (Negotiate, Establish, sequenced
   application messages, Terminate); :mod:`ncctl.ilink.fixp_signatures` - its HMAC signatures.
 * :mod:`ncctl.ilink.credentials` - the access key id and secret, from a key file.
-* :mod:`ncctl.ilink.settings` - the configuration models (``[ilink]``, ``[[party_details]]``).
+* :mod:`ncctl.ilink.section` - the configuration models (``[ilink]``, ``[[party_details]]``).
 * :mod:`ncctl.ilink.registration` - weekly party-details registration;
   :mod:`ncctl.ilink.party_lookup` - listing and verification;
   :mod:`ncctl.ilink.session_gate` - whether the order session may come up.

@@ -12,7 +12,7 @@ from ncctl.errors import CantCreateError, ConfigError
 from ncctl.ilink import fixp, sbe
 from ncctl.ilink.audit_trail import MESSAGE_TYPES, AuditRow, AuditTrailWriter, Cell
 from ncctl.ilink.definitions import REQUEST_RESULTS
-from ncctl.ilink.settings import PartyDetails
+from ncctl.ilink.section import PartyDetails
 
 
 def _clean(text: str) -> str:

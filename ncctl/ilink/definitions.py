@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ncctl.ilink import sbe
-from ncctl.ilink.settings import ROLE_NAMES, PartyDetails
+from ncctl.ilink.section import ROLE_NAMES, PartyDetails
 
 REQUESTING_PARTY_SOURCE = "C"
 REQUESTING_PARTY_ROLE = "1"  # executing firm

@@ -7,10 +7,9 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from ncctl.config import NcctlConfig
 from ncctl.ilink import fixp
 from ncctl.ilink.credentials import Credentials, load_credentials
-from ncctl.ilink.settings import IlinkConfig, PartyDetails
+from ncctl.ilink.section import IlinkConfig, PartyDetails
 
 
 @dataclass(frozen=True)
@@ -21,18 +20,6 @@ class PartyInputs:
     entries: tuple[PartyDetails, ...]
     state_dir: Path
     audit_path: Path | None
-
-
-def inputs_from_config(config: NcctlConfig) -> PartyInputs:
-    """The party inputs of a configuration: ``[ilink]``, ``[[party_details]]``, the state
-    directory and the audit trail every message is written to."""
-    audit = config.logs.audit
-    return PartyInputs(
-        ilink=config.ilink,
-        entries=tuple(config.party_details),
-        state_dir=Path(config.state_dir),
-        audit_path=Path(audit.path) if audit is not None else None,
-    )
 
 
 def session_params(ilink: IlinkConfig) -> fixp.SessionParams:

@@ -19,7 +19,7 @@ from ncctl.ilink.definitions import (
 )
 from ncctl.ilink.errors import PartyMismatchError, PartyRejectedError, ProtocolError
 from ncctl.ilink.party_inputs import PartyInputs, credentials_for, session_params
-from ncctl.ilink.settings import IlinkConfig
+from ncctl.ilink.section import IlinkConfig
 
 
 def _list_request(firm: str, ids: Sequence[int]) -> Callable[[int, int], sbe.Message]:

@@ -47,7 +47,7 @@ from ncctl.ilink.errors import PartyRejectedError, ReusedPartyIdError
 from ncctl.ilink.party_inputs import PartyInputs, credentials_for, session_params, week_of
 from ncctl.ilink.party_lookup import expiry_warnings, held_definitions, require_entries
 from ncctl.ilink.registration_store import RegistrationStore
-from ncctl.ilink.settings import IlinkConfig, PartyDetails
+from ncctl.ilink.section import IlinkConfig, PartyDetails
 
 Status = str  # registered | already_registered | rejected | not_sent
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from ncctl.errors import NcctlError
 from ncctl.ilink.definitions import Definition
-from ncctl.ilink.settings import PartyDetails
+from ncctl.ilink.section import PartyDetails
 
 STATE_DB_NAME = "party.sqlite"
 

@@ -29,8 +29,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ncctl.config import ComponentConfig, NcctlConfig
-from ncctl.credentials import ILINK_SECRET, destination_credential
+from ncctl.appconfig.credentials import ILINK_SECRET, destination_credential
+from ncctl.appconfig.model import NcctlConfig
+from ncctl.components.section import ComponentConfig
 from ncctl.errors import ConfigError
 
 COMMON = (
@@ -129,7 +130,7 @@ def ncctl_writable(config: NcctlConfig, base: Path) -> list[Path]:
     """Where ncctl's own units write: the state directory, the live log directories (rotation
     renames there), the archive directories, the outboxes of ``file:`` destinations, and what
     the process-backend components they start write."""
-    from ncctl.components.base import COMPONENTS
+    from ncctl.components.backend import COMPONENTS
     from ncctl.logs.url import parse_destination_url
 
     found = [absolute(config.state_dir, base), absolute(config.logs.archive_dir, base)]
@@ -176,7 +177,7 @@ def credentials(config: NcctlConfig, base: Path) -> list[tuple[str, Path]]:
 def longest_pass(config: NcctlConfig) -> float:
     """How long a reconcile pass may take without being hung: waiting for the runner lock,
     then stopping and starting (and waiting for) every component."""
-    from ncctl.components.base import COMPONENTS
+    from ncctl.components.backend import COMPONENTS
     from ncctl.locks import RUNNER_LOCK_WAIT_S
 
     total = RUNNER_LOCK_WAIT_S

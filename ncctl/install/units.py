@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ncctl.components.base import COMPONENTS
+from ncctl.appconfig.model import NcctlConfig
+from ncctl.components.backend import COMPONENTS
 from ncctl.components.process import PYTHON_PLACEHOLDER
+from ncctl.components.section import ComponentConfig
 from ncctl.components.systemd import component_unit
-from ncctl.config import ComponentConfig, NcctlConfig
 from ncctl.errors import CantCreateError, ConfigError, UnavailableError
 from ncctl.floor import write_text_atomic
 from ncctl.install import sandbox

@@ -173,6 +173,7 @@ class Journal:
         now_ns: int | None,
     ) -> dict[str, Any]:
         from ncctl.journal.anchor import Anchor
+        from ncctl.journal.client import client_field
 
         clock = clock_field()  # read before the lock: a shared clock is a file to read
         if reason is None and clock.get("override"):
@@ -202,6 +203,7 @@ class Journal:
                     "prev": head.hash,
                     "time": iso_ns(ts_ns),
                     "clock": clock,
+                    "client": client_field(),
                 }
                 if recovered is not None:
                     record["recovered"] = recovered

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ncctl.errors import PermissionDeniedError
 
 if TYPE_CHECKING:
-    from ncctl.config import NcctlConfig
+    from ncctl.logs.section import LogsConfig
 
 SIDECAR = ".sha256"
 NOT_ARCHIVES = (SIDECAR, ".part", ".tmp")
@@ -42,11 +42,11 @@ def archive_files(directory: Path) -> list[tuple[Path, int]]:
     return out
 
 
-def sidecars_present(config: NcctlConfig) -> str | None:
+def sidecars_present(logs: LogsConfig) -> str | None:
     """Why a manifest must exist (archives with .sha256 sidecars in an archive directory),
     or None when no archive directory holds one."""
-    for name in config.logs.categories():
-        directory = config.logs.archive_for(name)
+    for name in logs.categories():
+        directory = logs.archive_for(name)
         found = [p for p, _ in archive_files(directory) if sidecar_of(p).is_file()]
         if found:
             return (

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 from ncctl import floor
-from ncctl.config import DestinationConfig
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import CantCreateError, PermissionDeniedError, TemporaryError
 from ncctl.logs.destinations import (
@@ -21,6 +20,7 @@ from ncctl.logs.destinations import (
     VerifyOutcome,
     sha256_of,
 )
+from ncctl.logs.section import DestinationConfig
 from ncctl.logs.url import parse_destination_url
 
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ncctl.config import NcctlConfig
 from ncctl.errors import NcctlError
 from ncctl.logs.archives import archive_files, sidecar_of
 from ncctl.logs.manifest import Manifest
+from ncctl.logs.section import LogsConfig
 from ncctl.logs.trade_dates import last_closed_trade_date, newest_rotated
 from ncctl.schedule import ScheduleEngine
 
@@ -32,7 +32,7 @@ class Inventory:
 
 
 def inventory(
-    config: NcctlConfig, manifest: Manifest, engine: ScheduleEngine, now: dt.datetime
+    logs: LogsConfig, manifest: Manifest, engine: ScheduleEngine, now: dt.datetime
 ) -> Inventory:
     last = last_closed_trade_date(engine, now)
     uploads: dict[int, dict[str, dict[str, Any]]] = {}
@@ -47,7 +47,7 @@ def inventory(
     overdue: list[dict[str, Any]] = []
     held = {h.file_id: h.as_dict() for h in manifest.holds()}
     for row in manifest.files("state != 'pruned'"):
-        cat = config.logs.categories().get(row.category)
+        cat = logs.categories().get(row.category)
         wanted = list(cat.destinations) if cat else list(uploads.get(row.id, {}))
         per_dest: dict[str, Any] = {}
         for dest in wanted:
@@ -78,15 +78,15 @@ def inventory(
         overdue,
         last.isoformat() if last else None,
         list(held.values()),
-        clock_warnings(config, manifest, last),
+        clock_warnings(logs, manifest, last),
     )
 
 
-def clock_warnings(config: NcctlConfig, manifest: Manifest, last: dt.date | None) -> list[str]:
+def clock_warnings(logs: LogsConfig, manifest: Manifest, last: dt.date | None) -> list[str]:
     """One warning per category whose newest archive is after the last closed trade date."""
     out: list[str] = []
-    for name in config.logs.categories():
-        newest = newest_rotated(config, manifest, name)
+    for name in logs.categories():
+        newest = newest_rotated(logs, manifest, name)
         if newest is not None and (last is None or newest > last):
             out.append(
                 f"the clock is behind the newest {name} archive ({newest}; the last closed "
@@ -96,7 +96,7 @@ def clock_warnings(config: NcctlConfig, manifest: Manifest, last: dt.date | None
 
 
 def prune(
-    config: NcctlConfig, manifest: Manifest, now: dt.datetime, dry_run: bool = False
+    logs: LogsConfig, manifest: Manifest, now: dt.datetime, dry_run: bool = False
 ) -> list[dict[str, Any]]:
     """Delete archives past ``retain_days`` that every destination verified."""
     today = now.date()
@@ -105,7 +105,7 @@ def prune(
         verified.setdefault(up.file_id, []).append(up.state)
     removed: list[dict[str, Any]] = []
     for row in manifest.files("state = 'compressed'"):
-        cat = config.logs.categories().get(row.category)
+        cat = logs.categories().get(row.category)
         if cat is None:
             continue
         age = (today - dt.date.fromisoformat(row.trade_date)).days
@@ -170,7 +170,7 @@ def _trade_date(name: str) -> str | None:
 def _sidecar_digest(path: Path) -> tuple[str | None, str | None]:
     """(the digest the sidecar of ``path`` names, None) or (None, why it cannot be used)."""
     from ncctl.errors import DataError, NcctlError
-    from ncctl.statefile import read_capped
+    from ncctl.small_files import read_capped
 
     side = sidecar_of(path)
     try:
@@ -189,7 +189,7 @@ def _sidecar_digest(path: Path) -> tuple[str | None, str | None]:
 
 
 def unknown_archives(
-    config: NcctlConfig, manifest: Manifest, *, hash_files: bool = True
+    logs: LogsConfig, manifest: Manifest, *, hash_files: bool = True
 ) -> list[UnknownArchive]:
     """Archives in the categories' archive directories that the manifest does not know; each
     checked against its ``.sha256`` sidecar (``hash_files``) to say whether it may be adopted."""
@@ -197,8 +197,8 @@ def unknown_archives(
 
     known = manifest.archive_names()  # (and a directory two categories share: seen once)
     found: list[UnknownArchive] = []
-    for name in config.logs.categories():
-        for path, size in archive_files(config.logs.archive_for(name)):
+    for name in logs.categories():
+        for path, size in archive_files(logs.archive_for(name)):
             if str(path) in known:
                 continue
             known.add(str(path))

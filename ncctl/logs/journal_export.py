@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from ncctl import floor
-from ncctl.config import NcctlConfig
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import CantCreateError, TemporaryError
 from ncctl.journal import ExportedHead, Head, Journal, journal_path
@@ -35,6 +34,7 @@ from ncctl.journal.records import EMPTY
 from ncctl.logs.destinations import sha256_of
 from ncctl.logs.manifest import Manifest, manifest_path
 from ncctl.logs.rotation_result import CategoryResult
+from ncctl.logs.section import DestinationConfig, LogsConfig
 from ncctl.statedb import open_readonly_if_present
 
 CATEGORY = "journal"
@@ -42,8 +42,8 @@ HEAD_SUFFIX = ".head.json"
 CHUNK = 1024 * 1024
 
 
-def journal_archive_dir(config: NcctlConfig) -> Path:
-    return config.logs.archive_dir / CATEGORY
+def journal_archive_dir(logs: LogsConfig) -> Path:
+    return logs.archive_dir / CATEGORY
 
 
 def _read_bytes(path: Path) -> bytes | None:
@@ -118,10 +118,12 @@ def _copy_segment(source: Path, start: int, end: int, target: Path) -> str:
     return digest.hexdigest()
 
 
-def _export(config: NcctlConfig, manifest: Manifest, trade_date: str) -> CategoryResult | None:
+def _export(
+    logs: LogsConfig, state_dir: Path, manifest: Manifest, trade_date: str
+) -> CategoryResult | None:
     """The export of one trade date; None (and nothing written) when no line was appended
     since the previous export."""
-    source = journal_path(config.state_dir)
+    source = journal_path(state_dir)
     head = Journal(source).head()
     prev = _previous(manifest, trade_date)
     if head == prev:
@@ -130,7 +132,7 @@ def _export(config: NcctlConfig, manifest: Manifest, trade_date: str) -> Categor
         return None
     if prev.size > head.size:  # the journal shrank: export all of it
         prev = EMPTY
-    directory = journal_archive_dir(config)
+    directory = journal_archive_dir(logs)
     floor.ensure_dir(directory, "journal's archive directory")
     day = trade_date.replace("-", "")
     segment = directory / f"journal.{day}.jsonl"
@@ -148,7 +150,7 @@ def _export(config: NcctlConfig, manifest: Manifest, trade_date: str) -> Categor
     }
     floor.write_text_atomic(head_file, json.dumps(doc, indent=1, sort_keys=True) + "\n", mode=0o640)
     crashpoint("journal_export.before_manifest")
-    audit = config.logs.categories().get("audit")
+    audit = logs.categories().get("audit")
     destinations = list(audit.destinations) if audit else []
     files: list[dict[str, Any]] = []
     with manifest.transaction():
@@ -181,10 +183,10 @@ def _export(config: NcctlConfig, manifest: Manifest, trade_date: str) -> Categor
 
 
 def export_journal(
-    config: NcctlConfig, manifest: Manifest, results: Sequence[CategoryResult]
+    logs: LogsConfig, state_dir: Path, manifest: Manifest, results: Sequence[CategoryResult]
 ) -> list[CategoryResult]:
-    """Export the journal for every trade date ``results`` rotated (or found rotated by an
-    earlier run) and not exported yet; called under the ``logs`` lock."""
+    """Export the journal of ``state_dir`` for every trade date ``results`` rotated (or found
+    rotated by an earlier run) and not exported yet; called under the ``logs`` lock."""
     dates = {
         r.trade_date
         for r in results
@@ -192,7 +194,7 @@ def export_journal(
         and r.action in ("rotated", "already")
         and not manifest.rotated(CATEGORY, r.trade_date)
     }
-    done = [_export(config, manifest, td) for td in sorted(dates)]
+    done = [_export(logs, state_dir, manifest, td) for td in sorted(dates)]
     return [r for r in done if r is not None]
 
 
@@ -203,10 +205,10 @@ def _exported(td: str, where: str, doc: dict[str, Any], how: str = "read") -> Ex
     return ExportedHead(td, where, doc["lines"], doc["hash"], doc["size"], how)
 
 
-def _rows(config: NcctlConfig) -> list[tuple[str, Path, str | None, list[tuple[str, str]]]]:
+def _rows(state_dir: Path) -> list[tuple[str, Path, str | None, list[tuple[str, str]]]]:
     """(trade date, local head file, recorded sha256, [(destination, upload state)])."""
     db = open_readonly_if_present(
-        manifest_path(config.state_dir),
+        manifest_path(state_dir),
         "SELECT 1 FROM files LIMIT 1",
         "move it aside and rebuild it from the archive's .sha256 sidecars",
     )
@@ -230,15 +232,19 @@ def _rows(config: NcctlConfig) -> list[tuple[str, Path, str | None, list[tuple[s
         db.close()
 
 
-def exported_heads(config: NcctlConfig) -> tuple[list[ExportedHead], list[str]]:
-    """Every exported head this host can check against, and notes on those it cannot."""
+def exported_heads(
+    logs: LogsConfig, destinations: dict[str, DestinationConfig], state_dir: Path
+) -> tuple[list[ExportedHead], list[str]]:
+    """Every exported head this host can check against (in the archive of ``logs``, at
+    ``destinations``, as the manifest of ``state_dir`` records them), and notes on those it
+    cannot."""
     from ncctl.logs.url import parse_destination_url
 
     heads: list[ExportedHead] = []
     notes: list[str] = []
-    rows = _rows(config)
+    rows = _rows(state_dir)
     known = {str(r[1]) for r in rows}
-    directory = journal_archive_dir(config)
+    directory = journal_archive_dir(logs)
     if directory.is_dir():
         for extra in sorted(directory.glob(f"journal.*{HEAD_SUFFIX}")):
             doc = _read_head(extra)
@@ -255,7 +261,7 @@ def exported_heads(config: NcctlConfig) -> tuple[list[ExportedHead], list[str]]:
             if not intact:
                 notes.append(f"{local}: differs from the SHA-256 the manifest recorded")
         for dest, state in uploads:
-            cfg = config.destinations.get(dest)
+            cfg = destinations.get(dest)
             if cfg is None:
                 continue
             if cfg.url.startswith("file://"):

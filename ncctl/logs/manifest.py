@@ -19,9 +19,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ncctl.config import NcctlConfig
 from ncctl.statedb import open_state_db
+
+if TYPE_CHECKING:
+    from ncctl.logs.section import LogsConfig
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -341,6 +344,18 @@ class Manifest:
         ).fetchall()
         return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows]
 
+    def newest_day_bytes(self, destination: str | None = None) -> int:
+        """Bytes of the files of the newest trade date (those with an upload row for
+        ``destination`` when given); 0 without files."""
+        # ``?1 IS NULL`` takes every file; otherwise those with an upload row for ?1
+        row = self.db.execute(
+            "SELECT f.trade_date, COALESCE(SUM(f.size), 0) FROM files AS f WHERE ?1 IS NULL "
+            "OR f.id IN (SELECT file_id FROM uploads WHERE destination = ?1) "
+            "GROUP BY f.trade_date ORDER BY f.trade_date DESC LIMIT 1",
+            (destination,),
+        ).fetchone()
+        return int(row[1]) if row is not None else 0
+
     def uploads(self, file_id: int | None = None) -> list[UploadRow]:
         sql = (
             "SELECT file_id, destination, state, attempts, last_error, remote_path, verified_by "
@@ -389,21 +404,27 @@ def manifest_path(state_dir: Path) -> Path:
 
 
 def open_manifest(
-    config: NcctlConfig, *, read_only: bool = False, rebuild: bool = False
+    logs: LogsConfig, state_dir: Path, *, read_only: bool = False, rebuild: bool = False
 ) -> Manifest:
-    """The manifest of ``config``'s state directory. Unless ``rebuild``, a missing one is an
-    error while archives with ``.sha256`` sidecars show that one existed."""
+    """The manifest of ``state_dir``. Unless ``rebuild``, a missing one is an error while
+    archives with ``.sha256`` sidecars (in the archive directories of ``logs``) show that one
+    existed."""
     from ncctl.logs.archives import sidecars_present
 
     def expected() -> str | None:
-        return None if rebuild else sidecars_present(config)
+        return None if rebuild else sidecars_present(logs)
 
-    return Manifest(manifest_path(config.state_dir), read_only=read_only, expected=expected)
+    return Manifest(manifest_path(state_dir), read_only=read_only, expected=expected)
 
 
 @contextmanager
 def locked_manifest(
-    config: NcctlConfig, command: str, *, read_only: bool = False, rebuild: bool = False
+    logs: LogsConfig,
+    state_dir: Path,
+    command: str,
+    *,
+    read_only: bool = False,
+    rebuild: bool = False,
 ) -> Iterator[Manifest]:
     """The manifest under the ``logs`` lock that rotate, upload and prune share (a second
     taker waits ``logs.lock_timeout_s``, then fails with exit 75 naming the holder).
@@ -413,10 +434,10 @@ def locked_manifest(
     lock: contextlib.AbstractContextManager[None] = (
         contextlib.nullcontext()
         if read_only
-        else hold(config.state_dir, "logs", config.logs.lock_timeout_s, command)
+        else hold(state_dir, "logs", logs.lock_timeout_s, command)
     )
     with lock:
-        manifest = open_manifest(config, read_only=read_only, rebuild=rebuild)
+        manifest = open_manifest(logs, state_dir, read_only=read_only, rebuild=rebuild)
         try:
             yield manifest
         finally:

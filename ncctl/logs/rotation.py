@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from ncctl import floor
-from ncctl.config import LogCategory, NcctlConfig
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import CantCreateError, RefusedError, TemporaryError, UsageError
 from ncctl.logs.compress import SUFFIX, compress_file
@@ -47,6 +46,7 @@ from ncctl.logs.destinations import fsync_dir, sha256_of
 from ncctl.logs.inuse import FileId, Holder, scan
 from ncctl.logs.manifest import FileRow, Manifest
 from ncctl.logs.rotation_result import PAST_CODE, CategoryResult, RotationRun
+from ncctl.logs.section import LogCategory, LogsConfig
 from ncctl.logs.trade_dates import archive_name, last_closed_trade_date, newest_rotated
 from ncctl.schedule import ScheduleEngine
 
@@ -77,13 +77,13 @@ class Rotator:
 
     def __init__(
         self,
-        config: NcctlConfig,
+        logs: LogsConfig,
         engine: ScheduleEngine,
         manifest: Manifest,
         now: dt.datetime,
         reopen: Callable[[str], bool],
     ) -> None:
-        self.config = config
+        self.logs = logs
         self.engine = engine
         self.manifest = manifest
         self.now = now
@@ -111,9 +111,7 @@ class Rotator:
         return lives
 
     def _archive_dir(self, name: str) -> Path:
-        return floor.ensure_dir(
-            self.config.logs.archive_for(name), f"logs.{name} archive directory"
-        )
+        return floor.ensure_dir(self.logs.archive_for(name), f"logs.{name} archive directory")
 
     def _unique_archive(self, directory: Path, live: Path, trade_date: dt.date) -> Path:
         taken = self.manifest.archive_names()
@@ -132,7 +130,7 @@ class Rotator:
         )
 
     def _selected(self, only: str | None) -> dict[str, LogCategory]:
-        cats = self.config.logs.categories()
+        cats = self.logs.categories()
         if only is not None and only not in cats:
             raise UsageError(
                 f"--category {only!r} is not configured",
@@ -144,7 +142,7 @@ class Rotator:
         """The categories whose newest rotated trade date is after ``trade_date``."""
         out: dict[str, str] = {}
         for name in names:
-            newest = newest_rotated(self.config, self.manifest, name)
+            newest = newest_rotated(self.logs, self.manifest, name)
             if newest is not None and newest > trade_date:
                 out[name] = newest.isoformat()
         return out
@@ -310,7 +308,7 @@ class Rotator:
 
     def _release_all(self, entries: dict[int, dict[str, Any]], run: RotationRun) -> None:
         """Steps 3-4 for every ``rotated`` file, this run's and those earlier runs left."""
-        cats = self.config.logs.categories()
+        cats = self.logs.categories()
         waiting: list[_Waiting] = []
         ready: list[tuple[LogCategory, FileRow, dict[str, Any]]] = []
         resumed: dict[int, dict[str, Any]] = {}
@@ -365,7 +363,7 @@ class Rotator:
             run.results = [self._plan(name, cat, trade_date) for name, cat in cats.items()]
             return run
         entries: dict[int, dict[str, Any]] = {}
-        all_cats = self.config.logs.categories()
+        all_cats = self.logs.categories()
         for row in self.manifest.files("state = 'rotating'"):
             cat = all_cats.get(row.category)
             if cat is not None:
@@ -382,7 +380,7 @@ class Rotator:
         if self.manifest.rotated(name, td):
             return CategoryResult(name, td, "already", message=f"already rotated for {td}")
         result = CategoryResult(name, td, "planned")
-        directory = self.config.logs.archive_for(name)
+        directory = self.logs.archive_for(name)
         lives = self._live_files(cat, result)
         if result.refused:
             return result

@@ -28,7 +28,6 @@ from io import BufferedIOBase
 from typing import TYPE_CHECKING, TypeVar
 
 from ncctl import floor
-from ncctl.config import DestinationConfig
 from ncctl.errors import NcctlError, PermissionDeniedError, TemporaryError, UnavailableError
 from ncctl.logs.destinations import (
     RESUME_MARGIN,
@@ -39,6 +38,7 @@ from ncctl.logs.destinations import (
     VerifyMethod,
     VerifyOutcome,
 )
+from ncctl.logs.section import DestinationConfig
 from ncctl.logs.sftp_protocol import LocalFileError, SftpSession
 from ncctl.logs.sftp_wire import (
     EXT_FSYNC,

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ncctl import floor
-from ncctl.config import DestinationConfig
 from ncctl.errors import (
     ConfigError,
     NcctlError,
@@ -35,6 +34,7 @@ from ncctl.errors import (
     TemporaryError,
     UnavailableError,
 )
+from ncctl.logs.section import DestinationConfig
 from ncctl.logs.sftp_wire import SftpProtocolError
 from ncctl.logs.ssh_algorithms import apply_floor, legacy_kex, refused_offer, unsupported
 from ncctl.logs.url import parse_destination_url

@@ -1,6 +1,6 @@
-"""Read-only status of the logs: upload totals per destination and files held back by a
-writer per category, from the upload manifest (a missing manifest reads as empty; nothing is
-created)."""
+"""Read-only status of the logs: upload totals per destination, the size of the newest trade
+date, and files held back by a writer per category, from the upload manifest (a missing
+manifest reads as empty; nothing is created)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,18 @@ def upload_totals(state_dir: Path, destinations: Iterable[str]) -> dict[str, Upl
             if state == "failed":
                 d.failed += count
     return totals
+
+
+def newest_day_bytes(state_dir: Path, destination: str | None = None) -> int:
+    """Bytes of the archives of the newest trade date in the upload manifest (those bound for
+    ``destination`` when given); 0 without a manifest (nothing is created)."""
+    from ncctl.logs.manifest import Manifest, manifest_path
+
+    manifest = Manifest(manifest_path(state_dir), read_only=True)
+    try:
+        return manifest.newest_day_bytes(destination)
+    finally:
+        manifest.close()
 
 
 def held_files(state_dir: Path, categories: Iterable[str]) -> dict[str, int]:

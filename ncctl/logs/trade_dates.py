@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ncctl.config import NcctlConfig
     from ncctl.logs.manifest import Manifest
+    from ncctl.logs.section import LogsConfig
     from ncctl.schedule import ScheduleEngine
 
 
@@ -35,14 +35,14 @@ def archive_name(live: Path, trade_date: dt.date, n: int) -> str:
     return f"{stem}.{trade_date:%Y%m%d}{seq}{ext}"
 
 
-def newest_rotated(config: NcctlConfig, manifest: Manifest, name: str) -> dt.date | None:
+def newest_rotated(logs: LogsConfig, manifest: Manifest, name: str) -> dt.date | None:
     """The newest trade date already rotated for category ``name``: in the manifest, or in
     the names of its archive directory (so that a manifest moved aside does not hide it)."""
     dates: list[dt.date] = []
     recorded = manifest.newest_trade_date(name)
     if recorded:
         dates.append(dt.date.fromisoformat(recorded))
-    cat = config.logs.categories()[name]
+    cat = logs.categories()[name]
     if not glob.has_magic(cat.path):
         live = Path(cat.path)
         pattern = re.compile(
@@ -50,7 +50,7 @@ def newest_rotated(config: NcctlConfig, manifest: Manifest, name: str) -> dt.dat
             r"(?:\.gz|\.zst)?(?:\.sha256)?"
         )
         try:
-            names = [p.name for p in config.logs.archive_for(name).iterdir()]
+            names = [p.name for p in logs.archive_for(name).iterdir()]
         except OSError:
             names = []
         for entry in names:

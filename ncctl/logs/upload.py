@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ncctl.config import DestinationConfig, NcctlConfig
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import NcctlError, TemporaryError
 from ncctl.logs.destinations import Destination, Item
 from ncctl.logs.file_destination import FileDestination
 from ncctl.logs.manifest import FileRow, Manifest
+from ncctl.logs.section import DestinationConfig, LogsConfig
 
 MAX_BACKOFF_S = 60.0
 
@@ -84,7 +84,8 @@ class ProgressSink:
 
 @dataclass
 class Uploader:
-    config: NcctlConfig
+    logs: LogsConfig
+    destinations: dict[str, DestinationConfig]
     manifest: Manifest
     only_destination: str | None = None
     progress: ProgressSink = field(default_factory=ProgressSink)
@@ -101,8 +102,8 @@ class Uploader:
         matches it (queued for its category's destinations); report the others."""
         from ncctl.logs.inventory import unknown_archives
 
-        cats = self.config.logs.categories()
-        for found in unknown_archives(self.config, self.manifest):
+        cats = self.logs.categories()
+        for found in unknown_archives(self.logs, self.manifest):
             if not found.adoptable or found.sha256 is None or found.trade_date is None:
                 self.not_adopted.append(found.as_dict())
                 continue
@@ -134,7 +135,7 @@ class Uploader:
     def _destination(self, name: str) -> Destination:
         dest = self._open.get(name)
         if dest is None:
-            cfg = self.config.destinations.get(name)
+            cfg = self.destinations.get(name)
             if cfg is None:
                 from ncctl.errors import ConfigError
 
@@ -157,7 +158,7 @@ class Uploader:
             self._reconnect(name)
 
     def _backoff(self, name: str, attempt: int) -> float:
-        cfg = self.config.destinations[name]
+        cfg = self.destinations[name]
         return float(min(MAX_BACKOFF_S, cfg.backoff_s * 2**attempt * (0.5 + self.jitter())))
 
     def _one(self, p: Pending) -> UploadOutcome:
@@ -172,7 +173,7 @@ class Uploader:
             self.manifest.set_upload(row.id, name, "failed", error=err["message"])
             out.state, out.error = "failed", err
             return out
-        retries = self.config.destinations[name].retries if name in self.config.destinations else 0
+        retries = self.destinations[name].retries if name in self.destinations else 0
         for attempt in range(retries + 1):
             out.attempts += 1
             self.manifest.set_upload(row.id, name, "uploading", attempt=True)

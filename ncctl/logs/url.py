@@ -1,5 +1,5 @@
 """Destination URLs: ``sftp://user@host[:port]/dir``, ``file:///dir`` and ``file:relative/dir``
-(for development; relative to the configuration file's directory, see ncctl.config_paths)."""
+(for development; relative to the configuration file's directory, see ncctl.config.paths)."""
 
 from __future__ import annotations
 

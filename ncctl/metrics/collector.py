@@ -21,7 +21,7 @@ from ncctl.metrics.families import default_sources, flag, gauge
 from ncctl.metrics.sources import MetricSources, ScrapeContext, Source
 
 if TYPE_CHECKING:
-    from ncctl.config import NcctlConfig
+    from ncctl.appconfig.model import NcctlConfig
     from ncctl.schedule import ScheduleEngine
 
 

@@ -40,10 +40,15 @@ def flag(value: bool) -> float:
 def info_source(ctx: ScrapeContext) -> list[Metric]:
     from ncctl import __version__
 
+    config = ctx.config
     info = gauge(
-        "ncctl_info", "ncctl's version and environment (always 1).", ["version", "environment"]
+        "ncctl_info",
+        "ncctl's version, environment, and the client and site of its configuration (empty: "
+        "not named); always 1. Join it for the identity: "
+        "`* on (instance) group_left (client, site) ncctl_info`.",
+        ["version", "environment", "client", "site"],
     )
-    info.add_metric([__version__, ctx.config.environment], 1.0)
+    info.add_metric([__version__, config.environment, config.client or "", config.site or ""], 1.0)
     stamp = gauge(
         "ncctl_collect_timestamp_seconds",
         "When these values were computed (POSIX seconds, on ncctl's clock); a textfile that "
@@ -325,7 +330,7 @@ def journal_source(ctx: ScrapeContext) -> list[Metric]:
 
 def default_sources() -> list[tuple[str, Source]]:
     """Every source, by the name ``ncctl_collector_errors`` reports it under."""
-    from ncctl.components.base import COMPONENTS
+    from ncctl.components.backend import COMPONENTS
 
     return [
         ("info", info_source),

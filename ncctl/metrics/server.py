@@ -32,7 +32,7 @@ from ncctl.errors import ConfigError, UnavailableError
 from ncctl.tls_files import tls_context
 
 if TYPE_CHECKING:
-    from ncctl.config import MetricsTls
+    from ncctl.appconfig.sections import MetricsTls
 
 HANDSHAKE_TIMEOUT_S = 10.0
 """How long a client may take to complete its TLS handshake, and then each read or write."""

@@ -19,7 +19,7 @@ from ncctl.ilink.status import RegistrationStatus
 from ncctl.tuning.status import TuningStatus
 
 if TYPE_CHECKING:
-    from ncctl.config import NcctlConfig
+    from ncctl.appconfig.model import NcctlConfig
     from ncctl.preflight.result import Recorded
     from ncctl.schedule import ScheduleEngine
 

@@ -1,5 +1,5 @@
 """``config validate`` as a preflight check: the configuration file as it is on disk now,
-through :func:`ncctl.config_check.check_config` (errors fail, warnings warn)."""
+through :func:`ncctl.appconfig.check.check_config` (errors fail, warnings warn)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ SHOWN = 3
 
 
 def validate(ctx: Context) -> CheckResult:
-    from ncctl.config import load
-    from ncctl.config_check import check_config
+    from ncctl.appconfig.check import check_config
+    from ncctl.appconfig.load import load
 
     loaded = load(ctx.config_path)  # a file that no longer loads raises: the check fails
     problems = check_config(loaded)

@@ -27,7 +27,7 @@ def tuning(ctx: Context) -> CheckResult:
     if not cfg.root.is_dir():
         hint = (  # never a hint at tuning this machine from a development setup
             "`ncctl tune plan` makes the development configuration's fake root"
-            if uses_fake_root(ctx.config)
+            if uses_fake_root(ctx.config.environment, cfg)
             else "set tuning.root to the host's root (/) to check its tuning"
         )
         return CheckResult(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from ncctl.config import NcctlConfig
+    from ncctl.appconfig.model import NcctlConfig
     from ncctl.schedule import ScheduleEngine
 
 Status = Literal["ok", "warn", "fail", "skip"]

@@ -30,20 +30,9 @@ def destination_name(name: str) -> str:
 def newest_day_bytes(ctx: Context, destination: str | None = None) -> int:
     """Bytes of the archives of the newest trade date in the upload manifest (those bound for
     ``destination`` when given); 0 without a manifest (nothing is created)."""
-    from contextlib import closing
+    from ncctl.logs.status import newest_day_bytes as recorded
 
-    from ncctl.logs.manifest import Manifest, manifest_path
-
-    manifest = Manifest(manifest_path(ctx.config.state_dir), read_only=True)
-    with closing(manifest):
-        # ``?1 IS NULL`` takes every file; otherwise those with an upload row for ?1
-        row = manifest.db.execute(
-            "SELECT f.trade_date, COALESCE(SUM(f.size), 0) FROM files AS f WHERE ?1 IS NULL "
-            "OR f.id IN (SELECT file_id FROM uploads WHERE destination = ?1) "
-            "GROUP BY f.trade_date ORDER BY f.trade_date DESC LIMIT 1",
-            (destination,),
-        ).fetchone()
-    return int(row[1]) if row is not None else 0
+    return recorded(ctx.config.state_dir, destination)
 
 
 def needed_bytes(ctx: Context, day_bytes: int) -> int:

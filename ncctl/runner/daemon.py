@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ncctl.config import NcctlConfig
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.schedule import ScheduleEngine
 
 if TYPE_CHECKING:

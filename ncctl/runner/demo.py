@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.clock import CLOCK_FILE_ENV, SharedClock
-from ncctl.components.base import COMPONENTS
-from ncctl.config import NcctlConfig
+from ncctl.components.backend import COMPONENTS
 from ncctl.schedule import ScheduleEngine, Transition
 from ncctl.sim_interface import DEMO_GATEWAY_SECRET_ENV, GATEWAY_ENV, TRADING_SYSTEM_NAME
 
@@ -142,7 +142,7 @@ class Demo:
             os.chdir(self.workdir)
             try:
                 for name in COMPONENTS:  # a previous demo interrupted: stop what it left
-                    backend_for(name, self.config).stop()
+                    backend_for(name, self.config.components, self.config.state_dir).stop()
             finally:
                 os.chdir(cwd)
             shutil.rmtree(self.workdir)
@@ -201,7 +201,7 @@ class Demo:
 
         for name in reversed(COMPONENTS):
             with contextlib.suppress(Exception):  # best effort at the end of a demo
-                backend_for(name, self.config).stop()
+                backend_for(name, self.config.components, self.config.state_dir).stop()
         if self.gateway is not None:
             self.gateway.terminate()
             try:
@@ -242,7 +242,8 @@ class Demo:
         from ncctl.floor import wait_until
 
         instant = group[0].at
-        life = Lifecycle(self.config, self.engine, instant)
+        config = self.config
+        life = Lifecycle(config.components, config.state_dir, self.engine, instant)
         for name in COMPONENTS:
             row = life.status(name)
             check.seen[name] = row["actual"]
@@ -358,7 +359,7 @@ class Demo:
 
         manifest = Manifest(manifest_path(self.config.state_dir))
         try:
-            inv = inventory(self.config, manifest, self.engine, self.end)
+            inv = inventory(self.config.logs, manifest, self.engine, self.end)
         finally:
             manifest.close()
         for f in inv.files:

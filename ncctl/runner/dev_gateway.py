@@ -26,17 +26,18 @@ from types import FrameType
 from typing import Any
 
 from ncctl.addresses import is_loopback
-from ncctl.components.base import ActionResult, ComponentStatus
+from ncctl.appconfig.model import NcctlConfig
+from ncctl.components.backend import ActionResult, ComponentStatus
 from ncctl.components.process import (
     LAUNCH_TIMEOUT_S,
     SUPERVISOR_MODULE,
     ComponentFailed,
     ProcessBackend,
 )
-from ncctl.config import ComponentConfig, NcctlConfig, ReadyCheck
+from ncctl.components.section import ComponentConfig, ReadyCheck
 from ncctl.errors import ConfigError, RefusedError
 from ncctl.floor import wait_until
-from ncctl.ilink.settings import IlinkConfig
+from ncctl.ilink.section import IlinkConfig
 
 NAME = "cme_gateway"
 SIMULATOR_MODULE = "ncctl.sim.cme_gateway"

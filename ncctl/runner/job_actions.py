@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ncctl.config import NcctlConfig
+    from ncctl.appconfig.model import NcctlConfig
     from ncctl.journal import Journal
     from ncctl.schedule import ScheduleEngine
 
@@ -63,10 +63,10 @@ def rotate_job(
     from ncctl.logs.rotation_result import PAST_CODE, journal_rotation
 
     def reopen(owner: str) -> bool:
-        return backend_for(owner, config).reopen()
+        return backend_for(owner, config.components, config.state_dir).reopen()
 
-    with locked_manifest(config, "maintenance run: rotate") as manifest:
-        rotator = Rotator(config, engine, manifest, now, reopen)
+    with locked_manifest(config.logs, config.state_dir, "maintenance run: rotate") as manifest:
+        rotator = Rotator(config.logs, engine, manifest, now, reopen)
         try:
             run = rotator.run()
         except RefusedError as err:
@@ -75,7 +75,7 @@ def rotate_job(
             alert = {"job": "rotate", **err.as_dict()}
             journal.append("alert rotate", [], "alert", details=alert)
             return {"skipped": err.message, "alert": alert}
-        run.results += export_journal(config, manifest, run.results)
+        run.results += export_journal(config.logs, config.state_dir, manifest, run.results)
     held = run.held_error()
     if held is not None:
         journal_rotation(journal, "job rotate", [], run=run)
@@ -95,8 +95,9 @@ def _upload(rec: PassContext, instant: dt.datetime) -> dict[str, Any]:
     from ncctl.logs.manifest import locked_manifest
     from ncctl.logs.upload import Uploader
 
-    with locked_manifest(rec.config, "maintenance run: upload") as manifest:
-        outcomes = Uploader(rec.config, manifest).run()
+    config = rec.config
+    with locked_manifest(config.logs, config.state_dir, "maintenance run: upload") as manifest:
+        outcomes = Uploader(config.logs, config.destinations, manifest).run()
     failed = [o for o in outcomes if o.state != "verified"]
     if failed:
         first = failed[0].error or {}

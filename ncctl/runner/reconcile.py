@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ncctl.components.base import COMPONENTS
+from ncctl.appconfig.model import NcctlConfig
+from ncctl.components.backend import COMPONENTS
 from ncctl.components.lifecycle import Lifecycle, desired_running
-from ncctl.config import NcctlConfig
 from ncctl.errors import NcctlError
 from ncctl.jobs.definitions import JOBS, LOOKBACK, Job, job_instants
 from ncctl.jobs.records import JobStore, job_store_path
@@ -75,12 +75,16 @@ class Reconciler:
     runs (by default that is an error, not a fresh start)."""
 
     def __post_init__(self) -> None:
+        from ncctl.appconfig.component_env import component_environments
+
         self.journal = Journal(journal_path(self.config.state_dir))
         self.lifecycle = Lifecycle(
-            self.config,
+            self.config.components,
+            self.config.state_dir,
             self.engine,
             self.now,
             self.journal,
+            environments=component_environments(self.config),
             component_env=self.component_env,
         )
 

@@ -4,22 +4,36 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ncctl.config import NcctlConfig
+from ncctl.appconfig.model import NcctlConfig
 
 if TYPE_CHECKING:
+    from ncctl.ilink.party_inputs import PartyInputs
     from ncctl.runner.job_actions import JobAction, PassContext
 
 SessionGate = Callable[[dt.date], tuple[bool, str]]
 
 
+def party_inputs(config: NcctlConfig) -> PartyInputs:
+    """What the party commands need of ``config``: ``[ilink]``, ``[[party_details]]``, the
+    state directory and the audit trail every message is written to."""
+    from ncctl.ilink.party_inputs import PartyInputs
+
+    audit = config.logs.audit
+    return PartyInputs(
+        ilink=config.ilink,
+        entries=tuple(config.party_details),
+        state_dir=Path(config.state_dir),
+        audit_path=Path(audit.path) if audit is not None else None,
+    )
+
+
 def registration_hook(config: NcctlConfig) -> JobAction | None:
     """The job action that registers the configured party details over iLink 3, or None
     when no ``[[party_details]]`` are configured."""
-    from ncctl.ilink.party_inputs import inputs_from_config
-
-    inputs = inputs_from_config(config)
+    inputs = party_inputs(config)
     if not inputs.entries:
         return None
 
@@ -48,10 +62,9 @@ def registration_hook(config: NcctlConfig) -> JobAction | None:
 def session_gate(config: NcctlConfig) -> SessionGate | None:
     """Whether the order session may come up on a trade date (registration done for its week,
     unless ``ilink.require_registration = false``); None when nothing is configured."""
-    from ncctl.ilink.party_inputs import inputs_from_config
     from ncctl.ilink.session_gate import order_session_allowed
 
-    inputs = inputs_from_config(config)
+    inputs = party_inputs(config)
     if not inputs.entries:
         return None
     return lambda trade_date: order_session_allowed(inputs, trade_date)

@@ -10,7 +10,7 @@ from ncctl.schedule.engine import (
     Holiday,
     HolidayCalendar,
     ScheduleEngine,
-    ScheduleState,
+    ScheduleSnapshot,
     Switches,
     Transition,
 )
@@ -20,7 +20,7 @@ __all__ = [
     "Holiday",
     "HolidayCalendar",
     "ScheduleEngine",
-    "ScheduleState",
+    "ScheduleSnapshot",
     "Switches",
     "Transition",
     "load_engine",
@@ -30,7 +30,7 @@ __all__ = [
 def load_engine(template: Path, holidays: Sequence[Path] = ()) -> ScheduleEngine:
     """Build an engine from a template file and holiday table files (validated)."""
     from ncctl.errors import ConfigError
-    from ncctl.schedule.data import load_holiday_table, load_template
+    from ncctl.schedule.files import load_holiday_table, load_template
 
     calendar = HolidayCalendar()
     covered: dict[int, Path] = {}

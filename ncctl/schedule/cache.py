@@ -5,7 +5,7 @@ the question. Once a configuration file and the schedule files it names have bee
 the compiled engine input is stored under ``$XDG_CACHE_HOME/ncctl`` (or ``~/.cache/ncctl``;
 nowhere without a home directory; ``NCCTL_CACHE_DIR`` overrides, ``NCCTL_CACHE_DIR=off``
 disables), keyed by the SHA-256 of the configuration's bytes, its path and the directory its
-relative paths are taken from (see :mod:`ncctl.config_files`). A hit also checks the SHA-256 of
+relative paths are taken from (see :mod:`ncctl.config.files`). A hit also checks the SHA-256 of
 every schedule file, so any edit is seen at once and falls back to full validation. The cache
 only ever remembers that identical bytes were valid; a failure to read or write it is ignored.
 """
@@ -55,7 +55,7 @@ def _read(path: Path) -> bytes:
     """A configuration or schedule file's bytes, never from a FIFO, a device or a link
     (OSError then: a cache miss, and loading the file itself names the problem)."""
     from ncctl.errors import NcctlError
-    from ncctl.statefile import read_capped
+    from ncctl.small_files import read_capped
     from ncctl.validation import TOML_LIMIT
 
     try:
@@ -68,7 +68,7 @@ def _entry(config_path: Path, config_bytes: bytes) -> Path | None:
     directory = cache_dir()
     if directory is None:
         return None
-    from ncctl.config_files import base_dir
+    from ncctl.config.files import base_dir
 
     base = base_dir(config_path, "")
     key = _sha(

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ncctl.errors import ConfigError
-from ncctl.schedule.data import HolidayTable, WeeklyTemplate, load_schedule_file
 from ncctl.schedule.engine import ALL_OFF, ScheduleEngine
+from ncctl.schedule.files import HolidayTable, WeeklyTemplate, load_schedule_file
 
 
 def template_invariants(template: WeeklyTemplate) -> list[str]:

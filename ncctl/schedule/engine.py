@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from ncctl.schedule.weektime import EVENT_RANK, parse_clock, split_week_time
 
 if TYPE_CHECKING:
-    from ncctl.schedule.data import HolidayTable, WeeklyTemplate
+    from ncctl.schedule.files import HolidayTable, WeeklyTemplate
 
 MarketState = Literal["CLOSED", "PRE_OPEN", "OPEN"]
 
@@ -174,7 +174,7 @@ class CompiledTemplate:
 
 
 @dataclass(frozen=True, slots=True)
-class ScheduleState:
+class ScheduleSnapshot:
     """The scheduled state at one instant, with the holiday of its trade date if any."""
 
     at: dt.datetime
@@ -372,12 +372,12 @@ class ScheduleEngine:
             day += dt.timedelta(days=7 - day.weekday())
         return day
 
-    def state_at(self, t: dt.datetime) -> ScheduleState:
+    def state_at(self, t: dt.datetime) -> ScheduleSnapshot:
         """The scheduled state at ``t``; an event scheduled exactly at ``t`` has happened."""
         local = self._check(t)
         plan = self.week(_sunday_of(local.date()))
         trade_date = self.trade_date(local)
-        return ScheduleState(
+        return ScheduleSnapshot(
             at=local,
             switches=plan.state_at(t.timestamp()),
             holiday=self.holidays.get(trade_date),

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ncctl.schedule.engine import Holiday, ScheduleEngine, ScheduleState, Transition
+from ncctl.schedule.engine import Holiday, ScheduleEngine, ScheduleSnapshot, Transition
 
 
 def iso(t: dt.datetime, zone: ZoneInfo) -> str:
@@ -71,7 +71,7 @@ def days_view(
 
 
 def state_view(
-    state: ScheduleState, upcoming: Sequence[Transition], zone: ZoneInfo
+    state: ScheduleSnapshot, upcoming: Sequence[Transition], zone: ZoneInfo
 ) -> dict[str, Any]:
     holiday = holiday_view(state.holiday)
     return {

@@ -46,7 +46,7 @@ from ncctl.sim_interface import SCHEDULE_FILES_ENV, parse_schedule_files
 
 if TYPE_CHECKING:
     from ncctl.clock import Clock
-    from ncctl.schedule import ScheduleEngine, ScheduleState
+    from ncctl.schedule import ScheduleEngine, ScheduleSnapshot
 
 PROG = "feed_handler"
 EXIT_CANTCREAT = 73
@@ -133,7 +133,7 @@ def schedule_files(args: argparse.Namespace) -> tuple[Path, list[Path], str]:
     return builtin_schedule(DEFAULT_TEMPLATE), shipped, "shipped"
 
 
-def status_document(state: ScheduleState, seq: int) -> dict[str, Any]:
+def status_document(state: ScheduleSnapshot, seq: int) -> dict[str, Any]:
     """The status file's content for one scheduled state."""
     closed = state.market_state == "CLOSED"
     return {

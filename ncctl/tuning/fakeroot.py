@@ -23,10 +23,10 @@ import os
 import stat
 from pathlib import Path
 
-from ncctl.config import NcctlConfig
 from ncctl.errors import CantCreateError, DataError
 from ncctl.tuning.host import Host
 from ncctl.tuning.profiles import Profile
+from ncctl.tuning.section import TuningConfig
 
 MARKER = ".ncctl-fakeroot"
 """Present at the top of every fake root ncctl made (and only there)."""
@@ -45,10 +45,10 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
-def uses_fake_root(config: NcctlConfig) -> bool:
-    """Whether ``tuning.root`` of ``config`` is a fake root ncctl may create: a dev
-    configuration whose root is not this machine's ``/``."""
-    return config.environment == "dev" and config.tuning.root.absolute() != Path("/")
+def uses_fake_root(environment: str, tuning: TuningConfig) -> bool:
+    """Whether ``tuning.root`` is a fake root ncctl may create: a dev configuration (by its
+    ``environment``) whose root is not this machine's ``/``."""
+    return environment == "dev" and tuning.root.absolute() != Path("/")
 
 
 def needed_files(profile: Profile, live: Host) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
 if TYPE_CHECKING:
-    from ncctl.config import TuningConfig
+    from ncctl.tuning.section import TuningConfig
 
 ComplianceLabel = Literal["compliant", "drift", "reboot-pending", "unsupported"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ncctl.schedule import ScheduleEngine, ScheduleState
+    from ncctl.schedule import ScheduleEngine, ScheduleSnapshot
 
 MAX_LOOKAHEAD = 256
 """Transitions examined to find the next instant outside trading hours."""
@@ -34,7 +34,7 @@ class TradingWindow:
         }
 
 
-def _why_inside(state: ScheduleState) -> str | None:
+def _why_inside(state: ScheduleSnapshot) -> str | None:
     if state.market_state in ("OPEN", "PRE_OPEN"):
         return f"the market is {state.market_state}"
     if state.order_entry:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ncctl.config import ETC_CONFIG
+from ncctl.config.files import ETC_CONFIG
 from tests.helpers import REPO_ROOT, Outcome, run_in_process
 
 DEV_TOML = REPO_ROOT / "configs" / "dev.toml"

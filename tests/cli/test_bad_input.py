@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from ncctl.config import NcctlConfig
-from ncctl.schedule.data import STATE_EVENTS
+from ncctl.appconfig.model import NcctlConfig
+from ncctl.schedule.files import STATE_EVENTS
 from tests.cli.conftest import DEV_TOML, TEMPLATE_TOML, Runner, snapshot, write_config
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ncctl.config import MASK
+from ncctl.config.masking import MASK
 from ncctl.resources import builtin_config
 from tests.cli.conftest import DEV_SECRET, DEV_TOML, Runner, needs_embedded, snapshot, write_config
 from tests.helpers import REPO_ROOT, run_process

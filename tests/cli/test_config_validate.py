@@ -22,8 +22,8 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ncctl.config import with_value
-from ncctl.config_check import placeholder_host, placeholder_text
+from ncctl.appconfig.check import placeholder_host, placeholder_text
+from ncctl.config.keys import with_value
 from ncctl.resources import builtin_config
 from tests.cli.conftest import Runner, snapshot
 from tests.helpers import Outcome

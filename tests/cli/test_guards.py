@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ncctl.appconfig.development import development_problem, is_development
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.clock import CLOCK_FILE_ENV, SharedClock
-from ncctl.config import NcctlConfig
-from ncctl.development import development_problem, is_development
 from ncctl.journal.records import GENESIS, canonical, sha
 from ncctl.schedule.timeparse import parse_instant
 from tests.cli.conftest import DEV_TOML, Runner, snapshot, write_config
@@ -478,7 +478,7 @@ def test_any_one_real_part_makes_a_configuration_more_than_development(
 
 
 def test_the_shipped_configurations() -> None:
-    from ncctl.config import load_file
+    from ncctl.appconfig.load import load_file
 
     repo = DEV_TOML.parent
     assert is_development(load_file(repo / "dev.toml")[0])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ncctl.schedule.data import STATE_EVENTS
+from ncctl.schedule.files import STATE_EVENTS
 from tests.cli.conftest import TEMPLATE_TOML, Runner, snapshot, write_config
 from tests.helpers import run_process
 

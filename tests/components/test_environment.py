@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ncctl.components.environment import component_environment
-from ncctl.config import validate_document
+from ncctl.appconfig.component_env import component_environment
+from ncctl.appconfig.load import validate_document
 from ncctl.sim_interface import (
     GATEWAY_ACCESS_KEY_ENV,
     GATEWAY_SECRET_ENV,

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from ncctl.components.pidfile import PIDFILE_DAMAGED
 from ncctl.components.process import ComponentFailed, ProcessBackend
 from ncctl.components.procfs import alive_children, read_stat
-from ncctl.config import ComponentConfig, ReadyCheck
+from ncctl.components.section import ComponentConfig, ReadyCheck
 from ncctl.errors import CantCreateError, UnavailableError
 from tests.helpers import wait_for
 

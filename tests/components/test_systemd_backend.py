@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.cli.main import main
 from ncctl.components.lifecycle import backend_for
+from ncctl.components.section import ComponentConfig
 from ncctl.components.systemd import SystemdBackend, parse_properties, parse_timestamp
-from ncctl.config import ComponentConfig, NcctlConfig
 from ncctl.errors import TemporaryError, UnavailableError
 from tests.helpers import run_in_process
 
@@ -297,7 +298,7 @@ def test_lifecycle_uses_the_systemctl_on_path(
     config = NcctlConfig.model_validate(
         {"components": {"feed_handler": {"backend": "systemd", "unit": UNIT}}}
     )
-    found = backend_for("feed_handler", config)
+    found = backend_for("feed_handler", config.components, config.state_dir)
 
     assert isinstance(found, SystemdBackend)
     assert found.kind == "systemd"

@@ -22,8 +22,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ncctl.appconfig.load import load_file, validate_document
+from ncctl.appconfig.model import NcctlConfig
+from ncctl.components.section import ComponentConfig
 from ncctl.components.systemd import component_unit
-from ncctl.config import ComponentConfig, NcctlConfig, load_file, validate_document
 from ncctl.errors import CantCreateError, ConfigError, UnavailableError
 from ncctl.install.unit_syntax import exec_line, path_word
 from ncctl.install.units import (

@@ -41,17 +41,17 @@ def ansible_unavailable() -> str | None:
     return None
 
 
-def host_config(name: str) -> dict[str, Any]:
-    """A development configuration with absolute paths (the simulated feed handler).
+STATE_DIR = "/var/lib/ncctl"
+"""Every host's state directory: the same path on each, as in a fleet of containers."""
 
-    Its state directory and the feed handler's command line name the host: the test hosts
-    share one process table, in which ncctl finds a component's processes by the paths of
-    their files (the same path on every host would be the same component to it)."""
-    state_dir = f"/var/lib/ncctl/{name}"
-    status_file = f"{state_dir}/run/feed_handler.status"
+
+def host_config() -> dict[str, Any]:
+    """A development configuration with absolute paths (the simulated feed handler), the
+    same for every host."""
+    status_file = f"{STATE_DIR}/run/feed_handler.status"
     return {
         "environment": "dev",
-        "state_dir": state_dir,
+        "state_dir": STATE_DIR,
         "schedule": {"display_tz": "America/Chicago"},
         "components": {
             "feed_handler": {
@@ -63,12 +63,17 @@ def host_config(name: str) -> dict[str, Any]:
                     "--status-file",
                     status_file,
                 ],
-                "log_file": f"{state_dir}/log/feed_handler.log",
+                "log_file": f"{STATE_DIR}/log/feed_handler.log",
                 "ready": {"kind": "status_file", "path": status_file},
             }
         },
-        "tuning": {"profile": "dev", "root": f"{state_dir}/fakeroot"},
+        "tuning": {"profile": "dev", "root": f"{STATE_DIR}/fakeroot"},
     }
+
+
+def identity(name: str) -> dict[str, str]:
+    """The client and site of host ``name`` in the inventory: one client per host."""
+    return {"ncctl_client": f"client-{name}", "ncctl_site": "chicago"}
 
 
 def write_inventory(
@@ -87,7 +92,8 @@ def write_inventory(
     entries: dict[str, dict[str, Any]] = {
         h.name: {
             "ansible_port": h.port,
-            "ncctl_config": host_config(h.name),
+            "ncctl_config": host_config(),
+            **identity(h.name),
             **(host_vars or {}).get(h.name, {}),
         }
         for h in hosts

@@ -1,27 +1,28 @@
-"""A fleet of "hosts" on 127.0.0.1: one OpenSSH sshd per host, each in its own mount namespace.
+"""A fleet of "hosts" on 127.0.0.1: one OpenSSH sshd per host, each in its own mount and PID
+namespaces, as a container is.
 
-:func:`start_host` runs ``unshare --mount --propagation private`` with a small sh script that
-mounts a tmpfs on the host's scratch directory and, on it, an overlay over each of
+:func:`start_host` runs ``unshare --mount --pid --fork --mount-proc`` with a small sh script
+that mounts a tmpfs on the host's scratch directory and, on it, an overlay over each of
 :data:`PRIVATE` (/etc, /opt, /usr/local/bin, /var/lib, /var/tmp): writes go to that host's
 tmpfs only, so /etc/ncctl, /opt/ncctl and the state directory /var/lib/ncctl of one host are
-its own, and the machine's are never changed. The state directory is a directory of the
-host's own bound on /var/lib/ncctl instead: the kernel's lock table (/proc/locks, which ncctl
-reads to find a component's supervisor) names files by device and inode, and two fresh tmpfs
-would hand out the same inode numbers. The script then execs ``sshd -D`` (root may log
-in with the fleet's key only; root's account is unlocked in the private /etc/shadow if it is
-locked), so every SSH session, and everything it starts, sees that host's files.
+its own, and the machine's are never changed. Every host uses the same paths (its
+configuration names /var/lib/ncctl), as the containers of a fleet do: each host has its own
+process table and its own /proc, so ncctl on one host sees (and can stop) only that host's
+processes. The script then execs ``sshd -D``, which is PID 1 of the host (root may log in
+with the fleet's key only; root's account is unlocked in the private /etc/shadow if it is
+locked), so every SSH session, and everything it starts, sees that host's files and
+processes.
 
-:meth:`FleetHost.stop` kills by pid every process of the host's mount namespace (sessions,
-components an ncctl command started), waits for them within a bounded time, and removes the
-scratch directory; the namespace and its mounts vanish with its last process.
+:meth:`FleetHost.stop` kills ``unshare`` by pid; ``--kill-child`` makes the kernel kill the
+host's PID 1 with it, and with PID 1 every process of the host (sessions, components an ncctl
+command started). It waits for them within a bounded time and removes the scratch directory;
+the namespaces and their mounts vanish with their last process.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -41,8 +42,18 @@ from tests.sshd import (
     sshd_unavailable,
 )
 
-UNSHARE = ("unshare", "--mount", "--propagation", "private")
-"""A mount namespace per host (the hosts share this machine's process table)."""
+UNSHARE = (
+    "unshare",
+    "--mount",
+    "--propagation",
+    "private",
+    "--pid",
+    "--fork",
+    "--kill-child=SIGKILL",
+    "--mount-proc",
+)
+"""A mount and a PID namespace per host, with the host's own /proc; the host's PID 1 (its
+sshd) is killed when ``unshare`` dies."""
 
 PRIVATE = ("/etc", "/opt", "/usr/local/bin", "/var/lib", "/var/tmp")
 """Directories each host sees as its own (overlays on its tmpfs)."""
@@ -50,7 +61,7 @@ PRIVATE = ("/etc", "/opt", "/usr/local/bin", "/var/lib", "/var/tmp")
 SETUP_FAILED = 99
 
 _SETUP = f"""
-scratch=$1; state=$2; shift 2
+scratch=$1; shift
 mount -t tmpfs -o mode=0700 ncctl-fleet "$scratch" || exit {SETUP_FAILED}
 n=0
 for dir in {" ".join(PRIVATE)}; do
@@ -61,7 +72,6 @@ for dir in {" ".join(PRIVATE)}; do
         "$dir" || exit {SETUP_FAILED}
 done
 rm -rf /etc/ncctl /opt/ncctl /var/lib/ncctl /usr/local/bin/ncctl || exit {SETUP_FAILED}
-mkdir /var/lib/ncctl && mount --bind "$state" /var/lib/ncctl || exit {SETUP_FAILED}
 sed -i 's/^root:![^:]*:/root:*:/' /etc/shadow || exit {SETUP_FAILED}
 exec "$@"
 """
@@ -93,7 +103,13 @@ Subsystem sftp internal-sftp
 
 def fleet_unavailable() -> str | None:
     """Why no fleet host can be started here (None: it can)."""
-    return sshd_unavailable() or etc_namespace_unusable()
+    reason = sshd_unavailable() or etc_namespace_unusable()
+    if reason is not None:
+        return reason
+    probe = subprocess.run([*UNSHARE, "true"], capture_output=True, timeout=30, check=False)
+    if probe.returncode != 0:
+        return f"unshare --pid is not permitted: {probe.stderr.decode(errors='replace')}"
+    return None
 
 
 def mount_namespace(pid: int) -> str | None:
@@ -112,21 +128,41 @@ def pids_in_namespace(namespace: str) -> list[int]:
     return found
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (by the kernel's list of them)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii")
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
 @dataclass
 class FleetHost:
-    """One host of the fleet: its name, sshd port and namespace."""
+    """One host of the fleet: its name, sshd port and namespaces.
+
+    ``process`` is ``unshare``; ``init`` its child, the host's PID 1 (sshd), as this
+    machine numbers it."""
 
     name: str
     port: int
     base: Path
     process: subprocess.Popen[bytes]
+    init: int
     namespace: str
     known_hosts_line: str
 
-    def run(self, *argv: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-        """Run ``argv`` inside this host's namespace (as an SSH session would see it)."""
+    def argv(self, *argv: str) -> list[str]:
+        """``argv`` as run inside this host's namespaces (as an SSH session would run it)."""
+        return ["nsenter", "--target", str(self.init), "--mount", "--pid", "--", *argv]
+
+    def run(
+        self, *argv: str, stdin: str = "", timeout_s: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` inside this host's namespaces (``stdin`` its input) and wait for it."""
         return subprocess.run(
-            ["nsenter", "--target", str(self.process.pid), "--mount", "--", *argv],
+            self.argv(*argv),
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout_s,
@@ -134,11 +170,8 @@ class FleetHost:
         )
 
     def stop(self) -> None:
-        """Kill every process of the namespace by pid (the listener last), then remove files."""
-        members = [p for p in pids_in_namespace(self.namespace) if p != self.process.pid]
-        for pid in members:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        """Kill ``unshare`` by pid (its PID 1, and with it every process of the host, go
+        too), wait for them within a bounded time, then remove the files."""
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(STOP_TIMEOUT_S)
@@ -155,8 +188,6 @@ def start_host(name: str, client_public: str, host_key: Path, host_public: str) 
     try:
         (base / "authorized_keys").write_text(client_public + "\n", encoding="ascii")
         (base / "scratch").mkdir()
-        state = base / "state"  # on the machine's file system: inode numbers unique to the host
-        state.mkdir(mode=0o750)
         port = free_port()
         config = base / "sshd_config"
         config.write_text(
@@ -171,7 +202,7 @@ def start_host(name: str, client_public: str, host_key: Path, host_public: str) 
         argv = [binary, "-D", "-f", str(config), "-E", str(base / "sshd.log")]
         with (base / "setup.err").open("wb") as errors:
             process = subprocess.Popen(
-                [*UNSHARE, "sh", "-c", _SETUP, "sh", str(base / "scratch"), str(state), *argv],
+                [*UNSHARE, "sh", "-c", _SETUP, "sh", str(base / "scratch"), *argv],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=errors,
@@ -189,9 +220,13 @@ def start_host(name: str, client_public: str, host_key: Path, host_public: str) 
             raise RuntimeError(
                 f"fleet host {name} did not start (exit {process.returncode}): {text}"
             )
+        init = children(process.pid)
         namespace = mount_namespace(process.pid)
-        assert namespace is not None and namespace != mount_namespace(os.getpid())
-        return FleetHost(name, port, base, process, namespace, known_hosts_line(port, host_public))
+        assert len(init) == 1 and namespace is not None
+        assert namespace != mount_namespace(os.getpid())
+        return FleetHost(
+            name, port, base, process, init[0], namespace, known_hosts_line(port, host_public)
+        )
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)
         raise

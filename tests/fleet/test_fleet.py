@@ -17,6 +17,7 @@ import pytest
 
 from tests.fleet.ansible import (
     CLOCK,
+    STATE_DIR,
     PlaybookRun,
     ansible_unavailable,
     host_config,
@@ -171,6 +172,11 @@ def test_the_fleet_report_shows_drift_and_the_unreachable_host_only_where_they_a
         assert started.returncode == 0, started.stdout + started.stderr
     stopped = fleet.hosts[1].run(NCCTL, *config, "feed", "stop", "--force", "--reason", "test")
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    for host in fleet.hosts:  # every journal line names the host's client
+        journal = host.run("cat", f"{STATE_DIR}/journal.jsonl").stdout.splitlines()
+        assert journal and {json.loads(line)["client"] for line in journal} == {
+            f"client-{host.name}"
+        }
 
     run = fleet.play("gather.yml", unreachable=("ghost",))
     assert_ran(run, 4)  # 4: a host was unreachable
@@ -191,8 +197,14 @@ def test_the_fleet_report_shows_drift_and_the_unreachable_host_only_where_they_a
     assert set(run.changed().values()) == {0}
 
 
-def test_host_config_is_valid_as_rendered(fleet: Fleet, rolled_out: PlaybookRun) -> None:
+def test_host_config_is_valid_as_rendered_with_the_hosts_identity(
+    fleet: Fleet, rolled_out: PlaybookRun
+) -> None:
     done = fleet.hosts[0].run(NCCTL, "--config", CONFIG, "config", "validate", "--json")
     assert done.returncode == 0, done.stdout
     assert json.loads(done.stdout)["data"]["valid"] is True
-    assert host_config("h1")["state_dir"] in fleet.hosts[0].run("cat", CONFIG).stdout
+    assert host_config()["state_dir"] in fleet.hosts[0].run("cat", CONFIG).stdout
+    for host in fleet.hosts:
+        shown = host.run(NCCTL, "--config", CONFIG, "config", "show", "--json")
+        config = json.loads(shown.stdout)["data"]["config"]
+        assert (config["client"], config["site"]) == (f"client-{host.name}", "chicago")

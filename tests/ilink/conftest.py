@@ -21,7 +21,7 @@ import pytest
 
 from ncctl.ilink.credentials import Credentials, decode_secret
 from ncctl.ilink.party_inputs import PartyInputs
-from ncctl.ilink.settings import IlinkConfig, PartyDetails
+from ncctl.ilink.section import IlinkConfig, PartyDetails
 from tests.helpers import wait_for
 
 SECRET = "ZGV2LW9ubHktc2VjcmV0LWZvci10aGUtc2ltdWxhdG9y"

@@ -24,7 +24,7 @@ from ncctl.cli import party_cmd
 from ncctl.cli.docs import missing_help, render_cli_reference
 from ncctl.cli.main import main
 from ncctl.ilink.party_inputs import PartyInputs
-from ncctl.ilink.settings import PartyDetails
+from ncctl.ilink.section import PartyDetails
 
 from .conftest import (
     ACCESS_KEY_ID,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from ncctl.ilink.settings import IlinkConfig, PartyDetails, PartyDetailsList
+from ncctl.ilink.section import IlinkConfig, PartyDetails, PartyDetailsList
 
 from .conftest import entry
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ncctl.config import DestinationConfig
 from ncctl.logs.destinations import Item
+from ncctl.logs.section import DestinationConfig
 from ncctl.logs.sftp_destination import SftpDestination
 from tests.sshd import SshServer, running_sshd, sshd_unavailable
 

@@ -18,9 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from ncctl.config import DestinationConfig
 from ncctl.errors import EXIT_CONFIG, EXIT_UNAVAILABLE, ConfigError
 from ncctl.logs.destinations import Item
+from ncctl.logs.section import DestinationConfig
 from ncctl.logs.ssh_algorithms import WEAK, WEAK_NAMES, check_allowed, refused_offer
 from ncctl.logs.ssh_connection import WeakAlgorithmsError
 from tests.logs.conftest import MakeItem, OpenDestination, remote_sha256

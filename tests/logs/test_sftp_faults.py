@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from ncctl.config import DestinationConfig
 from ncctl.errors import EXIT_TEMPFAIL, TemporaryError
+from ncctl.logs.section import DestinationConfig
 from tests.helpers import holds_within
 from tests.logs.conftest import MakeItem, OpenDestination
 from tests.logs.helpers import FORCED, TRADE_DATE, run, write_config

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ncctl.config import NcctlConfig, ScheduleConfig
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.preflight.holidays import coverage
 from ncctl.preflight.result import Context
 from ncctl.schedule import ScheduleEngine, load_engine
+from ncctl.schedule.section import ScheduleConfig
 from tests.preflight.conftest import preflight, write_config
 from tests.tuning import fakeroot
 

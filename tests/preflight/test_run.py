@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import errno
 
-from ncctl.config import NcctlConfig, ScheduleConfig
+from ncctl.appconfig.model import NcctlConfig
 from ncctl.errors import UnavailableError
 from ncctl.preflight.result import CheckResult, Context
 from ncctl.preflight.run import failure, run_checks
 from ncctl.schedule import load_engine
+from ncctl.schedule.section import ScheduleConfig
 
 
 def test_a_raising_check_fails_alone() -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ncctl.config import load_file
+from ncctl.appconfig.load import load_file
 from ncctl.runner.reconcile import PassReport, reconciler_for
 from ncctl.schedule import load_engine
 from tests.helpers import run_in_process

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ncctl.schedule import ScheduleEngine, load_engine
-from ncctl.schedule.data import WeeklyTemplate, load_template
+from ncctl.schedule.files import WeeklyTemplate, load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEDULES = REPO_ROOT / "schedules"

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import pytest
 
 from ncctl.errors import EXIT_CONFIG, ConfigError
-from ncctl.schedule.data import HolidayTable, WeeklyTemplate, load_holiday_table, load_template
+from ncctl.schedule.files import HolidayTable, WeeklyTemplate, load_holiday_table, load_template
 
 TEMPLATE = """\
 name = "test-week"

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ncctl.schedule.data import HolidaySpec, load_holiday_table
+from ncctl.schedule.files import HolidaySpec, load_holiday_table
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ncctl.schedule import HolidayCalendar, ScheduleEngine
-from ncctl.schedule.data import WeeklyTemplate
+from ncctl.schedule.files import WeeklyTemplate
 
 CHICAGO = ZoneInfo("America/Chicago")
 UTC = dt.UTC

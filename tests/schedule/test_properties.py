@@ -12,14 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ncctl.schedule import HolidayCalendar, ScheduleEngine, Switches, Transition
-from ncctl.schedule.data import (
+from ncctl.schedule.engine import fold
+from ncctl.schedule.files import (
     EVENT_RANK,
     HolidaySpec,
     HolidayTable,
     WeeklyTemplate,
     load_holiday_table,
 )
-from ncctl.schedule.engine import fold
 
 CHICAGO = ZoneInfo("America/Chicago")
 UTC = dt.UTC

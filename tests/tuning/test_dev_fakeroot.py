@@ -13,13 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ncctl.config import NcctlConfig
 from ncctl.errors import CantCreateError, DataError
 from ncctl.tuning.fakeroot import MARKER, needed_files, prepare, uses_fake_root
 from ncctl.tuning.host import Host
 from ncctl.tuning.kinds.base import Verdict, probe
 from ncctl.tuning.plan import Compliance, expand
 from ncctl.tuning.profiles import load_profile
+from ncctl.tuning.section import TuningConfig
 from ncctl.tuning.tuner import Tuner
 from tests.helpers import run_in_process
 from tests.tuning import fakeroot
@@ -128,13 +128,13 @@ def test_an_interrupted_making_is_completed(made: tuple[Host, Path], data: st.Da
 
 
 def test_only_a_dev_configuration_gets_one() -> None:
-    def config(environment: str, root: str) -> NcctlConfig:
-        return NcctlConfig.model_validate({"environment": environment, "tuning": {"root": root}})
+    def fake(environment: str, root: str) -> bool:
+        return uses_fake_root(environment, TuningConfig.model_validate({"root": root}))
 
-    assert uses_fake_root(config("dev", ".ncctl/fakeroot"))
-    assert not uses_fake_root(config("dev", "/"))
-    assert not uses_fake_root(config("prod", "/srv/root"))
-    assert not uses_fake_root(config("staging", ".ncctl/fakeroot"))
+    assert fake("dev", ".ncctl/fakeroot")
+    assert not fake("dev", "/")
+    assert not fake("prod", "/srv/root")
+    assert not fake("staging", ".ncctl/fakeroot")
 
 
 def test_tune_host_on_the_dev_config_changes_the_fake_root_only(

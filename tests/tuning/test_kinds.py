@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 import ncctl.tuning
 import ncctl.tuning.kinds
-from ncctl.config import TuningConfig
 from ncctl.tuning.host import Host
 from ncctl.tuning.kinds.base import KernelSetting
 from ncctl.tuning.plan import KERNEL_FILE_KINDS, SETTING_CLASSES, Setting, expand
 from ncctl.tuning.profiles import load_profile, shipped_profiles
+from ncctl.tuning.section import TuningConfig
 from ncctl.tuning.status import tuning_status
 
 SHARED = {"base", "boot_loader", "boot_state"}

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ncctl.cli.context import OutputOptions
-    from ncctl.components.base import ActionResult
+    from ncctl.components.backend import ActionResult
     from ncctl.errors import NcctlError
 
 

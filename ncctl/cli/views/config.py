@@ -11,9 +11,9 @@ from ncctl.cli.render import view
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ncctl.appconfig.problems import ConfigProblem, ConfigProblems
+    from ncctl.appconfig.sections import MetricsTls
     from ncctl.cli.context import OutputOptions
-    from ncctl.config import MetricsTls
-    from ncctl.config_check import ConfigProblem, ConfigProblems
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,11 @@ def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
 def show_text(result: ConfigShow, console: Console, out: OutputOptions) -> None:
     from rich.syntax import Syntax
 
-    from ncctl import config
+    from ncctl.config.keys import dumps
 
     console.print(f"# {result.path} ({result.source})", markup=False)
     console.print(f"# relative paths taken from {result.base}", markup=False)
-    console.print(Syntax(config.dumps(_drop_none(result.config)), "toml", theme="ansi_dark"))
+    console.print(Syntax(dumps(_drop_none(result.config)), "toml", theme="ansi_dark"))
 
 
 @view(ConfigShow, show_text)
@@ -137,7 +137,7 @@ def set_data(result: ConfigSet) -> dict[str, Any]:
 
 
 def init_text(result: ConfigInit, console: Console, out: OutputOptions) -> None:
-    from ncctl.config_check import load_checked
+    from ncctl.appconfig.check import load_checked
     from ncctl.errors import NcctlError
 
     target = result.file

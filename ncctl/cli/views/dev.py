@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ncctl.cli.context import OutputOptions
-    from ncctl.components.base import ActionResult, ComponentStatus
+    from ncctl.components.backend import ActionResult, ComponentStatus
     from ncctl.errors import NcctlError
 
 

@@ -13,7 +13,8 @@ import re
 from collections.abc import Sequence
 from pathlib import PurePath
 
-from ncctl.config import COMPONENT_NAMES, NcctlConfig
+from ncctl.appconfig.model import NcctlConfig
+from ncctl.components.section import COMPONENT_NAMES
 
 _PYTHON = re.compile(r"python[0-9.]*")
 SIMULATORS = "ncctl.sim."

@@ -18,7 +18,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from ncctl.config import NcctlConfig
+from ncctl.appconfig.model import NcctlConfig
 
 ENV = "CREDENTIALS_DIRECTORY"
 ILINK_SECRET = "ncctl-ilink-secret"  # noqa: S105 (a credential name)

@@ -2,14 +2,15 @@
 
 Every such component gets :data:`~ncctl.sim_interface.SCHEDULE_FILES_ENV`, the schedule files
 of the configuration (the feed-handler simulator builds its schedule from them). The order
-session of a development configuration (:func:`ncctl.development.is_development`) with an
+session of a development configuration (:func:`ncctl.appconfig.development.is_development`) with an
 inline ``ilink.secret_key`` also gets the iLink credentials its simulator uses for a FIXP
 session with the gateway simulator; no other configuration hands a secret to a component.
 """
 
 from __future__ import annotations
 
-from ncctl.config import NcctlConfig
+from ncctl.appconfig.model import NcctlConfig
+from ncctl.components.section import COMPONENT_NAMES
 from ncctl.sim_interface import (
     GATEWAY_ACCESS_KEY_ENV,
     GATEWAY_SECRET_ENV,
@@ -25,9 +26,14 @@ def component_environment(name: str, config: NcctlConfig) -> dict[str, str]:
     env = {SCHEDULE_FILES_ENV: schedule_files_value(schedule.template_path().absolute(), holidays)}
     secret = config.ilink.secret_key
     if name == "order_session" and secret is not None:
-        from ncctl.development import is_development
+        from ncctl.appconfig.development import is_development
 
         if is_development(config):
             env[GATEWAY_SECRET_ENV] = secret.get_secret_value()
             env[GATEWAY_ACCESS_KEY_ENV] = config.ilink.access_key_id
     return env
+
+
+def component_environments(config: NcctlConfig) -> dict[str, dict[str, str]]:
+    """:func:`component_environment` of every component of ``config``, by name."""
+    return {name: component_environment(name, config) for name in COMPONENT_NAMES}

@@ -8,6 +8,9 @@ ncctl (the embedded default).
 Relative paths in a file are taken from the file's directory; those of the embedded default
 from the per-user state directory, ``$XDG_STATE_HOME/ncctl`` (``~/.local/state/ncctl``), so
 that ncctl sees the same state from every directory.
+
+:func:`read_document` reads a configuration file as a TOML document (validating it is
+:mod:`ncctl.appconfig.load`'s job).
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ncctl.errors import ConfigError
 from ncctl.resources import builtin_config
+from ncctl.validation import read_toml
 
 ETC_CONFIG = Path("/etc/ncctl/config.toml")
 EMBEDDED = "embedded"
@@ -104,3 +109,9 @@ def base_dir(path: Path, source: str) -> Path:
     if source == EMBEDDED or is_embedded_file(path):
         return state_home()
     return path.absolute().parent
+
+
+def read_document(path: Path, missing_hint: str = "check the path") -> dict[str, Any]:
+    """The configuration file at ``path`` as a TOML document; ConfigError naming the file
+    when it cannot be read (``missing_hint`` when it does not exist) or is not TOML."""
+    return read_toml(path, ConfigError, "configuration file", missing_hint)

@@ -1,7 +1,7 @@
 """Relative paths of a configuration are taken from its base directory, in one place.
 
 The base is the directory of the configuration file (the per-user state directory for the
-embedded default: see :mod:`ncctl.config_files`). It travels in pydantic's validation context
+embedded default: see :mod:`ncctl.config.files`). It travels in pydantic's validation context
 (:func:`context`); every field that holds a path is typed with one of the annotations below, so
 that validation itself makes it absolute. Without a context (a model built in code) paths stay
 as they are written.
@@ -13,7 +13,7 @@ The other arguments of a ``command`` (and ``env`` values) are passed as written:
 tell which of them are paths; ``{state_dir}`` in them stands for the absolute state directory
 (see :func:`with_state_dir`).
 
-This module imports nothing of ncctl's, so that every configuration model can use it.
+This module imports nothing of ncctl's, so that every section can use it.
 """
 
 from __future__ import annotations

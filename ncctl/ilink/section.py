@@ -1,8 +1,8 @@
 """Configuration models of the iLink 3 session and of the party details to register.
 
-``ncctl.config`` imports these (this module imports nothing of ncctl's but the leaf
-:mod:`ncctl.config_paths`, so there is no cycle): :class:`IlinkConfig` is the ``[ilink]``
-table and :data:`PartyDetailsList` the ``[[party_details]]`` array of tables::
+:class:`IlinkConfig` is the ``[ilink]`` table and :data:`PartyDetailsList` the
+``[[party_details]]`` array of tables (:mod:`ncctl.appconfig.model` gathers them with the other
+sections)::
 
     [ilink]
     host = "127.0.0.1"
@@ -35,16 +35,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    model_validator,
-)
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 
-from ncctl.config_paths import ConfigPath
+from ncctl.config.paths import ConfigPath
+from ncctl.config.section import NonEmpty, Port, Section
 
 _PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
 
@@ -63,8 +57,6 @@ Str30 = Annotated[str, Field(min_length=1, max_length=30), AfterValidator(_ascii
 Str75 = Annotated[str, Field(min_length=1, max_length=75), AfterValidator(_ascii)]
 Operator = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-:@.+]{1,18}$")]
 """An operator id (PartyDetailRole 118, tag 5392) as the audit trail's Operator ID accepts it."""
-Port = Annotated[int, Field(ge=1, le=65535)]
-NonEmpty = Annotated[str, Field(min_length=1)]
 
 #: the largest PartyDetailsListReqID: uInt64 (2**64 - 1 is the null of the optional uses)
 MAX_LIST_REQ_ID = 2**64 - 2
@@ -72,13 +64,7 @@ MAX_LIST_REQ_ID = 2**64 - 2
 MAX_SMP_ID = 2**64 - 2
 
 
-class _Section(BaseModel):
-    """Like ``ncctl.config.Section``: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", validate_default=True, defer_build=True)
-
-
-class IlinkConfig(_Section):
+class IlinkConfig(Section):
     """The iLink 3 session (the gateway is a simulator in dev) and party registration.
 
     Credentials: ``secret_key_file`` (preferred; it must not be group or world readable)
@@ -105,7 +91,7 @@ class IlinkConfig(_Section):
     require_registration: bool = True
 
 
-class PartyDetails(_Section):
+class PartyDetails(Section):
     """One ``[[party_details]]`` entry: what a PartyDetailsListReqID (1505) stands for."""
 
     id: int = Field(ge=1, le=MAX_LIST_REQ_ID)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-State = Literal["running", "stopped", "crashed", "failed", "unknown"]
+RunState = Literal["running", "stopped", "crashed", "failed", "unknown"]
 
 COMPONENTS: tuple[str, ...] = ("feed_handler", "order_session")
 """The components ncctl drives, by configuration name."""
@@ -18,7 +18,7 @@ class ComponentStatus:
 
     name: str
     backend: str
-    state: State
+    state: RunState
     pid: int | None = None
     since: dt.datetime | None = None
     exit_code: int | None = None
