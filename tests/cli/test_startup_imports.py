@@ -1,6 +1,7 @@
 """What ``ncctl schedule now --json`` loads once the validated-schedule cache holds its
-configuration: no configuration models, no TOML parser, none of the heavy libraries
-(docs/design.md §3.2, rule 6; benchmarks/startup.py measures the time)."""
+configuration: no configuration models (``ncctl.appconfig``, the sections), no schedule file
+reader, no TOML parser, none of the heavy libraries (docs/design.md §3.2, rule 6;
+benchmarks/startup.py measures the time)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ PROBE = (
 
 NOT_ON_THE_FAST_PATH = (
     "tomllib",
-    "ncctl.config",
-    "ncctl.schedule.data",
+    "ncctl.appconfig",
+    "ncctl.config.section",
+    "ncctl.schedule.section",
+    "ncctl.schedule.files",
     "rich",
     "paramiko",
     "apscheduler",
