@@ -34,17 +34,19 @@ def units(
     ] = Path("systemd-units"),
     dry_run: DryRunOpt = False,
 ) -> UnitFiles:
-    """Write unit files: the components, ncctl-scheduler, the ncctl-maintenance timer and
-    ncctl-tune.
+    """Write unit files: the components, ncctl-scheduler, the ncctl-maintenance timer,
+    ncctl-tune, ncctl-tune-boot (tune reapply at every boot) and, when the tuning profile
+    sets [pin] force_latency, ncctl-latency (tune hold-latency).
 
     The units pass the resolved configuration file (--config) and run in the state
     directory (in the current directory if the configuration has relative paths).
 
     They are sandboxed: ncctl's units and the components run as systemd.user and
     systemd.group, write only the directories the configuration names, and get the
-    iLink secret and SFTP keys from systemd (LoadCredential=). ncctl-tune runs as
-    root, without network. Warnings name directories to create first and paths
-    that the sandbox hides.
+    iLink secret and SFTP keys from systemd (LoadCredential=). The tuning units run as
+    root, without network. CPUAffinity=: the tuning profile's housekeeping CPUs for
+    ncctl's units, its [cpus] entry for each component. Warnings name directories to
+    create first and paths that the sandbox hides.
 
     Files whose content is unchanged are not rewritten.
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from ncctl.cli.context import CommandContext
     from ncctl.cli.views.jitter import JitterRun
-    from ncctl.cli.views.tune import TuneHost, TunePlan, TuneRollback
+    from ncctl.cli.views.tune import LatencyHeld, TuneHost, TunePlan, TuneRollback
     from ncctl.tuning.profiles import Profile
     from ncctl.tuning.tuner import Tuner
     from ncctl.tuning.window import TradingWindow
@@ -143,6 +143,65 @@ def host(
     window = _window(ctx)
     result = tuner.apply(chosen, window=window, force=force, reason=reason, dry_run=dry_run)
     return TuneHost(result, _zone(ctx, window))
+
+
+@command(app, "reapply")
+def reapply(
+    ctx: CommandContext,
+    *,
+    root: RootOpt = None,
+    profile: ProfileOpt = None,
+    force: ForceOpt = False,
+    reason: ReasonOpt = None,
+) -> TuneHost:
+    """Write again what a reboot loses of the applied profile: each IRQ's affinity (NIC
+    queues included), governors, THP, workqueue masks, kernel threads on housekeeping CPUs.
+    Journals no originals (rollback restores those `tune host` recorded); does nothing when
+    no profile is applied. Run at boot by ncctl-tune-boot.service; exit codes as verify."""
+    from ncctl.cli.views.tune import TuneHost
+
+    ctx.changing(force, reason, tuning_root=root)
+    chosen = _profile(ctx, profile)
+    tuner = _tuner(ctx, root, chosen)
+    window = _window(ctx)
+    return TuneHost(tuner.reapply(chosen, window=window, force=force, reason=reason), None)
+
+
+@command(app, "hold-latency")
+def hold_latency(
+    ctx: CommandContext, root: RootOpt = None, profile: ProfileOpt = None
+) -> LatencyHeld:
+    """Hold /dev/cpu_dma_latency at the profile's [pin] force_latency (µs) until SIGTERM:
+    open it, write the value, keep it open (the kernel drops the request when it is closed).
+    The command of ncctl-latency.service; exits 0 on SIGTERM or SIGINT."""
+    from ncctl.errors import ConfigError
+    from ncctl.tuning.host import Host
+    from ncctl.tuning.latency import DEVICE, hold
+    from ncctl.tuning.pinning import pin_options
+
+    ctx.changing(tuning_root=root)  # a simulated clock never holds a real device
+    chosen = _profile(ctx, profile)
+    value = pin_options(chosen).force_latency
+    if value is None:
+        raise ConfigError(
+            f"tuning profile {chosen.source}: no [pin] force_latency to hold",
+            hint="set [pin] force_latency = MICROSECONDS in the profile, or do not run this",
+            code="tune.no_force_latency",
+        )
+    import signal
+    import sys
+
+    from ncctl.cli.views.tune import LatencyHeld
+
+    host = Host(root if root is not None else ctx.config().config.tuning.root)
+    where = host.display(DEVICE)
+
+    def ready() -> None:
+        sys.stderr.write(f"ncctl: holding {where} at {value} µs until SIGTERM\n")
+        sys.stderr.flush()
+
+    stopped_by = hold(host, value, ready)
+    return LatencyHeld(where, value, signal.Signals(stopped_by).name)
 
 
 @command(app, "verify")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,3 +22,14 @@ def component_status(name: str, section: ComponentConfig, state_dir: Path) -> Co
     from ncctl.components.process import ProcessBackend
 
     return ProcessBackend(name, section, state_dir).status()
+
+
+def process_cpus(pid: int | None) -> frozenset[int] | None:
+    """The CPUs process ``pid`` may run on now (``sched_getaffinity``), or None when there is
+    no such process."""
+    if pid is None:
+        return None
+    try:
+        return frozenset(os.sched_getaffinity(pid))
+    except OSError:
+        return None

@@ -17,8 +17,11 @@ SUID/SGID files, native system calls of ``@system-service`` only (others fail wi
   their files, but keep what low-latency programs use: realtime scheduling (``RestrictRealtime``
   off, ``LimitRTPRIO=99`` for SCHED_FIFO without a capability), locked memory, the host's
   devices (kernel-bypass NICs, huge pages), netlink (interface lookups for multicast joins),
-  writable+executable memory (JIT runtimes); no CPU pinning (they pin their own threads to
-  the isolated CPUs).
+  writable+executable memory (JIT runtimes); ``CPUAffinity=`` only when the tuning profile's
+  ``[cpus]`` gives the component CPUs (otherwise they pin their own threads).
+* ``ncctl-tune-boot.service`` (``tune reapply``) and ``ncctl-latency.service``
+  (``tune hold-latency``) run as root with only what they write: kernel tunables and
+  ``sched_setaffinity`` for the first, the one PM QoS device for the second.
 * ``ncctl-tune.service`` runs as root because it writes ``/proc/sys``, ``/sys`` and files in
   ``/etc``, so kernel tunables stay writable and it keeps the devices (update-grub probes the
   boot disk); it has only the capabilities those writes need and no network at all.
@@ -88,9 +91,39 @@ TUNE = (
     "RestrictAddressFamilies=AF_UNIX",
     "IPAddressDeny=any",
 )
-TUNE_FILES = ("etc/sysctl.d", "etc/tmpfiles.d", "etc/default", "boot")
+TUNE_BOOT = (
+    "User=root",
+    "ProtectKernelTunables=no",
+    "RestrictRealtime=yes",
+    "MemoryDenyWriteExecute=yes",
+    # writes /proc/irq and /sys; taskset moves kernel threads (sched_setaffinity, CAP_SYS_NICE)
+    "CapabilityBoundingSet=CAP_SYS_ADMIN CAP_SYS_NICE CAP_DAC_OVERRIDE",
+    "AmbientCapabilities=",
+    "PrivateDevices=yes",
+    "RestrictAddressFamilies=AF_UNIX",
+    "IPAddressDeny=any",
+)
+"""``ncctl-tune-boot.service`` (``tune reapply``): kernel tunables writable, no devices, no
+network; ``@resources`` allowed (``sched_setaffinity``)."""
+LATENCY = (
+    "User=root",
+    "ProtectKernelTunables=yes",
+    "RestrictRealtime=yes",
+    "MemoryDenyWriteExecute=yes",
+    "CapabilityBoundingSet=",
+    "AmbientCapabilities=",
+    "DevicePolicy=closed",
+    "DeviceAllow=/dev/cpu_dma_latency rw",
+    "SystemCallFilter=~@privileged @resources",
+    "RestrictAddressFamilies=AF_UNIX",
+    "IPAddressDeny=any",
+)
+"""``ncctl-latency.service`` (``tune hold-latency``): one device (root's, mode 0600), nothing
+else."""
+TUNE_FILES = ("etc/sysctl.d", "etc/tmpfiles.d", "etc/default", "etc/systemd", "boot")
 """Where ``ncctl tune host`` writes under the tuned root: sysctl.d and tmpfiles.d files, the
-grub drop-in, and what update-grub or grubby rewrite. Optional (``-``): a host may lack one."""
+grub drop-in and ``/etc/default/irqbalance``, systemd's ``system.conf.d`` drop-in, and what
+update-grub or grubby rewrite. Optional (``-``): a host may lack one."""
 HIDDEN = {
     "/home": "ProtectHome=yes",
     "/root": "ProtectHome=yes",
@@ -185,24 +218,6 @@ def longest_pass(config: NcctlConfig) -> float:
         comp: ComponentConfig = getattr(config.components, name)
         total += comp.stop_timeout_s + (comp.ready.timeout_s if comp.ready else 0.0)
     return total
-
-
-def housekeeping_cpus(config: NcctlConfig, base: Path) -> tuple[str | None, str]:
-    """The tuning profile's housekeeping CPUs as a CPU list (``0`` or ``0-1,8``), or None and
-    why not (the profile cannot be loaded, or names CPUs this host does not have)."""
-    from ncctl.tuning.cpus import cpu_plan
-    from ncctl.tuning.cpuset import format_cpulist
-    from ncctl.tuning.host import Host
-    from ncctl.tuning.profiles import load_profile
-
-    try:
-        profile = load_profile(config.tuning.profile)
-        plan, _ = cpu_plan(profile, Host(absolute(config.tuning.root, base)))
-    except ConfigError as err:
-        return None, err.message
-    except OSError as exc:
-        return None, f"tuning.root {config.tuning.root}: cannot read the online CPUs: {exc}"
-    return format_cpulist(plan.housekeeping), ""
 
 
 def relative_settings(config: NcctlConfig) -> list[str]:

@@ -11,7 +11,15 @@ function that touches the disk. The units:
   with a watchdog;
 * ``ncctl-maintenance.service`` and ``ncctl-maintenance.timer``: ``ncctl maintenance run``
   every minute, one missed run caught up after downtime;
-* ``ncctl-tune.service``: ``ncctl tune host``, oneshot, as root.
+* ``ncctl-tune.service``: ``ncctl tune host``, oneshot, as root;
+* ``ncctl-tune-boot.service``: ``ncctl tune reapply`` at every boot, oneshot, as root, after
+  systemd-sysctl and systemd-tmpfiles and before the components and ncctl's own units: what a
+  reboot loses of the applied profile (IRQ affinity, kernel threads);
+* ``ncctl-latency.service`` (only when the tuning profile sets ``[pin] force_latency``):
+  ``ncctl tune hold-latency``, holding ``/dev/cpu_dma_latency`` until stopped.
+
+The components' units get ``CPUAffinity=`` the CPUs the tuning profile's ``[cpus]`` gives
+them (:mod:`ncctl.install.pins`), ncctl's own units the housekeeping CPUs.
 
 Every unit is sandboxed as :mod:`ncctl.install.sandbox` decides; the scheduler's
 ``WatchdogSec=`` is ``[systemd] watchdog_intervals`` reconcile intervals. The units run in the
@@ -38,6 +46,7 @@ from ncctl.components.systemd import component_unit
 from ncctl.errors import CantCreateError, ConfigError, UnavailableError
 from ncctl.floor import write_text_atomic
 from ncctl.install import sandbox
+from ncctl.install.pins import profile_pins
 from ncctl.install.unit_syntax import (
     duration,
     environment_line,
@@ -50,6 +59,11 @@ SCHEDULER_UNIT = "ncctl-scheduler.service"
 MAINTENANCE_UNIT = "ncctl-maintenance.service"
 MAINTENANCE_TIMER = "ncctl-maintenance.timer"
 TUNE_UNIT = "ncctl-tune.service"
+TUNE_BOOT_UNIT = "ncctl-tune-boot.service"
+LATENCY_UNIT = "ncctl-latency.service"
+REAPPLY_ARGS = ("tune", "reapply", "--force", "--reason", "at boot, before the components start")
+"""The boot unit's command after ``ncctl --config FILE``: at boot no component runs yet, so
+the IRQ moves that trading hours guard are overridden (and journaled so)."""
 DESCRIPTIONS = {
     "feed_handler": "ncctl feed handler (CME market data)",
     "order_session": "ncctl iLink 3 order-entry session",
@@ -142,6 +156,7 @@ def _component_text(
     *,
     python: str,
     which: Which,
+    cpus: str | None,
 ) -> str:
     argv = component_argv(name, comp, layout.base, python, which)
     cwd = _absolute(comp.cwd, layout.base) if comp.cwd else layout.workdir
@@ -170,6 +185,7 @@ def _component_text(
         f"TimeoutStopSec={duration(comp.stop_timeout_s)}",
         f"User={layout.user}",
         f"Group={layout.group}",
+        *([f"CPUAffinity={cpus}"] if cpus else []),
         *_sandbox(
             sandbox.COMPONENT,
             sandbox.minimal([cwd, *sandbox.component_writable(comp, config, layout.base)]),
@@ -212,17 +228,18 @@ def generate_units(
         if not path.is_absolute():
             raise ValueError(f"{label} must be an absolute path, not {path}")
     layout = layout_of(config, base, config_path)
+    pins = profile_pins(config, base)
     texts: dict[str, str] = {}
     for name in COMPONENTS:
         comp: ComponentConfig = getattr(config.components, name)
         if not comp.command:
             continue
         texts[component_unit(name, comp)] = _component_text(
-            name, comp, config, layout, python=python, which=which
+            name, comp, config, layout, python=python, which=which, cpus=pins.components.get(name)
         )
     base_argv = [str(ncctl), "--config", str(config_path)]
     network = ["Wants=network-online.target", "After=network-online.target"]
-    cpus, _ = sandbox.housekeeping_cpus(config, base)
+    cpus = pins.housekeeping
     affinity = [f"CPUAffinity={cpus}"] if cpus else []
     own = [
         f"User={layout.user}",
@@ -297,6 +314,49 @@ def generate_units(
         "[Install]",
         "WantedBy=multi-user.target",
     )
+    components = [component_unit(n, getattr(config.components, n)) for n in COMPONENTS]
+    before = " ".join([*components, SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER])
+    texts[TUNE_BOOT_UNIT] = _join(
+        layout.header,
+        "[Unit]",
+        "Description=ncctl host tuning at boot (IRQ affinity, governors, THP, workqueue "
+        "masks, kernel threads)",
+        "After=systemd-sysctl.service systemd-tmpfiles-setup.service",
+        f"Before={before} {TUNE_UNIT}",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        f"ExecStart={exec_line([*base_argv, *REAPPLY_ARGS])}",
+        f"WorkingDirectory={path_value(layout.workdir)}",
+        "# exit 3: boot parameters still staged; 4: settings this host cannot take",
+        "SuccessExitStatus=3 4",
+        *affinity,
+        *_sandbox(sandbox.TUNE_BOOT, required),
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+    )
+    if pins.force_latency is not None:
+        texts[LATENCY_UNIT] = _join(
+            layout.header,
+            "[Unit]",
+            f"Description=ncctl force_latency: /dev/cpu_dma_latency held at "
+            f"{pins.force_latency} us",
+            f"Before={before}",
+            "",
+            "[Service]",
+            "Type=simple",
+            f"ExecStart={exec_line([*base_argv, 'tune', 'hold-latency'])}",
+            f"WorkingDirectory={path_value(layout.workdir)}",
+            "Restart=on-failure",
+            "KillSignal=SIGTERM",
+            *affinity,
+            *_sandbox(sandbox.LATENCY, []),
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+        )
     return texts
 
 
@@ -344,9 +404,16 @@ def generation_notes(
             f"components may take {longest:g} s, not less than WatchdogSec={watchdog:g}s: raise "
             "systemd.watchdog_intervals, or the watchdog restarts the scheduler in such a pass"
         )
-    _, problem = sandbox.housekeeping_cpus(config, base)
-    if problem:
-        notes.append(f"no CPUAffinity= for ncctl's units: {problem}")
+    pins = profile_pins(config, base)
+    if pins.housekeeping is None:
+        notes.append(f"no CPUAffinity= for ncctl's units: {pins.problem}")
+    elif pins.problem:
+        notes.append(f"no CPUAffinity= for the components: {pins.problem}")
+    for name in sorted(set(pins.components) - set(COMPONENTS)):
+        notes.append(
+            f"the tuning profile's [cpus] names {name!r}, which is not a component "
+            f"({', '.join(COMPONENTS)}): no unit gets its CPUs"
+        )
     known = [d.known_hosts for d in config.destinations.values() if d.known_hosts is not None]
     for path in [ncctl, config_path, *writable, *known]:
         setting = sandbox.hidden_by_sandbox(_absolute(path, base))

@@ -14,12 +14,15 @@ from typing import Any
 
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import NcctlError, PermissionDeniedError, RefusedError
+from ncctl.tuning import service
 from ncctl.tuning.errors import setting_ids
 from ncctl.tuning.files import write_file
 from ncctl.tuning.host import Access
 from ncctl.tuning.kinds import base, boot
-from ncctl.tuning.kinds.base import KernelSetting, Verdict
+from ncctl.tuning.kinds.base import Finding, KernelSetting, Verdict
 from ncctl.tuning.kinds.boot import BootParam
+from ncctl.tuning.kthreads import move_kthreads
+from ncctl.tuning.pinning import pin_options
 from ncctl.tuning.plan import Compliance, Plan
 from ncctl.tuning.profiles import Profile
 from ncctl.tuning.rollback_journal import RollbackJournal, check_persistent, locked
@@ -39,6 +42,8 @@ class ApplyResult:
     files: list[dict[str, Any]] = field(default_factory=list)
     boot: dict[str, Any] | None = None
     overrides: str | None = None
+    kthreads: dict[str, Any] = field(default_factory=dict)
+    """Kernel threads moved to the housekeeping CPUs (:mod:`ncctl.tuning.kthreads`)."""
 
     @property
     def final(self) -> Plan:
@@ -56,6 +61,7 @@ class ApplyResult:
             "files": self.files,
             "boot": self.boot,
             "overrides": self.overrides,
+            "kthreads": self.kthreads,
             "plan" if self.dry_run else "verify": self.final.as_dict(),
         }
 
@@ -84,6 +90,9 @@ def apply_profile(
         site.open_entries(journal)
         try:
             apply_plan(site, plan, journal, result)
+            result.kthreads = move_kthreads(
+                site.host, profile, plan.cpus, plan.context.contained
+            ).as_dict()
         except NcctlError as err:
             site.log(
                 "tune host",
@@ -92,24 +101,33 @@ def apply_profile(
                 {"args": {"profile": profile.name}, "error": err.message},
             )
             raise
-        outcome = "ok" if not result.failed else "failed"
-        if not (result.changed or result.files or result.boot or result.failed):
-            outcome = "noop"
-        site.log(
-            "tune host",
-            outcome,
-            reason,
-            {
-                "args": {"profile": profile.name},
-                "changed": [c["id"] for c in result.changed],
-                "failed": result.failed,
-                "files": [f["path"] for f in result.files],
-                "boot": result.boot,
-                "overrides": overrides,
-            },
-        )
+        log_outcome(site, "tune host", profile, reason, result)
     result.after = site.plan(profile, window)
     return result
+
+
+def log_outcome(
+    site: Site, command: str, profile: Profile, reason: str | None, result: ApplyResult
+) -> None:
+    """Journal what ``command`` (``tune host``, ``tune reapply``) did: ok, failed or noop."""
+    moved = result.kthreads.get("moved", [])
+    outcome = "ok" if not result.failed else "failed"
+    if not (result.changed or result.files or result.boot or result.failed or moved):
+        outcome = "noop"
+    site.log(
+        command,
+        outcome,
+        reason,
+        {
+            "args": {"profile": profile.name},
+            "changed": [c["id"] for c in result.changed],
+            "failed": result.failed,
+            "files": [f["path"] for f in result.files],
+            "boot": result.boot,
+            "kthreads_moved": [m["pid"] for m in moved],
+            "overrides": result.overrides,
+        },
+    )
 
 
 def guard(site: Site, plan: Plan, window: TradingWindow, force: bool) -> str | None:
@@ -150,21 +168,11 @@ def apply_plan(site: Site, plan: Plan, journal: RollbackJournal, result: ApplyRe
     for item in plan.items:
         setting, finding = item.setting, item.finding
         if isinstance(setting, KernelSetting) and finding.verdict is Verdict.APPLY:
-            ok, entry = base.write(
-                setting,
-                finding.raw,
-                finding.current,
-                host=host,
-                journal=journal,
-                record=site.record,
-                boot_id=boot_id,
-            )
-            managed = not ok and setting.kernel_owned(host, entry.get("errno"))
-            if managed:
-                entry["kernel_managed"] = managed
-            (result.changed if ok else result.kernel_managed if managed else result.failed).append(
-                entry
-            )
+            write_live(site, setting, finding, result, journal=journal, boot_id=boot_id)
+    if pin_options(plan.profile).irqbalance == "stop" and not plan.context.contained:
+        stopped = service.stop(host, journal, boot_id)
+        if stopped is not None:
+            (result.changed if stopped[0] else result.failed).append(stopped[1])
     # persist what took: a value the kernel refused must not reach sysctl.d
     written = plan
     if result.changed or result.failed:
@@ -192,6 +200,38 @@ def apply_plan(site: Site, plan: Plan, journal: RollbackJournal, result: ApplyRe
             files=result.files,
             failed=result.failed,
         )
+
+
+def write_live(
+    site: Site,
+    setting: KernelSetting,
+    finding: Finding,
+    result: ApplyResult,
+    *,
+    journal: RollbackJournal | None,
+    boot_id: str | None,
+) -> None:
+    """Write one live kernel value (its original in ``journal`` first; None: journaled by an
+    earlier apply) and file the outcome in ``result``: changed, kernel-managed or failed."""
+    host = site.host
+    if journal is None:
+        ok, entry = base.put(
+            setting, finding.current, host=host, record=site.record, boot_id=boot_id
+        )
+    else:
+        ok, entry = base.write(
+            setting,
+            finding.raw,
+            finding.current,
+            host=host,
+            journal=journal,
+            record=site.record,
+            boot_id=boot_id,
+        )
+    managed = not ok and setting.kernel_owned(host, entry.get("errno"))
+    if managed:
+        entry["kernel_managed"] = managed
+    (result.changed if ok else result.kernel_managed if managed else result.failed).append(entry)
 
 
 def refuse_root_only(plan: Plan) -> None:

@@ -50,6 +50,8 @@ def compliance_error(plan: Plan) -> NcctlError | None:
         what = [setting_ids(items)] if items else []
         if files:
             what.append("persistence " + ", ".join(files))
+        if plan.latency is not None and plan.latency.verdict == "drift":
+            what.append(f"force_latency {plan.latency.reason()}")
         return TuningDriftError(
             f"drift from profile {name}: {'; '.join(what)}",
             hint="`ncctl tune plan` shows each change; `ncctl tune host` applies them",
@@ -64,8 +66,11 @@ def compliance_error(plan: Plan) -> NcctlError | None:
         items = [
             i for i in plan.items if i.finding.verdict in (Verdict.HOST_ONLY, Verdict.UNSUPPORTED)
         ]
+        what = [setting_ids(items)] if items else []
+        if plan.latency is not None and plan.latency.verdict in ("unsupported", "host-only"):
+            what.append(f"force_latency ({plan.latency.reason()})")
         return UnreachableSettingError(
-            f"cannot be changed from here: {setting_ids(items)} (profile {name})",
+            f"cannot be changed from here: {'; '.join(what)} (profile {name})",
             hint="each setting's reason says why; host-only ones need the host operator",
         )
     return None

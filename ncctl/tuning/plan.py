@@ -13,13 +13,18 @@ from enum import IntEnum
 from typing import Any
 
 from ncctl.errors import ConfigError
+from ncctl.tuning import latency
 from ncctl.tuning.cpus import CpuPlan, cpu_plan
 from ncctl.tuning.host import Host, NamespaceContext
 from ncctl.tuning.kinds import boot, cores, governor, hugepages, irq, sysctl, sysfs, thp
 from ncctl.tuning.kinds.base import Finding, KernelSetting, Verdict, probe
 from ncctl.tuning.kinds.boot import BootParam
 from ncctl.tuning.kinds.boot_loader import parse_cmdline
+from ncctl.tuning.kthreads import unmoved
+from ncctl.tuning.latency import LatencyCheck
 from ncctl.tuning.persist import FileChange, planned_files
+from ncctl.tuning.pin_files import pin_files
+from ncctl.tuning.pinning import pin_options
 from ncctl.tuning.profiles import Profile
 from ncctl.tuning.record import TuningRecord
 from ncctl.tuning.window import TradingWindow
@@ -115,15 +120,20 @@ class Plan:
     boot_id: str | None
     window: TradingWindow
     warnings: list[str] = field(default_factory=list)
+    latency: LatencyCheck | None = None
+    """``/dev/cpu_dma_latency`` read back against ``[pin] force_latency``."""
 
     def compliance(self) -> Compliance:
-        """1 when ``tune host`` would change something, else 3 when a reboot would finish
-        the job, else 4 when something cannot be reached from here, else 0."""
-        if any(i.drifting for i in self.items) or self.file_drift():
+        """1 when ``tune host`` would change something (or force_latency is not held), else
+        3 when a reboot would finish the job, else 4 when something cannot be reached from
+        here, else 0."""
+        held = self.latency.verdict if self.latency else "ok"
+        if any(i.drifting for i in self.items) or self.file_drift() or held == "drift":
             return Compliance.DRIFT
         if any(i.finding.verdict is Verdict.REBOOT for i in self.items):
             return Compliance.REBOOT_PENDING
-        if any(i.finding.verdict in (Verdict.HOST_ONLY, Verdict.UNSUPPORTED) for i in self.items):
+        unreachable = (Verdict.HOST_ONLY, Verdict.UNSUPPORTED)
+        if any(i.finding.verdict in unreachable for i in self.items) or held in unreachable:
             return Compliance.UNREACHABLE
         return Compliance.COMPLIANT
 
@@ -157,6 +167,7 @@ class Plan:
             "trading": self.window.as_dict(),
             "settings": [i.as_dict() for i in self.items],
             "files": [f.as_dict() for f in self.files],
+            "force_latency": self.latency.as_dict() if self.latency else None,
             "summary": self.summary(),
             "status": status.label,
             "exit_code": int(status),
@@ -184,13 +195,30 @@ def make_plan(profile: Profile, host: Host, record: TuningRecord, window: Tradin
             for p in expansion.boot
         )
     pairs = [(i.setting, i.finding) for i in items if isinstance(i.setting, KernelSetting)]
-    files = planned_files(host, profile.name, pairs, ctx)
+    files = [
+        *planned_files(host, profile.name, pairs, ctx),
+        *pin_files(host, profile, expansion.cpus, ctx),
+    ]
     warnings = list(expansion.warnings)
-    if any(i.setting.kind == "irq" for i in items) and host.processes_named("irqbalance"):
+    mode = pin_options(profile).irqbalance
+    irqs = any(i.setting.kind == "irq" for i in items)
+    running = irqs and mode != "ban" and bool(host.processes_named("irqbalance"))
+    if running and mode == "stop":
+        warnings.append("irqbalance is running although the profile stops it: `tune host` does")
+    elif running:
         warnings.append(
             "irqbalance is running: it will move IRQs off the housekeeping CPUs; stop it "
-            "or set IRQBALANCE_BANNED_CPULIST to the isolated CPUs"
+            'or set [pin] irqbalance = "ban" in the profile'
         )
+    if pin_options(profile).kthreads and not ctx.contained and expansion.cpus.isolated:
+        left = unmoved(host, expansion.cpus)
+        if left:
+            names = ", ".join(f"{t.comm} ({t.pid})" for t in left[:3])
+            more = f" and {len(left) - 3} more" if len(left) > 3 else ""
+            warnings.append(
+                f"{len(left)} kernel threads may run on isolated CPUs ({names}{more}): "
+                "`tune host` or `tune reapply` moves them"
+            )
     if ctx.own_netns is None and not ctx.userns:
         warnings.append(
             "cannot compare this network namespace with PID 1's: host-wide settings are "
@@ -207,4 +235,7 @@ def make_plan(profile: Profile, host: Host, record: TuningRecord, window: Tradin
         boot_id=boot_id,
         window=window,
         warnings=warnings,
+        latency=latency.check(host, profile, ctx.contained)
+        if pin_options(profile).force_latency is not None
+        else None,
     )

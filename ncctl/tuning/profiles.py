@@ -28,12 +28,17 @@ from ncctl.errors import ConfigError
 from ncctl.resources import data_dir
 
 SETTING_TABLES = ("sysctl", "sysfs", "hugepages", "thp", "governor", "irq", "boot")
-TABLES = (*SETTING_TABLES, "cpus")
+TABLES = (*SETTING_TABLES, "cpus", "pin")
 SCALARS = ("description", "weaken_tcp_reason", "isolate_cpu0_reason")
 META = ("extends", "remove")
 MAX_DEPTH = 16
 THP_KEYS = ("enabled", "defrag", "shmem_enabled")
 CPU_KEYS = ("housekeeping", "isolated", "nic")
+IRQBALANCE_MODES = ("ban", "stop", "ignore")
+PIN_KEYS = ("irqbalance", "kthreads", "systemd_affinity", "force_latency")
+MAX_LATENCY_US = 2_000_000_000
+"""The largest value /dev/cpu_dma_latency takes (a signed 32-bit count of µs)."""
+_COMPONENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 FORMATS = ("text", "int", "cpulist", "cpumask", "selection")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -364,8 +369,20 @@ def _check_entry(table: str, key: str, value: Any, path: Path) -> Any:
                 "no spaces, quotes, '$', '`' or '\\' in kernel parameters",
             )
         return value
+    if table == "pin":
+        return _check_pin(key, value, path)
+    if key not in CPU_KEYS and not _COMPONENT.match(key):
+        raise _bad(
+            path,
+            where,
+            "is not a CPU set or component name",
+            f"one of {', '.join(CPU_KEYS)}, or a component (order_session, feed_handler)",
+        )
     if key not in CPU_KEYS:
-        raise _bad(path, where, "is not a CPU set name", f"one of {', '.join(CPU_KEYS)}")
+        # a component's CPUs: "auto" (its own isolated core), a CPU set name, or a list
+        if not isinstance(value, str) or not value.strip():
+            raise _bad(path, where, "must be CPUs", '"auto", "housekeeping" or a list like "3"')
+        return value
     if key == "nic":
         names = str(value).split(",") if isinstance(value, str) else []
         if not names or not all(_INTERFACE.match(n.strip()) for n in names):
@@ -373,6 +390,32 @@ def _check_entry(table: str, key: str, value: Any, path: Path) -> Any:
         return value
     if not isinstance(value, str):
         raise _bad(path, where, "must be a CPU list string", 'like "0" or "0-1", or "auto"')
+    return value
+
+
+def _check_pin(key: str, value: Any, path: Path) -> Any:
+    where = f"pin.{key}"
+    if key not in PIN_KEYS:
+        raise _bad(path, where, "is not a pinning setting", f"one of {', '.join(PIN_KEYS)}")
+    if key == "irqbalance":
+        if value not in IRQBALANCE_MODES:
+            raise _bad(
+                path, where, f"{value!r} is not a mode", f"one of {', '.join(IRQBALANCE_MODES)}"
+            )
+        return value
+    if key == "force_latency":
+        if not (isinstance(value, int) and not isinstance(value, bool)) or not (
+            0 <= value <= MAX_LATENCY_US
+        ):
+            raise _bad(
+                path,
+                where,
+                f"must be microseconds, 0 to {MAX_LATENCY_US}",
+                "0 keeps every CPU out of deep C-states; leave it out to hold nothing",
+            )
+        return value
+    if not isinstance(value, bool):
+        raise _bad(path, where, "must be true or false", f"{key} = true")
     return value
 
 

@@ -2,7 +2,7 @@
 its original; those someone else changed since are skipped (with a warning) unless forced.
 Each kind of journal entry is judged and restored by the module that wrote it: ``value`` by
 :mod:`ncctl.tuning.kinds.base`, ``file`` and ``dir`` by :mod:`ncctl.tuning.files`,
-``grubby`` by :mod:`ncctl.tuning.kinds.boot`.
+``grubby`` by :mod:`ncctl.tuning.kinds.boot`, ``service`` by :mod:`ncctl.tuning.service`.
 
 ``NCCTL_CRASH_AT=rollback:ID`` makes the process SIGKILL itself after restoring ``ID``.
 """
@@ -15,11 +15,12 @@ from typing import Any
 
 from ncctl.crashpoints import crashpoint
 from ncctl.errors import NcctlError, RefusedError
-from ncctl.tuning import files
+from ncctl.tuning import files, service
 from ncctl.tuning.host import Host
 from ncctl.tuning.kinds import base, boot, boot_state
 from ncctl.tuning.kinds.boot_loader import DROPIN, BootBackend, Grubby, detect_backend
 from ncctl.tuning.persist import SYSCTL_FILE, TMPFILES_FILE
+from ncctl.tuning.pin_files import PIN_FILES
 from ncctl.tuning.plan import SETTING_CLASSES, Compliance
 from ncctl.tuning.rollback_journal import RollbackEntry, RollbackJournal, RollbackStep, locked
 from ncctl.tuning.site import Site, check_force
@@ -79,6 +80,8 @@ def assess(entry: RollbackEntry, host: Host, force: bool, grubby: Grubby | None)
         return files.assess(entry, host, force)
     if entry.kind == boot_state.KIND:
         return boot_state.assess(entry, host)
+    if entry.kind == service.KIND:
+        return service.assess(entry, host)
     return boot.assess(entry, grubby, force)
 
 
@@ -90,6 +93,8 @@ def restore(entry: RollbackEntry, host: Host) -> None:
         files.restore(entry, host)
     elif entry.kind == boot_state.KIND:
         boot_state.restore(entry, host)
+    elif entry.kind == service.KIND:
+        service.restore(entry, host)
     else:
         boot.restore(entry, host)
 
@@ -155,7 +160,9 @@ def roll_back(
 
 def stray_files(host: Host, entries: list[RollbackEntry]) -> list[Path]:
     """Temporary files a killed apply or rollback left beside any file ncctl writes."""
-    paths = {SYSCTL_FILE, TMPFILES_FILE, DROPIN} | {e.path for e in entries if e.kind == "file"}
+    paths = {SYSCTL_FILE, TMPFILES_FILE, DROPIN, *PIN_FILES} | {
+        e.path for e in entries if e.kind == "file"
+    }
     return [p for path in sorted(paths) for p in files.stray_temps(host, path)]
 
 

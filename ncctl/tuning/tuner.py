@@ -8,6 +8,9 @@
   inside trading hours unless forced with a reason (:mod:`ncctl.tuning.apply`);
 * :meth:`Tuner.verify` is the plan read as compliance: 0 compliant, 1 drift, 3 reboot
   pending, 4 something cannot be reached from here (:mod:`ncctl.tuning.errors`);
+* :meth:`Tuner.reapply` writes again, at boot, the runtime values of an applied profile (IRQ
+  affinity, governors, THP, workqueue masks, kernel threads), journaling nothing
+  (:mod:`ncctl.tuning.reapply`);
 * :meth:`Tuner.rollback` restores, newest first, every setting still at a value ncctl wrote,
   and skips (with a warning) those someone else changed since, unless forced
   (:mod:`ncctl.tuning.rollback`).
@@ -28,6 +31,7 @@ from ncctl.tuning.apply import ApplyResult, apply_profile
 from ncctl.tuning.host import Host
 from ncctl.tuning.plan import Plan
 from ncctl.tuning.profiles import Profile
+from ncctl.tuning.reapply import ReapplyResult, reapply_profile
 from ncctl.tuning.rollback import RollbackResult, roll_back
 from ncctl.tuning.site import RunOptions, Site
 from ncctl.tuning.window import ALWAYS_OUTSIDE, TradingWindow
@@ -58,6 +62,18 @@ class Tuner:
     def apply(self, profile: Profile, **options: Unpack[RunOptions]) -> ApplyResult:
         """Make the host match ``profile`` (see the module docstring)."""
         return apply_profile(self.site, profile, **options)
+
+    def reapply(
+        self,
+        profile: Profile,
+        *,
+        window: TradingWindow = ALWAYS_OUTSIDE,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> ReapplyResult:
+        """Write again, without journaling, the runtime values of an applied ``profile``
+        that a reboot lost (:mod:`ncctl.tuning.reapply`)."""
+        return reapply_profile(self.site, profile, window=window, force=force, reason=reason)
 
     def rollback(self, **options: Unpack[RunOptions]) -> RollbackResult:
         """Undo, newest first, what ``apply`` recorded (see the module docstring)."""

@@ -71,6 +71,8 @@ CASES: dict[str, Case] = {
     "tune host": Case(args=("--dry-run",), note="dev: its fake root is made"),
     "tune verify": Case(args=("--root", "{tmp}/nowhere"), code=69, note="no such root"),
     "tune rollback": Case(code=69, note="no fake root yet: nothing made it"),
+    "tune reapply": Case(pre=WEEKEND, note="dev: nothing applied, nothing re-applied"),
+    "tune hold-latency": Case(code=78, note="the dev profile holds no force_latency"),
     "tune jitter": Case(
         pre=("--clock", "2026-11-25T10:00"), code=1, note="refused inside trading hours"
     ),

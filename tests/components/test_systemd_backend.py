@@ -395,10 +395,11 @@ def test_systemd_units_command(
         "ncctl-maintenance.service",
         "ncctl-maintenance.timer",
         "ncctl-tune.service",
+        "ncctl-tune-boot.service",
     ]
 
     dry = run_json(capsys, "systemd", "units", "--dir", str(out), "--dry-run")
-    assert [f["changed"] for f in dry["files"]] == [True] * 6
+    assert [f["changed"] for f in dry["files"]] == [True] * 7
     assert not out.exists()
 
     first = run_json(capsys, "systemd", "units", "--dir", str(out))
@@ -411,12 +412,12 @@ def test_systemd_units_command(
     assert f"--config {DEV_TOML} scheduler run\n" in scheduler
 
     again = run_json(capsys, "systemd", "units", "--dir", str(out))
-    assert [f["changed"] for f in again["files"]] == [False] * 6
+    assert [f["changed"] for f in again["files"]] == [False] * 7
 
     code = main(["--config", str(DEV_TOML), "systemd", "units", "--dir", str(out)])
     captured = capsys.readouterr()
     assert code == 0
-    assert captured.out.count("unchanged") == 6
+    assert captured.out.count("unchanged") == 7
     assert 'backend is "process"' in captured.err
 
 

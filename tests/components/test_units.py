@@ -27,11 +27,14 @@ from ncctl.appconfig.model import NcctlConfig
 from ncctl.components.section import ComponentConfig
 from ncctl.components.systemd import component_unit
 from ncctl.errors import CantCreateError, ConfigError, UnavailableError
+from ncctl.install.sandbox import TUNE_FILES
 from ncctl.install.unit_syntax import exec_line, path_word
 from ncctl.install.units import (
+    LATENCY_UNIT,
     MAINTENANCE_TIMER,
     MAINTENANCE_UNIT,
     SCHEDULER_UNIT,
+    TUNE_BOOT_UNIT,
     TUNE_UNIT,
     generate_units,
     generation_notes,
@@ -44,6 +47,7 @@ NCCTL_BIN = Path(sys.executable).absolute().parent / "ncctl"
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
 FEED = "ncctl-feed-handler.service"
 ORDER = "ncctl-order-session.service"
+TUNING = (TUNE_UNIT, TUNE_BOOT_UNIT)
 
 
 def verify(paths: list[Path]) -> list[str]:
@@ -92,9 +96,9 @@ def executable_of(exec_start: str) -> Path:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ("dev", {FEED, ORDER, SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER, TUNE_UNIT}),
+        ("dev", {FEED, ORDER, SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER, *TUNING}),
         # staging runs the real components from units installed with them: no command here
-        ("staging", {SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER, TUNE_UNIT}),
+        ("staging", {SCHEDULER_UNIT, MAINTENANCE_UNIT, MAINTENANCE_TIMER, *TUNING}),
     ],
 )
 def test_units_of_shipped_configs_pass_systemd_analyze_verify(
@@ -456,7 +460,7 @@ def test_component_and_tune_units_keep_what_they_need(tmp_path: Path) -> None:
     assert values(tune, "RestrictAddressFamilies") == ["AF_UNIX"]
     assert values(tune, "ReadWritePaths") == [
         str(tmp_path / "state"),
-        *(f"-{root}/{sub}" for sub in ("etc/sysctl.d", "etc/tmpfiles.d", "etc/default", "boot")),
+        *(f"-{root}/{sub}" for sub in TUNE_FILES),
     ]
     assert f"ExecStart={NCCTL_BIN} --config {tmp_path}/c.toml tune host" in tune
 
@@ -543,3 +547,58 @@ def test_bad_systemd_settings_name_the_key(table: dict[str, Any], key: str) -> N
         validate_document({"systemd": table}, "c.toml")
     assert err.value.exit_code == 78
     assert f"c.toml: {key}" in err.value.message
+
+
+def pinned_profile(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "pinned.toml"
+    path.write_text(f'extends = ["isolated-cores"]\n{body}')
+    return path
+
+
+def test_pinned_profile_units_pass_verify_and_pin_each_component(tmp_path: Path) -> None:
+    from tests.tuning import fakeroot
+
+    root = fakeroot.build_topology(tmp_path / "fakeroot")
+    profile = pinned_profile(
+        tmp_path,
+        '[cpus]\nfeed_handler = "auto"\norder_session = "auto"\n[pin]\nforce_latency = 0\n',
+    )
+    config = host_config(tmp_path, tuning={"profile": str(profile), "root": str(root)})
+    config = config.model_copy(
+        update={
+            "components": config.components.model_copy(
+                update={"order_session": ComponentConfig(command=["{python}", "-c", "pass"])}
+            )
+        }
+    )
+    paths = write(config, tmp_path, tmp_path / "c.toml")
+    assert {TUNE_BOOT_UNIT, LATENCY_UNIT} <= {p.name for p in paths}
+    assert verify(paths) == []
+    units = tmp_path / "units"
+    assert values(lines_of(units / FEED), "CPUAffinity") == ["1,9"]
+    assert values(lines_of(units / ORDER), "CPUAffinity") == ["2,10"]
+    boot = lines_of(units / TUNE_BOOT_UNIT)
+    assert values(boot, "Type") == ["oneshot"] and values(boot, "RemainAfterExit") == ["yes"]
+    before = values(boot, "Before")[0].split()
+    assert {FEED, ORDER, SCHEDULER_UNIT, MAINTENANCE_TIMER, TUNE_UNIT} <= set(before)
+    assert values(boot, "WantedBy") == ["multi-user.target"]
+    assert values(boot, "ProtectKernelTunables") == ["no"]
+    assert "tune reapply" in values(boot, "ExecStart")[0]
+    latency = lines_of(units / LATENCY_UNIT)
+    assert values(latency, "ExecStart")[0].endswith("tune hold-latency")
+    assert values(latency, "DeviceAllow") == ["/dev/cpu_dma_latency rw"]
+    assert values(latency, "CPUAffinity") == ["0,8"]
+
+
+def test_no_latency_unit_without_force_latency_and_a_note_for_unknown_components(
+    tmp_path: Path,
+) -> None:
+    from tests.tuning import fakeroot
+
+    root = fakeroot.build_topology(tmp_path / "fakeroot")
+    profile = pinned_profile(tmp_path, '[cpus]\nrisk_gateway = "auto"\n')
+    config = host_config(tmp_path, tuning={"profile": str(profile), "root": str(root)})
+    texts = generate_units(config, ncctl=NCCTL_BIN, base=tmp_path, config_path=tmp_path / "c")
+    assert LATENCY_UNIT not in texts and TUNE_BOOT_UNIT in texts
+    notes = generation_notes(config, ncctl=NCCTL_BIN, base=tmp_path, config_path=tmp_path / "c")
+    assert any("'risk_gateway', which is not a component" in n for n in notes)

@@ -198,6 +198,9 @@ class RecordingRunner:
         self.calls: list[tuple[str, ...]] = []
         self.args = grubby_args.split()
         self.fail = fail
+        self.services: dict[str, dict[str, bool]] = {
+            "irqbalance.service": {"enabled": True, "active": True}
+        }
         self.root = root
         """With a root, update-grub regenerates its ``/boot/grub/grub.cfg`` (see
         :func:`render_grub_cfg`) as the real one does."""
@@ -213,7 +216,27 @@ class RecordingRunner:
             return CommandResult(call, 0, "", "Generating grub configuration file ...\ndone\n")
         if call[0] == "grubby":
             return self._grubby(call)
+        if call[0] == "systemctl":
+            return self._systemctl(call)
         return CommandResult(call, 127, "", f"{call[0]}: command not found")
+
+    def _systemctl(self, call: tuple[str, ...]) -> CommandResult:
+        """irqbalance.service as systemctl keeps it (enabled and active until told)."""
+        verb, unit = call[1], call[-1]
+        state = self.services.setdefault(unit, {"enabled": False, "active": False})
+        if verb == "is-enabled":
+            word = "enabled" if state["enabled"] else "disabled"
+            return CommandResult(call, 0 if state["enabled"] else 1, word + "\n", "")
+        if verb == "is-active":
+            word = "active" if state["active"] else "inactive"
+            return CommandResult(call, 0 if state["active"] else 3, word + "\n", "")
+        changes = {
+            "disable": {"enabled": False, **({"active": False} if "--now" in call else {})},
+            "enable": {"enabled": True},
+            "start": {"active": True},
+        }
+        state.update(changes[verb])
+        return CommandResult(call, 0, "", "")
 
     def _grubby(self, call: tuple[str, ...]) -> CommandResult:
         if "--info=DEFAULT" in call:

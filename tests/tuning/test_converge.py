@@ -3,7 +3,8 @@
 A real child process (forked from this one, so it starts in milliseconds) runs ``ncctl tune
 host`` or ``tune rollback`` of a profile with a setting of every kind (a network-namespace
 and a host sysctl, a sysfs mask, a huge page pool, THP, a governor, the default IRQ mask and
-one IRQ, boot parameters through the update-grub drop-in) and is SIGKILLed, either at a named
+one IRQ, boot parameters through the update-grub drop-in, the irqbalance banned list and
+systemd's CPUAffinity drop-in) and is SIGKILLed, either at a named
 crash point (``NCCTL_CRASH_AT``: every point that apply or rollback passes) or by
 this process after a random delay (seeded, bounded count). A rollback in this process must
 then bring the fake root back byte for byte (the THP selection files by their selected word,
@@ -67,6 +68,9 @@ default = "housekeeping"
 [boot]
 isolcpus = "managed_irq,domain,{isolated}"
 nohz_full = "{isolated}"
+[pin]
+irqbalance = "ban"
+systemd_affinity = true
 """
 
 
@@ -211,7 +215,7 @@ def test_sigkill_at_every_apply_crash_point_then_rollback_converges(
 ) -> None:
     cases = fresh_cases(shm)
     points = apply_points(next(cases))
-    assert len(points) == 2 * 8 + 4
+    assert len(points) == 2 * 8 + 6  # values; 4 files, the drop-in, update-grub
     for point in points:
         case = next(cases)
         killed_at_point(partial(case.run, "host"), point)
@@ -228,7 +232,10 @@ def test_sigkill_at_every_rollback_crash_point_then_rollback_converges(
     first.apply()
     points = rollback_points(first)
     assert "rollback:bootcfg" in points and f"rollback:file:{DROPIN}" in points
-    assert len(points) == 8 + 5 + 2  # values, files and directories, bootcfg, unstage
+    # values; files and directories (sysctl.d, tmpfiles.d and its directory, grub.d and the
+    # drop-in, /etc/default/irqbalance, system.conf.d's drop-in and two directories);
+    # bootcfg, unstage
+    assert len(points) == 8 + 9 + 2
     for point in points:
         case = next(cases)
         case.apply()

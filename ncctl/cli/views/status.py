@@ -52,6 +52,15 @@ def text(result: StatusReport, console: Console, out: OutputOptions) -> None:
     state_text(result.schedule, zone, console)
     console.print()
     components_text(result.components, zone, console, out.wide)
+    for row in result.components:
+        cpus = row.get("affinity") or {}
+        if cpus.get("actual") is None and cpus.get("profile") is None:
+            continue
+        flag = "[red]MISMATCH[/red]" if cpus["mismatch"] else ""
+        console.print(
+            f"  {row['name']} CPUs: {cpus['actual'] or '-'} (profile: "
+            f"{cpus['profile'] or 'not pinned'}) {flag}".rstrip()
+        )
     if result.week is not None:
         console.print()
         console.print("[bold]this week[/bold]")

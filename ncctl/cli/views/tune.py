@@ -73,6 +73,13 @@ def plan_text(
     for f in data["files"]:
         if f["action"] != "unchanged":
             console.print(f"  file {f['path']}: {f['action']} ({f['purpose']})")
+    held = data.get("force_latency")
+    if held:
+        style = VERDICT_STYLE.get(held["verdict"], "yellow")
+        console.print(
+            f"  force_latency {held['device']}: [{style}]{held['verdict']}[/{style}] "
+            f"({held['reason']})"
+        )
     if "jitter" in data:
         console.print(f"  {data['jitter']['summary']}", markup=False)
     counts = ", ".join(f"{n} {v}" for v, n in data["summary"].items() if n)
@@ -134,7 +141,9 @@ class TuneHost:
     def failure(self) -> NcctlError | None:
         from ncctl.tuning.errors import compliance_error
 
-        return None if self.result.dry_run else compliance_error(self.result.final)
+        if self.result.dry_run or not getattr(self.result, "active", True):
+            return None  # a dry run, or a re-apply with no profile applied: nothing to check
+        return compliance_error(self.result.final)
 
 
 def host_text(shown: TuneHost, console: Console, out: OutputOptions) -> None:
@@ -146,6 +155,15 @@ def host_text(shown: TuneHost, console: Console, out: OutputOptions) -> None:
         )
     for f in result.files:
         console.print(f"[green]{f['action']}[/green] {f['path']}")
+    if not getattr(result, "active", True):
+        console.print("no profile applied (the rollback journal is empty): nothing re-applied")
+    moved = result.kthreads.get("moved", [])
+    if moved:
+        console.print(f"moved {len(moved)} kernel threads to CPUs {moved[0]['to']}")
+    for fail in result.kthreads.get("failed", []):
+        console.print(
+            f"[red]failed[/red] kernel thread {fail['pid']} ({fail['comm']}): {fail['error']}"
+        )
     if result.boot:
         console.print(f"boot: {result.boot['message']}")
     for fail in result.failed:
@@ -198,3 +216,21 @@ def rollback_text(shown: TuneRollback, console: Console, out: OutputOptions) -> 
 @view(TuneRollback, rollback_text)
 def rollback_data(shown: TuneRollback) -> dict[str, Any]:
     return shown.result.as_dict()
+
+
+@dataclass(frozen=True)
+class LatencyHeld:
+    """``tune hold-latency`` ended: the device it held, the value, the signal that ended it."""
+
+    device: str
+    value_us: int
+    signal: str
+
+
+def held_text(shown: LatencyHeld, console: Console, out: OutputOptions) -> None:
+    console.print(f"released {shown.device} (held at {shown.value_us} µs) on {shown.signal}")
+
+
+@view(LatencyHeld, held_text)
+def held_data(shown: LatencyHeld) -> dict[str, Any]:
+    return {"device": shown.device, "value_us": shown.value_us, "signal": shown.signal}

@@ -313,6 +313,20 @@ def write(
         intended=setting.desired,
     )
     crashpoint(f"before-write:{setting.id}")
+    return put(setting, current, host=host, record=record, boot_id=boot_id)
+
+
+def put(
+    setting: KernelSetting,
+    current: str | None,
+    *,
+    host: Host,
+    record: TuningRecord,
+    boot_id: str | None,
+) -> tuple[bool, dict[str, Any]]:
+    """Write the desired value of ``setting`` and read it back, journaling nothing (the
+    caller has: :func:`write`; or the value was journaled by an earlier apply: a re-apply
+    at boot). A write the kernel refuses is remembered for the rest of this boot."""
     try:
         host.write(setting.path, setting.write_text())
     except OSError as exc:
