@@ -8,8 +8,12 @@ and links it into place, so an empty file is always damage. Every later SQLite f
 (a malformed page, text that is not UTF-8, a lock held too long) is a one-line error naming
 the database, through :class:`StateConnection`.
 
-Read-only opens (the status commands) use ``mode=ro`` and never create the file: a database
-that does not exist yet reads as an empty one (in memory, with the schema).
+Read-only opens (the status commands) never create the file: a database that does not exist
+yet reads as an empty one (in memory, with the schema). Nor do they create SQLite's ``-wal``
+and ``-shm`` companions, which ``mode=ro`` makes beside a WAL database that no connection has
+open and leaves behind (a read-only command run as root would change a state directory owned
+by the service account): such a database is read ``immutable=1`` under a reader's lock of
+ncctl's own (:func:`_reader_lock`). When the companions are there, ``mode=ro`` creates nothing.
 """
 
 from __future__ import annotations
@@ -103,7 +107,22 @@ class StateCursor(sqlite3.Cursor):
             raise self._fail(exc) from None
 
 
-class StateConnection(sqlite3.Connection):
+class ReaderConnection(sqlite3.Connection):
+    """A connection that may hold a reader's lock on its database file (:func:`_reader_lock`),
+    released when it is closed."""
+
+    lock_fd: int | None = None
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self.lock_fd is not None:
+                os.close(self.lock_fd)
+                self.lock_fd = None
+
+
+class StateConnection(ReaderConnection):
     """A connection to a state database that reports failures as NcctlErrors."""
 
     path: Path
@@ -124,6 +143,46 @@ class StateConnection(sqlite3.Connection):
         except sqlite3.Error as exc:
             raise _convert(self, exc) from None
         return self.cursor()
+
+
+_SHARED_FIRST = 0x40000000 + 2
+_SHARED_SIZE = 510
+"""The bytes of a database file that SQLite's readers read-lock (unix VFS: PENDING_BYTE + 2,
+510 bytes); a writer locks them exclusively to checkpoint into the file as it closes."""
+READER_LOCK_WAIT_S = 2.0
+
+
+def _companions(path: Path) -> bool:
+    """Whether SQLite's ``-wal``, ``-shm`` or ``-journal`` is beside the database: a
+    connection has it open, or a crashed writer left something to recover."""
+    return any(os.path.lexists(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal"))
+
+
+def _reader_lock(path: Path) -> int | None:
+    """For a database that no connection has open (no companion beside it: :func:`_companions`):
+    a descriptor holding the read lock an SQLite reader holds, so that no writer that opens
+    it meanwhile checkpoints into the file while it is read ``immutable=1``; None when the
+    companions are there (``mode=ro`` creates nothing then) or a writer kept the file
+    exclusively locked for READER_LOCK_WAIT_S."""
+    if _companions(path):
+        return None
+    try:
+        fd = floor.open_fd(path, os.O_RDONLY, what="database")
+    except OSError:
+        return None  # unreadable: opening it with SQLite says so
+    if not floor.wait_until(
+        lambda: floor.try_read_lock(fd, _SHARED_SIZE, _SHARED_FIRST), READER_LOCK_WAIT_S
+    ):
+        os.close(fd)
+        return None
+    if _companions(path):
+        os.close(fd)  # a writer opened it before the lock was held: read it as one reader
+        return None
+    return fd
+
+
+def _read_only_uri(base: str, lock_fd: int | None) -> str:
+    return f"{base}?mode=ro&immutable=1" if lock_fd is not None else f"{base}?mode=ro"
 
 
 def tables_of(schema: str) -> list[str]:
@@ -150,6 +209,7 @@ def _create(path: Path, schema: str, *, what: str, hint: str, wal: bool) -> None
         floor.ensure_dir(path.parent, "state directory")
         tmp = floor.temp_name(path)
         os.close(floor.create_exclusive(tmp, what=what, mode=0o600))
+        floor.sweep_temps(path.parent)  # what a build killed before its link left behind
     except OSError as exc:
         cls = PermissionDeniedError if exc.errno in (errno.EACCES, errno.EPERM) else CantCreateError
         raise cls(
@@ -260,8 +320,15 @@ def open_state_db(
         _create(path, schema, what=what, hint=rebuild_hint, wal=wal)
         check_db_file(path, what=what, hint=rebuild_hint, writable=True)
     if read_only:
-        target = f"file:{quote(str(path.absolute()))}?mode=ro"
-        db = _connect(target, uri=True, path=path, what=what, hint=rebuild_hint)
+        lock = _reader_lock(path)
+        target = _read_only_uri(f"file:{quote(str(path.absolute()))}", lock)
+        try:
+            db = _connect(target, uri=True, path=path, what=what, hint=rebuild_hint)
+        except BaseException:
+            if lock is not None:
+                os.close(lock)
+            raise
+        db.lock_fd = lock
         try:
             have = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
             _require_tables(db, have, schema)
@@ -300,34 +367,37 @@ def _require_tables(db: StateConnection, have: set[str], schema: str) -> None:
 
 
 def open_readonly_if_present(path: Path, probe: str, hint: str) -> sqlite3.Connection | None:
-    """A state database opened read-only (``mode=ro``: nothing is created or changed but
-    SQLite's -wal/-shm), checked with the query ``probe``; None when it does not exist."""
+    """A state database opened read-only (nothing is created or changed: see the module),
+    checked with the query ``probe``; None when it does not exist."""
     if not path.is_file() and not path.is_symlink():
         return None  # a planted link is refused by the opener
+    lock = _reader_lock(path)
+    base = path.absolute().as_uri()
+    targets = [_read_only_uri(base, lock)]
     wal = path.with_name(path.name + "-wal")
-    modes = ["mode=ro"]
-    if not wal.exists() or wal.stat().st_size == 0:
-        modes.append("immutable=1")  # nothing uncheckpointed: no -shm needed (full disk)
+    if lock is None and (not wal.exists() or wal.stat().st_size == 0):
+        targets.append(f"{base}?immutable=1")  # nothing uncheckpointed: no -shm (full disk)
     problem: sqlite3.Error | None = None
-    for mode in modes:
-        try:
-            db = floor.sqlite_connect(
-                path,
-                f"{path.absolute().as_uri()}?{mode}",
-                uri=True,
-                factory=sqlite3.Connection,
-                what="database",
-            )
-        except sqlite3.Error as exc:
-            problem = exc
-            continue
-        try:
-            db.execute(probe).fetchall()
-        except sqlite3.Error as exc:
-            db.close()
-            problem = exc
-            continue
-        return db
+    try:
+        for target in targets:
+            try:
+                db = floor.sqlite_connect(
+                    path, target, uri=True, factory=ReaderConnection, what="database"
+                )
+            except sqlite3.Error as exc:
+                problem = exc
+                continue
+            try:
+                db.execute(probe).fetchall()
+            except sqlite3.Error as exc:
+                db.close()
+                problem = exc
+                continue
+            db.lock_fd, lock = lock, None
+            return db
+    finally:
+        if lock is not None:
+            os.close(lock)
     if isinstance(problem, sqlite3.OperationalError) and "unable to open" in str(problem):
         raise PermissionDeniedError(
             f"{path}: cannot open the database: {problem}",

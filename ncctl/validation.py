@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +60,8 @@ def read_toml(
 ) -> dict[str, Any]:
     """Read a TOML file, raising ``error`` with the file, line and a hint on any failure: a
     link, FIFO, device or directory is refused and at most TOML_LIMIT bytes are read."""
+    import tomllib  # here, not above: `ncctl schedule now` needs only TOML_LIMIT
+
     from ncctl.small_files import read_capped
 
     raw = read_capped(path, what=what, limit=TOML_LIMIT, error=error, missing_hint=missing_hint)
