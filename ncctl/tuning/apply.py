@@ -22,6 +22,7 @@ from ncctl.tuning.kinds import base, boot
 from ncctl.tuning.kinds.base import Finding, KernelSetting, Verdict
 from ncctl.tuning.kinds.boot import BootParam
 from ncctl.tuning.kthreads import move_kthreads
+from ncctl.tuning.pin_files import IRQBALANCE_FILE
 from ncctl.tuning.pinning import pin_options
 from ncctl.tuning.plan import Compliance, Plan
 from ncctl.tuning.profiles import Profile
@@ -186,6 +187,10 @@ def apply_plan(site: Site, plan: Plan, journal: RollbackJournal, result: ApplyRe
             continue
         result.files.append({"path": change.path, "action": change.action})
         crashpoint(f"after-write:file:{change.path}")
+    if any(f["path"] == IRQBALANCE_FILE for f in result.files):
+        restarted = service.restart_if_active(host)
+        if restarted is not None:
+            (result.changed if restarted[0] else result.failed).append(restarted[1])
     items = [i for i in plan.items if isinstance(i.setting, BootParam)]
     if any(i.drifting for i in items):
         params = [i.setting for i in items if isinstance(i.setting, BootParam)]

@@ -4,8 +4,8 @@ sysctl.d and tmpfiles.d files and written, journaled and rolled back the same wa
 
 * ``/etc/default/irqbalance`` with ``IRQBALANCE_BANNED_CPULIST=`` the isolated CPUs
   (``[pin] irqbalance = "ban"``): one key set, every other line kept; irqbalance reads it
-  when it starts (the file is the ``EnvironmentFile=`` of Debian's and Red Hat's units:
-  ``systemctl restart irqbalance`` after ``tune host``; at boot it starts with it);
+  when it starts (the file is the ``EnvironmentFile=`` of Debian's and Red Hat's units), so
+  ``tune host`` restarts a running irqbalance after writing it; at boot it starts with it;
 * ``/etc/systemd/system.conf.d/ncctl-cpuaffinity.conf``: ``[Manager] CPUAffinity=`` the
   housekeeping CPUs (``[pin] systemd_affinity = true``); systemd reads it at boot (or
   ``systemctl daemon-reexec``), and every service it starts inherits it unless its unit says

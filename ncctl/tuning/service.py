@@ -1,7 +1,8 @@
 """``[pin] irqbalance = "stop"``: irqbalance disabled and stopped with ``systemctl`` (run as the
 target system would, through :class:`ncctl.tuning.host.Host`), whether it was enabled and
 active first recorded in the rollback journal (entry kind ``service``); a rollback enables
-and starts it again as it was. Disabled, it stays off after a reboot."""
+and starts it again as it was. Disabled, it stays off after a reboot. ``"ban"``: a running
+irqbalance is restarted after its banned-CPU list is written, so that it reads it."""
 
 from __future__ import annotations
 
@@ -55,6 +56,19 @@ def stop(
         error = (done.stderr or done.stdout).strip()[:300]
         return False, {"id": ident, "error": f"systemctl disable --now: {error}"}
     return True, {"id": ident, "from": _shown(state), "to": "disabled, inactive"}
+
+
+def restart_if_active(host: Host) -> tuple[bool, dict[str, Any]] | None:
+    """Restart a running irqbalance, which reads its banned-CPU list only when it starts:
+    (done, what happened), or None when it is not active (it reads the list when it starts)."""
+    if not service_state(host, IRQBALANCE)["active"]:
+        return None
+    ident = f"{KIND}:{IRQBALANCE}:restart"
+    done = host.run(["systemctl", "restart", IRQBALANCE])
+    if not done.ok:
+        error = (done.stderr or done.stdout).strip()[:300]
+        return False, {"id": ident, "error": f"systemctl restart: {error}"}
+    return True, {"id": ident, "from": "active", "to": "restarted (reads its banned CPUs)"}
 
 
 def assess(entry: RollbackEntry, host: Host) -> RollbackStep:

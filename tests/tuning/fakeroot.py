@@ -234,6 +234,7 @@ class RecordingRunner:
             "disable": {"enabled": False, **({"active": False} if "--now" in call else {})},
             "enable": {"enabled": True},
             "start": {"active": True},
+            "restart": {"active": True},
         }
         state.update(changes[verb])
         return CommandResult(call, 0, "", "")

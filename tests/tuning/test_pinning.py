@@ -321,3 +321,29 @@ def test_in_a_container_pinning_is_host_only_and_writes_nothing(tmp_path: Path) 
     latency = result.final.latency
     assert latency is not None and latency.verdict == "host-only"
     assert result.final.compliance() is Compliance.UNREACHABLE
+
+
+def test_ban_writes_the_banned_list_and_restarts_a_running_irqbalance_once(tmp_path: Path) -> None:
+    root = fakeroot.build_topology(tmp_path / "root")
+    runner = fakeroot.RecordingRunner(root=root)
+    tuner = Tuner(Host(root, runner), tmp_path / "state")
+    path = profile_file(tmp_path, '[pin]\nirqbalance = "ban"\n')
+    applied = tuner.apply(load_profile(str(path)))
+    assert "IRQBALANCE_BANNED_CPULIST=" in (root / "etc/default/irqbalance").read_text()
+    assert ("systemctl", "restart", "irqbalance.service") in runner.calls
+    assert "service:irqbalance.service:restart" in {c["id"] for c in applied.changed}
+    runner.calls.clear()
+    tuner.apply(load_profile(str(path)))  # the list is already there: no second restart
+    assert ("systemctl", "restart", "irqbalance.service") not in runner.calls
+
+
+def test_ban_does_not_start_an_irqbalance_that_is_not_running(tmp_path: Path) -> None:
+    root = fakeroot.build_topology(tmp_path / "root")
+    runner = fakeroot.RecordingRunner(root=root)
+    runner.services["irqbalance.service"] = {"enabled": False, "active": False}
+    tuner = Tuner(Host(root, runner), tmp_path / "state")
+    tuner.apply(load_profile(str(profile_file(tmp_path, '[pin]\nirqbalance = "ban"\n'))))
+    assert (root / "etc/default/irqbalance").exists()
+    assert not [
+        c for c in runner.calls if c[:2] in (("systemctl", "restart"), ("systemctl", "start"))
+    ]
