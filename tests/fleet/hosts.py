@@ -21,8 +21,10 @@ the namespaces and their mounts vanish with their last process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -169,6 +171,14 @@ class FleetHost:
             check=False,
         )
 
+    def spawn(self, *argv: str, stderr: Path) -> subprocess.Popen[bytes]:
+        """Start ``argv`` inside this host's namespaces, its stderr to ``stderr`` (a file of
+        this machine), without waiting for it: :func:`terminate` stops it."""
+        with stderr.open("wb") as errors:
+            return subprocess.Popen(
+                self.argv(*argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors
+            )
+
     def stop(self) -> None:
         """Kill ``unshare`` by pid (its PID 1, and with it every process of the host, go
         too), wait for them within a bounded time, then remove the files."""
@@ -246,3 +256,19 @@ def make_keys(directory: Path) -> Keys:
     client = directory / "fleet_ed25519"
     host = directory / "host_ed25519"
     return Keys(client, keygen(client, "ncctl-fleet"), host, keygen(host, "ncctl-fleet-host"))
+
+
+def terminate(process: subprocess.Popen[bytes], timeout_s: float) -> int | None:
+    """Send SIGTERM, by its pid, to the program that :meth:`FleetHost.spawn` started (the
+    child of ``nsenter``, which forks into the PID namespace) and wait for it within
+    ``timeout_s``: its exit code (``nsenter`` passes it on), or None when it did not stop in
+    time (it is killed then)."""
+    for pid in children(process.pid):
+        with contextlib.suppress(ProcessLookupError):  # it has just exited
+            os.kill(pid, signal.SIGTERM)
+    try:
+        return process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()  # nsenter; the program goes with its host
+        process.wait(STOP_TIMEOUT_S)
+        return None
