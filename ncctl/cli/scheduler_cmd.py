@@ -24,7 +24,8 @@ app = typer.Typer(
 def scheduler_run(
     ctx: CommandContext, force: OverrideOpt = False, reason: ReasonOpt = None
 ) -> DaemonStopped:
-    """Run until SIGTERM: a reconcile pass at every scheduled event and every 15 s.
+    """Run until SIGTERM: a reconcile pass at every scheduled event and every
+    runner.reconcile_interval_s (default 15 s).
 
     Logs one JSON line per event on stderr; with --json (-o json|yaml) it prints one document
     on stdout when it stops (its exit code, passes run and passes failed)."""
