@@ -37,6 +37,7 @@ from ncctl.errors import (
     TemporaryError,
 )
 from ncctl.small_files import file_kind
+from ncctl.temp_files import sweep_temps
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
@@ -209,7 +210,7 @@ def _create(path: Path, schema: str, *, what: str, hint: str, wal: bool) -> None
         floor.ensure_dir(path.parent, "state directory")
         tmp = floor.temp_name(path)
         os.close(floor.create_exclusive(tmp, what=what, mode=0o600))
-        floor.sweep_temps(path.parent)  # what a build killed before its link left behind
+        sweep_temps(path.parent)  # what a build killed before its link left behind
     except OSError as exc:
         cls = PermissionDeniedError if exc.errno in (errno.EACCES, errno.EPERM) else CantCreateError
         raise cls(

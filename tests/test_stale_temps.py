@@ -1,5 +1,5 @@
 """Stale temporary files: what a writer killed between creating its temporary and renaming it
-leaves behind is removed by the next write into that directory (ncctl/floor.py,
+leaves behind is removed by the next write into that directory (ncctl/temp_files.py,
 docs/design.md §3.3): killed writers at random instants, then the rules one by one."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ncctl import floor
+from ncctl import floor, temp_files
 from ncctl.statedb import SQLITE_HEADER, open_state_db
 
 RUNS = 30
@@ -145,7 +145,10 @@ def test_only_stale_temporaries_of_ncctls_naming_owned_by_us_are_removed(tmp_pat
             make(tmp_path / f".a.json.{gone}.0123456789ab.tmp"),
             make(tmp_path / f".j.sqlite.{gone}.0123456789ab.tmp-journal"),
             make(tmp_path / f".j.sqlite.{gone}.0123456789ab.tmp-wal"),
-            make(tmp_path / f".b.json.{other.pid}.0123456789ab.tmp", age_s=floor.STALE_TEMP_S + 60),
+            make(
+                tmp_path / f".b.json.{other.pid}.0123456789ab.tmp",
+                age_s=temp_files.STALE_TEMP_S + 60,
+            ),
         }
         kept = {
             make(tmp_path / f".c.json.{live}.0123456789ab.tmp"),  # this process is writing it
@@ -162,8 +165,8 @@ def test_only_stale_temporaries_of_ncctls_naming_owned_by_us_are_removed(tmp_pat
         (tmp_path / f".k.json.{gone}.0123456789ab.tmp").mkdir()
         kept |= {link, tmp_path / f".k.json.{gone}.0123456789ab.tmp"}
 
-        assert set(floor.stale_temps(tmp_path)) == removed
-        assert set(floor.sweep_temps(tmp_path)) == removed
+        assert set(temp_files.stale_temps(tmp_path)) == removed
+        assert set(temp_files.sweep_temps(tmp_path)) == removed
         other.stdin.close()
     assert set(tmp_path.iterdir()) == kept | {target}
     assert target.read_bytes() == b"partial"
@@ -173,7 +176,7 @@ def test_only_stale_temporaries_of_ncctls_naming_owned_by_us_are_removed(tmp_pat
 def test_a_temporary_of_another_user_is_left_alone(tmp_path: Path) -> None:
     theirs = make(tmp_path / f".a.json.{dead_pid()}.0123456789ab.tmp")
     os.chown(theirs, 65534, 65534)
-    assert floor.stale_temps(tmp_path) == []
+    assert temp_files.stale_temps(tmp_path) == []
     floor.atomic_write(tmp_path / "a.json", b"{}", what="test file")
     assert theirs.exists()
 
@@ -183,7 +186,7 @@ def test_a_directory_is_swept_at_most_once_a_minute_per_process(tmp_path: Path) 
     stale = make(tmp_path / f".a.json.{dead_pid()}.0123456789ab.tmp")
     floor.atomic_write(tmp_path / "a.json", b"2", what="test file")
     assert stale.exists()  # swept less than a minute ago: left for the next sweep
-    assert floor.stale_temps(tmp_path) == [stale]
+    assert temp_files.stale_temps(tmp_path) == [stale]
 
 
 @settings(max_examples=200, deadline=None)
@@ -197,7 +200,7 @@ def test_a_directory_is_swept_at_most_once_a_minute_per_process(tmp_path: Path) 
 def test_every_temporary_name_is_recognised_with_its_writers_pid(name: str) -> None:
     tmp = floor.temp_name(Path("/state") / name)
     for suffix in ("", "-journal", "-wal", "-shm"):
-        assert floor.temp_writer(tmp.name + suffix) == os.getpid(), tmp.name
-    assert floor.temp_writer(tmp.name + ".bak") is None
-    without_dot = floor.temp_writer(tmp.name[1:])  # not ncctl's naming, unless NAME has one
+        assert temp_files.temp_writer(tmp.name + suffix) == os.getpid(), tmp.name
+    assert temp_files.temp_writer(tmp.name + ".bak") is None
+    without_dot = temp_files.temp_writer(tmp.name[1:])  # not ncctl's naming, unless NAME has one
     assert without_dot == (os.getpid() if name.startswith(".") else None)
