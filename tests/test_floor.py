@@ -93,7 +93,9 @@ def test_write_text_atomic_into_a_missing_directory_is_cant_create(tmp_path: Pat
     assert str(tmp_path / "no" / "such" / "dir.toml") in info.value.message
 
 
-@pytest.mark.parametrize("name", ["f", ".f.tmp", f".f.{os.getpid()}.tmp"])
+@pytest.mark.parametrize(
+    "name", ["f", ".f.tmp", f".f.{os.getpid()}.tmp"], ids=["target", "tmp", "pid-tmp"]
+)
 def test_a_planted_link_is_never_written_through(tmp_path: Path, name: str) -> None:
     secret = tmp_path / "secret"
     secret.write_bytes(b"secret")
