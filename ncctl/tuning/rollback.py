@@ -20,7 +20,7 @@ from ncctl.tuning.host import Host
 from ncctl.tuning.kinds import base, boot, boot_state
 from ncctl.tuning.kinds.boot_loader import DROPIN, BootBackend, Grubby, detect_backend
 from ncctl.tuning.persist import SYSCTL_FILE, TMPFILES_FILE
-from ncctl.tuning.pin_files import PIN_FILES
+from ncctl.tuning.pin_files import IRQBALANCE_FILE, PIN_FILES
 from ncctl.tuning.plan import SETTING_CLASSES, Compliance
 from ncctl.tuning.rollback_journal import RollbackEntry, RollbackJournal, RollbackStep, locked
 from ncctl.tuning.site import Site, check_force
@@ -38,6 +38,8 @@ class RollbackResult:
     overrides: str | None = None
     stray: list[str] = field(default_factory=list)
     """Temporary files a killed run left beside ncctl's files (removed unless a dry run)."""
+    restarted: list[str] = field(default_factory=list)
+    """Services restarted to read a restored file (irqbalance after its banned-CPU list)."""
 
     def of(self, action: str) -> list[RollbackStep]:
         return [s for s in self.steps if s.action == action]
@@ -63,6 +65,7 @@ class RollbackResult:
             "archived": self.archived,
             "overrides": self.overrides,
             "stray_removed": self.stray,
+            "restarted": self.restarted,
         }
 
 
@@ -206,6 +209,13 @@ def perform(
         dropin_restored = dropin_restored or step.entry.path == DROPIN
         if step.entry.kind in ("grubby", boot_state.KIND) or step.entry.path == DROPIN:
             boot_touched = True
+    if any(s.action == "restore" and s.entry.path == IRQBALANCE_FILE for s in steps):
+        restarted = service.restart_if_active(site.host)  # it reads the list only at start
+        if restarted is not None:
+            if restarted[0]:
+                result.restarted.append(service.IRQBALANCE)
+            else:
+                result.failed.append(restarted[1])
     # a staging record left by a rollback killed after its last restore is cleared too
     stale = not journal.open_entries() and site.record.path.exists() and bool(site.record.boot())
     if boot_touched or stale:

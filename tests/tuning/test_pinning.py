@@ -336,6 +336,12 @@ def test_ban_writes_the_banned_list_and_restarts_a_running_irqbalance_once(tmp_p
     tuner.apply(load_profile(str(path)))  # the list is already there: no second restart
     assert ("systemctl", "restart", "irqbalance.service") not in runner.calls
 
+    rolled = tuner.rollback()  # the list goes: irqbalance may use every CPU again
+    assert not (root / "etc/default/irqbalance").exists()
+    assert ("systemctl", "restart", "irqbalance.service") in runner.calls
+    assert rolled.restarted == ["irqbalance.service"]
+    assert rolled.as_dict()["restarted"] == ["irqbalance.service"]
+
 
 def test_ban_does_not_start_an_irqbalance_that_is_not_running(tmp_path: Path) -> None:
     root = fakeroot.build_topology(tmp_path / "root")

@@ -207,6 +207,8 @@ def rollback_text(shown: TuneRollback, console: Console, out: OutputOptions) -> 
             console.print(f"[dim]{step.action}[/dim] {step.entry.id}: {step.reason}")
     for fail in result.failed:
         console.print(f"[red]failed[/red] {fail['id']}: {fail['error']}")
+    for unit in result.restarted:
+        console.print(f"restarted {unit} (it reads its restored configuration)")
     if not result.steps:
         console.print("nothing to roll back")
     if result.reboot_required:
