@@ -51,6 +51,11 @@ class CommandResult:
     def ok(self) -> bool:
         return self.returncode == 0
 
+    def said(self, limit: int = 300) -> str:
+        """What the command printed about itself: stderr, else stdout, stripped, at most
+        ``limit`` characters (for an error message)."""
+        return (self.stderr or self.stdout).strip()[:limit]
+
 
 CommandRunner = Callable[[Sequence[str]], CommandResult]
 """Runs an argv (as the target system would) and reports the outcome; never raises."""

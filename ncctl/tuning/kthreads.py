@@ -120,7 +120,7 @@ def move_kthreads(host: Host, profile: Profile, cpus: CpuPlan, contained: bool) 
         if done.ok:
             result.moved.append(row)
         else:
-            result.failed.append({**row, "error": (done.stderr or done.stdout).strip()[:200]})
+            result.failed.append({**row, "error": done.said(200)})
     return result
 
 

@@ -53,8 +53,7 @@ def stop(
     )
     done = host.run(["systemctl", "disable", "--now", IRQBALANCE])
     if not done.ok:
-        error = (done.stderr or done.stdout).strip()[:300]
-        return False, {"id": ident, "error": f"systemctl disable --now: {error}"}
+        return False, {"id": ident, "error": f"systemctl disable --now: {done.said()}"}
     return True, {"id": ident, "from": _shown(state), "to": "disabled, inactive"}
 
 
@@ -66,8 +65,7 @@ def restart_if_active(host: Host) -> tuple[bool, dict[str, Any]] | None:
     ident = f"{KIND}:{IRQBALANCE}:restart"
     done = host.run(["systemctl", "restart", IRQBALANCE])
     if not done.ok:
-        error = (done.stderr or done.stdout).strip()[:300]
-        return False, {"id": ident, "error": f"systemctl restart: {error}"}
+        return False, {"id": ident, "error": f"systemctl restart: {done.said()}"}
     return True, {"id": ident, "from": "active", "to": "restarted (reads its banned CPUs)"}
 
 
@@ -89,6 +87,6 @@ def restore(entry: RollbackEntry, host: Host) -> None:
         done = host.run(["systemctl", verb, entry.path])
         if not done.ok:
             raise UnavailableError(
-                f"systemctl {verb} {entry.path}: {(done.stderr or done.stdout).strip()[:300]}",
+                f"systemctl {verb} {entry.path}: {done.said()}",
                 hint=f"run `systemctl {verb} {entry.path}` by hand",
             )
